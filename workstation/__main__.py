@@ -1,0 +1,3 @@
+from workstation.cli import run
+
+run()

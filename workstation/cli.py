@@ -1,0 +1,321 @@
+"""The `workstation` command. Errors a user can cause print one line and exit 2; system failures exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from workstation.config import Settings, load_settings
+from workstation.domain.errors import DomainError
+from workstation.errors import UsageError, WorkstationError
+
+PROG = "workstation"
+_CST = timezone(timedelta(hours=8))
+log = logging.getLogger("workstation")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, as for every other user mistake
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="不动产登记 digitisation and review workstation")
+    parser.add_argument("--data-dir", help="where the desk keeps its database and scans (env WS_DATA_DIR)")
+    parser.add_argument("--config", help="TOML configuration file (env WS_CONFIG)")
+    parser.add_argument("--as", dest="user", help="act as this local user (env WS_USER; default admin)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    sub.add_parser("run", help="the terminal UI (default when no command is given)")
+    sub.add_parser("demo", help="a fresh data dir with sample users and dossiers, then the terminal UI")
+
+    dossier = sub.add_parser("dossier", help="open, inspect, submit and withdraw dossiers").add_subparsers(
+        dest="action", parser_class=_Parser, metavar="ACTION", required=True
+    )
+    new = dossier.add_parser("new", help="open a draft dossier (预受理)")
+    new.add_argument("--business", required=True, help="business code, e.g. ENT_NONRES_TRANSFER")
+    new.add_argument("--applicant-kind", required=True, choices=["enterprise", "individual"])
+    new.add_argument("--channel", default="window", help="window|online|field|extension|self_service")
+    new.add_argument("--condition", action="append", default=[], help="a case condition (repeatable)")
+    new.add_argument("--name", help="applicant's name")
+    new.add_argument("--id", dest="id_value", help="applicant's 身份证号 or 统一社会信用代码")
+    new.add_argument("--json", action="store_true")
+    lst = dossier.add_parser("list", help="dossiers, newest first")
+    lst.add_argument("--status", help="only dossiers with this status")
+    lst.add_argument("--limit", type=int, default=100)
+    lst.add_argument("--json", action="store_true")
+    for name, text in (("show", "one dossier"), ("submit", "submit (受理)"), ("withdraw", "withdraw (撤回)")):
+        cmd = dossier.add_parser(name, help=text)
+        cmd.add_argument("number", help="受理号")
+        cmd.add_argument("--json", action="store_true")
+        if name == "withdraw":
+            cmd.add_argument("--reason", default="", help="why the applicants withdraw")
+    party = dossier.add_parser("party", help="add a party (buyer, seller, mortgagee…)")
+    party.add_argument("number")
+    party.add_argument("--role", required=True)
+    party.add_argument("--kind", required=True, choices=["enterprise", "individual"])
+    party.add_argument("--name")
+    party.add_argument("--id", dest="id_value", help="身份证号 or 统一社会信用代码")
+    party.add_argument("--json", action="store_true")
+    waive = dossier.add_parser("waive", help="record a waiver for a required material")
+    waive.add_argument("number")
+    waive.add_argument("material", help="material code, e.g. M23")
+    waive.add_argument("--party", help="party key (p1, p2…) when several parties need it")
+    waive.add_argument("--reason", required=True)
+    waive.add_argument("--json", action="store_true")
+
+    aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="action", parser_class=_Parser, metavar="ACTION", required=True
+    )
+    verify = aud.add_parser("verify", help="recompute the hash chain; exit 1 on any break")
+    verify.add_argument("--json", action="store_true")
+
+    user = sub.add_parser("user", help="local users and their roles").add_subparsers(
+        dest="action", parser_class=_Parser, metavar="ACTION", required=True
+    )
+    add = user.add_parser("add", help="add a user (admin only); the password is read from stdin or WS_NEW_PASSWORD")
+    add.add_argument("username")
+    add.add_argument("--role", action="append", required=True, help="clerk|reviewer|qc|admin (repeatable)")
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--online", action="store_true", help="may review digitised dossiers online (R14)")
+    add.add_argument("--offline", action="store_true", help="may review paper dossiers (R14)")
+    add.add_argument("--json", action="store_true")
+    ulist = user.add_parser("list", help="all users")
+    ulist.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(data_dir=args.data_dir, config_file=args.config, user=args.user)
+
+
+def _emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        human()
+
+
+def _local(ts: Any) -> str:
+    return ts.astimezone(_CST).strftime("%Y-%m-%d %H:%M")
+
+
+def _print_detail(d: Any) -> None:
+    print(f"{d.number}  {d.business} {d.business_name}  [{d.status} @ {d.stage}]  v{d.version}")
+    print(f"  applied {_local(d.applied_at)}  channel {d.channel}  digitised {'yes' if d.digitized else 'no'}")
+    print(f"  stages  {' → '.join(d.stages)}")
+    for p in d.parties:
+        print(f"  {p.key} {p.role_label}({p.role}) {p.kind}: {p.name or '—'} {p.id_value or ''}".rstrip())
+    for s in d.slots:
+        mark = "✔" if s.satisfied else ("waived" if s.waived else ("✘" if s.required else "·"))
+        who = f" [{s.party_key}]" if s.party_key else ""
+        print(f"    {mark:6} {s.material} {s.label}{who}")
+    if d.missing:
+        print(f"  missing ({len(d.missing)}):")
+        for item in d.missing:
+            print(f"    - {item}")
+
+
+def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        svc = desk.dossiers
+        if args.action == "list":
+            rows = svc.list(status=args.status, limit=args.limit)
+
+            def human() -> None:
+                if not rows:
+                    print("no dossiers")
+                for r in rows:
+                    print(
+                        f"{r.number}  {r.business:<20} {r.status:<10} {r.stage:<14} "
+                        f"{_local(r.applied_at)}  {r.applicant or '—'}"
+                    )
+
+            _emit(args, [r.to_json() for r in rows], human)
+            return 0
+        if args.action == "show":
+            detail = svc.show(args.number)
+            _emit(args, detail.to_json(), lambda: _print_detail(detail))
+            return 0
+        actor = desk.users.actor(settings.user)
+        if args.action == "new":
+            detail = svc.new(
+                actor,
+                business=args.business,
+                applicant_kind=args.applicant_kind,
+                channel=args.channel,
+                conditions=args.condition,
+                applicant_name=args.name,
+                applicant_id=args.id_value,
+            )
+        elif args.action == "party":
+            detail = svc.add_party(
+                actor, args.number, role=args.role, kind=args.kind, name=args.name, id_value=args.id_value
+            )
+        elif args.action == "waive":
+            detail = svc.waive(actor, args.number, material=args.material, party_key=args.party, reason=args.reason)
+        elif args.action == "submit":
+            detail = svc.submit(actor, args.number)
+        elif args.action == "withdraw":
+            detail = svc.withdraw(actor, args.number, reason=args.reason)
+        else:  # pragma: no cover - argparse restricts the choices
+            raise UsageError(f"unknown action {args.action}")
+        _emit(args, detail.to_json(), lambda: _print_detail(detail))
+        return 0
+    finally:
+        desk.close()
+
+
+def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        report = desk.verify_audit()
+    finally:
+        desk.close()
+    data = {"ok": report.ok, "events": report.events, "problem": report.problem, "at_seq": report.at_seq}
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    elif report.ok:
+        print(f"audit chain intact: {report.events} events")
+    else:
+        print(f"{PROG}: audit chain BROKEN: {report.problem}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _read_new_password() -> str:
+    import os
+
+    if os.environ.get("WS_NEW_PASSWORD"):
+        return os.environ["WS_NEW_PASSWORD"]
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise UsageError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _cmd_user(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        if args.action == "list":
+            users = desk.users.list()
+
+            def human() -> None:
+                for u in users:
+                    print(f"{u.username:<16} {' '.join(u.roles):<24} {u.display_name}")
+
+            _emit(args, [u.to_json() for u in users], human)
+            return 0
+        actor = desk.users.actor(settings.user)
+        view = desk.users.add(
+            actor,
+            username=args.username,
+            password=_read_new_password(),
+            roles=args.role,
+            display_name=args.name,
+            can_review_online=args.online,
+            can_review_offline=args.offline,
+        )
+        _emit(args, view.to_json(), lambda: print(f"added {view.username} ({' '.join(view.roles)})"))
+        return 0
+    finally:
+        desk.close()
+
+
+def _announce_first_admin(password: str | None) -> None:
+    if password is None:
+        return
+    print(
+        f"First start: created user 'admin' with password {password}\n"
+        "It is shown only this once; note it now (or set WS_ADMIN_PASSWORD before the first start).",
+        file=sys.stderr,
+    )
+
+
+def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        _announce_first_admin(desk.first_admin_password)
+        if desk.first_admin_password and sys.stdin.isatty():
+            input("Press Enter to open the workstation… ")
+        from workstation.tui.app import WorkstationApp
+
+        WorkstationApp(desk, login_hint=login_hint).run()
+        return 0
+    finally:
+        desk.close()
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workstation.services.demo import DEMO_PASSWORD, seed_demo
+
+    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="workstation-demo-"))
+    settings = load_settings(data_dir=data_dir, config_file=args.config, user="admin", admin_password=DEMO_PASSWORD)
+    summary = seed_demo(settings)
+    print(f"demo data in {data_dir}: {summary}", file=sys.stderr)
+    return _cmd_run(settings, login_hint=f"演示账户 demo users: clerk1 / reviewer1 / admin, password {DEMO_PASSWORD}")
+
+
+def _setup_logging(settings: Settings | None) -> None:
+    if settings is None:
+        return
+    try:
+        log_dir = Path(settings.data_dir) / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_dir / "workstation.log", encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings: Settings | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        command = args.command or "run"
+        if command == "demo":
+            return _cmd_demo(args)
+        settings = _settings(args)
+        if command == "run":
+            return _cmd_run(settings)
+        _setup_logging(settings)
+        handlers = {"dossier": _cmd_dossier, "audit": _cmd_audit, "user": _cmd_user}
+        return handlers[command](args, settings)
+    except (WorkstationError, DomainError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        _setup_logging(settings)
+        log.error("internal error\n%s", traceback.format_exc())
+        where = f"; details in {Path(settings.data_dir) / 'logs' / 'workstation.log'}" if settings else ""
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        return 1
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Sample users and dossiers for `workstation demo` (and `make run`): the whole flow on one machine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from workstation.config import Settings
+from workstation.services.desk import open_desk
+from workstation.store.types import utcnow
+
+DEMO_PASSWORD = "demo1234"
+
+_USERS = (
+    ("clerk1", ["clerk"], "窗口受理员 王敏", False, False),
+    ("reviewer1", ["reviewer"], "审核员 李强", True, True),
+    ("qc1", ["qc"], "质检员 张华", False, False),
+)
+
+# (business, applicant kind, applicant name, applicant id, extra parties, hours ago)
+_DOSSIERS: tuple[tuple[str, str, str, str, tuple[tuple[str, str, str, str], ...], int], ...] = (
+    (
+        "ENT_NONRES_TRANSFER",
+        "enterprise",
+        "济南泉城商贸有限公司",
+        "91350100M000100Y43",
+        (("seller", "individual", "赵建国", "370102199001011231"),),
+        5,
+    ),
+    ("RESALE_TRANSFER", "individual", "孙丽", "11010519491231002X", (), 27),
+    ("MORT_CANCEL", "enterprise", "中国建设银行股份有限公司济南分行", "91350200776049653A", (), 50),
+)
+
+
+def seed_demo(settings: Settings) -> str:
+    """Create the demo users and a few draft dossiers, once per data directory."""
+    desk = open_desk(settings)
+    try:
+        admin = desk.users.actor("admin")
+        existing = {u.username for u in desk.users.list()}
+        for username, roles, name, online, offline in _USERS:
+            if username not in existing:
+                desk.users.add(
+                    admin,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    roles=roles,
+                    display_name=name,
+                    can_review_online=online,
+                    can_review_offline=offline,
+                )
+        if desk.dossiers.count():
+            return f"{desk.dossiers.count()} dossiers already there"
+        clerk = desk.users.actor("clerk1")
+        now = utcnow()
+        for business, kind, name, ident, parties, hours in _DOSSIERS:
+            detail = desk.dossiers.new(
+                clerk,
+                business=business,
+                applicant_kind=kind,
+                applicant_name=name,
+                applicant_id=ident,
+                applied_at=now - timedelta(hours=hours),
+            )
+            for role, pkind, pname, pid in parties:
+                desk.dossiers.add_party(clerk, detail.number, role=role, kind=pkind, name=pname, id_value=pid)
+        return f"{len(_USERS) + 1} users, {desk.dossiers.count()} dossiers"
+    finally:
+        desk.close()

@@ -1,0 +1,107 @@
+"""Opening a desk: data directory, database (migrated), blob store, catalogue, station and first admin."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from workstation.config import Settings
+from workstation.domain.catalogue import Catalogue, load_catalogue
+from workstation.domain.errors import DomainError
+from workstation.domain.stages import HallMode, Stage, stage_plan
+from workstation.errors import ConfigError, DataDirError, StoreError
+from workstation.services import audit
+from workstation.services.dossiers import DossierService
+from workstation.services.users import UserService
+from workstation.store import migrate
+from workstation.store.blobs import BlobStore
+from workstation.store.db import Database, describe_db_error
+from workstation.store.models import Station
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data directory and prove it is writable, or say in one line why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DataDirError(
+            f"data directory {path} is not usable ({reason}); choose another with --data-dir or WS_DATA_DIR"
+        ) from None
+    return path
+
+
+@dataclass
+class Desk:
+    """The services of one desk, sharing one database and blob store."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    catalogue: Catalogue
+    stages: tuple[Stage, ...]
+    users: UserService
+    dossiers: DossierService
+    first_admin_password: str | None = None
+
+    def verify_audit(self) -> audit.ChainReport:
+        with self.db.read() as session:
+            return audit.verify(session)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_desk(settings: Settings) -> Desk:
+    data_dir = ensure_data_dir(Path(settings.data_dir))
+    try:
+        catalogue = load_catalogue(stages_override=settings.workflow_stages)
+        stages = stage_plan(catalogue, HallMode(settings.hall_mode.value))
+    except DomainError as exc:
+        raise ConfigError(str(exc)) from None
+    url = settings.database_url
+    db = Database(url)
+    try:
+        migrate.upgrade(db.engine)
+        _ensure_station(db, settings)
+        users = UserService(db, settings.station_id)
+        admin_secret = settings.admin_password.get_secret_value() if settings.admin_password else None
+        generated = users.ensure_first_admin(admin_secret)
+    except (DBAPIError, SQLAlchemyError) as exc:
+        db.dispose()
+        raise StoreError(describe_db_error(url, exc)) from None
+    blobs = BlobStore(data_dir / "blobs")
+    dossiers = DossierService(
+        db,
+        blobs,
+        catalogue,
+        station_id=settings.station_id,
+        hall_mode=HallMode(settings.hall_mode.value),
+        stages=stages,
+    )
+    return Desk(
+        settings=settings,
+        db=db,
+        blobs=blobs,
+        catalogue=catalogue,
+        stages=stages,
+        users=users,
+        dossiers=dossiers,
+        first_admin_password=generated,
+    )
+
+
+def _ensure_station(db: Database, settings: Settings) -> None:
+    with db.transaction() as session:
+        station = session.get(Station, settings.station_id)
+        if station is None:
+            session.add(Station(id=settings.station_id, name=settings.station_name, kind=settings.station_kind.value))
+        elif (station.name, station.kind) != (settings.station_name, settings.station_kind.value):
+            station.name, station.kind = settings.station_name, settings.station_kind.value

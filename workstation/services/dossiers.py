@@ -1,0 +1,587 @@
+"""Dossier use cases at the window: open (预受理), add parties, attach pages, waive, submit, withdraw.
+
+Each state change writes its rows, one audit event and one outbox op in ONE transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ocr.codes import CodeError, parse_id_number, parse_uscc
+from workstation.domain.catalogue import Business, Catalogue
+from workstation.domain.checklist import (
+    PartyRef,
+    SlotState,
+    check_submit,
+    missing_for_submit,
+    slots_for,
+    validate_new_dossier,
+)
+from workstation.domain.errors import DomainError
+from workstation.domain.permissions import Actor, Permission, require
+from workstation.domain.stages import Action, DossierState, HallMode, Stage, Status, apply, initial_state
+from workstation.errors import NotFound, UsageError
+from workstation.services import audit, outbox
+from workstation.services.views import (
+    DossierDetail,
+    DossierSummary,
+    FieldView,
+    FindingView,
+    PageView,
+    PartyView,
+    SlotView,
+    mask_id,
+)
+from workstation.store.blobs import BlobStore
+from workstation.store.db import Database, next_counter
+from workstation.store.models import Dossier, Field, Finding, MaterialSlot, Page, Party
+from workstation.store.types import utcnow
+
+CHANNELS = ("window", "online", "field", "extension", "self_service")
+KINDS = ("enterprise", "individual")
+# 受理号 years follow the office's calendar (China Standard Time, no DST).
+_CST = timezone(timedelta(hours=8))
+_NAME_MAX = 200
+_NUMBER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+class DossierService:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        catalogue: Catalogue,
+        *,
+        station_id: str,
+        hall_mode: HallMode,
+        stages: tuple[Stage, ...],
+    ):
+        self._db = db
+        self._blobs = blobs
+        self._catalogue = catalogue
+        self._station = station_id
+        self._hall_mode = hall_mode
+        self._stages = stages
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def list(self, *, status: str | None = None, limit: int = 500, offset: int = 0) -> list[DossierSummary]:
+        with self._db.read() as session:
+            query = select(Dossier).options(selectinload(Dossier.parties))
+            if status is not None:
+                if status not in {s.value for s in Status}:
+                    raise UsageError(f"unknown status '{status}'; statuses: {', '.join(s.value for s in Status)}")
+                query = query.where(Dossier.status == status)
+            query = query.order_by(Dossier.applied_at.desc(), Dossier.id.desc()).limit(limit).offset(offset)
+            return [self._summary(d) for d in session.execute(query).scalars()]
+
+    def count(self) -> int:
+        with self._db.read() as session:
+            return int(session.execute(select(func.count(Dossier.id))).scalar_one())
+
+    def show(self, number: str) -> DossierDetail:
+        with self._db.read() as session:
+            return self._detail(session, self._load(session, number))
+
+    # -- changing --------------------------------------------------------------------------------------
+
+    def new(
+        self,
+        actor: Actor,
+        *,
+        business: str,
+        applicant_kind: str,
+        channel: str = "window",
+        conditions: Sequence[str] = (),
+        applicant_name: str | None = None,
+        applicant_id: str | None = None,
+        applied_at: datetime | None = None,
+    ) -> DossierDetail:
+        """Open a draft dossier (预受理) with its applicant party and the checklist's material slots."""
+        require(actor, Permission.DOSSIER_CREATE)
+        biz = self._catalogue.business(business)
+        if channel not in CHANNELS:
+            raise UsageError(f"unknown channel '{channel}'; channels: {', '.join(CHANNELS)}")
+        if applicant_kind not in KINDS:
+            raise UsageError(f"applicant kind must be enterprise or individual, not '{applicant_kind}'")
+        conds = tuple(dict.fromkeys(conditions))
+        validate_new_dossier(biz, applicant_kind, conds)
+        role = next((r for r in biz.roles if r.applicant), biz.roles[0])
+        id_type, id_value = _check_identifier(applicant_kind, applicant_id)
+        when = applied_at or utcnow()
+        if when.tzinfo is None:
+            raise UsageError("the application time needs a time zone")
+        state = initial_state()
+        with self._db.transaction() as session:
+            year = when.astimezone(_CST).year
+            seq = next_counter(session, f"dossier:{self._station}:{year}")
+            dossier = Dossier(
+                number=f"{self._station}-{year}-{seq:06d}",
+                station_id=self._station,
+                business_code=biz.code,
+                registration_type=biz.registration_type,
+                channel=channel,
+                applicant_kind=applicant_kind,
+                # R7: enterprise non-residential purchases are digitised at pre-intake; every channel but
+                # the window is digital by nature. Other window businesses stay on paper for now.
+                digitized=channel != "window" or biz.digitized_at_intake,
+                hall_mode=self._hall_mode.value,
+                stage_plan=" ".join(s.value for s in self._stages),
+                conditions=list(conds),
+                stage=state.stage.value,
+                status=state.status.value,
+                applied_at=when,
+                created_by=actor.user_id,
+                version=1,
+            )
+            session.add(dossier)
+            session.flush()
+            party = Party(
+                dossier_id=dossier.id,
+                key="p1",
+                position=1,
+                role=role.name,
+                kind=applicant_kind,
+                name=_clean_name(applicant_name),
+                id_type=id_type,
+                id_value=id_value,
+            )
+            dossier.parties.append(party)
+            self._rebuild_slots(session, dossier, biz)
+            self._record(
+                session,
+                actor,
+                dossier,
+                "dossier.create",
+                {
+                    "number": dossier.number,
+                    "business": biz.code,
+                    "applicant_kind": applicant_kind,
+                    "channel": channel,
+                    "conditions": list(conds),
+                    "applied_at": when.isoformat(),
+                    "parties": [_party_payload(party)],
+                },
+                bump=False,
+            )
+            return self._detail(session, dossier)
+
+    def add_party(
+        self,
+        actor: Actor,
+        number: str,
+        *,
+        role: str,
+        kind: str,
+        name: str | None = None,
+        id_value: str | None = None,
+    ) -> DossierDetail:
+        require(actor, Permission.DOSSIER_EDIT)
+        if kind not in KINDS:
+            raise UsageError(f"party kind must be enterprise or individual, not '{kind}'")
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            biz = self._catalogue.business(dossier.business_code)
+            roles = {r.name: r for r in biz.roles}
+            if role not in roles:
+                raise UsageError(f"business {biz.code} has no role '{role}'; roles: {', '.join(roles)}")
+            if kind not in roles[role].kinds:
+                raise UsageError(f"a {role} of {biz.code} cannot be a {kind}")
+            id_type, value = _check_identifier(kind, id_value)
+            position = len(dossier.parties) + 1
+            key = f"p{max((int(p.key[1:]) for p in dossier.parties), default=0) + 1}"
+            party = Party(
+                dossier_id=dossier.id,
+                key=key,
+                position=position,
+                role=role,
+                kind=kind,
+                name=_clean_name(name),
+                id_type=id_type,
+                id_value=value,
+            )
+            dossier.parties.append(party)
+            self._rebuild_slots(session, dossier, biz)
+            self._record(session, actor, dossier, "dossier.party_add", {"party": _party_payload(party)})
+            return self._detail(session, dossier)
+
+    def attach_page(
+        self,
+        actor: Actor,
+        number: str,
+        *,
+        data: bytes,
+        source_name: str,
+        media_type: str,
+        material: str | None = None,
+        party_key: str | None = None,
+    ) -> PageView:
+        """Store a page's bytes and add it to the dossier, in the slot of `material` when given."""
+        require(actor, Permission.DOSSIER_EDIT)
+        if not data:
+            raise UsageError(f"{source_name}: the file is empty")
+        sha = self._blobs.put_bytes(data)  # before the transaction: a crash leaves at most an unused blob
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            slot = self._find_slot(dossier, material, party_key) if material else None
+            page = Page(
+                dossier_id=dossier.id,
+                slot_id=slot.id if slot else None,
+                position=len(dossier.pages) + 1,
+                sha256=sha,
+                source_name=source_name[:255],
+                media_type=media_type,
+                size=len(data),
+            )
+            dossier.pages.append(page)
+            if slot is not None:
+                slot.satisfied = True
+            session.flush()
+            self._record(
+                session,
+                actor,
+                dossier,
+                "dossier.page_add",
+                {
+                    "page_id": page.id,
+                    "sha256": sha,
+                    "source_name": page.source_name,
+                    "material": slot.material if slot else None,
+                    "party_key": slot.party_key if slot else None,
+                    "position": page.position,
+                },
+            )
+            return _page_view(page, slot)
+
+    def waive(
+        self, actor: Actor, number: str, *, material: str, reason: str, party_key: str | None = None
+    ) -> DossierDetail:
+        """A clerk-recorded waiver: the slot no longer blocks submission, and why is on record."""
+        require(actor, Permission.DOSSIER_WAIVE)
+        reason = (reason or "").strip()
+        if not reason:
+            raise UsageError("a waiver needs a reason")
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            slot = self._find_slot(dossier, material, party_key)
+            slot.waived, slot.waiver_reason, slot.waived_by = True, reason[:1000], actor.user_id
+            self._record(
+                session,
+                actor,
+                dossier,
+                "dossier.waive",
+                {"material": slot.material, "party_key": slot.party_key, "reason": slot.waiver_reason},
+            )
+            return self._detail(session, dossier)
+
+    def submit(self, actor: Actor, number: str) -> DossierDetail:
+        """受理: refused with the complete list of what is missing (一次性告知)."""
+        require(actor, Permission.DOSSIER_SUBMIT)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            biz = self._catalogue.business(dossier.business_code)
+            action = Action.RESUBMIT if dossier.status == Status.RETURNED.value else Action.SUBMIT
+            new_state = apply(self._state(dossier), action, self._plan(dossier))
+            check_submit(biz, _party_refs(dossier), dossier.conditions, _slot_states(dossier))
+            self._move(session, actor, dossier, action, new_state, {})
+            return self._detail(session, dossier)
+
+    def withdraw(self, actor: Actor, number: str, *, reason: str = "") -> DossierDetail:
+        """撤回: all applicants may withdraw before 登簿 (细则 §13)."""
+        require(actor, Permission.DOSSIER_WITHDRAW)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            new_state = apply(self._state(dossier), Action.WITHDRAW, self._plan(dossier))
+            self._move(session, actor, dossier, Action.WITHDRAW, new_state, {"reason": reason.strip()[:1000]})
+            return self._detail(session, dossier)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _load(self, session: Session, number: str) -> Dossier:
+        if not _NUMBER.match(number or ""):
+            raise UsageError(f"'{number[:80]}' is not a dossier number (受理号), e.g. {self._station}-2026-000001")
+        dossier = session.execute(
+            select(Dossier)
+            .where(Dossier.number == number)
+            .options(selectinload(Dossier.parties), selectinload(Dossier.slots), selectinload(Dossier.pages))
+        ).scalar_one_or_none()
+        if dossier is None:
+            raise NotFound(f"no dossier {number}")
+        return dossier
+
+    @staticmethod
+    def _state(dossier: Dossier) -> DossierState:
+        return DossierState(stage=Stage(dossier.stage), status=Status(dossier.status))
+
+    @staticmethod
+    def _plan(dossier: Dossier) -> tuple[Stage, ...]:
+        return tuple(Stage(s) for s in dossier.stage_plan.split())
+
+    @staticmethod
+    def _require_editable(dossier: Dossier) -> None:
+        if dossier.status not in (Status.DRAFT.value, Status.RETURNED.value):
+            raise UsageError(
+                f"dossier {dossier.number} is {dossier.status}; only a draft or a returned dossier can be changed"
+            )
+
+    def _find_slot(self, dossier: Dossier, material: str, party_key: str | None) -> MaterialSlot:
+        code = material.strip().upper()
+        candidates = [
+            s
+            for s in dossier.slots
+            if (s.material == code or code in s.accepts) and (party_key is None or s.party_key == party_key)
+        ]
+        if not candidates:
+            known = ", ".join(sorted({s.material for s in dossier.slots}))
+            raise UsageError(f"dossier {dossier.number} has no slot for {code}; its slots: {known}")
+        if len({s.party_key for s in candidates}) > 1:
+            keys = ", ".join(sorted(str(s.party_key) for s in candidates))
+            raise UsageError(f"{code} is needed from several parties ({keys}); say which with the party key")
+        return candidates[0]
+
+    def _rebuild_slots(self, session: Session, dossier: Dossier, biz: Business) -> None:
+        """Add the slots the checklist now asks for; existing slots keep their state."""
+        have = {(s.material, s.party_key) for s in dossier.slots}
+        specs = slots_for(biz, _party_refs(dossier), dossier.conditions)
+        position = len(dossier.slots)
+        for spec in specs:
+            if (spec.material, spec.party_key) in have:
+                continue
+            position += 1
+            dossier.slots.append(
+                MaterialSlot(
+                    dossier_id=dossier.id,
+                    position=position,
+                    material=spec.material,
+                    accepts=list(spec.accepts),
+                    party_key=spec.party_key,
+                    label=spec.label,
+                    required=spec.required,
+                )
+            )
+        session.flush()
+
+    def _move(
+        self,
+        session: Session,
+        actor: Actor,
+        dossier: Dossier,
+        action: Action,
+        new_state: DossierState,
+        extra: dict[str, Any],
+    ) -> None:
+        before = self._state(dossier)
+        dossier.stage, dossier.status = new_state.stage.value, new_state.status.value
+        self._record(
+            session,
+            actor,
+            dossier,
+            f"dossier.{action.value.lower()}",
+            {
+                "from": {"stage": before.stage.value, "status": before.status.value},
+                "to": {"stage": new_state.stage.value, "status": new_state.status.value},
+                **extra,
+            },
+        )
+
+    def _record(
+        self,
+        session: Session,
+        actor: Actor,
+        dossier: Dossier,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        bump: bool = True,
+    ) -> None:
+        """The change's audit event and outbox op, in the caller's transaction."""
+        base_version = dossier.version
+        if bump:
+            dossier.version += 1
+            dossier.updated_at = utcnow()
+        session.flush()
+        audit.append(
+            session,
+            station_id=self._station,
+            actor=actor.username,
+            action=action,
+            entity="dossier",
+            entity_id=dossier.id,
+            payload={"number": dossier.number, "version": dossier.version, **payload},
+        )
+        outbox.enqueue(
+            session,
+            station_id=self._station,
+            kind=action,
+            entity_id=dossier.id,
+            base_version=base_version if bump else None,
+            payload={"number": dossier.number, "version": dossier.version, **payload},
+        )
+
+    def _summary(self, dossier: Dossier) -> DossierSummary:
+        applicant = next((p.name for p in dossier.parties if p.key == "p1"), None)
+        return DossierSummary(
+            id=dossier.id,
+            number=dossier.number,
+            business=dossier.business_code,
+            business_name=self._business_name(dossier.business_code),
+            applicant_kind=dossier.applicant_kind,
+            applicant=applicant,
+            channel=dossier.channel,
+            stage=dossier.stage,
+            status=dossier.status,
+            applied_at=dossier.applied_at,
+            version=dossier.version,
+        )
+
+    def _business_name(self, code: str) -> str:
+        try:
+            return self._catalogue.business(code).name
+        except DomainError:
+            return code
+
+    def _detail(self, session: Session, dossier: Dossier) -> DossierDetail:
+        biz = self._catalogue.business(dossier.business_code)
+        role_labels = {r.name: r.label for r in biz.roles}
+        slots_by_id = {s.id: s for s in dossier.slots}
+        fields = session.execute(
+            select(Field).where(Field.dossier_id == dossier.id).order_by(Field.key, Field.id)
+        ).scalars()
+        findings = session.execute(
+            select(Finding).where(Finding.dossier_id == dossier.id).order_by(Finding.created_at, Finding.id)
+        ).scalars()
+        missing: tuple[str, ...] = ()
+        if dossier.status in (Status.DRAFT.value, Status.RETURNED.value):
+            missing = tuple(
+                str(m) for m in missing_for_submit(biz, _party_refs(dossier), dossier.conditions, _slot_states(dossier))
+            )
+        return DossierDetail(
+            id=dossier.id,
+            number=dossier.number,
+            station_id=dossier.station_id,
+            business=biz.code,
+            business_name=biz.name,
+            registration_type=dossier.registration_type,
+            channel=dossier.channel,
+            applicant_kind=dossier.applicant_kind,
+            digitized=dossier.digitized,
+            hall_mode=dossier.hall_mode,
+            stages=tuple(dossier.stage_plan.split()),
+            conditions=tuple(dossier.conditions),
+            stage=dossier.stage,
+            status=dossier.status,
+            applied_at=dossier.applied_at,
+            created_by=dossier.created_by,
+            version=dossier.version,
+            parties=tuple(
+                PartyView(
+                    key=p.key,
+                    role=p.role,
+                    role_label=role_labels.get(p.role, p.role),
+                    kind=p.kind,
+                    name=p.name,
+                    id_type=p.id_type,
+                    id_value=p.id_value,
+                )
+                for p in dossier.parties
+            ),
+            slots=tuple(
+                SlotView(
+                    material=s.material,
+                    label=s.label,
+                    accepts=tuple(s.accepts),
+                    party_key=s.party_key,
+                    required=s.required,
+                    satisfied=s.satisfied,
+                    waived=s.waived,
+                    waiver_reason=s.waiver_reason,
+                )
+                for s in dossier.slots
+            ),
+            pages=tuple(_page_view(p, slots_by_id.get(p.slot_id or "")) for p in dossier.pages if not p.deleted),
+            fields=tuple(
+                FieldView(
+                    key=f.key,
+                    value=f.value,
+                    confidence=f.confidence,
+                    valid=f.valid,
+                    page_id=f.page_id,
+                    confirmed=f.confirmed_by is not None,
+                )
+                for f in fields
+            ),
+            findings=tuple(
+                FindingView(rule=f.rule, severity=f.severity, message=f.message, page_ids=tuple(f.page_ids))
+                for f in findings
+            ),
+            missing=missing,
+        )
+
+
+def _party_refs(dossier: Dossier) -> list[PartyRef]:
+    return [PartyRef(key=p.key, role=p.role, kind=p.kind, name=p.name) for p in dossier.parties]
+
+
+def _slot_states(dossier: Dossier) -> list[SlotState]:
+    return [
+        SlotState(
+            material=s.material, party_key=s.party_key, required=s.required, satisfied=s.satisfied, waived=s.waived
+        )
+        for s in dossier.slots
+    ]
+
+
+def _page_view(page: Page, slot: MaterialSlot | None) -> PageView:
+    return PageView(
+        id=page.id,
+        position=page.position,
+        sha256=page.sha256,
+        source_name=page.source_name,
+        media_type=page.media_type,
+        size=page.size,
+        material=slot.material if slot else page.material_guess,
+        party_key=slot.party_key if slot else None,
+        ocr_status=page.ocr_status,
+        rotation=page.rotation,
+    )
+
+
+def _party_payload(party: Party) -> dict[str, Any]:
+    return {
+        "key": party.key,
+        "role": party.role,
+        "kind": party.kind,
+        "name": party.name,
+        "id_type": party.id_type,
+        "id_value": mask_id(party.id_value),
+    }
+
+
+def _clean_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    cleaned = "".join(name.split())
+    if len(cleaned) > _NAME_MAX:
+        raise UsageError(f"a name may have at most {_NAME_MAX} characters")
+    return cleaned or None
+
+
+def _check_identifier(kind: str, value: str | None) -> tuple[str | None, str | None]:
+    """A person's 身份证号 or an enterprise's 统一社会信用代码, checked and normalised."""
+    if value is None or not value.strip():
+        return None, None
+    try:
+        if kind == "individual":
+            return "id_number", parse_id_number(value).value
+        return "uscc", parse_uscc(value).value
+    except CodeError as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,222 @@
+"""Local users, roles and passwords (argon2id). Permissions are checked here, not in the UI."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workstation.domain.permissions import Actor, Permission, UserRole, require
+from workstation.errors import AuthError, NotFound, UsageError
+from workstation.services import audit
+from workstation.store.db import Database
+from workstation.store.models import User
+
+_HASHER = PasswordHasher()
+_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
+FIRST_ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: str
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    can_review_online: bool
+    can_review_offline: bool
+    active: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "roles": list(self.roles),
+            "can_review_online": self.can_review_online,
+            "can_review_offline": self.can_review_offline,
+            "active": self.active,
+        }
+
+
+def _roles_of(user: User) -> frozenset[UserRole]:
+    return frozenset(UserRole(r) for r in user.roles.split())
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        roles=_roles_of(user),
+        can_review_online=user.can_review_online,
+        can_review_offline=user.can_review_offline,
+    )
+
+
+def _view(user: User) -> UserView:
+    return UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        roles=tuple(sorted(user.roles.split())),
+        can_review_online=user.can_review_online,
+        can_review_offline=user.can_review_offline,
+        active=user.active,
+    )
+
+
+def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[UserRole]:
+    known = ", ".join(r.value for r in UserRole)
+    roles = set()
+    for name in names:
+        try:
+            roles.add(UserRole(name.strip().lower()))
+        except ValueError:
+            raise UsageError(f"unknown role '{name}'; roles are: {known}") from None
+    if not roles:
+        raise UsageError(f"a user needs at least one role: {known}")
+    return frozenset(roles)
+
+
+def _insert_user(
+    session: Session,
+    *,
+    station_id: str,
+    username: str,
+    password: str,
+    roles: frozenset[UserRole],
+    display_name: str,
+    can_review_online: bool,
+    can_review_offline: bool,
+) -> User:
+    if not _USERNAME.match(username):
+        raise UsageError(
+            f"bad user name '{username}': 2-32 lower-case letters, digits, '_', '.' or '-', starting with a letter"
+        )
+    if len(password) < 8:
+        raise UsageError("a password needs at least 8 characters")
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise UsageError(f"user '{username}' already exists")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=_HASHER.hash(password),
+        roles=" ".join(sorted(r.value for r in roles)),
+        can_review_online=can_review_online,
+        can_review_offline=can_review_offline,
+        station_id=station_id,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+class UserService:
+    def __init__(self, db: Database, station_id: str):
+        self._db = db
+        self._station = station_id
+
+    def ensure_first_admin(self, password: str | None = None) -> str | None:
+        """On the very first start create `admin`; returns the generated password (shown once) or None."""
+        with self._db.transaction() as session:
+            if session.execute(select(func.count(User.id))).scalar_one():
+                return None
+            generated = password is None
+            secret = password or secrets.token_urlsafe(12)
+            user = _insert_user(
+                session,
+                station_id=self._station,
+                username=FIRST_ADMIN,
+                password=secret,
+                roles=frozenset({UserRole.ADMIN}),
+                display_name="管理员",
+                can_review_online=False,
+                can_review_offline=False,
+            )
+            audit.append(
+                session,
+                station_id=self._station,
+                actor="system",
+                action="user.create",
+                entity="user",
+                entity_id=user.id,
+                payload={"username": FIRST_ADMIN, "roles": ["admin"], "first_start": True},
+            )
+            return secret if generated else None
+
+    def actor(self, username: str) -> Actor:
+        with self._db.read() as session:
+            user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"no user '{username}' on this desk; an admin adds one with 'workstation user add'")
+            if not user.active:
+                raise AuthError(f"user '{username}' is disabled")
+            return actor_of(user)
+
+    def authenticate(self, username: str, password: str) -> Actor:
+        with self._db.read() as session:
+            user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            # Hash even for unknown users so timing does not reveal which names exist.
+            stored = user.password_hash if user is not None else _DUMMY_HASH
+            try:
+                _HASHER.verify(stored, password)
+                ok = user is not None
+            except (VerificationError, InvalidHashError):
+                ok = False
+            if not ok or user is None:
+                raise AuthError("wrong user name or password")
+            if not user.active:
+                raise AuthError(f"user '{username}' is disabled")
+            return actor_of(user)
+
+    def add(
+        self,
+        actor: Actor,
+        *,
+        username: str,
+        password: str,
+        roles: list[str] | tuple[str, ...],
+        display_name: str = "",
+        can_review_online: bool = False,
+        can_review_offline: bool = False,
+    ) -> UserView:
+        require(actor, Permission.USER_MANAGE)
+        parsed = parse_roles(roles)
+        with self._db.transaction() as session:
+            user = _insert_user(
+                session,
+                station_id=self._station,
+                username=username,
+                password=password,
+                roles=parsed,
+                display_name=display_name,
+                can_review_online=can_review_online,
+                can_review_offline=can_review_offline,
+            )
+            audit.append(
+                session,
+                station_id=self._station,
+                actor=actor.username,
+                action="user.create",
+                entity="user",
+                entity_id=user.id,
+                payload={
+                    "username": username,
+                    "roles": sorted(r.value for r in parsed),
+                    "can_review_online": can_review_online,
+                    "can_review_offline": can_review_offline,
+                },
+            )
+            return _view(user)
+
+    def list(self) -> list[UserView]:
+        with self._db.read() as session:
+            return [_view(u) for u in session.execute(select(User).order_by(User.username)).scalars()]
+
+
+_DUMMY_HASH = _HASHER.hash("not a real password, only for timing")

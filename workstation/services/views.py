@@ -1,0 +1,123 @@
+"""What services hand to the CLI and the TUI: plain frozen data, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def mask_id(value: str | None) -> str | None:
+    """ID numbers are masked in lists and logs: first 6 and last 4 characters kept."""
+    if not value:
+        return value
+    if len(value) <= 10:
+        return value[:2] + "*" * (len(value) - 2)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+@dataclass(frozen=True)
+class PartyView:
+    key: str
+    role: str
+    role_label: str
+    kind: str
+    name: str | None
+    id_type: str | None
+    id_value: str | None
+
+
+@dataclass(frozen=True)
+class SlotView:
+    material: str
+    label: str
+    accepts: tuple[str, ...]
+    party_key: str | None
+    required: bool
+    satisfied: bool
+    waived: bool
+    waiver_reason: str | None
+
+
+@dataclass(frozen=True)
+class PageView:
+    id: str
+    position: int
+    sha256: str
+    source_name: str
+    media_type: str
+    size: int
+    material: str | None
+    party_key: str | None
+    ocr_status: str
+    rotation: int
+
+
+@dataclass(frozen=True)
+class FieldView:
+    key: str
+    value: str
+    confidence: float
+    valid: bool | None
+    page_id: str | None
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class FindingView:
+    rule: str
+    severity: str
+    message: str
+    page_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DossierSummary:
+    id: str
+    number: str
+    business: str
+    business_name: str
+    applicant_kind: str
+    applicant: str | None
+    channel: str
+    stage: str
+    status: str
+    applied_at: datetime
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["applied_at"] = self.applied_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class DossierDetail:
+    id: str
+    number: str
+    station_id: str
+    business: str
+    business_name: str
+    registration_type: str
+    channel: str
+    applicant_kind: str
+    digitized: bool
+    hall_mode: str
+    stages: tuple[str, ...]
+    conditions: tuple[str, ...]
+    stage: str
+    status: str
+    applied_at: datetime
+    created_by: str
+    version: int
+    parties: tuple[PartyView, ...]
+    slots: tuple[SlotView, ...]
+    pages: tuple[PageView, ...]
+    fields: tuple[FieldView, ...]
+    findings: tuple[FindingView, ...]
+    missing: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["applied_at"] = self.applied_at.isoformat()
+        return data

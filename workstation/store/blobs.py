@@ -1,0 +1,118 @@
+"""Content-addressed blob store: files named by their sha256, written atomically, verified on read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from workstation.errors import BlobError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1 << 20
+
+
+def _check_digest(sha256: str) -> str:
+    if not _SHA256.match(sha256):
+        raise BlobError(f"not a sha256 digest: {sha256[:80]!r}")
+    return sha256
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """`root/ab/cd/<sha256>`; a blob is visible only once complete and durable (temp, fsync, rename)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._tmp = self.root / "tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        _check_digest(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def put_bytes(self, data: bytes) -> str:
+        return self._put(iter([data]))
+
+    def put_stream(self, stream: BinaryIO) -> str:
+        return self._put(iter(lambda: stream.read(_CHUNK), b""))
+
+    def put_file(self, path: Path) -> str:
+        with Path(path).open("rb") as fh:
+            return self.put_stream(fh)
+
+    def _put(self, chunks: Iterator[bytes]) -> str:
+        digest = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            if final.is_file() and self._matches(final, sha):
+                tmp.unlink()
+                return sha
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return sha
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def read(self, sha256: str) -> bytes:
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise BlobError(f"blob {sha256} is missing from {self.root}") from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise BlobError(f"blob {sha256} is corrupt: its content no longer matches its hash")
+        return data
+
+    def verify(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        return path.is_file() and self._matches(path, sha256)
+
+    @staticmethod
+    def _matches(path: Path, sha256: str) -> bool:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                digest.update(chunk)
+        return digest.hexdigest() == sha256
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+    def __iter__(self) -> Iterator[str]:
+        for path in self.root.glob("??/??/*"):
+            if _SHA256.match(path.name):
+                yield path.name
+
+    def clean_temp(self) -> int:
+        """Remove temp files a crash left behind; they were never visible as blobs."""
+        removed = 0
+        for path in self._tmp.glob("put-*"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed

@@ -1,0 +1,126 @@
+"""Engines and sessions for SQLite (the desk's embedded default) and PostgreSQL (the registry at scale)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workstation.errors import StoreError
+from workstation.store.models import Counter
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+    except Exception as exc:  # a malformed URL or missing driver: report it, no traceback
+        raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        path = Path(database)
+        if path.exists() and path.stat().st_size and not _looks_like_sqlite(path):
+            raise StoreError(
+                f"database {path} is not a SQLite database (corrupt or another file); "
+                "move it aside and restore a backup"
+            )
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy drive transactions (pysqlite's implicit BEGIN would defer the write lock).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        # FULL: a committed intake survives a power cut at the window, not only a crash of the process.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Take the write lock up front: two writers never deadlock upgrading from a read lock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def describe_db_error(url: str, exc: BaseException) -> str:
+    shown = make_url(url).render_as_string(hide_password=True)
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, DatabaseError) and ("not a database" in text or "malformed" in text):
+        return f"database {shown} is corrupt ({text}); move it aside and restore a backup"
+    if isinstance(exc, OperationalError):
+        return f"cannot open database {shown}: {text}"
+    return f"database {shown} failed: {text}"
+
+
+class Database:
+    """An engine plus a session factory; `transaction()` is the one unit of work services use."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Everything inside commits together or not at all."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def next_counter(session: Session, name: str) -> int:
+    """Next value of a gap-free counter, inside the caller's transaction (rolled back with it)."""
+    session.execute(_insert_ignore(session, Counter, name=name, value=0))
+    value = session.execute(
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+    ).scalar_one()
+    return int(value)
+
+
+def _insert_ignore(session: Session, model: type[Any], **values: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, spelled the same on SQLite and PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(model).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(model).values(**values).on_conflict_do_nothing()
+
+
+def counter_value(session: Session, name: str) -> int:
+    return int(session.execute(select(Counter.value).where(Counter.name == name)).scalar_one_or_none() or 0)

@@ -1,0 +1,250 @@
+"""The desk's tables (SQLAlchemy 2). Ids are UUIDv7 strings made where the row is born."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from workstation.store.ids import new_id
+from workstation.store.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+class Station(Base):
+    __tablename__ = "stations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = _id()
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[str] = mapped_column(String(100), default="")  # space-separated UserRole values
+    can_review_online: Mapped[bool] = mapped_column(Boolean, default=False)
+    can_review_offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    station_id: Mapped[str | None] = mapped_column(ForeignKey("stations.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Dossier(Base):
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        UniqueConstraint("station_id", "number"),
+        Index("ix_dossiers_stage_status", "stage", "status"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[str] = _id()
+    number: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"))
+    business_code: Mapped[str] = mapped_column(String(40))
+    registration_type: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    applicant_kind: Mapped[str] = mapped_column(String(16))
+    digitized: Mapped[bool] = mapped_column(Boolean)
+    hall_mode: Mapped[str] = mapped_column(String(16))
+    stage_plan: Mapped[str] = mapped_column(String(100))  # space-separated stages, fixed at creation
+    conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    stage: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    parties: Mapped[list[Party]] = relationship(
+        back_populates="dossier", order_by="Party.position", cascade="all, delete-orphan"
+    )
+    slots: Mapped[list[MaterialSlot]] = relationship(
+        back_populates="dossier", order_by="MaterialSlot.position", cascade="all, delete-orphan"
+    )
+    pages: Mapped[list[Page]] = relationship(
+        back_populates="dossier", order_by="Page.position", cascade="all, delete-orphan"
+    )
+
+
+class Party(Base):
+    __tablename__ = "parties"
+    __table_args__ = (UniqueConstraint("dossier_id", "key"),)
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(16))  # p1, p2… stable within the dossier
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(200))
+    id_type: Mapped[str | None] = mapped_column(String(16))  # id_number | uscc | other
+    id_value: Mapped[str | None] = mapped_column(String(64))
+
+    dossier: Mapped[Dossier] = relationship(back_populates="parties")
+
+
+class MaterialSlot(Base):
+    __tablename__ = "material_slots"
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    material: Mapped[str] = mapped_column(String(8))
+    accepts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    party_key: Mapped[str | None] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    required: Mapped[bool] = mapped_column(Boolean)
+    satisfied: Mapped[bool] = mapped_column(Boolean, default=False)
+    waived: Mapped[bool] = mapped_column(Boolean, default=False)
+    waiver_reason: Mapped[str | None] = mapped_column(Text)
+    waived_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+    dossier: Mapped[Dossier] = relationship(back_populates="slots")
+
+
+class Page(Base):
+    __tablename__ = "pages"
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    slot_id: Mapped[str | None] = mapped_column(ForeignKey("material_slots.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    source_name: Mapped[str] = mapped_column(String(255), default="")
+    media_type: Mapped[str] = mapped_column(String(64), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer)
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    ocr_status: Mapped[str] = mapped_column(String(16), default="none")
+    ocr_text: Mapped[str | None] = mapped_column(Text)
+    material_guess: Mapped[str | None] = mapped_column(String(8))
+    material_confidence: Mapped[float | None] = mapped_column(Float)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="pages")
+
+
+class Field(Base):
+    __tablename__ = "fields"
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    page_id: Mapped[str | None] = mapped_column(ForeignKey("pages.id", ondelete="SET NULL"))
+    key: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    valid: Mapped[bool | None] = mapped_column(Boolean)
+    box: Mapped[list[Any] | None] = mapped_column(JSON)
+    confirmed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))  # info | warning | error
+    message: Mapped[str] = mapped_column(Text)
+    page_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """One link of the hash chain; `hash` covers `prev_hash` and every other column."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    station_id: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's last link, updated with each append: deleting the newest events breaks the match."""
+
+    __tablename__ = "audit_head"
+
+    chain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxOp(Base):
+    __tablename__ = "outbox_ops"
+    __table_args__ = (UniqueConstraint("station_id", "seq"),)
+
+    op_id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    station_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(64), index=True)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncCursor(Base):
+    __tablename__ = "sync_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Counter(Base):
+    """Gap-free sequences (受理号 per station and year, outbox sequence per station)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -257,3 +258,23 @@ def test_a_party_role_the_business_does_not_have_is_refused(desk: Desk, clerk) -
     d = desk.dossiers.new(clerk, business="MORT_CANCEL", applicant_kind="enterprise")
     with pytest.raises(UsageError, match="has no role 'buyer'"):
         desk.dossiers.add_party(clerk, d.number, role="buyer", kind="individual")
+
+
+def test_a_checklist_asking_twice_for_one_material_gets_two_slots(desk: Desk, clerk) -> None:  # type: ignore[no-untyped-def]
+    d = desk.dossiers.new(
+        clerk, business="CHANGE", applicant_kind="individual", conditions=["name_change", "id_change"]
+    )
+    assert [s.material for s in d.slots].count("M25") == 2
+    for _ in range(2):
+        desk.dossiers.attach_page(
+            clerk, d.number, data=os.urandom(16), source_name="m25.png", media_type="image/png", material="M25"
+        )
+    after = desk.dossiers.show(d.number)
+    assert all(s.satisfied for s in after.slots if s.material == "M25")
+    assert not any("M25" in m for m in after.missing)
+
+
+def test_change_without_a_reason_is_refused_at_submit(desk: Desk, clerk) -> None:  # type: ignore[no-untyped-def]
+    d = desk.dossiers.new(clerk, business="CHANGE", applicant_kind="individual")
+    with pytest.raises(MissingMaterials, match="select at least one"):
+        desk.dossiers.submit(clerk, d.number)

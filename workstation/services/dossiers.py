@@ -6,6 +6,7 @@ Each state change writes its rows, one audit event and one outbox op in ONE tran
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -346,15 +347,21 @@ class DossierService:
         if len({s.party_key for s in candidates}) > 1:
             keys = ", ".join(sorted(str(s.party_key) for s in candidates))
             raise UsageError(f"{code} is needed from several parties ({keys}); say which with the party key")
-        return candidates[0]
+        # A second copy of a material fills the next open slot for it, if the checklist asks for two.
+        return next((s for s in candidates if not s.satisfied), candidates[0])
 
     def _rebuild_slots(self, session: Session, dossier: Dossier, biz: Business) -> None:
-        """Add the slots the checklist now asks for; existing slots keep their state."""
-        have = {(s.material, s.party_key) for s in dossier.slots}
-        specs = slots_for(biz, _party_refs(dossier), dossier.conditions)
+        """Add the slots the checklist now asks for; existing slots keep their state.
+
+        Matched as a multiset of (material, party): a checklist may ask for the same material twice
+        (e.g. M25 for a name change and for an ID-number change).
+        """
+        have = Counter((s.material, s.party_key) for s in dossier.slots)
         position = len(dossier.slots)
-        for spec in specs:
-            if (spec.material, spec.party_key) in have:
+        for spec in slots_for(biz, _party_refs(dossier), dossier.conditions):
+            key = (spec.material, spec.party_key)
+            if have[key]:
+                have[key] -= 1
                 continue
             position += 1
             dossier.slots.append(

@@ -79,10 +79,7 @@ def test_required_business_exists_with_its_registration_type(code: str, registra
     business = default_catalogue().business(code)
     assert business.registration_type == registration_type
     assert business.name
-    assert (
-        business.djlx
-        == {"FIRST": "100", "TRANSFER": "200", "CHANGE": "300", "CANCEL": "400"}[registration_type]
-    )
+    assert business.djlx == {"FIRST": "100", "TRANSFER": "200", "CHANGE": "300", "CANCEL": "400"}[registration_type]
 
 
 def test_all_thirty_materials_are_defined_with_names_and_keywords() -> None:
@@ -249,16 +246,12 @@ def test_unknown_role_is_refused_naming_the_business() -> None:
 
 
 def test_item_for_a_role_the_business_lacks_is_refused() -> None:
-    message = refusal(
-        broken('role = "seller", kind = "individual"', 'role = "mortgagor", kind = "individual"')
-    )
+    message = refusal(broken('role = "seller", kind = "individual"', 'role = "mortgagor", kind = "individual"'))
     assert "business TEST_TRANSFER" in message and "mortgagor" in message
 
 
 def test_item_for_a_kind_its_role_does_not_allow_is_refused() -> None:
-    message = refusal(
-        broken('{ material = "M01" }', '{ material = "M23", role = "buyer", kind = "individual" }')
-    )
+    message = refusal(broken('{ material = "M01" }', '{ material = "M23", role = "buyer", kind = "individual" }'))
     assert "business TEST_TRANSFER" in message and "individual" in message
 
 
@@ -273,9 +266,7 @@ def test_business_without_a_name_is_refused() -> None:
 
 @pytest.mark.parametrize("days", ["0", "-3"])
 def test_time_limit_must_be_positive(days: str) -> None:
-    text = broken(
-        'registration_type = "TRANSFER"\n', f'registration_type = "TRANSFER"\ntime_limit_days = {days}\n'
-    )
+    text = broken('registration_type = "TRANSFER"\n', f'registration_type = "TRANSFER"\ntime_limit_days = {days}\n')
     message = refusal(text)
     assert "business TEST_TRANSFER" in message and "time_limit_days" in message
 
@@ -329,7 +320,5 @@ form = "O"
 
 
 def test_material_with_an_unknown_form_is_refused() -> None:
-    materials = (
-        '[[material]]\ncode = "M01"\nname = "申请书"\nname_en = "A"\nkeywords = ["申请书"]\nform = "X"\n'
-    )
+    materials = '[[material]]\ncode = "M01"\nname = "申请书"\nname_en = "A"\nkeywords = ["申请书"]\nform = "X"\n'
     assert "form 'X'" in refusal(MINIMAL, materials_text=materials)

@@ -102,9 +102,7 @@ def test_released_dossier_goes_back_to_the_pool_at_the_same_stage() -> None:
 
 
 def test_rejected_dossier_stays_at_review() -> None:
-    assert run([Action.SUBMIT, Action.CLAIM, Action.REJECT], STANDARD) == DossierState(
-        Stage.REVIEW, Status.REJECTED
-    )
+    assert run([Action.SUBMIT, Action.CLAIM, Action.REJECT], STANDARD) == DossierState(Stage.REVIEW, Status.REJECTED)
 
 
 @pytest.mark.parametrize(
@@ -200,9 +198,7 @@ def test_status_graph_is_exactly_the_allowed_edges() -> None:
     assert {status for status, targets in EXPECTED_GRAPH.items() if not targets} == TERMINAL_STATUSES
 
 
-def check_step(
-    state: DossierState, action: Action, plan: tuple[Stage, ...], registered: bool
-) -> DossierState:
+def check_step(state: DossierState, action: Action, plan: tuple[Stage, ...], registered: bool) -> DossierState:
     """Apply one action if the machine allows it and check the invariants; return the new state."""
     allowed = allowed_actions(state, plan)
     try:
@@ -223,9 +219,7 @@ PLANS = st.sampled_from([STANDARD, PROFESSIONAL])
 
 
 @given(plan=PLANS, actions=st.lists(st.sampled_from(list(Action)), max_size=40))
-def test_random_action_sequences_stay_on_the_status_graph(
-    plan: tuple[Stage, ...], actions: list[Action]
-) -> None:
+def test_random_action_sequences_stay_on_the_status_graph(plan: tuple[Stage, ...], actions: list[Action]) -> None:
     state, registered = initial_state(), False
     for action in actions:
         state = check_step(state, action, plan, registered)

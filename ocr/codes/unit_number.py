@@ -81,8 +81,7 @@ def check_unit_number(s: str) -> CodeCheck:
         warnings.append(f"{district} ({division.name}) is a functional-zone code, not a GB/T 2260 division")
     elif division.status == "former":
         warnings.append(
-            f"division code {district} ({division.name}) was replaced by {division.replaced_by} "
-            f"in {division.since}"
+            f"division code {district} ({division.name}) was replaced by {division.replaced_by} in {division.since}"
         )
 
     parcel_seq, fixture_type, fixture_no = value[14:19], value[19], value[20:]

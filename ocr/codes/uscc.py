@@ -65,9 +65,7 @@ def check_uscc(s: str) -> CodeCheck:
     errors: list[str] = []
     if len(value) != 18:
         errors.append(f"expected 18 characters, got {len(value)}")
-    errors.extend(
-        describe_bad_chars(value, CHARSET, "allowed (USCCs use digits and letters except I, O, S, V, Z)")
-    )
+    errors.extend(describe_bad_chars(value, CHARSET, "allowed (USCCs use digits and letters except I, O, S, V, Z)"))
     if errors:
         return CodeCheck(KIND, raw, value, False, tuple(errors), details={"kind": "uscc"})
 

@@ -104,9 +104,7 @@ class Catalogue:
         try:
             return self.materials[code]
         except KeyError:
-            raise CatalogueError(
-                f"unknown material code '{code}'; known: {_code_range(self.materials)}"
-            ) from None
+            raise CatalogueError(f"unknown material code '{code}'; known: {_code_range(self.materials)}") from None
 
 
 def load_catalogue(
@@ -292,9 +290,7 @@ def _parse_catalogue(
 def _positive_days(table: _Table, where: str, default: int | None = None) -> int:
     days = table.integer("time_limit_days", default)
     if days <= 0:
-        raise CatalogueError(
-            f"{where}: time_limit_days must be a positive number of working days, got {days}"
-        )
+        raise CatalogueError(f"{where}: time_limit_days must be a positive number of working days, got {days}")
     return days
 
 
@@ -326,17 +322,13 @@ def _parse_party_roles(raw: object) -> Mapping[str, str]:
     return MappingProxyType(roles)
 
 
-def _parse_identity(
-    raw: object, materials: Mapping[str, Material]
-) -> Mapping[str, tuple[ChecklistItem, ...]]:
+def _parse_identity(raw: object, materials: Mapping[str, Material]) -> Mapping[str, tuple[ChecklistItem, ...]]:
     table = _Table(raw, "identity")
     identity: dict[str, tuple[ChecklistItem, ...]] = {}
     for kind in list(table.raw):
         entries = table.raw_value(kind)
         if not _NAME.match(kind) or not isinstance(entries, list) or not entries:
-            raise CatalogueError(
-                f"identity.{kind}: expected a non-empty list of items under a lower-case kind"
-            )
+            raise CatalogueError(f"identity.{kind}: expected a non-empty list of items under a lower-case kind")
         items = []
         for index, entry in enumerate(entries, start=1):
             item = _Table(entry, f"identity.{kind} item #{index}")
@@ -467,9 +459,7 @@ def _parse_roles(raw: object, ctx: _Context, where: str) -> tuple[Role, ...]:
             raise CatalogueError(f"{table.where}: 'kinds' must not be empty")
         for kind in kinds:
             if kind not in ctx.identity:
-                raise CatalogueError(
-                    f"{table.where}: unknown party kind '{kind}'; known: {_known(ctx.identity)}"
-                )
+                raise CatalogueError(f"{table.where}: unknown party kind '{kind}'; known: {_known(ctx.identity)}")
         min_count = table.integer("min_count", 1)
         if min_count < 0:
             raise CatalogueError(f"{table.where}: min_count must be 0 or more")
@@ -515,9 +505,7 @@ def _parse_items(
                     f"{where}: item {code} is for kind '{kind}', which role '{role_name}' does not allow"
                 )
         if when is not None and when not in conditions:
-            raise CatalogueError(
-                f"{where}: item {code} uses unknown condition '{when}'; known: {_known(conditions)}"
-            )
+            raise CatalogueError(f"{where}: item {code} uses unknown condition '{when}'; known: {_known(conditions)}")
         listed.append(
             ChecklistItem(
                 material=code,
@@ -539,9 +527,7 @@ def _parse_items(
     for first, second in _pairs(items):
         if _overlap(first, second):
             party = f" for {first.role}" if first.role else ""
-            raise CatalogueError(
-                f"{where}: item {first.material}{party} is listed twice (identity items included)"
-            )
+            raise CatalogueError(f"{where}: item {first.material}{party} is listed twice (identity items included)")
     return tuple(items)
 
 

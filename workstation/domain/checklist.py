@@ -124,9 +124,7 @@ def _missing_conditions(business: Business, conditions: Collection[str]) -> list
     return missing
 
 
-def _missing_parties(
-    business: Business, parties: Sequence[PartyRef], labels: Mapping[str, str]
-) -> list[MissingItem]:
+def _missing_parties(business: Business, parties: Sequence[PartyRef], labels: Mapping[str, str]) -> list[MissingItem]:
     missing = []
     for role in business.roles:
         count = sum(1 for party in parties if party.role == role.name)
@@ -155,9 +153,7 @@ def _missing_materials(
         done = stored is not None and (stored.satisfied or stored.waived)
         if required and not done:
             owner = labels[spec.party_key] if spec.party_key else None
-            missing.append(
-                MissingItem(spec.material, spec.label, spec.party_key, owner, MissingReason.MATERIAL)
-            )
+            missing.append(MissingItem(spec.material, spec.label, spec.party_key, owner, MissingReason.MATERIAL))
     return missing
 
 

@@ -59,9 +59,7 @@ def load_permissions(text: str | None = None) -> Mapping[UserRole, frozenset[Per
             raise CatalogueError(f"{PERMISSIONS_FILE}: role '{name}' must list permission names")
         for permission in granted:
             if permission not in known_permissions:
-                raise CatalogueError(
-                    f"{PERMISSIONS_FILE}: role '{name}' grants unknown permission '{permission}'"
-                )
+                raise CatalogueError(f"{PERMISSIONS_FILE}: role '{name}' grants unknown permission '{permission}'")
         table[UserRole(name)] = frozenset(Permission(p) for p in granted)
     for role in UserRole:
         if role not in table:
@@ -120,6 +118,4 @@ def require_review(actor: Actor, digitized: bool) -> None:
     if not can_review(actor, digitized):
         grant = "online review (网上审核)" if digitized else "offline review (线下审核)"
         kind = "digitised" if digitized else "paper"
-        raise PermissionDenied(
-            f"user '{actor.username}' may not review {kind} dossiers without {grant} (R14)"
-        )
+        raise PermissionDenied(f"user '{actor.username}' may not review {kind} dossiers without {grant} (R14)")

@@ -80,9 +80,7 @@ def validate_stages(names: object, where: str) -> tuple[str, ...]:
     known = {s.value for s in Stage}
     for name in stages:
         if name not in known:
-            raise CatalogueError(
-                f"{where}: unknown stage '{name}'; known: {', '.join(s.value for s in Stage)}"
-            )
+            raise CatalogueError(f"{where}: unknown stage '{name}'; known: {', '.join(s.value for s in Stage)}")
     for name in stages:
         if stages.count(name) > 1:
             raise CatalogueError(f"{where}: stage '{name}' is listed twice")
@@ -155,9 +153,7 @@ class _Rule:
     move: _Move
 
 
-def _rule(
-    action: Action, sources: set[Status], at: set[Stage] | None, target: Status, move: _Move = "stay"
-) -> _Rule:
+def _rule(action: Action, sources: set[Status], at: set[Stage] | None, target: Status, move: _Move = "stay") -> _Rule:
     return _Rule(action, frozenset(sources), None if at is None else frozenset(at), target, move)
 
 
@@ -197,15 +193,9 @@ def apply(state: DossierState, action: Action | str, plan: Sequence[Stage]) -> D
     plan = tuple(plan)
     if state.stage in plan:
         for rule in _RULES:
-            if (
-                rule.action is act
-                and state.status in rule.sources
-                and (rule.at is None or state.stage in rule.at)
-            ):
+            if rule.action is act and state.status in rule.sources and (rule.at is None or state.stage in rule.at):
                 return DossierState(_target_stage(state.stage, rule.move, plan), rule.target)
-    raise IllegalTransition(
-        f"cannot {act.value} a dossier that is {state.status.value} at {state.stage.value}"
-    )
+    raise IllegalTransition(f"cannot {act.value} a dossier that is {state.status.value} at {state.stage.value}")
 
 
 def _target_stage(stage: Stage, move: _Move, plan: tuple[Stage, ...]) -> Stage:

@@ -1,0 +1,26 @@
+"""The workstation's screens, and what they share: how times and failed service calls read on screen."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from workstation.domain.errors import DomainError
+from workstation.errors import WorkstationError
+
+# Offices work in China Standard Time (UTC+8, no DST); the store keeps UTC.
+CST = timezone(timedelta(hours=8))
+
+log = logging.getLogger("workstation.tui")
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+
+
+def error_line(error: BaseException | None) -> str:
+    """One line for the user. Errors a user can cause read as they are; anything else is logged in full."""
+    if isinstance(error, (WorkstationError, DomainError)):
+        return str(error)
+    log.error("internal error in the terminal UI", exc_info=error)
+    return f"internal error: {type(error).__name__}: {error} (details in the log)"

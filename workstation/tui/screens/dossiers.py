@@ -1,0 +1,140 @@
+"""The dossier list: newest first, loaded from the dossier service in a thread worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from workstation.domain.permissions import Actor
+from workstation.services.desk import Desk
+from workstation.services.views import DossierSummary
+from workstation.tui.screens import error_line, local_time
+from workstation.tui.screens.dossier_detail import DossierDetailScreen
+from workstation.tui.screens.new_dossier import NewDossierScreen
+
+# Ordered by what a clerk scans for first, so an 80-column terminal shows number, status, business, applicant.
+COLUMNS = ("受理号", "status", "business", "applicant", "stage", "applied (UTC+8)")
+
+
+class DossiersScreen(Screen[None]):
+    CSS_PATH = "dossiers.tcss"
+    AUTO_FOCUS = "#dossiers"
+    BINDINGS = [
+        Binding("n", "new_dossier", "New", id="dossiers.new", tooltip="Open a new draft dossier (预受理)"),
+        # priority: the table's own (hidden) enter binding would otherwise keep "Open" out of the footer.
+        Binding(
+            "enter", "open_dossier", "Open", id="dossiers.open", tooltip="Show the selected dossier", priority=True
+        ),
+        Binding("r", "refresh", "Refresh", id="dossiers.refresh", tooltip="Reload the list"),
+        Binding("q", "app.quit", "Quit", id="dossiers.quit", tooltip="Leave the workstation"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, rows: Sequence[DossierSummary], total: int) -> None:
+            super().__init__()
+            self.rows = rows
+            self.total = total
+
+    def __init__(self, desk: Desk, actor: Actor) -> None:
+        super().__init__()
+        self._desk = desk
+        self._actor = actor
+        # The number to put the cursor on once the next load arrives (a dossier just created).
+        self._select_next: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._header_text(None), id="dossiers-header", markup=False)
+        yield DataTable(id="dossiers", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+
+    def on_screen_resume(self) -> None:
+        # Also after the detail screen or the new-dossier modal closes: a status may have changed.
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_new_dossier(self) -> None:
+        self.app.push_screen(NewDossierScreen(self._desk, self._actor), callback=self._created)
+
+    def action_open_dossier(self) -> None:
+        number = self._cursor_number()
+        if number is not None:
+            self.app.push_screen(DossierDetailScreen(self._desk, self._actor, number))
+
+    @on(DataTable.RowSelected, "#dossiers")
+    def _row_selected(self) -> None:
+        self.action_open_dossier()
+
+    def _created(self, number: str | None) -> None:
+        if number is not None:
+            self._select_next = number
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dossiers.load")
+    def load(self) -> None:
+        rows = self._desk.dossiers.list()
+        total = self._desk.dossiers.count()
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(rows, total))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        table = self.query_one(DataTable)
+        wanted = self._select_next or self._cursor_number()
+        with self.app.batch_update():
+            table.clear()
+            for row in message.rows:
+                table.add_row(
+                    row.number,
+                    row.status,
+                    row.business,
+                    row.applicant or "—",
+                    row.stage,
+                    local_time(row.applied_at),
+                    key=row.number,
+                )
+        numbers = [row.number for row in message.rows]
+        if wanted in numbers:
+            table.move_cursor(row=numbers.index(wanted))
+            if wanted == self._select_next:
+                self._select_next = None
+        self.query_one("#dossiers-header", Static).update(self._header_text(len(numbers), message.total))
+        self.refresh_bindings()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(error_line(event.worker.error), title="dossiers", severity="error", markup=False)
+
+    def _cursor_number(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_dossier":
+            tables = self.query(DataTable)
+            return bool(tables) and tables.first().row_count > 0
+        return True
+
+    def _header_text(self, shown: int | None, total: int = 0) -> str:
+        if shown is None:
+            return f"{self._actor.username} · loading…"
+        count = f"{total} dossier{'' if total == 1 else 's'}"
+        if shown < total:
+            count = f"newest {shown} of {count}"
+        return f"{self._actor.username} · {count}"

@@ -82,13 +82,12 @@ def test_required_business_exists_with_its_registration_type(code: str, registra
     assert business.djlx == {"FIRST": "100", "TRANSFER": "200", "CHANGE": "300", "CANCEL": "400"}[registration_type]
 
 
-def test_all_thirty_materials_are_defined_with_names_and_keywords() -> None:
+def test_all_thirty_materials_are_defined_with_names_and_forms() -> None:
     materials = default_catalogue().materials
     assert list(materials) == [f"M{n:02d}" for n in range(1, 31)]
     assert materials["M05"].name == "营业执照"
-    assert "统一社会信用代码" in materials["M05"].keywords
     assert materials["M03"].form == "C/share"
-    assert all(m.name and m.name_en and m.keywords and m.form for m in materials.values())
+    assert all(m.name and m.name_en and m.form for m in materials.values())
 
 
 def test_every_material_a_checklist_refers_to_exists() -> None:
@@ -305,14 +304,12 @@ def test_duplicate_material_code_is_refused() -> None:
 code = "M01"
 name = "申请书"
 name_en = "Application"
-keywords = ["申请书"]
 form = "O"
 
 [[material]]
 code = "M01"
 name = "又一个"
 name_en = "Again"
-keywords = ["又"]
 form = "O"
 """
     message = refusal(MINIMAL, materials_text=materials)
@@ -320,5 +317,5 @@ form = "O"
 
 
 def test_material_with_an_unknown_form_is_refused() -> None:
-    materials = '[[material]]\ncode = "M01"\nname = "申请书"\nname_en = "A"\nkeywords = ["申请书"]\nform = "X"\n'
+    materials = '[[material]]\ncode = "M01"\nname = "申请书"\nname_en = "A"\nform = "X"\n'
     assert "form 'X'" in refusal(MINIMAL, materials_text=materials)

@@ -33,7 +33,6 @@ class Material:
     code: str
     name: str
     name_en: str
-    keywords: tuple[str, ...]
     form: str  # "/"-separated: O 原件, C 验原件收复印件, S 加盖公章, share 共享/电子证照
 
 
@@ -236,7 +235,6 @@ def _parse_materials(doc: dict[str, Any]) -> Mapping[str, Material]:
             code=code,
             name=table.required_text("name"),
             name_en=table.required_text("name_en"),
-            keywords=table.texts("keywords", required=True),
             form=form,
         )
         table.finish()

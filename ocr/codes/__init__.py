@@ -8,6 +8,15 @@ check when acceptable and raise :class:`CodeError` otherwise.
 from ocr.codes.cert_number import check_cert_number, parse_cert_number
 from ocr.codes.divisions import Division, lookup_division
 from ocr.codes.idcard import check_id_number, compute_id_check_digit, parse_id_number, upgrade_15_to_18
+from ocr.codes.lookalikes import (
+    CONFUSABLES,
+    Repair,
+    repair,
+    repair_cert_number,
+    repair_id_number,
+    repair_unit_number,
+    repair_uscc,
+)
 from ocr.codes.normalize import normalize
 from ocr.codes.result import CodeCheck, CodeError
 from ocr.codes.unit_number import check_unit_number, format_spaced, parse_unit_number
@@ -19,9 +28,11 @@ from ocr.codes.uscc import (
 )
 
 __all__ = [
+    "CONFUSABLES",
     "CodeCheck",
     "CodeError",
     "Division",
+    "Repair",
     "check_cert_number",
     "check_id_number",
     "check_unit_number",
@@ -36,5 +47,10 @@ __all__ = [
     "parse_id_number",
     "parse_unit_number",
     "parse_uscc",
+    "repair",
+    "repair_cert_number",
+    "repair_id_number",
+    "repair_unit_number",
+    "repair_uscc",
     "upgrade_15_to_18",
 ]

@@ -37,6 +37,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="the terminal UI (default when no command is given)")
     sub.add_parser("demo", help="a fresh data dir with sample users and dossiers, then the terminal UI")
 
+    ext = sub.add_parser("extract", help="OCR, classify and extract scans without a database")
+    ext.add_argument("paths", nargs="+", metavar="PATH", help="image (PNG, JPEG, TIFF…) or PDF files")
+    ext.add_argument("--engine", default="rapidocr", help="rapidocr (default) or tesseract")
+    ext.add_argument("--json", action="store_true", help="one JSON object per page per line (JSON Lines)")
+
+    intake = sub.add_parser("intake", help="take scans into dossiers").add_subparsers(
+        dest="action", parser_class=_Parser, metavar="ACTION", required=True
+    )
+    watch = intake.add_parser("watch", help="watch the hot folder and read what lands there, until Ctrl-C")
+    watch.add_argument("inbox", nargs="?", help="the hot folder (default: the configured one, <data dir>/inbox)")
+    watch.add_argument("--dossier", help="make this 受理号 the desk's active dossier first")
+    watch.add_argument("--polling", action="store_true", help="poll the folder (network shares)")
+    iadd = intake.add_parser("add", help="take files into a dossier now and read them")
+    iadd.add_argument("paths", nargs="+", metavar="PATH")
+    iadd.add_argument("--dossier", required=True, help="受理号")
+    iadd.add_argument("--json", action="store_true")
+    iq = intake.add_parser("quarantine", help="files the hot folder refused, with the reasons")
+    iq.add_argument("inbox", nargs="?")
+    iq.add_argument("--json", action="store_true")
+
+    bench = sub.add_parser("bench", help="benchmarks that print comparable figures").add_subparsers(
+        dest="action", parser_class=_Parser, metavar="ACTION", required=True
+    )
+    bocr = bench.add_parser("ocr", help="reading speed and accuracy on the sample scans, per engine")
+    bocr.add_argument("--engine", action="append", help="rapidocr or tesseract (repeatable; default: all installed)")
+    bocr.add_argument("--runs", type=int, default=3, help="timed runs; the median is reported")
+    bocr.add_argument("--samples", help="a folder of scans with ground-truth JSON (default: the committed samples)")
+    bocr.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    bocr.add_argument("--json", action="store_true")
+
     dossier = sub.add_parser("dossier", help="open, inspect, submit and withdraw dossiers").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
     )
@@ -240,6 +270,143 @@ def _cmd_user(args: argparse.Namespace, settings: Settings) -> int:
         desk.close()
 
 
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from ocr.errors import EngineUnavailable
+    from ocr.pipeline import FileError
+    from workstation.services.extract import check_engine, extract
+
+    check_engine(args.engine)
+    bad = False
+    try:
+        for result in extract(args.paths, engine=args.engine):
+            if isinstance(result, FileError):
+                bad = True
+                if args.json:
+                    print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+                else:
+                    print(f"{PROG}: {result.error}", file=sys.stderr, flush=True)
+                continue
+            if args.json:
+                print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+            else:
+                _print_page(result)
+    except EngineUnavailable as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    return 2 if bad else 0
+
+
+def _cmd_intake(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        if args.action == "quarantine":
+            from workstation.services.hotfolder import Handled, HotFolder, Outcome
+
+            def never(_path: Path, _hint: str | None) -> Handled:
+                return Handled(Outcome.RETRY_LATER)
+
+            entries = HotFolder(Path(args.inbox) if args.inbox else settings.inbox_dir, never).quarantined()
+            rows = [{"file": str(e.path), "reason": e.reason, "at": e.when.isoformat()} for e in entries]
+
+            def human() -> None:
+                if not rows:
+                    print("quarantine is empty")
+                for row in rows:
+                    print(f"{row['file']}: {row['reason']}")
+
+            _emit(args, rows, human)
+            return 0
+        actor = desk.users.actor(settings.user)
+        if args.action == "add":
+            return _intake_add(desk, actor, args)
+        return _intake_watch(desk, actor, args, settings)
+    finally:
+        desk.close()
+
+
+def _intake_add(desk: Any, actor: Any, args: argparse.Namespace) -> int:
+    from workstation.services.intake import IntakeRefused
+
+    desk.dossiers.show(args.dossier)  # a wrong number is one line before any file is touched
+    bad = False
+    for raw in args.paths:
+        path = Path(raw)
+        try:
+            if not path.is_file():
+                raise IntakeRefused(f"{path}: {'is a directory' if path.is_dir() else 'does not exist'}")
+            result = desk.intake.ingest(actor, path, number=args.dossier, source=path.name)
+        except IntakeRefused as exc:
+            bad = True
+            if args.json:
+                print(json.dumps({"file": path.name, "error": str(exc)}, ensure_ascii=False))
+            else:
+                print(f"{PROG}: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"file": path.name, "outcome": result.outcome, "pages": len(result.page_ids)}))
+        else:
+            print(result.message)
+    runner = desk.ocr_runner()
+    try:
+        runner.run_until_idle()
+    finally:
+        runner.stop()
+    detail = desk.dossiers.show(args.dossier)
+    _emit(args, detail.to_json(), lambda: _print_detail(detail))
+    return 2 if bad else 0
+
+
+def _intake_watch(desk: Any, actor: Any, args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    import threading
+
+    from workstation.services.intake_service import start_intake
+
+    if args.dossier:
+        desk.intake.set_active(actor, args.dossier)
+    inbox = Path(args.inbox) if args.inbox else settings.inbox_dir
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    unsubscribe = desk.events.subscribe(lambda e: print(f"{e.dossier_number} {e.state:<11} {e.detail}", flush=True))
+    running = start_intake(desk, actor, inbox=inbox, polling=args.polling or settings.intake_polling)
+    print(f"watching {inbox} (active dossier: {desk.intake.active_number() or 'none'}); Ctrl-C stops", flush=True)
+    try:
+        stop.wait()
+    finally:
+        running.stop()
+        unsubscribe()
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from bench import ocr as bench_ocr
+    from workstation.services.extract import check_engine
+
+    engines = [check_engine(e) for e in args.engine or []]
+    if args.runs < 1:
+        raise UsageError("--runs must be at least 1")
+    samples = Path(args.samples) if args.samples else bench_ocr.SAMPLES
+    try:
+        return bench_ocr.main(engines, runs=args.runs, samples=samples, workers=args.workers, as_json=args.json)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print_page(result: Any) -> None:
+    turned = f", turned {result.rotation}°" if result.rotation else ""
+    print(
+        f"{result.file} p{result.page}: {result.material} ({result.material_confidence:.0%}) "
+        f"{result.engine} {result.seconds:.2f}s{turned}"
+    )
+    for key, value in result.fields.items():
+        mark = "✔" if value.valid else "✘"
+        extra = f"  [{value.note}]" if value.note else ""
+        print(f"    {mark} {key:<16} {value.value}  ({value.confidence:.0%}){extra}")
+
+
 def _announce_first_admin(password: str | None) -> None:
     if password is None:
         return
@@ -297,11 +464,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = args.command or "run"
         if command == "demo":
             return _cmd_demo(args)
+        if command == "extract":
+            return _cmd_extract(args)
+        if command == "bench":
+            return _cmd_bench(args)
         settings = _settings(args)
         if command == "run":
             return _cmd_run(settings)
         _setup_logging(settings)
-        handlers = {"dossier": _cmd_dossier, "audit": _cmd_audit, "user": _cmd_user}
+        handlers = {"dossier": _cmd_dossier, "audit": _cmd_audit, "user": _cmd_user, "intake": _cmd_intake}
         return handlers[command](args, settings)
     except (WorkstationError, DomainError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

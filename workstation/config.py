@@ -68,6 +68,30 @@ class Settings(BaseSettings):
     registry_token: SecretStr | None = None
     user: str = "admin"
     admin_password: SecretStr | None = None
+    inbox: Path | None = None  # the scanner's hot folder; default <data dir>/inbox
+    intake_settle_seconds: float = 2.0  # a file is taken once its size and time have not changed this long
+    intake_polling: bool = False  # poll instead of inotify (network shares)
+    intake_rescan_seconds: float = 10.0
+    ocr_engine: str = "rapidocr"  # rapidocr | tesseract (| replay:FILE, recorded readings for tests)
+    ocr_workers: int | None = None  # default: one per core
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.inbox or self.data_dir / "inbox"
+
+    @field_validator("ocr_engine")
+    @classmethod
+    def _engine_is_known(cls, value: str) -> str:
+        if value not in ("rapidocr", "tesseract") and not value.startswith("replay:"):
+            raise ValueError("must be rapidocr or tesseract")
+        return value
+
+    @field_validator("intake_settle_seconds", "intake_rescan_seconds")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
 
     @field_validator("station_id")
     @classmethod

@@ -101,3 +101,23 @@ __all__ = [
     "validate_new_dossier",
     "validate_stages",
 ]
+
+from .consistency import (
+    ConsistencyRules,
+    DocFields,
+    FindingSpec,
+    PartyFacts,
+    check_dossier,
+    default_rules,
+    load_consistency_rules,
+)
+
+__all__ += [
+    "ConsistencyRules",
+    "DocFields",
+    "FindingSpec",
+    "PartyFacts",
+    "check_dossier",
+    "default_rules",
+    "load_consistency_rules",
+]

@@ -6,6 +6,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -16,11 +17,16 @@ from workstation.domain.stages import HallMode, Stage, stage_plan
 from workstation.errors import ConfigError, DataDirError, StoreError
 from workstation.services import audit
 from workstation.services.dossiers import DossierService
+from workstation.services.events import EventBus
+from workstation.services.intake import IntakeService
 from workstation.services.users import UserService
 from workstation.store import migrate
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database, describe_db_error
 from workstation.store.models import Station
+
+if TYPE_CHECKING:
+    from workstation.services.ocr_jobs import OcrRunner
 
 
 def ensure_data_dir(path: Path) -> Path:
@@ -49,7 +55,23 @@ class Desk:
     stages: tuple[Stage, ...]
     users: UserService
     dossiers: DossierService
+    events: EventBus
+    intake: IntakeService
     first_admin_password: str | None = None
+
+    def ocr_runner(self, engine: str | None = None, workers: int | None = None) -> OcrRunner:
+        """The OCR queue's runner on this desk's engine: a process pool, or a recorded replay for tests."""
+        from ocr.engines.replay import ReplayEngine
+        from workstation.services.ocr_jobs import OcrRunner, inline_submitter, pool_submitter
+
+        name = engine or self.settings.ocr_engine
+        if name.startswith("replay:"):
+            submit, close = inline_submitter(ReplayEngine.load(name.removeprefix("replay:")))
+        else:
+            submit, close = pool_submitter(name, workers or self.settings.ocr_workers)
+        return OcrRunner(
+            self.db, self.blobs, station_id=self.settings.station_id, events=self.events, submit=submit, close=close
+        )
 
     def verify_audit(self) -> audit.ChainReport:
         with self.db.read() as session:
@@ -86,7 +108,10 @@ def open_desk(settings: Settings) -> Desk:
         hall_mode=HallMode(settings.hall_mode.value),
         stages=stages,
     )
+    events = EventBus()
     return Desk(
+        events=events,
+        intake=IntakeService(db, blobs, station_id=settings.station_id, events=events),
         settings=settings,
         db=db,
         blobs=blobs,

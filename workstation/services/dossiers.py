@@ -236,6 +236,9 @@ class DossierService:
             page = Page(
                 dossier_id=dossier.id,
                 slot_id=slot.id if slot else None,
+                slot_by_clerk=slot is not None,
+                material_guess=slot.material if slot else None,
+                material_basis="clerk" if slot else None,
                 position=len(dossier.pages) + 1,
                 sha256=sha,
                 source_name=source_name[:255],
@@ -305,7 +308,147 @@ class DossierService:
             self._move(session, actor, dossier, Action.WITHDRAW, new_state, {"reason": reason.strip()[:1000]})
             return self._detail(session, dossier)
 
+    # -- the clerk's hand on pages and fields ------------------------------------------------------------
+
+    def move_page(
+        self, actor: Actor, number: str, page_id: str, *, material: str | None, party_key: str | None = None
+    ) -> DossierDetail:
+        """Put a page in the slot of `material` (and party), or take it out of any slot (material None)."""
+        from workstation.services.ocr_jobs import refresh_dossier
+
+        require(actor, Permission.DOSSIER_EDIT)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            page = self._page(dossier, page_id)
+            slot = self._find_slot(dossier, material, party_key) if material else None
+            before = page.material_guess
+            page.slot_id = slot.id if slot else None
+            page.slot_by_clerk = True
+            page.material_guess = slot.material if slot else (material or page.material_guess)
+            page.material_basis = "clerk"
+            refresh_dossier(session, dossier)
+            self._record(
+                session,
+                actor,
+                dossier,
+                "page.move",
+                {
+                    "page_id": page.id,
+                    "from": before,
+                    "to": page.material_guess,
+                    "party_key": slot.party_key if slot else None,
+                },
+            )
+            return self._detail(session, dossier)
+
+    def reorder_page(self, actor: Actor, number: str, page_id: str, *, position: int) -> DossierDetail:
+        """Move a page to `position` (1-based) in the dossier; the others close up around it."""
+        require(actor, Permission.DOSSIER_EDIT)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            page = self._page(dossier, page_id)
+            pages = sorted(dossier.pages, key=lambda p: p.position)
+            if not 1 <= position <= len(pages):
+                raise UsageError(f"position must be between 1 and {len(pages)}")
+            before = page.position
+            pages.remove(page)
+            pages.insert(position - 1, page)
+            # Two passes keep positions unique if a database ever enforces it.
+            for i, p in enumerate(pages, start=1):
+                p.position = -i
+            session.flush()
+            for p in pages:
+                p.position = -p.position
+            self._record(session, actor, dossier, "page.reorder", {"page_id": page.id, "from": before, "to": position})
+            return self._detail(session, dossier)
+
+    def rotate_page(self, actor: Actor, number: str, page_id: str, *, degrees: int) -> DossierDetail:
+        """Turn a page's image by a quarter turn (clockwise positive), for display and export."""
+        require(actor, Permission.DOSSIER_EDIT)
+        if degrees % 90:
+            raise UsageError("pages turn in quarter turns: 90, 180 or 270 degrees")
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            page = self._page(dossier, page_id)
+            page.rotation = (page.rotation + degrees) % 360
+            self._record(session, actor, dossier, "page.rotate", {"page_id": page.id, "rotation": page.rotation})
+            return self._detail(session, dossier)
+
+    def delete_page(self, actor: Actor, number: str, page_id: str, *, reason: str) -> DossierDetail:
+        """Soft delete: the page leaves the dossier's view and its slot, its blob and history stay."""
+        from workstation.services.ocr_jobs import refresh_dossier
+
+        require(actor, Permission.DOSSIER_EDIT)
+        if not reason.strip():
+            raise UsageError("say why the page is removed")
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            page = self._page(dossier, page_id)
+            page.deleted, page.slot_id = True, None
+            refresh_dossier(session, dossier)
+            self._record(session, actor, dossier, "page.delete", {"page_id": page.id, "reason": reason.strip()[:500]})
+            return self._detail(session, dossier)
+
+    def confirm_field(
+        self, actor: Actor, number: str, page_id: str, key: str, *, value: str | None = None
+    ) -> DossierDetail:
+        """The clerk confirms a read value, or corrects it (`value`); identifiers are checked again."""
+        from workstation.services.ocr_jobs import refresh_dossier
+
+        require(actor, Permission.DOSSIER_EDIT)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            page = self._page(dossier, page_id)
+            field = session.execute(
+                select(Field).where(Field.page_id == page.id, Field.key == key)
+            ).scalar_one_or_none()
+            if field is None and value is None:
+                raise NotFound(f"page {page.position} has no field {key} to confirm")
+            if field is None:
+                field = Field(dossier_id=dossier.id, page_id=page.id, key=key, value="", confidence=1.0)
+                session.add(field)
+            before = field.value
+            if value is not None:
+                field.value, field.valid = _checked_value(key, value)
+                field.confidence = 1.0
+            field.confirmed_by, field.confirmed_at = actor.user_id, utcnow()
+            refresh_dossier(session, dossier)
+            masked = key in ("id_number",)
+            self._record(
+                session,
+                actor,
+                dossier,
+                "field.confirm",
+                {
+                    "page_id": page.id,
+                    "key": key,
+                    "from": mask_id(before) if masked else before,
+                    "to": mask_id(field.value) if masked else field.value,
+                },
+            )
+            return self._detail(session, dossier)
+
+    def page_lines(self, number: str, page_id: str) -> Sequence[tuple[str, tuple[int, int, int, int], float]]:
+        """A page's OCR lines with their boxes, for the text-beside-the-image view."""
+        with self._db.read() as session:
+            page = self._page(self._load(session, number), page_id)
+            return [
+                (str(t), (int(b[0]), int(b[1]), int(b[2]), int(b[3])), float(c)) for t, b, c in page.ocr_lines or []
+            ]
+
     # -- helpers ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _page(dossier: Dossier, page_id: str) -> Page:
+        page = next((p for p in dossier.pages if p.id == page_id and not p.deleted), None)
+        if page is None:
+            raise NotFound(f"dossier {dossier.number} has no page {page_id}")
+        return page
 
     def _load(self, session: Session, number: str) -> Dossier:
         if not _NUMBER.match(number or ""):
@@ -514,7 +657,11 @@ class DossierService:
                 )
                 for s in dossier.slots
             ),
-            pages=tuple(_page_view(p, slots_by_id.get(p.slot_id or "")) for p in dossier.pages if not p.deleted),
+            pages=tuple(
+                _page_view(p, slots_by_id.get(p.slot_id or ""))
+                for p in sorted(dossier.pages, key=lambda p: p.position)
+                if not p.deleted
+            ),
             fields=tuple(
                 FieldView(
                     key=f.key,
@@ -571,6 +718,25 @@ def _party_payload(party: Party) -> dict[str, Any]:
         "id_type": party.id_type,
         "id_value": mask_id(party.id_value),
     }
+
+
+def _checked_value(key: str, value: str) -> tuple[str, bool | None]:
+    """A clerk's value, normalised; identifiers get their check again (a wrong one stays marked invalid)."""
+    from ocr.codes import check_cert_number, check_id_number, check_unit_number, check_uscc
+
+    checks = {
+        "uscc": check_uscc,
+        "id_number": check_id_number,
+        "unit_number": check_unit_number,
+        "cert_number": check_cert_number,
+    }
+    text = " ".join(value.split())
+    if not text:
+        raise UsageError(f"an empty value for {key}; remove the page or leave the field unconfirmed instead")
+    if key in checks:
+        result = checks[key](text)
+        return result.value, result.valid
+    return "".join(text.split()) if key not in ("registration_type",) else text, True
 
 
 def _clean_name(name: str | None) -> str | None:

@@ -138,6 +138,28 @@ class MaterialSlot(Base):
     dossier: Mapped[Dossier] = relationship(back_populates="slots")
 
 
+class IntakeFile(Base):
+    """One file taken into a dossier (from the hot folder or `intake add`): its blob is the file as scanned.
+
+    Unique per dossier and content, so the same scan can never be attached twice, whatever crashes.
+    `moved_at` is set once the source left the inbox: a file still there with a row but no `moved_at` is
+    the remnant of a crash between commit and move, not a second delivery.
+    """
+
+    __tablename__ = "intake_files"
+    __table_args__ = (UniqueConstraint("dossier_id", "sha256"),)
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(500))  # path relative to the inbox, or the name given
+    size: Mapped[int] = mapped_column(Integer)
+    page_count: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    moved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class Page(Base):
     __tablename__ = "pages"
 
@@ -146,6 +168,8 @@ class Page(Base):
     slot_id: Mapped[str | None] = mapped_column(ForeignKey("material_slots.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("intake_files.id", ondelete="CASCADE"), index=True)
+    file_page: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # 1-based, of a multi-page file
     source_name: Mapped[str] = mapped_column(String(255), default="")
     media_type: Mapped[str] = mapped_column(String(64), default="application/octet-stream")
     size: Mapped[int] = mapped_column(Integer)
@@ -154,10 +178,39 @@ class Page(Base):
     ocr_text: Mapped[str | None] = mapped_column(Text)
     material_guess: Mapped[str | None] = mapped_column(String(8))
     material_confidence: Mapped[float | None] = mapped_column(Float)
+    ocr_lines: Mapped[list[Any] | None] = mapped_column(JSON)  # [[text, [l, t, r, b], confidence], …]
+    # How the material was decided: "title", "keywords", "continued" (a later page of a titled document), "clerk".
+    material_basis: Mapped[str | None] = mapped_column(String(12))
+    slot_by_clerk: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    ocr_engine: Mapped[str | None] = mapped_column(String(20))
+    ocr_seconds: Mapped[float | None] = mapped_column(Float)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     dossier: Mapped[Dossier] = relationship(back_populates="pages")
+
+
+class OcrJob(Base):
+    """A page waiting for, or done with, OCR; persisted so a crash resumes the queue."""
+
+    __tablename__ = "ocr_jobs"
+
+    id: Mapped[str] = _id()
+    page_id: Mapped[str] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(12), default="queued", index=True)  # queued reading done failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeskState(Base):
+    """Small settings the desk keeps between runs (the active dossier the hot folder fills)."""
+
+    __tablename__ = "desk_state"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class Field(Base):

@@ -1,0 +1,502 @@
+"""Field extraction: from a classified page's OCR lines to the canonical fields of the extract contract.
+
+The rules per material are data (`ocr/data/fields.toml`): regular expressions over the page's joined text for
+values in prose, printed labels for forms and tables (same line, the cell to the right, the line below), and a
+page-wide scan for identifiers. Identifiers go through their check algorithms; a read that fails its check is
+repaired from OCR look-alikes only when exactly one repair is valid, and then marked repaired with a lower
+confidence. A value that fails its check and cannot be repaired is kept but marked invalid: never a wrong value
+marked valid.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from ocr.codes import normalize, repair
+from ocr.engines.base import Box, Line
+from ocr.values import clean_text, fold, parse_area, parse_date, parse_dates, parse_decimal, parse_money
+
+IDENTIFIER_TYPES = ("uscc", "id_number", "unit_number", "cert_number")
+VALUE_TYPES = (
+    *IDENTIFIER_TYPES,
+    "text",
+    "org",
+    "person",
+    "date",
+    "date_end",
+    "doc_date",
+    "money",
+    "area",
+    "code",
+    "choice",
+)
+
+_PROVINCES = "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川蜀贵黔云滇藏陕甘青宁新"
+# Where to look for an identifier printed without (or far from) its label.
+_SCAN_PATTERNS = {
+    "uscc": re.compile(r"(?<![0-9A-Z])[0-9A-Z]{2}\d{6}[0-9A-Z]{10}(?![0-9A-Z])"),
+    "id_number": re.compile(r"(?<![0-9A-Z])\d{17}[0-9X](?![0-9A-Z])"),
+    "unit_number": re.compile(r"(?<![0-9A-Z])\d{12}[A-Z]{2}\d{5}[A-Z]\d{8}(?![0-9A-Z])"),
+    "cert_number": re.compile(rf"[{_PROVINCES}]\(\d{{4}}\)[^()]{{1,20}}?不动产(?:权|证明)第\d{{1,10}}号"),
+}
+# What may precede a value after its label: punctuation, and a bracketed note such as (盖章) or (签字).
+_LEADING = re.compile(r"^(?:[\s:：;；,，.。、|]|[(（][\u4e00-\u9fff]{1,4}[)）]?)+")
+# Letters an ID number's digits are misread as; any other letter says the token is not an ID number.
+_DIGIT_LOOKALIKES = set("OoDQUIlLTJZSBGbgqA")
+_TICKS = "☑✓√■☒▣✔●◉"
+_BOXES = "□☐○◯"
+_ORG_WORDS = (
+    "公司",
+    "银行",
+    "支行",
+    "分行",
+    "中心",
+    "局",
+    "厂",
+    "店",
+    "社",
+    "院",
+    "所",
+    "部",
+    "会",
+    "委员会",
+    "集团",
+    "合作社",
+    "事务所",
+    "学校",
+    "医院",
+    "大学",
+    "政府",
+    "办事处",
+    "工作室",
+    "经营部",
+)
+_PERSON = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff·]{1,5}$")
+COMMON_STOPS = "common"
+_MAX_DATE_RESIDUE = 5
+_DATE_LABELS = re.compile(r"(签订日期|签署日期|填发日期|开具日期|申请日期|日期|时间)[:：]?")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str
+    type: str
+    labels: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+    after: str | None = None
+    before: str | None = None
+    scan: bool = False
+    options: tuple[str, ...] = ()  # for choice: the printed options of the row of check boxes
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    value: str
+    confidence: float
+    valid: bool
+    box: Box | None = None
+    raw: str | None = None  # what was read, when a repair changed it
+    repaired: bool = False
+    note: str | None = None  # why it is invalid, or what was repaired
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"value": self.value, "confidence": round(self.confidence, 3), "valid": self.valid}
+        if self.box is not None:
+            data["box"] = list(self.box)
+        if self.repaired:
+            data["repaired"] = True
+            data["raw"] = self.raw
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
+    raw = text if text is not None else resources.files("ocr").joinpath("data/fields.toml").read_text("utf-8")
+    specs: dict[str, tuple[FieldSpec, ...]] = {}
+    data = tomllib.loads(raw)
+    common = data.pop("common", {})
+    specs[COMMON_STOPS] = tuple(
+        FieldSpec(key=f"stop:{label}", type="text", labels=(fold(label),)) for label in common.get("stops", [])
+    )
+    for material, fields in data.items():
+        items = []
+        for key, table in fields.items():
+            where = f"fields.toml: {material}.{key}"
+            kind = table.get("type")
+            if kind not in VALUE_TYPES:
+                raise ValueError(f"{where}: unknown type {kind!r}")
+            unknown = set(table) - {"type", "labels", "patterns", "after", "before", "scan", "options"}
+            if unknown:
+                raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+            try:
+                patterns = tuple(re.compile(p) for p in table.get("patterns", []))
+            except re.error as exc:
+                raise ValueError(f"{where}: bad pattern: {exc}") from None
+            if any("v" not in p.groupindex for p in patterns):
+                raise ValueError(f"{where}: every pattern needs a group named v")
+            labels = tuple(fold(label) for label in table.get("labels", []))
+            if not (labels or patterns or kind == "doc_date" or table.get("scan")):
+                raise ValueError(f"{where}: no labels, patterns or scan: it can never be found")
+            items.append(
+                FieldSpec(
+                    key=key,
+                    type=kind,
+                    labels=labels,
+                    patterns=patterns,
+                    after=fold(table["after"]) if "after" in table else None,
+                    before=fold(table["before"]) if "before" in table else None,
+                    scan=bool(table.get("scan", False)),
+                    options=tuple(fold(o) for o in table.get("options", [])),
+                )
+            )
+        specs[material] = tuple(items)
+    return specs
+
+
+@cache
+def default_specs() -> dict[str, tuple[FieldSpec, ...]]:
+    return load_specs()
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    text: str
+    box: Box
+    confidence: float
+
+
+def _spaced(text: str) -> str:
+    """Full-width folded, whitespace runs kept as one space: a gap between cells ends a value."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+class _Page:
+    """The page's lines folded for matching, and their text joined without whitespace for prose patterns."""
+
+    def __init__(self, lines: Sequence[Line]):
+        self.lines = list(lines)
+        self.spaced = [_spaced(line.text) for line in self.lines]
+        self.folded = [text.replace(" ", "") for text in self.spaced]
+        self.joined = "".join(self.folded)
+        self._starts: list[int] = []
+        offset = 0
+        for text in self.folded:
+            self._starts.append(offset)
+            offset += len(text)
+
+    def line_at(self, offset: int) -> Line:
+        return self.lines[max(0, bisect.bisect_right(self._starts, offset) - 1)]
+
+    def after_label(self, i: int, end: int) -> str:
+        """Line i's spaced text after the label that ends at `end` in its folded text."""
+        spaced, seen = self.spaced[i], 0
+        for pos, ch in enumerate(spaced):
+            if seen == end:
+                return spaced[pos:]
+            if ch != " ":
+                seen += 1
+        return ""
+
+    def region(self, after: str | None, before: str | None) -> range:
+        start = 0
+        if after is not None:
+            start = next((i for i, t in enumerate(self.folded) if after in t), len(self.folded))
+        end = len(self.folded)
+        if before is not None:
+            end = next((i for i in range(start + 1, len(self.folded)) if before in self.folded[i]), end)
+        return range(start, end)
+
+
+def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def _label_at(text: str, label: str, *, strict: bool) -> int | None:
+    """Where `label` ends in `text`; strictly only where it stands as a label (line start or after a separator)."""
+    start = 0
+    while (pos := text.find(label, start)) >= 0:
+        before = text[pos - 1] if pos else ""
+        if not strict or not before or not _is_cjk(before):
+            return pos + len(label)
+        start = pos + 1
+    return None
+
+
+def _cut_at_stop(rest: str, stops: Sequence[str], own: str) -> str:
+    """The value part of what follows a label: up to the next label of the page's fields."""
+    cut = len(rest)
+    for stop in stops:
+        if stop == own or len(stop) < 2 or own.startswith(stop) or stop.startswith(own):
+            continue
+        pos = rest.find(stop)
+        if 0 < pos < cut:
+            cut = pos
+    return rest[:cut].rstrip(" :：")
+
+
+def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> list[_Candidate]:
+    """Texts that may hold the value, nearest to a label first.
+
+    A label standing at a line's start or after a separator is trusted first; only when none stands so, and
+    the label is long enough not to occur by chance, is one inside a line taken ("法定代表人张三成立日期…").
+    """
+    rows = page.region(spec.after, spec.before)
+    for strict in (True, False):
+        found: list[_Candidate] = []
+        for label in sorted(spec.labels, key=len, reverse=True):
+            if not strict and len(label) < 4:
+                continue
+            for i in rows:
+                end = _label_at(page.folded[i], label, strict=strict)
+                if end is None:
+                    continue
+                line = page.lines[i]
+                rest = _cut_at_stop(_LEADING.sub("", page.after_label(i, end)), stops, label)
+                if rest:
+                    found.append(_Candidate(rest, line.box, line.confidence))
+                found.extend(_neighbours(i, page, stops))
+            if found:
+                return found
+    return []
+
+
+def _neighbours(i: int, page: _Page, stops: Sequence[str]) -> list[_Candidate]:
+    """The cell to the right on the same row, then the line just below, of a label line."""
+    l0, t0, r0, b0 = page.lines[i].box
+    height = max(1, b0 - t0)
+    right: list[tuple[int, int]] = []
+    below: list[tuple[int, int]] = []
+    for j, other in enumerate(page.lines):
+        if j == i:
+            continue
+        l1, t1, r1, b1 = other.box
+        if _overlap(t0, b0, t1, b1) >= 0.5 * min(height, max(1, b1 - t1)) and l1 >= r0 - height:
+            right.append((l1 - r0, j))
+        elif 0 <= t1 - b0 <= 1.6 * height and _overlap(l0 - height, r0 + height, l1, r1) > 0:
+            # A table's value sits under its header: rank by how well the centres line up.
+            below.append((abs((l1 + r1) - (l0 + r0)) // 2, j))
+    out = []
+    for _, j in sorted(right)[:1] + sorted(below)[:1]:
+        text = page.folded[j]
+        if any(text.startswith(stop) for stop in stops if len(stop) >= 2):
+            continue  # the neighbour is another label, not a value
+        out.append(_Candidate(_LEADING.sub("", page.spaced[j]), page.lines[j].box, page.lines[j].confidence))
+    return out
+
+
+def _pattern_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:
+    found = []
+    for pattern in spec.patterns:
+        for match in pattern.finditer(page.joined):
+            line = page.line_at(match.start("v"))
+            found.append(_Candidate(match.group("v"), line.box, line.confidence))
+    return found
+
+
+# --- values -------------------------------------------------------------------------------------------------
+
+
+def _looks_like_org(text: str) -> bool:
+    return len(text) >= 4 and any(word in text for word in _ORG_WORDS)
+
+
+# Values that never hold a space: a gap after them is the next cell of the row ("徐玉成 证件种类 居民身份证").
+_ONE_CELL = ("text", "org", "person", "code")
+
+
+def _parse_plain(kind: str, text: str) -> str | None:
+    if kind in _ONE_CELL:
+        text = text.strip().split(" ")[0] if text.strip() else ""
+    if kind == "text":
+        return clean_text(text)
+    if kind == "org":
+        value = clean_text(text)
+        return value if value and _looks_like_org(value) else None
+    if kind == "person":
+        value = clean_text(text)
+        return value if value and _PERSON.match(value) and not _looks_like_org(value) else None
+    if kind in ("date", "doc_date"):
+        return parse_date(text)
+    if kind == "date_end":
+        dates = parse_dates(text)
+        return dates[-1] if len(dates) >= 2 else None
+    if kind == "money":
+        return parse_money(text)
+    if kind == "area":
+        return parse_area(text)
+    if kind == "code":
+        match = re.search(r"[0-9A-Za-z][0-9A-Za-z-]{3,}", text)
+        return match.group(0).upper() if match else None
+    raise ValueError(f"unknown field type {kind!r}")
+
+
+def _ticked(text: str, options: Sequence[str]) -> str | None:
+    """The ticked option of a row of check boxes: "□首次登记☑转移登记□变更登记".
+
+    The option after a tick mark; when the engine lost the tick (or read it as some other glyph), the one
+    option that is not preceded by an empty box.
+    """
+    flat = text.replace(" ", "")
+    match = re.search(rf"[{_TICKS}]([^{_TICKS}{_BOXES}]+)", flat)
+    if match:
+        chosen = match.group(1)
+        return next((o for o in options if chosen.startswith(o)), chosen if not options else None)
+    unboxed = []
+    for option in options:
+        pos = flat.find(option)
+        if pos >= 0 and (pos == 0 or flat[pos - 1] not in _BOXES):
+            unboxed.append(option)
+    boxed = sum(1 for o in options if o in flat) - len(unboxed)
+    return unboxed[0] if len(unboxed) == 1 and boxed >= 1 else None
+
+
+def _identifier(kind: str, cand: _Candidate) -> FieldValue | None:
+    raw = normalize(cand.text)
+    match = _SCAN_PATTERNS[kind].search(raw)
+    token = match.group(0) if match else _token(kind, raw)
+    if not token or _other_kind(kind, token):
+        return None
+    fixed = repair(kind, _as_read(token, cand.text))
+    check = fixed.check
+    if fixed.value is not None and check is not None:
+        note = "; ".join(check.warnings) or None
+        if fixed.repaired:
+            note = f"repaired from {token}" + (f"; {note}" if note else "")
+        return FieldValue(
+            value=fixed.value,
+            confidence=cand.confidence * fixed.confidence_factor * (1.0 if check.valid else 0.6),
+            valid=check.valid,
+            box=cand.box,
+            raw=token if fixed.repaired else None,
+            repaired=fixed.repaired,
+            note=note,
+        )
+    reason = "; ".join(check.errors) if check is not None and check.errors else "does not check"
+    if fixed.candidates:
+        reason += f"; ambiguous repairs: {', '.join(fixed.candidates)}"
+    return FieldValue(value=token, confidence=cand.confidence * 0.3, valid=False, box=cand.box, note=reason)
+
+
+def _other_kind(kind: str, token: str) -> bool:
+    """A token that is plainly another identifier: a USCC where an ID number was looked for, or the reverse."""
+    if kind == "id_number":
+        return any(ch.isalpha() and ch not in _DIGIT_LOOKALIKES for ch in token[:17])
+    if kind == "uscc":
+        from ocr.codes import check_id_number
+
+        return len(token) == 18 and token[:17].isdigit() and check_id_number(token).valid
+    return False
+
+
+def _as_read(token: str, printed: str) -> str:
+    """The token with the letter case the engine read, which tells look-alikes apart (g is 9, l is 1)."""
+    flat = fold(printed)
+    pos = flat.upper().find(token)
+    return flat[pos : pos + len(token)] if pos >= 0 else token
+
+
+def _token(kind: str, text: str) -> str | None:
+    """The identifier-looking part of a label's value when the strict pattern does not match."""
+    if kind == "cert_number":
+        match = re.search(r"[\u4e00-\u9fff]\(.+?号", text)
+        return match.group(0) if match else None
+    lengths = {"uscc": (15, 20), "id_number": (15, 19), "unit_number": (26, 30)}[kind]
+    match = re.search(rf"[0-9A-Z]{{{lengths[0]},{lengths[1]}}}", text)
+    return match.group(0) if match else None
+
+
+def _value(spec: FieldSpec, cand: _Candidate) -> FieldValue | None:
+    if spec.type in IDENTIFIER_TYPES:
+        return _identifier(spec.type, cand)
+    value = _ticked(cand.text, spec.options) if spec.type == "choice" else _parse_plain(spec.type, cand.text)
+    if value is None:
+        return None
+    return FieldValue(value=value, confidence=cand.confidence, valid=True, box=cand.box)
+
+
+def _first(spec: FieldSpec, candidates: Sequence[_Candidate]) -> FieldValue | None:
+    """The first valid value; failing that, the first readable one (kept, marked invalid)."""
+    fallback = None
+    for cand in candidates:
+        value = _value(spec, cand)
+        if value is None:
+            continue
+        if value.valid:
+            return value
+        fallback = fallback or value
+    return fallback
+
+
+def _scan(kind: str, page: _Page) -> FieldValue | None:
+    """An identifier anywhere: each line first, then the joined text (a number broken over two lines)."""
+    fallback = None
+    sources = [(normalize(line.text), line) for line in page.lines]
+    sources.append((normalize(page.joined), page.lines[0] if page.lines else Line("", (0, 0, 0, 0), 0.0)))
+    for text, line in sources:
+        for match in _SCAN_PATTERNS[kind].finditer(text):
+            value = _identifier(kind, _Candidate(match.group(0), line.box, line.confidence))
+            if value is not None and value.valid:
+                return value
+            fallback = fallback or value
+    return fallback
+
+
+def _document_date(page: _Page) -> FieldValue | None:
+    """The document's date: the latest date standing (almost) alone on a line, as a signature block prints it.
+
+    A short residue is allowed because a seal often overlaps the date ("不动产登2021年10月28日"); the latest
+    date wins over a birth date or a validity start printed alone on an attached ID copy.
+    """
+    best: tuple[str, int] | None = None
+    for i, text in enumerate(page.folded):
+        dates = parse_dates(text)
+        if not dates or len(set(dates)) != 1:
+            continue
+        residue = re.sub(r"\d{4}[年./-]\d{1,2}[月./-]\d{1,2}日?", "", text)
+        residue = _DATE_LABELS.sub("", residue).strip(" :：,，.。")
+        if len(residue) <= _MAX_DATE_RESIDUE and (best is None or dates[0] >= best[0]):
+            best = (dates[0], i)
+    if best is None:
+        return None
+    line = page.lines[best[1]]
+    return FieldValue(value=best[0], confidence=line.confidence * 0.9, valid=True, box=line.box)
+
+
+def extract_fields(
+    material: str, lines: Sequence[Line], specs: Mapping[str, Sequence[FieldSpec]] | None = None
+) -> dict[str, FieldValue]:
+    """The fields `material` carries, as read from `lines` (reading order, boxes in page pixels)."""
+    table = (specs if specs is not None else default_specs()).get(material, ())
+    page = _Page(lines)
+    every = specs if specs is not None else default_specs()
+    stops = [label for spec in (*table, *every.get(COMMON_STOPS, ())) for label in spec.labels]
+    out: dict[str, FieldValue] = {}
+    for spec in table:
+        value = _first(spec, _pattern_candidates(spec, page)) if spec.patterns else None
+        if (value is None or not value.valid) and spec.labels:
+            value = _first(spec, _label_candidates(spec, page, stops)) or value
+        if (value is None or not value.valid) and spec.scan and spec.type in IDENTIFIER_TYPES:
+            value = _scan(spec.type, page) or value
+        if value is None and spec.type == "doc_date":
+            value = _document_date(page)
+        if value is not None:
+            out[spec.key] = value
+    return out
+
+
+def numbers_equal(a: str, b: str) -> bool:
+    """For accuracy checks: "2860000.00" equals "2860000"."""
+    x, y = parse_decimal(a, places=2), parse_decimal(b, places=2)
+    return x is not None and x == y

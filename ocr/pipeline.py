@@ -1,0 +1,181 @@
+"""One page from file to fields: load → orientation → contrast/deskew → OCR → classify → extract.
+
+`read_file` runs in the calling process with a given engine; `read_file_task` is the same for an `OcrPool`
+worker (it uses the worker's engine). Bad input never raises out of here: it becomes a `FileError` result
+with a one-line reason, so the caller's other files carry on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ocr.classify import UNKNOWN, classify, squash
+from ocr.engines.base import Engine, Line
+from ocr.errors import InputError, OcrError
+from ocr.extract import FieldValue, extract_fields
+from ocr.loading import PageImage, iter_pages
+from ocr.preprocess import is_blank, prepare, rotate_quadrant
+
+# A PDF page whose own text layer has at least this many characters is read from it, not OCR'd.
+MIN_TEXT_LAYER_CHARS = 20
+
+
+@dataclass
+class PageResult:
+    file: str
+    page: int
+    material: str
+    material_confidence: float
+    engine: str
+    seconds: float
+    lines: list[Line]
+    fields: dict[str, FieldValue]
+    rotation: int = 0  # clockwise rotation the page was found in (and undone)
+    skew_deg: float = 0.0
+    dpi: int = 300
+    source: str = "ocr"  # "ocr" | "text_layer" | "blank"
+    evidence: tuple[str, ...] = ()
+    size: tuple[int, int] = (0, 0)  # the upright page's pixel size (boxes refer to it)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """The extract contract's line (architecture.md), plus what the pipeline did to the page."""
+        return {
+            "file": self.file,
+            "page": self.page,
+            "material": self.material,
+            "material_confidence": round(self.material_confidence, 3),
+            "engine": self.engine,
+            "seconds": round(self.seconds, 3),
+            "text": self.text,
+            "fields": {key: value.to_json() for key, value in self.fields.items()},
+            "rotation": self.rotation,
+            "skew_deg": round(self.skew_deg, 2),
+            "source": self.source,
+        }
+
+
+@dataclass
+class FileError:
+    file: str
+    error: str
+    kind: str = "bad_input"
+    page: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"file": self.file, "error": self.error}
+        if self.page is not None:
+            data["page"] = self.page
+        return data
+
+
+Result = PageResult | FileError
+
+
+def _text_layer_lines(page: PageImage) -> list[Line] | None:
+    text = page.text_layer or ""
+    if len(squash(text)) < MIN_TEXT_LAYER_CHARS:
+        return None
+    width, height = page.image.size
+    rows = [row.strip() for row in text.splitlines() if row.strip()]
+    step = max(1, height // max(1, len(rows)))
+    return [Line(row, (0, i * step, width, (i + 1) * step), 1.0) for i, row in enumerate(rows)]
+
+
+def read_page(page: PageImage, engine: Engine, *, continues: str | None = None) -> PageResult:
+    started = time.perf_counter()
+    image = page.image
+    rotation, skew, source = 0, 0.0, "ocr"
+    lines = _text_layer_lines(page)
+    if lines is not None:
+        source = "text_layer"
+    elif is_blank(image):
+        lines, source = [], "blank"
+    else:
+        orient = getattr(engine, "orientation", None)
+        if orient is not None:
+            rotation = int(orient(image)[0]) % 360
+            if rotation:
+                image = rotate_quadrant(image, -rotation)
+        image, info = prepare(image)
+        skew = float(info.get("skew_deg", 0.0))
+        lines = engine.read(image)
+    verdict = classify(lines, continues=continues)
+    fields = extract_fields(verdict.material, lines) if verdict.material != UNKNOWN else {}
+    return PageResult(
+        file=page.source,
+        page=page.page,
+        material=verdict.material,
+        material_confidence=verdict.confidence,
+        engine=engine.name,
+        seconds=time.perf_counter() - started,
+        lines=lines,
+        fields=fields,
+        rotation=rotation,
+        skew_deg=skew,
+        dpi=page.dpi,
+        source=source,
+        evidence=verdict.evidence,
+        size=image.size,
+    )
+
+
+def read_file(path: str | Path, engine: Engine, *, name: str | None = None) -> Iterator[Result]:
+    """Every page of one file, in order; a bad file (or a bad page of it) yields a FileError instead."""
+    label = name or Path(path).name
+    try:
+        continues = None
+        for page in iter_pages(Path(path), name=label):
+            result = read_page(page, engine, continues=continues)
+            # The next page may continue this document when this one carried its title.
+            titled = bool(result.evidence) and result.evidence[0].startswith("title ")
+            continues = (
+                result.material
+                if titled
+                else (continues if result.evidence[:1] == ("continues the previous page",) else None)
+            )
+            yield result
+    except InputError as exc:
+        yield FileError(label, str(exc), kind=getattr(exc, "kind", "bad_input"))
+    except OcrError as exc:
+        yield FileError(label, str(exc), kind="failed")
+    except OSError as exc:
+        yield FileError(label, f"{label}: cannot read the file ({exc.strerror or exc})", kind="unreadable")
+
+
+def read_file_task(path: str, name: str | None = None) -> list[Result]:
+    """`read_file` inside an OcrPool worker (a top-level function, so it pickles)."""
+    from ocr.pool import worker_engine
+
+    return list(read_file(path, worker_engine(), name=name))
+
+
+def read_file_page(path: str | Path, file_page: int, engine: Engine, *, name: str | None = None) -> Result:
+    """One page (1-based) of a stored file, e.g. a page of a scanned PDF waiting in the OCR queue."""
+    label = name or Path(path).name
+    try:
+        for page in iter_pages(Path(path), name=label):
+            if page.page == file_page:
+                return read_page(page, engine)
+        return FileError(label, f"{label}: has no page {file_page}", kind="missing", page=file_page)
+    except InputError as exc:
+        return FileError(label, str(exc), kind=getattr(exc, "kind", "bad_input"), page=file_page)
+    except OcrError as exc:
+        return FileError(label, str(exc), kind="failed", page=file_page)
+    except OSError as exc:
+        return FileError(label, f"{label}: cannot read the file ({exc.strerror or exc})", kind="unreadable")
+
+
+def read_file_page_task(path: str, file_page: int, name: str | None = None) -> Result:
+    """`read_file_page` inside an OcrPool worker."""
+    from ocr.pool import worker_engine
+
+    return read_file_page(path, file_page, worker_engine(), name=name)

@@ -1,0 +1,417 @@
+"""The persistent OCR queue: claim queued pages, read them on the process pool, file the results.
+
+Each result is applied in ONE transaction: the page's text, lines and material, its fields, its material slot
+(unless the clerk placed it by hand), the dossier's consistency findings, an audit event and an outbox op.
+Jobs cut off by a crash are put back by `IntakeService.reconcile`; a job whose engine failed is retried a few
+times, a page that cannot be read is marked failed with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import date, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ocr.classify import UNKNOWN, classify
+from ocr.engines.base import Engine, Line
+from ocr.extract import extract_fields
+from ocr.pipeline import FileError, PageResult, Result, read_file_page, read_file_page_task
+from workstation.domain.consistency import DocFields, PartyFacts, check_dossier
+from workstation.services import audit, outbox
+from workstation.services.events import EventBus, PageEvent
+from workstation.store.blobs import BlobStore
+from workstation.store.db import Database
+from workstation.store.models import Dossier, Field, Finding, MaterialSlot, OcrJob, Page, Party
+from workstation.store.types import utcnow
+
+log = logging.getLogger("workstation.ocr")
+MAX_ATTEMPTS = 3
+_CST = timezone(timedelta(hours=8))
+
+Submit = Callable[[str, int, str], "Future[Result]"]
+
+
+def inline_submitter(engine: Engine) -> tuple[Submit, Callable[[], None]]:
+    """Read pages in a thread of this process with `engine` (tests, the replay engine, one-off runs)."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")
+
+    def submit(path: str, file_page: int, name: str) -> Future[Result]:
+        return executor.submit(read_file_page, path, file_page, engine, name=name)
+
+    return submit, lambda: executor.shutdown(wait=True, cancel_futures=True)
+
+
+def pool_submitter(engine: str, workers: int | None = None) -> tuple[Submit, Callable[[], None]]:
+    """Read pages on an OcrPool: one single-threaded engine per core."""
+    from ocr.pool import OcrPool
+
+    pool = OcrPool(engine, workers=workers)
+
+    def submit(path: str, file_page: int, name: str) -> Future[Result]:
+        return pool.submit(read_file_page_task, path, file_page, name)
+
+    return submit, pool.close
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    job_id: str
+    page_id: str
+    path: str
+    file_page: int
+    name: str
+    number: str
+
+
+class OcrRunner:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        station_id: str,
+        events: EventBus,
+        submit: Submit,
+        close: Callable[[], None],
+        capacity: int = 4,
+    ):
+        self._db = db
+        self._blobs = blobs
+        self._station = station_id
+        self._events = events
+        self._submit = submit
+        self._close = close
+        self._capacity = capacity
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending: dict[Future[Result], _Claimed] = {}
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="ocr-runner", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """New jobs were queued: look now rather than at the next tick."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._close()
+
+    def run_until_idle(self, timeout: float = 600.0) -> int:
+        """Work in this thread until no job is queued or reading; returns how many results were filed."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        filed = 0
+        while time.monotonic() < deadline:
+            self._fill()
+            if not self._pending:
+                return filed
+            filed += self._collect(timeout=0.5)
+        raise TimeoutError(f"OCR queue not idle after {timeout:.0f} s")
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._fill()
+                if self._pending:
+                    self._collect(timeout=0.5)
+                else:
+                    self._wake.wait(1.0)
+                    self._wake.clear()
+            except Exception:
+                log.exception("OCR runner pass failed; retrying")
+                self._stop.wait(2.0)
+
+    def _fill(self) -> None:
+        room = self._capacity - len(self._pending)
+        if room <= 0:
+            return
+        for claimed in self._claim(room):
+            self._events.publish(PageEvent(claimed.page_id, claimed.number, "reading", claimed.name))
+            future = self._submit(claimed.path, claimed.file_page, claimed.name)
+            self._pending[future] = claimed
+
+    def _collect(self, timeout: float) -> int:
+        done, _ = wait(list(self._pending), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            claimed = self._pending.pop(future)
+            try:
+                result: Result = future.result()
+            except Exception as exc:  # the worker died or the engine failed: a retryable failure
+                result = FileError(claimed.name, f"{claimed.name}: reading failed ({_one_line(exc)})", "failed")
+            self.apply(claimed.job_id, result)
+        return len(done)
+
+    def _claim(self, limit: int) -> list[_Claimed]:
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(OcrJob, Page, Dossier.number)
+                .join(Page, Page.id == OcrJob.page_id)
+                .join(Dossier, Dossier.id == Page.dossier_id)
+                .where(OcrJob.state == "queued")
+                .order_by(OcrJob.created_at, Page.position)
+                .limit(limit)
+            ).all()
+            claimed = []
+            for job, page, number in rows:
+                job.state, job.attempts, job.updated_at = "reading", job.attempts + 1, utcnow()
+                page.ocr_status = "reading"
+                claimed.append(
+                    _Claimed(
+                        job.id,
+                        page.id,
+                        str(self._blobs.path_for(page.sha256)),
+                        page.file_page,
+                        page.source_name or page.id,
+                        number,
+                    )
+                )
+            return claimed
+
+    # -- filing a result -------------------------------------------------------------------------
+
+    def apply(self, job_id: str, result: Result) -> None:
+        event: PageEvent | None = None
+        with self._db.transaction() as session:
+            job = session.get(OcrJob, job_id)
+            if job is None:
+                return
+            page = session.get(Page, job.page_id)
+            if page is None:
+                return
+            dossier = session.get(Dossier, page.dossier_id)
+            assert dossier is not None
+            if isinstance(result, FileError):
+                event = self._failed(session, job, page, dossier, result)
+            else:
+                event = self._done(session, job, page, dossier, result)
+        if event is not None:
+            self._events.publish(event)
+
+    def _failed(self, session: Session, job: OcrJob, page: Page, dossier: Dossier, result: FileError) -> PageEvent:
+        retry = result.kind == "failed" and job.attempts < MAX_ATTEMPTS
+        job.state, job.error, job.updated_at = ("queued" if retry else "failed"), result.error, utcnow()
+        page.ocr_status = "queued" if retry else "failed"
+        if not retry:
+            self._record(session, dossier, "page.ocr_failed", {"page_id": page.id, "reason": result.error})
+        return PageEvent(page.id, dossier.number, "queued" if retry else "failed", result.error)
+
+    def _done(self, session: Session, job: OcrJob, page: Page, dossier: Dossier, result: PageResult) -> PageEvent:
+        job.state, job.error, job.updated_at = "done", None, utcnow()
+        page.ocr_status = "done"
+        page.ocr_text = result.text
+        page.ocr_lines = [[ln.text, list(ln.box), round(ln.confidence, 4)] for ln in result.lines]
+        page.ocr_engine = result.engine
+        page.ocr_seconds = round(result.seconds, 3)
+        page.rotation = result.rotation
+        classify_stored(session, page)
+        follower = session.execute(
+            select(Page).where(Page.file_id == page.file_id, Page.file_page == page.file_page + 1)
+        ).scalar_one_or_none()
+        if page.file_id is not None and follower is not None and follower.ocr_status == "done":
+            classify_stored(session, follower)  # it may continue this page's document
+        refresh_dossier(session, dossier)
+        fields = session.execute(select(Field).where(Field.page_id == page.id)).scalars().all()
+        self._record(
+            session,
+            dossier,
+            "page.ocr",
+            {
+                "page_id": page.id,
+                "material": page.material_guess,
+                "confidence": page.material_confidence,
+                "engine": result.engine,
+                "fields": sorted(f.key for f in fields),
+            },
+        )
+        return PageEvent(
+            page.id,
+            dossier.number,
+            "done",
+            page.material_guess or UNKNOWN,
+            {"seconds": result.seconds, "fields": len(fields)},
+        )
+
+    def _record(self, session: Session, dossier: Dossier, action: str, payload: dict[str, Any]) -> None:
+        payload = {"number": dossier.number, **payload}
+        audit.append(
+            session,
+            station_id=self._station,
+            actor="ocr",
+            action=action,
+            entity="dossier",
+            entity_id=dossier.id,
+            payload=payload,
+        )
+        outbox.enqueue(session, station_id=self._station, kind=action, entity_id=dossier.id, payload=payload)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _lines(page: Page) -> list[Line]:
+    return [Line(str(t), (int(b[0]), int(b[1]), int(b[2]), int(b[3])), float(c)) for t, b, c in page.ocr_lines or []]
+
+
+def classify_stored(session: Session, page: Page) -> None:
+    """Classify a read page from its stored lines and re-extract its fields (clerk-confirmed fields are kept).
+
+    A page without a title of its own continues the previous page of its file when that one was titled or
+    itself a continuation (a contract's later pages).
+    """
+    if page.material_basis == "clerk":
+        return
+    continues = None
+    if page.file_id is not None and page.file_page > 1:
+        prev = session.execute(
+            select(Page).where(Page.file_id == page.file_id, Page.file_page == page.file_page - 1)
+        ).scalar_one_or_none()
+        if prev is not None and prev.material_basis in ("title", "continued", "clerk"):
+            continues = prev.material_guess
+    verdict = classify(_lines(page), continues=continues)
+    page.material_guess = verdict.material
+    page.material_confidence = verdict.confidence
+    if verdict.evidence[:1] == ("continues the previous page",):
+        page.material_basis = "continued"
+    elif verdict.evidence and verdict.evidence[0].startswith("title "):
+        page.material_basis = "title"
+    else:
+        page.material_basis = "keywords" if verdict.material != UNKNOWN else None
+    _store_fields(session, page)
+
+
+def _store_fields(session: Session, page: Page) -> None:
+    confirmed = {
+        f.key for f in session.execute(select(Field).where(Field.page_id == page.id)).scalars() if f.confirmed_by
+    }
+    session.execute(delete(Field).where(Field.page_id == page.id, Field.confirmed_by.is_(None)))
+    if page.material_guess in (None, UNKNOWN):
+        return
+    for key, value in extract_fields(page.material_guess, _lines(page)).items():
+        if key in confirmed:
+            continue
+        session.add(
+            Field(
+                dossier_id=page.dossier_id,
+                page_id=page.id,
+                key=key,
+                value=value.value,
+                confidence=round(value.confidence, 4),
+                valid=value.valid,
+                box=list(value.box) if value.box else None,
+            )
+        )
+    session.flush()
+
+
+def refresh_dossier(session: Session, dossier: Dossier) -> None:
+    """Slots follow the pages (auto-placed pages re-placed), then the findings are recomputed."""
+    session.flush()
+    pages = list(session.execute(select(Page).where(Page.dossier_id == dossier.id).order_by(Page.position)).scalars())
+    slots = list(
+        session.execute(
+            select(MaterialSlot).where(MaterialSlot.dossier_id == dossier.id).order_by(MaterialSlot.position)
+        ).scalars()
+    )
+    parties = list(session.execute(select(Party).where(Party.dossier_id == dossier.id)).scalars())
+    fields_by_page: dict[str, dict[str, Field]] = {}
+    for f in session.execute(select(Field).where(Field.dossier_id == dossier.id)).scalars():
+        if f.page_id:
+            fields_by_page.setdefault(f.page_id, {})[f.key] = f
+    taken: dict[str, int] = {}
+    for page in pages:
+        if page.deleted:
+            page.slot_id = None if not page.slot_by_clerk else page.slot_id
+            continue
+        if page.slot_by_clerk and page.slot_id:
+            taken[page.slot_id] = taken.get(page.slot_id, 0) + 1
+    for page in pages:
+        if page.deleted or page.slot_by_clerk:
+            continue
+        page.slot_id = _choose_slot(page, slots, parties, fields_by_page.get(page.id, {}), taken)
+        if page.slot_id:
+            taken[page.slot_id] = taken.get(page.slot_id, 0) + 1
+    for slot in slots:
+        slot.satisfied = taken.get(slot.id, 0) > 0
+    _refresh_findings(session, dossier, pages, parties, fields_by_page)
+
+
+def _choose_slot(
+    page: Page,
+    slots: list[MaterialSlot],
+    parties: list[Party],
+    fields: dict[str, Field],
+    taken: dict[str, int],
+) -> str | None:
+    material = page.material_guess
+    if not material or material == UNKNOWN:
+        return None
+    candidates = [s for s in slots if s.material == material or material in (s.accepts or [])]
+    if not candidates:
+        return None
+    ids = {f.value for k, f in fields.items() if k in ("uscc", "id_number") and f.valid}
+    names = {f.value for k, f in fields.items() if k in ("name", "org_name")}
+    owner = next((p.key for p in parties if p.id_value and p.id_value in ids), None)
+    owner = owner or next((p.key for p in parties if p.name and p.name in names), None)
+    if owner is not None:
+        mine = [s for s in candidates if s.party_key == owner]
+        if mine:
+            candidates = mine
+    # A party's slot is only guessed when nothing ties the page to another party.
+    elif any(s.party_key for s in candidates):
+        unclaimed = {p.key for p in parties if not p.id_value}
+        open_party_slots = [s for s in candidates if s.party_key in unclaimed and not taken.get(s.id)]
+        dossier_level = [s for s in candidates if s.party_key is None]
+        candidates = dossier_level or open_party_slots[:1]
+    open_slots = [s for s in candidates if not taken.get(s.id)]
+    chosen = open_slots or candidates
+    return chosen[0].id if chosen else None
+
+
+def _refresh_findings(
+    session: Session,
+    dossier: Dossier,
+    pages: list[Page],
+    parties: list[Party],
+    fields_by_page: dict[str, dict[str, Field]],
+) -> None:
+    docs = [
+        DocFields(
+            page_id=page.id,
+            material=page.material_guess or UNKNOWN,
+            fields={k: f.value for k, f in fields_by_page.get(page.id, {}).items()},
+            valid={k: bool(f.valid) for k, f in fields_by_page.get(page.id, {}).items() if f.valid is not None},
+        )
+        for page in pages
+        if not page.deleted and page.ocr_status == "done"
+    ]
+    facts = [PartyFacts(key=p.key, role=p.role, kind=p.kind, name=p.name, id_value=p.id_value) for p in parties]
+    today = date.fromtimestamp(utcnow().astimezone(_CST).timestamp())
+    found = check_dossier(dossier.business_code, facts, docs, today=today)
+    session.execute(delete(Finding).where(Finding.dossier_id == dossier.id, Finding.resolved.is_(False)))
+    for spec in found:
+        session.add(
+            Finding(
+                dossier_id=dossier.id,
+                rule=spec.rule,
+                severity=spec.severity,
+                message=spec.message,
+                page_ids=list(spec.page_ids),
+            )
+        )

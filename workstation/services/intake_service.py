@@ -7,6 +7,7 @@ have left (temp files, orphan blobs, jobs cut off mid-read), then the start-up s
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ class RunningIntake:
 
 def start_intake(desk: Desk, actor: Actor, *, inbox: Path, polling: bool = False) -> RunningIntake:
     settings = desk.settings
+    inbox = Path(os.path.abspath(inbox))
     desk.intake.reconcile()
     runner = desk.ocr_runner()
     # Wake the runner as soon as a page is queued rather than at its next tick.

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 from workstation.config import Settings
 from workstation.services.desk import open_desk
 from workstation.store.types import utcnow
 
 DEMO_PASSWORD = "demo1234"
+# The sample scans of the repository (an ENT_NONRES_TRANSFER case), when the desk runs from a checkout.
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 _USERS = (
     ("clerk1", ["clerk"], "窗口受理员 王敏", False, False),
@@ -29,6 +34,20 @@ _DOSSIERS: tuple[tuple[str, str, str, str, tuple[tuple[str, str, str, str], ...]
     ("RESALE_TRANSFER", "individual", "孙丽", "11010519491231002X", (), 27),
     ("MORT_CANCEL", "enterprise", "中国建设银行股份有限公司济南分行", "91350200776049653A", (), 50),
 )
+
+
+def _sample_case() -> dict | None:  # type: ignore[type-arg]
+    path = SAMPLES / "cases" / "case-01.json"
+    return json.loads(path.read_text("utf-8")) if path.is_file() else None
+
+
+def _drop_sample_scans(folder: Path) -> int:
+    """The case's scans into the dossier's sub-folder of the hot folder, as the window's scanner would."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scans = sorted(p for p in (SAMPLES / "scans").glob("case-01-*") if p.suffix != ".json")
+    for path in scans:
+        shutil.copy(path, folder / path.name)
+    return len(scans)
 
 
 def seed_demo(settings: Settings) -> str:
@@ -52,7 +71,21 @@ def seed_demo(settings: Settings) -> str:
             return f"{desk.dossiers.count()} dossiers already there"
         clerk = desk.users.actor("clerk1")
         now = utcnow()
-        for business, kind, name, ident, parties, hours in _DOSSIERS:
+        dossiers = list(_DOSSIERS)
+        case = _sample_case()
+        if case is not None:
+            buyer = next(p for p in case["parties"] if p["role"] == "buyer")
+            seller = next(p for p in case["parties"] if p["role"] == "seller")
+            dossiers[0] = (
+                "ENT_NONRES_TRANSFER",
+                "enterprise",
+                buyer["org_name"],
+                buyer["uscc"],
+                (("seller", "individual", seller["name"], seller["id_number"]),),
+                5,
+            )
+        first = None
+        for business, kind, name, ident, parties, hours in dossiers:
             detail = desk.dossiers.new(
                 clerk,
                 business=business,
@@ -63,6 +96,9 @@ def seed_demo(settings: Settings) -> str:
             )
             for role, pkind, pname, pid in parties:
                 desk.dossiers.add_party(clerk, detail.number, role=role, kind=pkind, name=pname, id_value=pid)
-        return f"{len(_USERS) + 1} users, {desk.dossiers.count()} dossiers"
+            first = first or detail.number
+        scanned = _drop_sample_scans(settings.inbox_dir / first) if case is not None and first else 0
+        desk.intake.set_active(clerk, first)
+        return f"{len(_USERS) + 1} users, {desk.dossiers.count()} dossiers, {scanned} sample scans in the hot folder"
     finally:
         desk.close()

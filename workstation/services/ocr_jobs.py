@@ -53,6 +53,9 @@ def pool_submitter(engine: str, workers: int | None = None) -> tuple[Submit, Cal
     from ocr.pool import OcrPool
 
     pool = OcrPool(engine, workers=workers)
+    # Start every worker now, engine loaded: the first page is not slowed by start-up, and no process is
+    # started later from under a running terminal UI.
+    pool.worker_stats()
 
     def submit(path: str, file_page: int, name: str) -> Future[Result]:
         return pool.submit(read_file_page_task, path, file_page, name)

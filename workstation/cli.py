@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     bocr.add_argument("--samples", help="a folder of scans with ground-truth JSON (default: the committed samples)")
     bocr.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     bocr.add_argument("--json", action="store_true")
+    bint = bench.add_parser("intake", help="scan-to-fields latency and pages/minute, hot folder and pool running")
+    bint.add_argument("--runs", type=int, default=3, help="timed runs; the medians are reported")
+    bint.add_argument("--settle", type=float, default=0.5, help="the hot folder's settle time in seconds (default 0.5)")
+    bint.add_argument("--engine", default="rapidocr", help="rapidocr (default) or tesseract")
+    bint.add_argument("--pages", type=int, help="only the first sample files, up to this many pages (default: all)")
+    bint.add_argument("--json", action="store_true")
 
     dossier = sub.add_parser("dossier", help="open, inspect, submit and withdraw dossiers").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
@@ -101,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     waive.add_argument("--party", help="party key (p1, p2…) when several parties need it")
     waive.add_argument("--reason", required=True)
     waive.add_argument("--json", action="store_true")
+    export = dossier.add_parser("export", help="the searchable dossier PDF (scans under their OCR text)")
+    export.add_argument("number", help="受理号")
+    export.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write")
+    export.add_argument("--json", action="store_true")
 
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
@@ -179,6 +189,16 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             _emit(args, detail.to_json(), lambda: _print_detail(detail))
             return 0
         actor = desk.users.actor(settings.user)
+        if args.action == "export":
+            from workstation.services.export import export_pdf
+
+            report = export_pdf(desk, actor, args.number, Path(args.pdf))
+            _emit(
+                args,
+                report.to_json(),
+                lambda: print(f"wrote {report.path}: {report.pages} pages ({report.with_text} with text)"),
+            )
+            return 0
         if args.action == "new":
             detail = svc.new(
                 actor,
@@ -385,6 +405,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from bench import ocr as bench_ocr
     from workstation.services.extract import check_engine
 
+    if args.action == "intake":
+        from bench import intake as bench_intake
+
+        engine = check_engine(args.engine)
+        if args.runs < 1:
+            raise UsageError("--runs must be at least 1")
+        if args.settle <= 0:
+            raise UsageError("--settle must be more than 0")
+        if args.pages is not None and args.pages < 1:
+            raise UsageError("--pages must be at least 1")
+        try:
+            return bench_intake.main(
+                runs=args.runs, pages=args.pages, engine=engine, settle=args.settle, as_json=args.json
+            )
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
+
     engines = [check_engine(e) for e in args.engine or []]
     if args.runs < 1:
         raise UsageError("--runs must be at least 1")
@@ -427,17 +464,42 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
             input("Press Enter to open the workstation… ")
         from workstation.tui.app import WorkstationApp
 
-        WorkstationApp(desk, login_hint=login_hint).run()
+        intake = _start_background_intake(desk, settings)
+        try:
+            WorkstationApp(desk, login_hint=login_hint).run()
+        finally:
+            if intake is not None:
+                intake.stop()
         return 0
     finally:
         desk.close()
 
 
+def _start_background_intake(desk: Any, settings: Settings) -> Any:
+    """The hot folder and the OCR queue run beside the terminal UI, as the configured user (WS_USER)."""
+    from workstation.domain.permissions import Permission, has_permission
+    from workstation.services.intake_service import start_intake
+
+    actor = desk.users.actor(settings.user)
+    if not has_permission(actor, Permission.DOSSIER_EDIT):
+        log.info("hot folder not watched: user %s may not edit dossiers (set WS_USER to a clerk)", settings.user)
+        return None
+    logging.getLogger("workstation").propagate = False  # the UI owns the terminal: log to the file only
+    return start_intake(desk, actor, inbox=settings.inbox_dir, polling=settings.intake_polling)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """`make run`: a fresh desk with sample users and dossiers; the sample scans wait in the hot folder."""
     from workstation.services.demo import DEMO_PASSWORD, seed_demo
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="workstation-demo-"))
-    settings = load_settings(data_dir=data_dir, config_file=args.config, user="admin", admin_password=DEMO_PASSWORD)
+    settings = load_settings(
+        data_dir=data_dir,
+        config_file=args.config,
+        user="clerk1",
+        admin_password=DEMO_PASSWORD,
+        intake_settle_seconds=0.5,
+    )
     summary = seed_demo(settings)
     print(f"demo data in {data_dir}: {summary}", file=sys.stderr)
     return _cmd_run(settings, login_hint=f"演示账户 demo users: clerk1 / reviewer1 / admin, password {DEMO_PASSWORD}")
@@ -470,6 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bench(args)
         settings = _settings(args)
         if command == "run":
+            _setup_logging(settings)
             return _cmd_run(settings)
         _setup_logging(settings)
         handlers = {"dossier": _cmd_dossier, "audit": _cmd_audit, "user": _cmd_user, "intake": _cmd_intake}

@@ -6,6 +6,7 @@ import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from workstation.config import Settings
 from workstation.services.desk import open_desk
@@ -36,7 +37,7 @@ _DOSSIERS: tuple[tuple[str, str, str, str, tuple[tuple[str, str, str, str], ...]
 )
 
 
-def _sample_case() -> dict | None:  # type: ignore[type-arg]
+def _sample_case() -> dict[str, Any] | None:
     path = SAMPLES / "cases" / "case-01.json"
     return json.loads(path.read_text("utf-8")) if path.is_file() else None
 

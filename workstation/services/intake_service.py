@@ -48,10 +48,12 @@ def make_handler(desk: Desk, actor: Actor, inbox: Path) -> Callable[[Path, str |
 class RunningIntake:
     folder: HotFolder
     runner: OcrRunner
+    unsubscribe: Callable[[], None]
 
     def stop(self) -> None:
         self.folder.stop()
         self.runner.stop()
+        self.unsubscribe()
 
 
 def start_intake(desk: Desk, actor: Actor, *, inbox: Path, polling: bool = False) -> RunningIntake:
@@ -60,7 +62,7 @@ def start_intake(desk: Desk, actor: Actor, *, inbox: Path, polling: bool = False
     desk.intake.reconcile()
     runner = desk.ocr_runner()
     # Wake the runner as soon as a page is queued rather than at its next tick.
-    desk.events.subscribe(lambda e: runner.poke() if e.state == "queued" else None)
+    unsubscribe = desk.events.subscribe(lambda e: runner.poke() if e.state == "queued" else None)
     runner.start()
     folder = HotFolder(
         inbox,
@@ -70,4 +72,4 @@ def start_intake(desk: Desk, actor: Actor, *, inbox: Path, polling: bool = False
         rescan_seconds=settings.intake_rescan_seconds,
     )
     folder.start()
-    return RunningIntake(folder, runner)
+    return RunningIntake(folder, runner, unsubscribe)

@@ -132,7 +132,9 @@ class OcrRunner:
             try:
                 self._fill()
                 if self._pending:
-                    self._collect(timeout=0.5)
+                    # With room for more, look again soon: a page queued meanwhile should not wait for this one.
+                    room = len(self._pending) < self._capacity
+                    self._collect(timeout=0.1 if room else 0.5)
                 else:
                     self._wake.wait(1.0)
                     self._wake.clear()

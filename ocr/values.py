@@ -91,15 +91,26 @@ _DATE_PATTERNS = (
 )
 
 
+# Years a registration document can carry (births, land terms, validity ends); anything else is a misread.
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
+def _date(year: str, month: str, day: str) -> str | None:
+    try:
+        found = date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    return found.isoformat() if MIN_YEAR <= found.year <= MAX_YEAR else None
+
+
 def parse_date(text: str) -> str | None:
     """The first real calendar date: 2026年3月15日, 2026-03-15, 2026.03.15 or 20260315."""
     s = fold(text)
     for pattern in _DATE_PATTERNS:
         for match in pattern.finditer(s):
-            try:
-                return date(int(match.group(1)), int(match.group(2)), int(match.group(3))).isoformat()
-            except ValueError:
-                continue
+            found = _date(match.group(1), match.group(2), match.group(3))
+            if found is not None:
+                return found
     return None
 
 
@@ -109,11 +120,9 @@ def parse_dates(text: str) -> list[str]:
     found: list[tuple[int, str]] = []
     for pattern in _DATE_PATTERNS[:2]:
         for match in pattern.finditer(s):
-            try:
-                iso = date(int(match.group(1)), int(match.group(2)), int(match.group(3))).isoformat()
-            except ValueError:
-                continue
-            found.append((match.start(), iso))
+            iso = _date(match.group(1), match.group(2), match.group(3))
+            if iso is not None:
+                found.append((match.start(), iso))
     return [iso for _, iso in sorted(found)]
 
 

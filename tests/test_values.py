@@ -56,3 +56,9 @@ def test_area_and_text() -> None:
 def test_any_amount_printed_with_separators_reads_back(amount: Decimal) -> None:
     printed = f"{amount:,.2f}元"
     assert parse_money(printed) == f"{amount:.2f}"
+
+
+def test_a_year_a_seal_ate_a_digit_of_is_no_date() -> None:
+    assert parse_date("不动产登1202年07月11日") is None
+    assert parse_date("不动产登020年04月06日") is None
+    assert parse_date("出生1900年1月1日") == "1900-01-01"

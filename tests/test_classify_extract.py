@@ -127,3 +127,41 @@ def test_bad_rules_are_refused_with_the_field_named() -> None:
         load_specs('[M05.uscc]\nlabels = ["x"]\ntype = "colour"\n')
     with pytest.raises(ValueError, match=r"group named v"):
         load_specs('[M05.uscc]\npatterns = ["abc"]\ntype = "uscc"\n')
+
+
+class _Rereader:
+    """An engine stand-in that records the crops it is given and answers with fixed lines."""
+
+    name = "fake"
+
+    def __init__(self, answer: list[str]) -> None:
+        self.answer = answer
+        self.calls = 0
+
+    def read(self, image):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return [Line(text, (0, 0, image.width, image.height), 0.9) for text in self.answer]
+
+
+def test_a_date_a_seal_is_printed_over_is_read_again_without_the_seal() -> None:
+    from PIL import Image
+
+    from ocr.pipeline import reread_sealed_dates
+
+    page = Image.new("L", (1000, 400), 255)
+    sealed = Line("不动产登020年04月06日", (500, 200, 900, 260), 0.95)
+    plain = Line("2026年09月30日", (500, 300, 900, 340), 0.99)
+    engine = _Rereader(["（2020年04月06日", "20"])
+    lines = reread_sealed_dates([sealed, plain], page, engine)  # type: ignore[arg-type]
+    assert [ln.text for ln in lines] == ["2020年04月06日", "2026年09月30日"]
+    assert lines[0].box == sealed.box and engine.calls == 1
+
+
+def test_a_sealed_date_stays_as_read_when_the_second_reading_is_not_one_clear_date() -> None:
+    from PIL import Image
+
+    from ocr.pipeline import reread_sealed_dates
+
+    sealed = Line("不动产登1202年07月11日", (10, 10, 300, 60), 0.95)
+    engine = _Rereader(["2022年07月11日", "2021年07月11日"])
+    assert reread_sealed_dates([sealed], Image.new("L", (400, 100), 255), engine) == [sealed]  # type: ignore[arg-type]

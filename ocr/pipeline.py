@@ -110,7 +110,8 @@ def reread_sealed_dates(lines: list[Line], image: Image.Image, engine: Engine) -
     for line in lines:
         match = _SEALED_DATE.match("".join(line.text.split()))
         year = match.group("date").split("年")[0] if match else ""
-        if match is None or (match.group("residue") is None and len(year) == 4 and year[0] in "12"):
+        # Only a year the seal visibly damaged ("020", "1202") is worth a second reading.
+        if match is None or (len(year) == 4 and 1900 <= int(year) <= 2100):
             out.append(line)
             continue
         left, top, right, bottom = line.box

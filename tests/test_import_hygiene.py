@@ -31,6 +31,10 @@ def _loaded_after_import(modules: list[str]) -> set[str]:
             "workstation.domain.checklist",
             "workstation.domain.stages",
             "workstation.domain.permissions",
+            "workstation.domain.consistency",
+            "workstation.domain.assignment",
+            "workstation.domain.qc",
+            "workstation.domain.clock",
         ],
     ],
 )

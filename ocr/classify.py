@@ -40,6 +40,7 @@ class Scoring:
     temperature: float
     title_band_lines: int
     title_height_ratio: float
+    title_slack: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def load_rules(text: str | None = None) -> Rules:
         temperature=float(s["temperature"]),
         title_band_lines=int(s["title_band_lines"]),
         title_height_ratio=float(s["title_height_ratio"]),
+        title_slack=int(s["title_slack"]),
     )
     materials = {}
     for code, table in data.items():
@@ -135,7 +137,11 @@ def classify(lines: Sequence[Line], rules: Rules | None = None, *, continues: st
     evidence: dict[str, list[str]] = {}
     for code, rule in rules.materials.items():
         score, why = 0.0, []
-        best_title = max((t for t in rule.titles if any(t in line for line in titles)), key=len, default=None)
+        best_title = max(
+            (t for t in rule.titles if any(t in line and len(line) <= len(t) + sc.title_slack for line in titles)),
+            key=len,
+            default=None,
+        )
         if best_title is not None:
             score += sc.title
             why.append(f"title {best_title}")

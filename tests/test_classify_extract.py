@@ -165,3 +165,19 @@ def test_a_sealed_date_stays_as_read_when_the_second_reading_is_not_one_clear_da
     sealed = Line("不动产登1202年07月11日", (10, 10, 300, 60), 0.95)
     engine = _Rereader(["2022年07月11日", "2021年07月11日"])
     assert reread_sealed_dates([sealed], Image.new("L", (400, 100), 255), engine) == [sealed]  # type: ignore[arg-type]
+
+
+def test_a_document_name_inside_a_longer_line_is_no_title() -> None:
+    contract = _lines(
+        [
+            "存量房凑旺同",  # the title, misread
+            "合同编号：JNCL2026090645240",
+            "出卖人（甲方）：方新民",
+            "证件类型：居民身份证 证件号码：370104197605061954",
+            "住址：山东省济南市槐荫区经十路206号",
+            "买受人（乙方）：邵红梅",
+            "第二条 成交价格。该房屋成交价格为人民币1,400,000.00元",
+        ]
+    )
+    verdict = classify(contract)
+    assert verdict.material == "M11", verdict.scores

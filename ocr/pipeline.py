@@ -183,12 +183,8 @@ def read_file(path: str | Path, engine: Engine, *, name: str | None = None) -> I
                 else (continues if result.evidence[:1] == ("continues the previous page",) else None)
             )
             yield result
-    except InputError as exc:
-        yield FileError(label, str(exc), kind=getattr(exc, "kind", "bad_input"))
-    except OcrError as exc:
-        yield FileError(label, str(exc), kind="failed")
-    except OSError as exc:
-        yield FileError(label, f"{label}: cannot read the file ({exc.strerror or exc})", kind="unreadable")
+    except (OcrError, OSError) as exc:
+        yield _file_error(label, exc)
 
 
 def read_file_task(path: str, name: str | None = None) -> list[Result]:
@@ -206,12 +202,17 @@ def read_file_page(path: str | Path, file_page: int, engine: Engine, *, name: st
             if page.page == file_page:
                 return read_page(page, engine)
         return FileError(label, f"{label}: has no page {file_page}", kind="missing", page=file_page)
-    except InputError as exc:
-        return FileError(label, str(exc), kind=getattr(exc, "kind", "bad_input"), page=file_page)
-    except OcrError as exc:
-        return FileError(label, str(exc), kind="failed", page=file_page)
-    except OSError as exc:
-        return FileError(label, f"{label}: cannot read the file ({exc.strerror or exc})", kind="unreadable")
+    except (OcrError, OSError) as exc:
+        return _file_error(label, exc, page=file_page)
+
+
+def _file_error(label: str, exc: OcrError | OSError, page: int | None = None) -> FileError:
+    """What reading a file failed on, as a result line: bad input, an engine failure or an unreadable file."""
+    if isinstance(exc, InputError):
+        return FileError(label, str(exc), kind=getattr(exc, "kind", "bad_input"), page=page)
+    if isinstance(exc, OcrError):
+        return FileError(label, str(exc), kind="failed", page=page)
+    return FileError(label, f"{label}: cannot read the file ({exc.strerror or exc})", kind="unreadable", page=page)
 
 
 def read_file_page_task(path: str, file_page: int, name: str | None = None) -> Result:

@@ -9,7 +9,6 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from workstation.domain.errors import DomainError
 from workstation.errors import UsageError, WorkstationError
 
 PROG = "workstation"
-_CST = timezone(timedelta(hours=8))
 log = logging.getLogger("workstation")
 
 
@@ -145,7 +143,9 @@ def _emit(args: argparse.Namespace, data: Any, human: Callable[[], None]) -> Non
 
 
 def _local(ts: Any) -> str:
-    return ts.astimezone(_CST).strftime("%Y-%m-%d %H:%M")
+    from workstation.services.views import OFFICE_TZ
+
+    return ts.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _print_detail(d: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,6 +30,7 @@ from workstation.domain.stages import Action, DossierState, HallMode, Stage, Sta
 from workstation.errors import NotFound, UsageError
 from workstation.services import audit, outbox
 from workstation.services.views import (
+    OFFICE_TZ,
     DossierDetail,
     DossierSummary,
     FieldView,
@@ -46,8 +47,6 @@ from workstation.store.types import utcnow
 
 CHANNELS = ("window", "online", "field", "extension", "self_service")
 KINDS = ("enterprise", "individual")
-# 受理号 years follow the office's calendar (China Standard Time, no DST).
-_CST = timezone(timedelta(hours=8))
 _NAME_MAX = 200
 _NUMBER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
@@ -120,7 +119,7 @@ class DossierService:
             raise UsageError("the application time needs a time zone")
         state = initial_state()
         with self._db.transaction() as session:
-            year = when.astimezone(_CST).year
+            year = when.astimezone(OFFICE_TZ).year
             seq = next_counter(session, f"dossier:{self._station}:{year}")
             dossier = Dossier(
                 number=f"{self._station}-{year}-{seq:06d}",

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -26,6 +25,7 @@ from ocr.pipeline import FileError, PageResult, Result, read_file_page, read_fil
 from workstation.domain.consistency import DocFields, PartyFacts, check_dossier
 from workstation.services import audit, outbox
 from workstation.services.events import EventBus, PageEvent
+from workstation.services.views import OFFICE_TZ
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database
 from workstation.store.models import Dossier, Field, Finding, MaterialSlot, OcrJob, Page, Party
@@ -33,7 +33,6 @@ from workstation.store.types import utcnow
 
 log = logging.getLogger("workstation.ocr")
 MAX_ATTEMPTS = 3
-_CST = timezone(timedelta(hours=8))
 
 Submit = Callable[[str, int, str], "Future[Result]"]
 
@@ -341,10 +340,7 @@ def refresh_dossier(session: Session, dossier: Dossier) -> None:
             fields_by_page.setdefault(f.page_id, {})[f.key] = f
     taken: dict[str, int] = {}
     for page in pages:
-        if page.deleted:
-            page.slot_id = None if not page.slot_by_clerk else page.slot_id
-            continue
-        if page.slot_by_clerk and page.slot_id:
+        if page.slot_by_clerk and page.slot_id and not page.deleted:
             taken[page.slot_id] = taken.get(page.slot_id, 0) + 1
     for page in pages:
         if page.deleted or page.slot_by_clerk:
@@ -407,7 +403,7 @@ def _refresh_findings(
         if not page.deleted and page.ocr_status == "done"
     ]
     facts = [PartyFacts(key=p.key, role=p.role, kind=p.kind, name=p.name, id_value=p.id_value) for p in parties]
-    today = date.fromtimestamp(utcnow().astimezone(_CST).timestamp())
+    today = utcnow().astimezone(OFFICE_TZ).date()
     found = check_dossier(dossier.business_code, facts, docs, today=today)
     session.execute(delete(Finding).where(Finding.dossier_id == dossier.id, Finding.resolved.is_(False)))
     for spec in found:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+# The registry's calendar (受理号 years, time limits, times shown): China Standard Time, no daylight saving.
+OFFICE_TZ = timezone(timedelta(hours=8))
 
 
 def mask_id(value: str | None) -> str | None:

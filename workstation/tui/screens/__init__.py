@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from workstation.domain.errors import DomainError
 from workstation.errors import WorkstationError
-
-# Offices work in China Standard Time (UTC+8, no DST); the store keeps UTC.
-CST = timezone(timedelta(hours=8))
+from workstation.services.views import OFFICE_TZ
 
 log = logging.getLogger("workstation.tui")
 
 
 def local_time(moment: datetime) -> str:
-    return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def error_line(error: BaseException | None) -> str:

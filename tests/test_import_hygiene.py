@@ -35,6 +35,7 @@ def _loaded_after_import(modules: list[str]) -> set[str]:
             "workstation.domain.assignment",
             "workstation.domain.qc",
             "workstation.domain.clock",
+            "workstation.domain.review",
         ],
     ],
 )

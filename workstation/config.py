@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from pydantic import Field as PydField
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -74,6 +75,10 @@ class Settings(BaseSettings):
     intake_rescan_seconds: float = 10.0
     ocr_engine: str = "rapidocr"  # rapidocr | tesseract (| replay:FILE, recorded readings for tests)
     ocr_workers: int | None = None  # default: one per core
+    review_queue_size: int = PydField(default=3, ge=1, le=50)  # K: leased dossiers a review desk holds
+    review_lease_minutes: float = PydField(default=30.0, gt=0, le=24 * 60)  # renewed by heartbeat while online
+    qc_rate: float | None = PydField(default=None, gt=0, le=1)  # default: domain/data/qc.toml
+    qc_key: SecretStr | None = None  # the office's sampling key; default: domain/data/qc.toml
 
     @property
     def inbox_dir(self) -> Path:

@@ -42,3 +42,14 @@ class BlobError(WorkstationError):
 
 class AuthError(UsageError):
     """Unknown user, wrong password or disabled account."""
+
+
+class ConflictError(WorkstationError):
+    """A change was made against state that has moved on (a stale lease fence or version).
+
+    The refused change is recorded and shown; it is never applied silently and never lost.
+    """
+
+    def __init__(self, message: str, record: object = None) -> None:
+        super().__init__(message)
+        self.record = record

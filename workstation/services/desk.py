@@ -13,12 +13,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from workstation.config import Settings
 from workstation.domain.catalogue import Catalogue, load_catalogue
 from workstation.domain.errors import DomainError
+from workstation.domain.qc import QcPolicy, default_qc_policy
 from workstation.domain.stages import HallMode, Stage, stage_plan
 from workstation.errors import ConfigError, DataDirError, StoreError
 from workstation.services import audit
 from workstation.services.dossiers import DossierService
 from workstation.services.events import EventBus
 from workstation.services.intake import IntakeService
+from workstation.services.review import ReviewService
 from workstation.services.users import UserService
 from workstation.store import migrate
 from workstation.store.blobs import BlobStore
@@ -57,6 +59,7 @@ class Desk:
     dossiers: DossierService
     events: EventBus
     intake: IntakeService
+    review: ReviewService
     first_admin_password: str | None = None
 
     def ocr_runner(self, engine: str | None = None, workers: int | None = None) -> OcrRunner:
@@ -109,7 +112,20 @@ def open_desk(settings: Settings) -> Desk:
         stages=stages,
     )
     events = EventBus()
+    try:
+        qc_policy = qc_policy_of(settings)
+    except DomainError as exc:
+        raise ConfigError(str(exc)) from None
+    review = ReviewService(
+        db,
+        catalogue,
+        station_id=settings.station_id,
+        qc_policy=qc_policy,
+        lease_seconds=settings.review_lease_minutes * 60,
+        queue_size=settings.review_queue_size,
+    )
     return Desk(
+        review=review,
         events=events,
         intake=IntakeService(db, blobs, station_id=settings.station_id, events=events),
         settings=settings,
@@ -121,6 +137,14 @@ def open_desk(settings: Settings) -> Desk:
         dossiers=dossiers,
         first_admin_password=generated,
     )
+
+
+def qc_policy_of(settings: Settings) -> QcPolicy:
+    """The packaged QC policy with the office's rate and key from the settings, where given."""
+    policy = default_qc_policy()
+    rate = settings.qc_rate if settings.qc_rate is not None else policy.rate
+    key = settings.qc_key.get_secret_value().encode("utf-8") if settings.qc_key else policy.key
+    return QcPolicy(rate=rate, key=key)
 
 
 def _ensure_station(db: Database, settings: Settings) -> None:

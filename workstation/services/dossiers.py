@@ -42,7 +42,7 @@ from workstation.services.views import (
 )
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database, next_counter
-from workstation.store.models import Dossier, Field, Finding, MaterialSlot, Page, Party
+from workstation.store.models import Assignment, ClockPause, Dossier, Field, Finding, MaterialSlot, Page, Party
 from workstation.store.types import utcnow
 
 CHANNELS = ("window", "online", "field", "extension", "self_service")
@@ -295,6 +295,18 @@ class DossierService:
             action = Action.RESUBMIT if dossier.status == Status.RETURNED.value else Action.SUBMIT
             new_state = apply(self._state(dossier), action, self._plan(dossier))
             check_submit(biz, _party_refs(dossier), dossier.conditions, _slot_states(dossier))
+            now = utcnow()
+            if action is Action.SUBMIT:
+                dossier.accepted_at = now  # 受理: the time-limit clock starts (R19)
+            else:  # the 补正 pause ends with the resubmission
+                for pause in session.execute(
+                    select(ClockPause).where(
+                        ClockPause.dossier_id == dossier.id,
+                        ClockPause.reason == "supplement",
+                        ClockPause.ended_at.is_(None),
+                    )
+                ).scalars():
+                    pause.ended_at, pause.ended_by = now, actor.username
             self._move(session, actor, dossier, action, new_state, {})
             return self._detail(session, dossier)
 
@@ -304,7 +316,16 @@ class DossierService:
         with self._db.transaction() as session:
             dossier = self._load(session, number)
             new_state = apply(self._state(dossier), Action.WITHDRAW, self._plan(dossier))
-            self._move(session, actor, dossier, Action.WITHDRAW, new_state, {"reason": reason.strip()[:1000]})
+            ended = None
+            for lease in session.execute(
+                select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+            ).scalars():
+                # A reviewer's decision under this lease will now be refused as a conflict.
+                lease.state, lease.ended_at, ended = "ended", utcnow(), lease.lease_id
+            dossier.lease_expires_at = None
+            self._move(
+                session, actor, dossier, Action.WITHDRAW, new_state, {"reason": reason.strip()[:1000], "lease": ended}
+            )
             return self._detail(session, dossier)
 
     # -- the clerk's hand on pages and fields ------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -69,6 +70,8 @@ class Dossier(Base):
     __table_args__ = (
         UniqueConstraint("station_id", "number"),
         Index("ix_dossiers_stage_status", "stage", "status"),
+        # The review pool in R15 order, per R14 class: the claim reads the first unlocked row of this index.
+        Index("ix_dossiers_pool", "stage", "digitized", "applicant_kind", "applied_at", "id"),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 
@@ -90,6 +93,13 @@ class Dossier(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Review (issue 5). `fence` grows by one with every new lease of this dossier; a decision must carry the
+    # current one. `lease_expires_at` mirrors the active lease so the pool query needs no join.
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 受理: the time-limit clock starts here
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 登簿
+    registered_by: Mapped[str | None] = mapped_column(String(36))  # 登簿人 (user id)
 
     parties: Mapped[list[Party]] = relationship(
         back_populates="dossier", order_by="Party.position", cascade="all, delete-orphan"
@@ -301,3 +311,126 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+# -- review, QC, time limits, evaluations (issue 5) ----------------------------------------------------------------
+
+
+class Assignment(Base):
+    """A lease of one dossier to one reviewer. At most one is active per dossier (a partial unique index)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index(
+            "uq_assignments_active_dossier",
+            "dossier_id",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+        Index("ix_assignments_reviewer_state", "reviewer_id", "state"),
+    )
+
+    id: Mapped[str] = _id()
+    lease_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    station_id: Mapped[str] = mapped_column(String(32))  # the desk holding the lease
+    fence: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12), default="active")  # active decided released expired ended
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Decision(Base):
+    """A reviewer's decision as received: applied, or refused as a conflict (kept, never silently lost)."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[str] = _id()
+    op_id: Mapped[str | None] = mapped_column(String(36), unique=True)  # idempotency key: a replay gets this row
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[str | None] = mapped_column(ForeignKey("assignments.id"))
+    lease_id: Mapped[str | None] = mapped_column(String(36))
+    fence: Mapped[int | None] = mapped_column(Integer)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(12))  # approve return reject register
+    outcome: Mapped[str] = mapped_column(String(12))  # applied | conflict
+    conflict: Mapped[str | None] = mapped_column(Text)  # why it was refused
+    reason_code: Mapped[str | None] = mapped_column(String(40))  # 不予登记 reason
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)  # 补正: the complete list
+    note: Mapped[str] = mapped_column(Text, default="")
+    stage_before: Mapped[str] = mapped_column(String(20))
+    status_before: Mapped[str] = mapped_column(String(20))
+    stage_after: Mapped[str | None] = mapped_column(String(20))
+    status_after: Mapped[str | None] = mapped_column(String(20))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # this database's clock
+    client_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the desk's clock: recorded, not trusted
+    seconds: Mapped[float | None] = mapped_column(Float)  # from claim to decision
+
+
+class ClockPause(Base):
+    """A pause of the time-limit clock (R19): 补正 until resubmission, 公告, 实地查看."""
+
+    __tablename__ = "clock_pauses"
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # supplement | announcement | site_visit
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_by: Mapped[str] = mapped_column(String(64))
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class QcCheck(Base):
+    """A quality inspection of a registered dossier (R3): full for some businesses, sampled for the rest."""
+
+    __tablename__ = "qc_checks"
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), unique=True)
+    basis: Mapped[str] = mapped_column(String(12))  # full | sampled
+    state: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending | done
+    result: Mapped[str | None] = mapped_column(String(8))  # pass | minor | major
+    defects: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    inspector_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    inspected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Correction(Base):
+    """A correction case opened by a major QC error (R4), assigned to a person and audited."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    qc_check_id: Mapped[str | None] = mapped_column(ForeignKey("qc_checks.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(12), default="open", index=True)  # open | resolved
+    description: Mapped[str] = mapped_column(Text)
+    assigned_to: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    opened_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+
+
+class Evaluation(Base):
+    """An applicant's service evaluation (评价) of a dossier; it counts for its clerk and reviewer (R17)."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),)
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(Integer)  # 1 非常不满意 … 5 非常满意
+    comment: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(16), default="window")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,649 @@
+"""Review at city scale (R13–R16): the pool, leases with fencing, the desk's local queue, decisions, 登簿.
+
+The pool is every dossier at REVIEW that no live lease holds. `claim_next` takes the first eligible one in
+R15/R16 order atomically: on PostgreSQL with `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent reviewers never
+wait on each other's rows; on SQLite the write transaction (BEGIN IMMEDIATE) serialises claims.
+
+Each lease has an expiry, renewed by heartbeat, and a fence: the dossier's lease counter, one more on every
+new lease. A decision carries its lease's fence and is applied only while that lease is the dossier's live
+one; otherwise it is recorded as a conflict (a Decision row with outcome "conflict", audited) and refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from workstation.domain.catalogue import Catalogue
+from workstation.domain.errors import PermissionDenied
+from workstation.domain.permissions import Actor, Permission, can_review, require, require_review
+from workstation.domain.qc import QcPolicy, must_inspect
+from workstation.domain.review import (
+    DecisionKind,
+    ReturnItem,
+    ReviewRules,
+    default_review_rules,
+    lease_problem,
+    validate_reject,
+    validate_return,
+)
+from workstation.domain.stages import Action, DossierState, Stage, Status, apply
+from workstation.errors import ConflictError, NotFound, UsageError
+from workstation.services import audit, outbox
+from workstation.store.db import Database
+from workstation.store.models import Assignment, ClockPause, Decision, Dossier, Field, Finding, QcCheck
+from workstation.store.types import utcnow
+
+_POOL_STATUSES = (Status.SUBMITTED.value, Status.IN_REVIEW.value)
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    lease_id: str
+    fence: int
+    dossier_id: str
+    number: str
+    business: str
+    applicant_kind: str
+    digitized: bool
+    applied_at: datetime
+    claimed_at: datetime
+    expires_at: datetime
+
+    def seconds_left(self, now: datetime | None = None) -> float:
+        return max(0.0, (self.expires_at - (now or utcnow())).total_seconds())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lease_id": self.lease_id,
+            "fence": self.fence,
+            "dossier_id": self.dossier_id,
+            "number": self.number,
+            "business": self.business,
+            "applicant_kind": self.applicant_kind,
+            "digitized": self.digitized,
+            "applied_at": self.applied_at.isoformat(),
+            "claimed_at": self.claimed_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "seconds_left": round(self.seconds_left(), 1),
+        }
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    id: str
+    op_id: str | None
+    dossier_id: str
+    number: str
+    kind: str
+    outcome: str  # applied | conflict
+    conflict: str | None
+    reason_code: str | None
+    items: tuple[dict[str, Any], ...]
+    note: str
+    fence: int | None
+    lease_id: str | None
+    reviewer: str
+    stage_after: str | None
+    status_after: str | None
+    decided_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "op_id": self.op_id,
+            "dossier_id": self.dossier_id,
+            "number": self.number,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "conflict": self.conflict,
+            "reason_code": self.reason_code,
+            "items": list(self.items),
+            "note": self.note,
+            "fence": self.fence,
+            "lease_id": self.lease_id,
+            "reviewer": self.reviewer,
+            "stage_after": self.stage_after,
+            "status_after": self.status_after,
+            "decided_at": self.decided_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    renewed: tuple[LeaseView, ...]
+    lost: tuple[tuple[str, str], ...] = field(default=())  # (lease id, why)
+
+
+class ReviewService:
+    def __init__(
+        self,
+        db: Database,
+        catalogue: Catalogue,
+        *,
+        station_id: str,
+        qc_policy: QcPolicy,
+        lease_seconds: float = 30 * 60,
+        queue_size: int = 3,
+        rules: ReviewRules | None = None,
+        use_outbox: bool = True,
+    ):
+        if lease_seconds <= 0:
+            raise UsageError("the review lease must last more than 0 seconds")
+        if queue_size < 1:
+            raise UsageError("a review desk holds at least one dossier (review_queue_size >= 1)")
+        self._db = db
+        self._catalogue = catalogue
+        self._station = station_id
+        self._qc = qc_policy
+        self.lease = timedelta(seconds=lease_seconds)
+        self.queue_size = queue_size
+        self.rules = rules or default_review_rules()
+        self._use_outbox = use_outbox
+
+    # -- the pool and leases ---------------------------------------------------------------------------
+
+    def claim_next(self, actor: Actor) -> LeaseView | None:
+        """Lease the first dossier the actor may review (R14–R16), or None when the pool has none for them."""
+        classes = _review_classes(actor)
+        with self._db.transaction() as session:
+            return self._claim(session, actor, classes)
+
+    def fill_queue(self, actor: Actor, size: int | None = None) -> list[LeaseView]:
+        """Claim until the actor holds `size` (default K) live leases; returns the whole local queue."""
+        classes = _review_classes(actor)
+        want = self.queue_size if size is None else size
+        while True:
+            with self._db.transaction() as session:
+                held = self._live_leases(session, actor.user_id, utcnow())
+                if len(held) >= want or self._claim(session, actor, classes) is None:
+                    break
+        return self.queue(actor)
+
+    def queue(self, actor: Actor) -> list[LeaseView]:
+        """The actor's live leases, oldest claim first."""
+        with self._db.read() as session:
+            return [_lease_view(a, d) for a, d in self._live_leases(session, actor.user_id, utcnow())]
+
+    def heartbeat(self, actor: Actor, lease_ids: Sequence[str] | None = None) -> Heartbeat:
+        """Renew the actor's live leases (all, or those named); leases that can no longer be renewed are `lost`."""
+        now = utcnow()
+        renewed: list[LeaseView] = []
+        lost: list[tuple[str, str]] = []
+        with self._db.transaction() as session:
+            query = select(Assignment).where(Assignment.reviewer_id == actor.user_id)
+            if lease_ids is None:
+                query = query.where(Assignment.state == "active")
+            else:
+                query = query.where(Assignment.lease_id.in_(list(lease_ids)))
+            found = {a.lease_id: a for a in session.execute(query).scalars()}
+            for lease_id in lease_ids if lease_ids is not None else list(found):
+                assignment = found.get(lease_id)
+                if assignment is None:
+                    lost.append((lease_id, "no such lease for this reviewer"))
+                    continue
+                dossier = self._lock_dossier(session, assignment.dossier_id)
+                problem = lease_problem(
+                    fence=assignment.fence,
+                    lease_id=assignment.lease_id,
+                    current_fence=dossier.fence,
+                    active_lease_id=assignment.lease_id if assignment.state == "active" else None,
+                    expires_at=assignment.expires_at,
+                    now=now,
+                )
+                if problem:
+                    lost.append((lease_id, problem))
+                    continue
+                assignment.expires_at = dossier.lease_expires_at = now + self.lease
+                assignment.renewed_at = now
+                renewed.append(_lease_view(assignment, dossier))
+        return Heartbeat(tuple(renewed), tuple(lost))
+
+    def release(self, actor: Actor, lease_id: str) -> None:
+        """Give a live lease back to the pool (the dossier keeps its place in the R15 order)."""
+        now = utcnow()
+        with self._db.transaction() as session:
+            assignment = session.execute(
+                select(Assignment).where(Assignment.lease_id == lease_id, Assignment.reviewer_id == actor.user_id)
+            ).scalar_one_or_none()
+            if assignment is None:
+                raise NotFound(f"no lease {lease_id} of {actor.username}")
+            dossier = self._lock_dossier(session, assignment.dossier_id)
+            if assignment.state != "active" or assignment.expires_at <= now:
+                raise UsageError(f"lease of {dossier.number} is no longer live; nothing to release")
+            assignment.state, assignment.ended_at = "released", now
+            new_state = apply(_state(dossier), Action.RELEASE, _plan(dossier))
+            dossier.status, dossier.lease_expires_at = new_state.status.value, None
+            self._record(session, actor, dossier, "review.release", {"lease_id": lease_id, "fence": assignment.fence})
+
+    def pool_counts(self) -> dict[str, int]:
+        """Dossiers waiting in the pool now, by class: online (digitised) and offline (paper)."""
+        now = utcnow()
+        with self._db.read() as session:
+            rows = session.execute(select(Dossier.digitized).where(*_pool_filter(now))).scalars().all()
+        return {"online": sum(1 for d in rows if d), "offline": sum(1 for d in rows if not d)}
+
+    # -- decisions -------------------------------------------------------------------------------------
+
+    def suggest_return(self, number: str) -> list[ReturnItem]:
+        """The pre-filled 补正 list: every missing required material, invalid field and error finding, at once."""
+        with self._db.read() as session:
+            dossier = self._load(session, number)
+            items: list[ReturnItem] = []
+            for slot in dossier.slots:
+                if slot.required and not slot.satisfied and not slot.waived:
+                    items.append(ReturnItem(problem="missing", material=slot.material, party_key=slot.party_key))
+            for f in session.execute(
+                select(Field).where(Field.dossier_id == dossier.id, Field.valid.is_(False)).order_by(Field.key)
+            ).scalars():
+                items.append(ReturnItem(problem="invalid", field=f.key, note=f.value[:80]))
+            for finding in session.execute(
+                select(Finding)
+                .where(Finding.dossier_id == dossier.id, Finding.severity == "error", Finding.resolved.is_(False))
+                .order_by(Finding.rule)
+            ).scalars():
+                items.append(ReturnItem(problem="inconsistent", field=finding.rule, note=finding.message[:200]))
+            return items
+
+    def decide(
+        self,
+        actor: Actor,
+        number: str,
+        kind: DecisionKind | str,
+        *,
+        lease_id: str | None,
+        fence: int | None,
+        items: Iterable[ReturnItem] = (),
+        reason_code: str | None = None,
+        note: str = "",
+        op_id: str | None = None,
+        client_at: datetime | None = None,
+    ) -> DecisionView:
+        """Apply a decision under its lease, or record it as a conflict and raise ConflictError.
+
+        `op_id` makes the call idempotent: a replay returns the first result (or raises its conflict again).
+        """
+        try:
+            decision_kind = DecisionKind(kind)
+        except ValueError:
+            raise UsageError(f"unknown decision '{kind}'; decisions: {', '.join(DecisionKind)}") from None
+        checked_items: tuple[ReturnItem, ...] = ()
+        if decision_kind is DecisionKind.RETURN:
+            checked_items = validate_return(list(items), self.rules)
+        elif list(items):
+            raise UsageError("only a 补正 return lists items")
+        if decision_kind is DecisionKind.REJECT:
+            reason_code = validate_reject(reason_code, self.rules)
+        elif reason_code:
+            raise UsageError("only 不予登记 takes a reason code")
+        note = note.strip()[:2000]
+        try:
+            with self._db.transaction() as session:
+                view = self._decide(
+                    session,
+                    actor,
+                    number,
+                    decision_kind,
+                    lease_id,
+                    fence,
+                    checked_items,
+                    reason_code,
+                    note,
+                    op_id,
+                    client_at,
+                )
+        except IntegrityError:
+            # The same op_id raced itself: the other delivery won; return what it recorded.
+            if op_id is None:
+                raise
+            with self._db.read() as session:
+                existing = session.execute(select(Decision).where(Decision.op_id == op_id)).scalar_one()
+                view = self._decision_view(session, existing)
+        if view.outcome == "conflict":
+            raise ConflictError(f"decision on {view.number} refused as a conflict: {view.conflict}", view)
+        return view
+
+    def _decide(
+        self,
+        session: Session,
+        actor: Actor,
+        number: str,
+        kind: DecisionKind,
+        lease_id: str | None,
+        fence: int | None,
+        items: tuple[ReturnItem, ...],
+        reason_code: str | None,
+        note: str,
+        op_id: str | None,
+        client_at: datetime | None,
+    ) -> DecisionView:
+        if op_id is not None:
+            existing = session.execute(select(Decision).where(Decision.op_id == op_id)).scalar_one_or_none()
+            if existing is not None:
+                return self._decision_view(session, existing)
+        dossier = self._load(session, number, lock=True)
+        require_review(actor, dossier.digitized)
+        now = utcnow()
+        active = session.execute(
+            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+        ).scalar_one_or_none()
+        problem = lease_problem(
+            fence=fence,
+            lease_id=lease_id,
+            current_fence=dossier.fence,
+            active_lease_id=active.lease_id if active else None,
+            expires_at=active.expires_at if active else None,
+            now=now,
+        )
+        if problem is None and active is not None and active.reviewer_id != actor.user_id:
+            problem = "the lease belongs to another reviewer"
+        if problem is None and (dossier.stage, dossier.status) != (Stage.REVIEW.value, Status.IN_REVIEW.value):
+            problem = f"the dossier is {dossier.status} at {dossier.stage}, not in review"
+        before = _state(dossier)
+        decision = Decision(
+            op_id=op_id,
+            dossier_id=dossier.id,
+            assignment_id=active.id if active and active.lease_id == lease_id else None,
+            lease_id=lease_id,
+            fence=fence,
+            reviewer_id=actor.user_id,
+            station_id=self._station,
+            kind=kind.value,
+            outcome="conflict" if problem else "applied",
+            conflict=problem,
+            reason_code=reason_code,
+            items=[item.to_json() for item in items],
+            note=note,
+            stage_before=before.stage.value,
+            status_before=before.status.value,
+            decided_at=now,
+            client_at=client_at,
+        )
+        session.add(decision)
+        payload: dict[str, Any] = {
+            "decision_id": decision.id,
+            "kind": kind.value,
+            "lease_id": lease_id,
+            "fence": fence,
+            "op_id": op_id,
+        }
+        if problem:
+            session.flush()
+            # The conflict is part of the record; the dossier itself does not change (no version bump).
+            self._record(session, actor, dossier, "review.conflict", {**payload, "conflict": problem}, bump=False)
+            return self._decision_view(session, decision)
+        assert active is not None
+        action = {DecisionKind.APPROVE: Action.APPROVE, DecisionKind.RETURN: Action.RETURN}.get(kind, Action.REJECT)
+        after = apply(before, action, _plan(dossier))
+        dossier.stage, dossier.status, dossier.lease_expires_at = after.stage.value, after.status.value, None
+        active.state, active.ended_at = "decided", now
+        decision.stage_after, decision.status_after = after.stage.value, after.status.value
+        decision.seconds = (now - active.claimed_at).total_seconds()
+        if kind is DecisionKind.RETURN:
+            session.add(
+                ClockPause(dossier_id=dossier.id, reason="supplement", started_at=now, started_by=actor.username)
+            )
+        session.flush()
+        payload.update(
+            {
+                "from": {"stage": before.stage.value, "status": before.status.value},
+                "to": {"stage": after.stage.value, "status": after.status.value},
+                "items": decision.items,
+                "reason_code": reason_code,
+                "note": note,
+            }
+        )
+        self._record(session, actor, dossier, f"review.{kind.value}", payload)
+        return self._decision_view(session, decision)
+
+    def conflicts(self, *, limit: int = 200) -> list[DecisionView]:
+        """Refused decisions, newest first: shown to the reviewer and the supervisor, never dropped."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Decision).where(Decision.outcome == "conflict").order_by(Decision.decided_at.desc()).limit(limit)
+            ).scalars()
+            return [self._decision_view(session, d) for d in rows]
+
+    def decisions(self, number: str) -> list[DecisionView]:
+        with self._db.read() as session:
+            dossier = self._load(session, number)
+            rows = session.execute(
+                select(Decision).where(Decision.dossier_id == dossier.id).order_by(Decision.decided_at)
+            ).scalars()
+            return [self._decision_view(session, d) for d in rows]
+
+    # -- after review: 登簿 and 发证 -------------------------------------------------------------------------
+
+    def register(self, actor: Actor, number: str) -> dict[str, Any]:
+        """登簿: records the registrar (登簿人) and time; QC is opened if due (R3), without holding anything up."""
+        require(actor, Permission.REGISTER)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number, lock=True)
+            before = _state(dossier)
+            after = apply(before, Action.REGISTER, _plan(dossier))
+            now = utcnow()
+            dossier.stage, dossier.status = after.stage.value, after.status.value
+            dossier.registered_at, dossier.registered_by = now, actor.user_id
+            business = self._catalogue.business(dossier.business_code)
+            inspect, basis = must_inspect(business, dossier.id, self._qc)
+            payload: dict[str, Any] = {
+                "from": {"stage": before.stage.value, "status": before.status.value},
+                "to": {"stage": after.stage.value, "status": after.status.value},
+                "registrar": actor.username,
+                "registered_at": now.isoformat(),
+                "qc": basis,
+            }
+            self._record(session, actor, dossier, "dossier.register", payload)
+            if inspect:
+                check = QcCheck(dossier_id=dossier.id, basis=basis, created_at=now)
+                session.add(check)
+                session.flush()
+                self._record(session, actor, dossier, "qc.open", {"qc_check_id": check.id, "basis": basis}, bump=False)
+            return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status, "qc": basis}
+
+    def issue(self, actor: Actor, number: str) -> dict[str, Any]:
+        """缴费发证: the certificate or proof handed over; the dossier is done."""
+        require(actor, Permission.ISSUE)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number, lock=True)
+            before = _state(dossier)
+            after = apply(before, Action.ISSUE, _plan(dossier))
+            dossier.stage, dossier.status = after.stage.value, after.status.value
+            self._record(
+                session,
+                actor,
+                dossier,
+                "dossier.issue",
+                {
+                    "from": {"stage": before.stage.value, "status": before.status.value},
+                    "to": {"stage": after.stage.value, "status": after.status.value},
+                },
+            )
+            return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status}
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _claim(self, session: Session, actor: Actor, classes: tuple[bool, ...]) -> LeaseView | None:
+        now = utcnow()
+        if len(self._live_leases(session, actor.user_id, now)) >= self.queue_size:
+            raise UsageError(
+                f"{actor.username} already holds {self.queue_size} dossiers (the desk's queue size); "
+                "decide or release one first"
+            )
+        postgres = session.get_bind().dialect.name == "postgresql"
+        dossier_id = None
+        for digitized in classes:
+            query = (
+                select(Dossier.id)
+                .where(*_pool_filter(now), Dossier.digitized.is_(digitized))
+                .order_by(Dossier.applicant_kind, Dossier.applied_at, Dossier.id)
+                .limit(1)
+            )
+            if postgres:
+                query = query.with_for_update(skip_locked=True)
+            dossier_id = session.execute(query).scalar_one_or_none()
+            if dossier_id is not None:
+                break
+        if dossier_id is None:
+            return None
+        dossier = session.get(Dossier, dossier_id)
+        assert dossier is not None
+        stale = session.execute(
+            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+        ).scalar_one_or_none()
+        if stale is not None:  # its lease ran out: it goes back to the pool, recorded
+            stale.state, stale.ended_at = "expired", now
+            session.flush()
+        else:
+            dossier.status = apply(_state(dossier), Action.CLAIM, _plan(dossier)).status.value
+        dossier.fence += 1
+        dossier.lease_expires_at = now + self.lease
+        assignment = Assignment(
+            dossier_id=dossier.id,
+            reviewer_id=actor.user_id,
+            station_id=self._station,
+            fence=dossier.fence,
+            claimed_at=now,
+            expires_at=dossier.lease_expires_at,
+        )
+        session.add(assignment)
+        session.flush()
+        payload: dict[str, Any] = {
+            "lease_id": assignment.lease_id,
+            "fence": assignment.fence,
+            "reviewer": actor.username,
+            "expires_at": assignment.expires_at.isoformat(),
+        }
+        if stale is not None:
+            payload["expired_lease"] = {"lease_id": stale.lease_id, "fence": stale.fence}
+        self._record(session, actor, dossier, "review.claim", payload)
+        return _lease_view(assignment, dossier)
+
+    @staticmethod
+    def _live_leases(session: Session, user_id: str, now: datetime) -> list[tuple[Assignment, Dossier]]:
+        rows = session.execute(
+            select(Assignment, Dossier)
+            .join(Dossier, Dossier.id == Assignment.dossier_id)
+            .where(Assignment.reviewer_id == user_id, Assignment.state == "active", Assignment.expires_at > now)
+            .order_by(Assignment.claimed_at, Assignment.id)
+        ).all()
+        return [(a, d) for a, d in rows]
+
+    def _lock_dossier(self, session: Session, dossier_id: str) -> Dossier:
+        dossier = session.execute(select(Dossier).where(Dossier.id == dossier_id).with_for_update()).scalar_one()
+        return dossier
+
+    def _load(self, session: Session, number: str, *, lock: bool = False) -> Dossier:
+        query = select(Dossier).where(Dossier.number == number)
+        query = query.with_for_update() if lock else query.options(selectinload(Dossier.slots))
+        dossier = session.execute(query).scalar_one_or_none()
+        if dossier is None:
+            raise NotFound(f"no dossier {number[:80]}")
+        return dossier
+
+    def _decision_view(self, session: Session, decision: Decision) -> DecisionView:
+        from workstation.store.models import User
+
+        number = session.execute(select(Dossier.number).where(Dossier.id == decision.dossier_id)).scalar_one()
+        reviewer = session.execute(select(User.username).where(User.id == decision.reviewer_id)).scalar_one()
+        return DecisionView(
+            id=decision.id,
+            op_id=decision.op_id,
+            dossier_id=decision.dossier_id,
+            number=number,
+            kind=decision.kind,
+            outcome=decision.outcome,
+            conflict=decision.conflict,
+            reason_code=decision.reason_code,
+            items=tuple(decision.items or ()),
+            note=decision.note,
+            fence=decision.fence,
+            lease_id=decision.lease_id,
+            reviewer=reviewer,
+            stage_after=decision.stage_after,
+            status_after=decision.status_after,
+            decided_at=decision.decided_at,
+        )
+
+    def _record(
+        self,
+        session: Session,
+        actor: Actor,
+        dossier: Dossier,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        bump: bool = True,
+    ) -> None:
+        base_version = dossier.version
+        if bump:
+            dossier.version += 1
+            dossier.updated_at = utcnow()
+        session.flush()
+        body = {"number": dossier.number, "version": dossier.version, **payload}
+        audit.append(
+            session,
+            station_id=self._station,
+            actor=actor.username,
+            action=action,
+            entity="dossier",
+            entity_id=dossier.id,
+            payload=body,
+        )
+        if self._use_outbox:
+            outbox.enqueue(
+                session,
+                station_id=self._station,
+                kind=action,
+                entity_id=dossier.id,
+                base_version=base_version if bump else None,
+                payload=body,
+            )
+
+
+def _review_classes(actor: Actor) -> tuple[bool, ...]:
+    """R14/R16: the classes (digitised?) the actor may take, in the order they are offered."""
+    classes = tuple(d for d in (True, False) if can_review(actor, d))
+    if not classes:
+        raise PermissionDenied(
+            f"user '{actor.username}' may not review: needs review_decide and online (网上审核) or offline "
+            "(线下审核) review permission (R14)"
+        )
+    return classes
+
+
+def _pool_filter(now: datetime) -> tuple[Any, ...]:
+    return (
+        Dossier.stage == Stage.REVIEW.value,
+        Dossier.status.in_(_POOL_STATUSES),
+        or_(Dossier.lease_expires_at.is_(None), Dossier.lease_expires_at <= now),
+    )
+
+
+def _state(dossier: Dossier) -> DossierState:
+    return DossierState(stage=Stage(dossier.stage), status=Status(dossier.status))
+
+
+def _plan(dossier: Dossier) -> tuple[Stage, ...]:
+    return tuple(Stage(s) for s in dossier.stage_plan.split())
+
+
+def _lease_view(assignment: Assignment, dossier: Dossier) -> LeaseView:
+    return LeaseView(
+        lease_id=assignment.lease_id,
+        fence=assignment.fence,
+        dossier_id=dossier.id,
+        number=dossier.number,
+        business=dossier.business_code,
+        applicant_kind=dossier.applicant_kind,
+        digitized=dossier.digitized,
+        applied_at=dossier.applied_at,
+        claimed_at=assignment.claimed_at,
+        expires_at=assignment.expires_at,
+    )

@@ -39,9 +39,9 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], code: int) -> str:
 def test_help_lists_only_commands_that_exist(tmp_path: Path) -> None:
     proc = ws(tmp_path, "--help")
     assert proc.returncode == 0
-    for command in ("run", "demo", "extract", "intake", "dossier", "audit", "user", "bench"):
+    for command in ("run", "demo", "extract", "intake", "dossier", "audit", "user", "bench", "review"):
         assert command in proc.stdout
-    for later in ("review", "registry", "sync"):
+    for later in ("registry", "sync"):
         assert f"    {later}" not in proc.stdout
 
 

@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write")
     export.add_argument("--json", action="store_true")
 
+    from workstation import cli_review
+
+    cli_review.add_parsers(sub, _Parser)
+
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
     )
@@ -535,7 +539,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             _setup_logging(settings)
             return _cmd_run(settings)
         _setup_logging(settings)
-        handlers = {"dossier": _cmd_dossier, "audit": _cmd_audit, "user": _cmd_user, "intake": _cmd_intake}
+        from workstation import cli_review
+
+        handlers = {
+            "dossier": _cmd_dossier,
+            "audit": _cmd_audit,
+            "user": _cmd_user,
+            "intake": _cmd_intake,
+            "review": cli_review.cmd_review,
+        }
         return handlers[command](args, settings)
     except (WorkstationError, DomainError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

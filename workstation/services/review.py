@@ -171,6 +171,14 @@ class ReviewService:
         with self._db.read() as session:
             return [_lease_view(a, d) for a, d in self._live_leases(session, actor.user_id, utcnow())]
 
+    def lease_of(self, actor: Actor, number: str) -> LeaseView | None:
+        """The actor's live lease on this dossier, if they hold one (the desk's local queue)."""
+        with self._db.read() as session:
+            for assignment, dossier in self._live_leases(session, actor.user_id, utcnow()):
+                if dossier.number == number:
+                    return _lease_view(assignment, dossier)
+        return None
+
     def heartbeat(self, actor: Actor, lease_ids: Sequence[str] | None = None) -> Heartbeat:
         """Renew the actor's live leases (all, or those named); leases that can no longer be renewed are `lost`."""
         now = utcnow()
@@ -221,6 +229,12 @@ class ReviewService:
             new_state = apply(_state(dossier), Action.RELEASE, _plan(dossier))
             dossier.status, dossier.lease_expires_at = new_state.status.value, None
             self._record(session, actor, dossier, "review.release", {"lease_id": lease_id, "fence": assignment.fence})
+
+    def show_state(self, number: str) -> tuple[str, str]:
+        """(stage, status) of a dossier."""
+        with self._db.read() as session:
+            dossier = self._load(session, number)
+            return dossier.stage, dossier.status
 
     def pool_counts(self) -> dict[str, int]:
         """Dossiers waiting in the pool now, by class: online (digitised) and offline (paper)."""

@@ -1,0 +1,92 @@
+"""`workstation review …` as a reviewer's script runs it: claim, return for 补正, claim again, approve, 登簿."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.review_helpers import submitted
+from tests.test_cli import _one_line_error, ws
+from workstation.config import load_settings
+from workstation.services.desk import open_desk
+
+
+def _desk_with_two_dossiers(data: Path) -> list[str]:
+    desk = open_desk(load_settings(data_dir=data, admin_password="admin-pass-1"))
+    try:
+        admin = desk.users.actor("admin")
+        desk.users.add(admin, username="clerk1", password="clerk-pass-1", roles=["clerk"])
+        desk.users.add(
+            admin,
+            username="rev1",
+            password="rev-pass-01",
+            roles=["reviewer"],
+            can_review_online=True,
+            can_review_offline=True,
+        )
+        clerk = desk.users.actor("clerk1")
+        return [
+            submitted(desk, clerk, business="ENT_NONRES_TRANSFER", kind="enterprise").number,
+            submitted(desk, clerk).number,
+        ]
+    finally:
+        desk.close()
+
+
+def test_claim_return_claim_approve_register(tmp_path: Path) -> None:
+    data = tmp_path / "desk"
+    ent, ind = _desk_with_two_dossiers(data)
+    first = ws(data, "--as", "rev1", "review", "next", "--json")
+    assert first.returncode == 0, first.stderr
+    lease = json.loads(first.stdout)
+    assert lease["number"] == ent and lease["fence"] == 1
+    bad = ws(data, "--as", "rev1", "review", "decide", ent, "return", "--item", "M05")
+    assert "WHAT:PROBLEM" in _one_line_error(bad, 2)
+    ret = ws(
+        data,
+        "--as",
+        "rev1",
+        "review",
+        "decide",
+        ent,
+        "return",
+        "--item",
+        "M05:defective:复印件模糊",
+        "--item",
+        "area_m2:inconsistent",
+        "--json",
+    )
+    assert ret.returncode == 0, ret.stderr
+    view = json.loads(ret.stdout)
+    assert view["status_after"] == "returned"
+    assert [(i["material"], i["field"], i["problem"]) for i in view["items"]] == [
+        ("M05", None, "defective"),
+        (None, "area_m2", "inconsistent"),
+    ]
+    again = json.loads(ws(data, "--as", "rev1", "review", "next", "--json").stdout)
+    assert again["number"] == ind
+    no_reason = ws(data, "--as", "rev1", "review", "decide", ind, "reject")
+    assert "reason from the list" in _one_line_error(no_reason, 2)
+    ok = ws(data, "--as", "rev1", "review", "decide", ind, "approve", "--note", "材料齐全")
+    assert ok.returncode == 0 and "approve → submitted @ REGISTER" in ok.stdout
+    late = ws(data, "--as", "rev1", "review", "decide", ind, "approve", "--lease", again["lease_id"], "--fence", "1")
+    assert "conflict" in _one_line_error(late, 1)
+    shown = json.loads(ws(data, "review", "conflicts", "--json").stdout)
+    assert [c["number"] for c in shown] == [ind]
+    reg = ws(data, "--as", "rev1", "review", "register", ind, "--json")
+    assert reg.returncode == 0, reg.stderr
+    assert json.loads(reg.stdout)["status"] == "registered"
+    assert ws(data, "audit", "verify").returncode == 0
+
+
+def test_a_clerk_cannot_claim_and_an_empty_pool_says_so(tmp_path: Path) -> None:
+    data = tmp_path / "desk"
+    _desk_with_two_dossiers(data)
+    denied = ws(data, "--as", "clerk1", "review", "next")
+    assert "may not review" in _one_line_error(denied, 2)
+    for _ in range(2):
+        assert ws(data, "--as", "rev1", "review", "next").returncode == 0
+    queue = json.loads(ws(data, "--as", "rev1", "review", "queue", "--json").stdout)
+    assert len(queue) == 2
+    empty = ws(data, "--as", "rev1", "review", "queue", "--fill")
+    assert empty.returncode == 0 and empty.stdout.count("fence 1") == 2

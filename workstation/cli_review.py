@@ -1,0 +1,198 @@
+"""`workstation review …`: the reviewer's actions without the terminal UI (part of the `workstation` command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from workstation.config import Settings
+from workstation.domain.review import ReturnItem, merge_items
+from workstation.errors import ConflictError, UsageError
+
+_DECISIONS = ("approve", "return", "reject")
+
+
+def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    review = sub.add_parser("review", help="claim, decide and register dossiers (审核, 登簿)").add_subparsers(
+        dest="action", parser_class=parser_class, metavar="ACTION", required=True
+    )
+    nxt = review.add_parser("next", help="lease the next dossier the rules give you (R14–R16)")
+    nxt.add_argument("--json", action="store_true")
+    queue = review.add_parser("queue", help="your leased dossiers, with the time each lease has left")
+    queue.add_argument("--fill", action="store_true", help="first claim until the desk holds its queue size")
+    queue.add_argument("--json", action="store_true")
+    beat = review.add_parser("heartbeat", help="renew your leases; lists the ones lost")
+    beat.add_argument("--json", action="store_true")
+    rel = review.add_parser("release", help="give a leased dossier back to the pool")
+    rel.add_argument("number", help="受理号")
+    rel.add_argument("--json", action="store_true")
+    dec = review.add_parser("decide", help="approve, return for 补正 or reject (不予登记) a leased dossier")
+    dec.add_argument("number", help="受理号")
+    dec.add_argument("decision", choices=_DECISIONS)
+    dec.add_argument(
+        "--item",
+        action="append",
+        default=[],
+        metavar="WHAT:PROBLEM[:NOTE]",
+        help="a 补正 line: a material (M05, or M05/p2 for a party) or field key, and a problem code (repeatable)",
+    )
+    dec.add_argument("--suggested", action="store_true", help="start the 补正 list from what the desk found")
+    dec.add_argument("--reason", help="不予登记 reason code (see 'review reasons')")
+    dec.add_argument("--note", default="", help="the reviewer's opinion (审核意见)")
+    dec.add_argument("--lease", help="lease id (default: your live lease on this dossier)")
+    dec.add_argument("--fence", type=int, help="the lease's fence (with --lease)")
+    dec.add_argument("--op-id", help="idempotency key: the same key returns the first result")
+    dec.add_argument("--json", action="store_true")
+    reg = review.add_parser("register", help="登簿: record the registration (登簿人 and time); opens QC when due")
+    reg.add_argument("number", help="受理号")
+    reg.add_argument("--json", action="store_true")
+    con = review.add_parser("conflicts", help="decisions refused because their lease had moved on")
+    con.add_argument("--json", action="store_true")
+    pool = review.add_parser("pool", help="dossiers waiting for review, online and paper")
+    pool.add_argument("--json", action="store_true")
+    rsn = review.add_parser("reasons", help="the 不予登记 reasons and 补正 problem codes")
+    rsn.add_argument("--json", action="store_true")
+    hist = review.add_parser("decisions", help="every decision received on a dossier, conflicts included")
+    hist.add_argument("number", help="受理号")
+    hist.add_argument("--json", action="store_true")
+
+
+def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        for line in lines:
+            print(line)
+
+
+def parse_item(text: str) -> ReturnItem:
+    """`M05:missing`, `M05/p2:defective:复印件模糊`, `area_m2:inconsistent:…` → a ReturnItem."""
+    parts = text.split(":", 2)
+    if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
+        raise UsageError(f"--item '{text[:60]}' must be WHAT:PROBLEM[:NOTE], e.g. M05:missing")
+    what, problem = parts[0].strip(), parts[1].strip()
+    note = parts[2].strip() if len(parts) > 2 else ""
+    party = None
+    if "/" in what:
+        what, party = (x.strip() for x in what.split("/", 1))
+    if what[:1].upper() == "M" and what[1:].isdigit():
+        return ReturnItem(problem=problem, material=what.upper(), party_key=party, note=note)
+    return ReturnItem(problem=problem, field=what, party_key=party, note=note)
+
+
+def _lease_line(lease: Any) -> str:
+    kind = "online" if lease.digitized else "paper"
+    minutes = lease.seconds_left() / 60
+    return (
+        f"{lease.number}  {lease.business:<20} {lease.applicant_kind:<10} {kind:<6} "
+        f"fence {lease.fence}  {minutes:.0f} min left  lease {lease.lease_id}"
+    )
+
+
+def _decision_line(view: Any) -> str:
+    if view.outcome == "conflict":
+        return f"{view.number}: {view.kind} REFUSED (conflict): {view.conflict}"
+    return f"{view.number}: {view.kind} → {view.status_after} @ {view.stage_after}"
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        svc = desk.review
+        if args.action == "reasons":
+            rules = svc.rules
+            data = {"reject": dict(rules.reject_reasons), "problems": dict(rules.problems)}
+            lines = ["不予登记 reasons:"] + [f"  {k:<18} {v}" for k, v in rules.reject_reasons.items()]
+            lines += ["补正 problems:"] + [f"  {k:<18} {v}" for k, v in rules.problems.items()]
+            _emit(args, data, lines)
+            return 0
+        if args.action == "pool":
+            counts = svc.pool_counts()
+            _emit(args, counts, [f"waiting: {counts['online']} online, {counts['offline']} paper"])
+            return 0
+        if args.action == "conflicts":
+            rows = svc.conflicts()
+            _emit(args, [r.to_json() for r in rows], [_decision_line(r) for r in rows] or ["no conflicts"])
+            return 0
+        if args.action == "decisions":
+            rows = svc.decisions(args.number)
+            _emit(args, [r.to_json() for r in rows], [_decision_line(r) for r in rows] or ["no decisions"])
+            return 0
+        actor = desk.users.actor(settings.user)
+        if args.action == "next":
+            lease = svc.claim_next(actor)
+            if lease is None:
+                _emit(args, None, ["nothing to review for you now"])
+                return 0
+            _emit(args, lease.to_json(), [_lease_line(lease)])
+            return 0
+        if args.action == "queue":
+            leases = svc.fill_queue(actor) if args.fill else svc.queue(actor)
+            _emit(args, [x.to_json() for x in leases], [_lease_line(x) for x in leases] or ["your queue is empty"])
+            return 0
+        if args.action == "heartbeat":
+            beat = svc.heartbeat(actor)
+            data = {"renewed": [x.to_json() for x in beat.renewed], "lost": [list(x) for x in beat.lost]}
+            lines = [f"renewed {len(beat.renewed)} lease(s)"] + [f"lost {lid}: {why}" for lid, why in beat.lost]
+            _emit(args, data, lines)
+            return 0
+        if args.action == "release":
+            lease = svc.lease_of(actor, args.number)
+            if lease is None:
+                raise UsageError(f"you hold no live lease on {args.number}")
+            svc.release(actor, lease.lease_id)
+            _emit(args, {"released": args.number}, [f"{args.number} is back in the pool"])
+            return 0
+        if args.action == "register":
+            done = svc.register(actor, args.number)
+            _emit(args, done, [f"{done['number']}: registered (登簿); QC: {done['qc']}"])
+            return 0
+        if args.action == "decide":
+            return _decide(args, desk, actor)
+        raise UsageError(f"unknown action {args.action}")  # pragma: no cover - argparse restricts the choices
+    finally:
+        desk.close()
+
+
+def _decide(args: argparse.Namespace, desk: Any, actor: Any) -> int:
+    svc = desk.review
+    if args.lease is not None or args.fence is not None:
+        if args.lease is None or args.fence is None:
+            raise UsageError("--lease and --fence go together")
+        lease_id, fence = args.lease, args.fence
+    else:
+        lease = svc.lease_of(actor, args.number)
+        if lease is None:
+            raise UsageError(f"you hold no live lease on {args.number}; claim it with 'review next' first")
+        lease_id, fence = lease.lease_id, lease.fence
+    items = [parse_item(text) for text in args.item]
+    if args.suggested:
+        if args.decision != "return":
+            raise UsageError("--suggested fills a 补正 list: use it with 'return'")
+        items = list(merge_items(svc.suggest_return(args.number), items))
+    try:
+        view = svc.decide(
+            actor,
+            args.number,
+            args.decision,
+            lease_id=lease_id,
+            fence=fence,
+            items=items,
+            reason_code=args.reason,
+            note=args.note,
+            op_id=args.op_id,
+        )
+    except ConflictError as exc:
+        if args.json and exc.record is not None:
+            print(json.dumps(exc.record.to_json(), ensure_ascii=False, default=str))  # type: ignore[attr-defined]
+        raise
+    lines = [_decision_line(view)] + [
+        f"  - {i['material'] or i['field']}{'/' + i['party_key'] if i['party_key'] else ''}: {i['problem']}"
+        f"{' ' + i['note'] if i['note'] else ''}"
+        for i in view.items
+    ]
+    _emit(args, view.to_json(), lines)
+    return 0

@@ -104,10 +104,10 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         svc = desk.review
         if args.action == "reasons":
             rules = svc.rules
-            data = {"reject": dict(rules.reject_reasons), "problems": dict(rules.problems)}
+            reasons = {"reject": dict(rules.reject_reasons), "problems": dict(rules.problems)}
             lines = ["不予登记 reasons:"] + [f"  {k:<18} {v}" for k, v in rules.reject_reasons.items()]
             lines += ["补正 problems:"] + [f"  {k:<18} {v}" for k, v in rules.problems.items()]
-            _emit(args, data, lines)
+            _emit(args, reasons, lines)
             return 0
         if args.action == "pool":
             counts = svc.pool_counts()
@@ -135,7 +135,10 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "heartbeat":
             beat = svc.heartbeat(actor)
-            data = {"renewed": [x.to_json() for x in beat.renewed], "lost": [list(x) for x in beat.lost]}
+            data: dict[str, Any] = {
+                "renewed": [x.to_json() for x in beat.renewed],
+                "lost": [list(x) for x in beat.lost],
+            }
             lines = [f"renewed {len(beat.renewed)} lease(s)"] + [f"lost {lid}: {why}" for lid, why in beat.lost]
             _emit(args, data, lines)
             return 0

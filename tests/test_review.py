@@ -285,3 +285,31 @@ def test_suggested_return_lists_missing_materials_and_invalid_fields(desk: Desk,
     missing = {(i.material, i.party_key) for i in suggested if i.problem == "missing"}
     required = {(s.material, s.party_key) for s in d.slots if s.required}
     assert missing == required and missing
+
+
+def test_the_lease_keeper_renews_while_running_and_the_lease_lapses_after(settings, clerk) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from workstation.services.desk import open_desk
+    from workstation.services.review import LeaseKeeper, ReviewService
+
+    desk = open_desk(settings)
+    try:
+        reviewer = _user(desk, "keep1", online=True, offline=True)
+        d = submitted(desk, clerk)
+        review = ReviewService(
+            desk.db, desk.catalogue, station_id="local", qc_policy=desk.review._qc, lease_seconds=0.8
+        )
+        lease = review.claim_next(reviewer)
+        assert lease is not None
+        keeper = LeaseKeeper(review, reviewer, interval=0.15).start()
+        time.sleep(1.6)  # twice the lease
+        keeper.stop()
+        assert keeper.renewals >= 3 and keeper.failures == 0
+        assert [x.number for x in review.queue(reviewer)] == [d.number]
+        time.sleep(1.0)
+        assert review.queue(reviewer) == []
+        with pytest.raises(ConflictError, match="expired"):
+            review.decide(reviewer, d.number, "approve", lease_id=lease.lease_id, fence=lease.fence)
+    finally:
+        desk.close()

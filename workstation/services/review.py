@@ -11,7 +11,9 @@ one; otherwise it is recorded as a conflict (a Decision row with outcome "confli
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +41,8 @@ from workstation.services import audit, outbox
 from workstation.store.db import Database
 from workstation.store.models import Assignment, ClockPause, Decision, Dossier, Field, Finding, QcCheck
 from workstation.store.types import utcnow
+
+log = logging.getLogger(__name__)
 
 _POOL_STATUSES = (Status.SUBMITTED.value, Status.IN_REVIEW.value)
 
@@ -619,6 +623,56 @@ class ReviewService:
                 base_version=base_version if bump else None,
                 payload=body,
             )
+
+
+class LeaseKeeper:
+    """Renews a reviewer's leases in the background while the desk runs (a third of the lease each time).
+
+    A failed renewal (the database or, later, the registry unreachable) is retried at the next tick; leases
+    that can no longer be renewed are reported once through `on_lost(lease_id, why)`.
+    """
+
+    def __init__(
+        self,
+        review: ReviewService,
+        actor: Actor,
+        *,
+        interval: float | None = None,
+        on_lost: Callable[[str, str], None] | None = None,
+    ):
+        self._review = review
+        self._actor = actor
+        self.interval = interval if interval is not None else max(review.lease.total_seconds() / 3, 0.05)
+        self._on_lost = on_lost
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.renewals = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    def start(self) -> LeaseKeeper:
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                beat = self._review.heartbeat(self._actor)
+            except Exception as exc:  # keep trying: the next tick may find the database back
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("lease renewal failed: %s", self.last_error)
+                continue
+            self.renewals += 1
+            for lease_id, why in beat.lost:
+                if self._on_lost is not None:
+                    self._on_lost(lease_id, why)
 
 
 def _review_classes(actor: Actor) -> tuple[bool, ...]:

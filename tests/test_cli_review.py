@@ -90,3 +90,38 @@ def test_a_clerk_cannot_claim_and_an_empty_pool_says_so(tmp_path: Path) -> None:
     assert len(queue) == 2
     empty = ws(data, "--as", "rev1", "review", "queue", "--fill")
     assert empty.returncode == 0 and empty.stdout.count("fence 1") == 2
+
+
+def test_qc_records_a_major_error_and_the_correction_is_resolved(tmp_path: Path) -> None:
+    data = tmp_path / "desk"
+    desk = open_desk(load_settings(data_dir=data, admin_password="admin-pass-1"))
+    try:
+        admin = desk.users.actor("admin")
+        desk.users.add(admin, username="clerk1", password="clerk-pass-1", roles=["clerk"])
+        desk.users.add(admin, username="qc1", password="qc-pass-001", roles=["qc"])
+        desk.users.add(
+            admin,
+            username="rev1",
+            password="rev-pass-01",
+            roles=["reviewer"],
+            can_review_online=True,
+            can_review_offline=True,
+        )
+        number = submitted(desk, desk.users.actor("clerk1"), business="MORT_CIP", kind="enterprise").number
+    finally:
+        desk.close()
+    assert ws(data, "--as", "rev1", "review", "next").returncode == 0
+    assert ws(data, "--as", "rev1", "review", "decide", number, "approve").returncode == 0
+    assert "QC: full" in ws(data, "--as", "rev1", "review", "register", number).stdout
+    checks = json.loads(ws(data, "qc", "list", "--json").stdout)
+    assert [(c["number"], c["basis"], c["state"]) for c in checks] == [(number, "full", "pending")]
+    no_defect = ws(data, "--as", "qc1", "qc", "record", checks[0]["id"], "major")
+    assert _one_line_error(no_defect, 2)
+    rec = ws(data, "--as", "qc1", "qc", "record", checks[0]["id"], "major", "--defect", "抵押权人名称与合同不一致")
+    assert rec.returncode == 0 and "correction case" in rec.stdout
+    cases = json.loads(ws(data, "qc", "corrections", "--json").stdout)
+    assert [(c["number"], c["assigned_to"], c["state"]) for c in cases] == [(number, "rev1", "open")]
+    done = ws(data, "--as", "rev1", "qc", "resolve", cases[0]["id"], "已依职权更正登记簿")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(ws(data, "qc", "corrections", "--state", "resolved", "--json").stdout)[0]["state"] == "resolved"
+    assert ws(data, "audit", "verify").returncode == 0

@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     from workstation import cli_review
 
     cli_review.add_parsers(sub, _Parser)
+    cli_review.add_qc_parsers(sub, _Parser)
 
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
@@ -547,6 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "user": _cmd_user,
             "intake": _cmd_intake,
             "review": cli_review.cmd_review,
+            "qc": cli_review.cmd_qc,
         }
         return handlers[command](args, settings)
     except (WorkstationError, DomainError) as exc:

@@ -58,6 +58,70 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     hist.add_argument("--json", action="store_true")
 
 
+def add_qc_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    qc = sub.add_parser("qc", help="quality inspection after 登簿 (R3) and correction cases (R4)").add_subparsers(
+        dest="action", parser_class=parser_class, metavar="ACTION", required=True
+    )
+    pend = qc.add_parser("list", help="inspections waiting (or --state done / all)")
+    pend.add_argument("--state", choices=["pending", "done", "all"], default="pending")
+    pend.add_argument("--json", action="store_true")
+    rec = qc.add_parser("record", help="record an inspection's result; a major error opens a correction case")
+    rec.add_argument("check", help="the inspection id (from 'qc list')")
+    rec.add_argument("result", choices=["pass", "minor", "major"])
+    rec.add_argument("--defect", action="append", default=[], help="what is wrong (repeatable)")
+    rec.add_argument("--notes", default="")
+    rec.add_argument("--assign-to", help="who corrects a major error (default: the registrar, 登簿人)")
+    rec.add_argument("--json", action="store_true")
+    cor = qc.add_parser("corrections", help="correction cases")
+    cor.add_argument("--state", choices=["open", "resolved", "all"], default="open")
+    cor.add_argument("--assignee", help="only cases assigned to this user")
+    cor.add_argument("--json", action="store_true")
+    res = qc.add_parser("resolve", help="close a correction case with what was done")
+    res.add_argument("correction", help="the case id (from 'qc corrections')")
+    res.add_argument("resolution", help="what was corrected and how")
+    res.add_argument("--json", action="store_true")
+
+
+def _check_line(c: Any) -> str:
+    result = f"{c.result}" if c.result else "pending"
+    return f"{c.id}  {c.number}  {c.business:<20} {c.basis:<8} {result:<8} registrar {c.registrar or '—'}"
+
+
+def _correction_line(c: Any) -> str:
+    return f"{c.id}  {c.number}  {c.state:<9} → {c.assigned_to}: {c.description}"
+
+
+def cmd_qc(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        svc = desk.qc
+        if args.action == "list":
+            checks = svc.checks(None if args.state == "all" else args.state)
+            _emit(args, [c.to_json() for c in checks], [_check_line(c) for c in checks] or ["no inspections"])
+            return 0
+        if args.action == "corrections":
+            cases = svc.corrections(None if args.state == "all" else args.state, assigned_to_username=args.assignee)
+            _emit(args, [c.to_json() for c in cases], [_correction_line(c) for c in cases] or ["no cases"])
+            return 0
+        actor = desk.users.actor(settings.user)
+        if args.action == "record":
+            check = svc.record(
+                actor, args.check, args.result, defects=args.defect, notes=args.notes, assign_to=args.assign_to
+            )
+            lines = [_check_line(check)]
+            if check.correction_id:
+                lines.append(f"correction case {check.correction_id} opened")
+            _emit(args, check.to_json(), lines)
+            return 0
+        case = svc.resolve_correction(actor, args.correction, args.resolution)
+        _emit(args, case.to_json(), [_correction_line(case)])
+        return 0
+    finally:
+        desk.close()
+
+
 def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, ensure_ascii=False, default=str))

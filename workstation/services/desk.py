@@ -20,6 +20,7 @@ from workstation.services import audit
 from workstation.services.dossiers import DossierService
 from workstation.services.events import EventBus
 from workstation.services.intake import IntakeService
+from workstation.services.qc import QcService
 from workstation.services.review import ReviewService
 from workstation.services.users import UserService
 from workstation.store import migrate
@@ -60,6 +61,7 @@ class Desk:
     events: EventBus
     intake: IntakeService
     review: ReviewService
+    qc: QcService
     first_admin_password: str | None = None
 
     def ocr_runner(self, engine: str | None = None, workers: int | None = None) -> OcrRunner:
@@ -126,6 +128,7 @@ def open_desk(settings: Settings) -> Desk:
     )
     return Desk(
         review=review,
+        qc=QcService(db, station_id=settings.station_id),
         events=events,
         intake=IntakeService(db, blobs, station_id=settings.station_id, events=events),
         settings=settings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -125,3 +126,29 @@ def test_qc_records_a_major_error_and_the_correction_is_resolved(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert json.loads(ws(data, "qc", "corrections", "--state", "resolved", "--json").stdout)[0]["state"] == "resolved"
     assert ws(data, "audit", "verify").returncode == 0
+
+
+def test_clock_pause_evaluate_and_records_csv(tmp_path: Path) -> None:
+    data = tmp_path / "desk"
+    ent, ind = _desk_with_two_dossiers(data)
+    clock = json.loads(ws(data, "dossier", "clock", ent, "--json").stdout)
+    assert clock["state"] == "running" and clock["limit_days"] >= 1 and clock["used"] == 0
+    assert ws(data, "--as", "rev1", "dossier", "pause", ent, "announcement", "--note", "公告15个工作日").returncode == 0
+    paused = json.loads(ws(data, "dossier", "clock", ent, "--json").stdout)
+    assert paused["paused"] is True and paused["due"] is None
+    again = ws(data, "--as", "rev1", "dossier", "pause", ent, "announcement")
+    assert _one_line_error(again, 2)
+    assert ws(data, "--as", "rev1", "dossier", "resume", ent, "announcement").returncode == 0
+    far = ws(data, "review", "overdue", "--today", "2099-01-05", "--json")
+    assert {e["number"] for e in json.loads(far.stdout)} == {ent, ind}
+    assert "not a date" in _one_line_error(ws(data, "review", "overdue", "--today", "soon"), 2)
+    assert "from 1 to 5" in _one_line_error(ws(data, "dossier", "evaluate", ent, "9"), 2)
+    assert ws(data, "dossier", "evaluate", ent, "5", "--comment", "办事快").returncode == 0
+    out = tmp_path / "records.csv"
+    done = ws(data, "review", "records", "--csv", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheet programs then read UTF-8
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = {row["username"]: row for row in csv.DictReader(fh)}
+    assert rows["clerk1"]["created"] == "2" and rows["clerk1"]["evaluations"] == "1"
+    assert rows["clerk1"]["evaluation_mean"].startswith("5")

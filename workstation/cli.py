@@ -105,6 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     waive.add_argument("--party", help="party key (p1, p2…) when several parties need it")
     waive.add_argument("--reason", required=True)
     waive.add_argument("--json", action="store_true")
+    clock = dossier.add_parser("clock", help="the dossier's time-limit clock (R19): used, left, due, pauses")
+    clock.add_argument("number")
+    clock.add_argument("--today", help="judge on this day, YYYY-MM-DD")
+    clock.add_argument("--json", action="store_true")
+    for name, text in (("pause", "stop the clock for 公告 or 实地查看"), ("resume", "restart the clock")):
+        cmd = dossier.add_parser(name, help=text)
+        cmd.add_argument("number")
+        cmd.add_argument("reason", choices=["announcement", "site_visit"])
+        if name == "pause":
+            cmd.add_argument("--note", default="")
+        cmd.add_argument("--json", action="store_true")
+    ev = dossier.add_parser("evaluate", help="record the applicant's service evaluation (评价), 1-5")
+    ev.add_argument("number")
+    ev.add_argument("score", type=int, help="1 非常不满意 … 5 非常满意")
+    ev.add_argument("--comment", default="")
+    ev.add_argument("--channel", default="window")
+    ev.add_argument("--json", action="store_true")
+    issue = dossier.add_parser("issue", help="缴费发证: hand over the certificate or proof (after 登簿)")
+    issue.add_argument("number")
+    issue.add_argument("--json", action="store_true")
     export = dossier.add_parser("export", help="the searchable dossier PDF (scans under their OCR text)")
     export.add_argument("number", help="受理号")
     export.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write")
@@ -169,6 +189,16 @@ def _print_detail(d: Any) -> None:
             print(f"    - {item}")
 
 
+def _print_clock(v: Any) -> None:
+    print(f"{v.number}  {v.business}  {v.state}")
+    if v.accepted is None:
+        return
+    due = v.due.isoformat() if v.due else "— (paused)"
+    print(f"  accepted {v.accepted}  limit {v.limit_days} working days  used {v.used}  left {v.remaining}  due {due}")
+    for p in v.pauses:
+        print(f"  paused {p.reason}: {p.start} → {p.end or 'open'}")
+
+
 def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
     from workstation.services.desk import open_desk
 
@@ -193,7 +223,27 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             detail = svc.show(args.number)
             _emit(args, detail.to_json(), lambda: _print_detail(detail))
             return 0
+        if args.action == "clock":
+            from workstation.cli_review import _day
+
+            view = desk.clocks.clock(args.number, _day(args.today, "--today"))
+            _emit(args, view.to_json(), lambda: _print_clock(view))
+            return 0
+        if args.action == "evaluate":
+            ev = desk.records.evaluate(args.number, args.score, comment=args.comment, channel=args.channel)
+            _emit(args, ev.to_json(), lambda: print(f"{args.number}: evaluation {args.score}/5 recorded"))
+            return 0
         actor = desk.users.actor(settings.user)
+        if args.action in ("pause", "resume"):
+            action = desk.clocks.pause if args.action == "pause" else desk.clocks.resume
+            extra = {"note": args.note} if args.action == "pause" else {}
+            pause = action(actor, args.number, args.reason, **extra)
+            _emit(args, pause.to_json(), lambda: print(f"{args.number}: clock {args.action}d ({args.reason})"))
+            return 0
+        if args.action == "issue":
+            done = desk.review.issue(actor, args.number)
+            _emit(args, done, lambda: print(f"{args.number}: issued (发证)"))
+            return 0
         if args.action == "export":
             from workstation.services.export import export_pdf
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import date, datetime, time
 from typing import Any
 
 from workstation.config import Settings
@@ -53,6 +54,15 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     pool.add_argument("--json", action="store_true")
     rsn = review.add_parser("reasons", help="the 不予登记 reasons and 补正 problem codes")
     rsn.add_argument("--json", action="store_true")
+    for name, text in (("overdue", "dossiers past their time limit (R19)"), ("due-today", "dossiers due today")):
+        lim = review.add_parser(name, help=text)
+        lim.add_argument("--today", help="the day to judge by, YYYY-MM-DD (default: today in the office)")
+        lim.add_argument("--json", action="store_true")
+    recs = review.add_parser("records", help="per-person records (R17): counts, durations, returns, QC, evaluations")
+    recs.add_argument("--since", help="from this day, YYYY-MM-DD (office time)")
+    recs.add_argument("--until", help="up to (not including) this day, YYYY-MM-DD")
+    recs.add_argument("--csv", metavar="FILE", help="write them as CSV to FILE")
+    recs.add_argument("--json", action="store_true")
     hist = review.add_parser("decisions", help="every decision received on a dossier, conflicts included")
     hist.add_argument("number", help="受理号")
     hist.add_argument("--json", action="store_true")
@@ -185,6 +195,22 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
             rows = svc.decisions(args.number)
             _emit(args, [r.to_json() for r in rows], [_decision_line(r) for r in rows] or ["no decisions"])
             return 0
+        if args.action in ("overdue", "due-today"):
+            today = _day(args.today, "--today")
+            entries = desk.clocks.overdue(today) if args.action == "overdue" else desk.clocks.due_today(today)
+            _emit(
+                args,
+                [e.to_json() for e in entries],
+                [
+                    f"{e.number}  {e.business:<20} due {e.due}  used {e.used}/{e.limit_days} working days"
+                    + ("  (paused)" if e.paused else "")
+                    for e in entries
+                ]
+                or ["none"],
+            )
+            return 0
+        if args.action == "records":
+            return _records(args, desk)
         actor = desk.users.actor(settings.user)
         if args.action == "next":
             lease = svc.claim_next(actor)
@@ -222,6 +248,44 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"unknown action {args.action}")  # pragma: no cover - argparse restricts the choices
     finally:
         desk.close()
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} '{text[:40]}' is not a date (YYYY-MM-DD)") from None
+
+
+def _office_start(text: str | None, option: str) -> datetime | None:
+    from workstation.services.views import OFFICE_TZ
+
+    day = _day(text, option)
+    return None if day is None else datetime.combine(day, time.min, tzinfo=OFFICE_TZ)
+
+
+def _records(args: argparse.Namespace, desk: Any) -> int:
+    since, until = _office_start(args.since, "--since"), _office_start(args.until, "--until")
+    if args.csv:
+        rows = desk.records.write_csv(args.csv, since, until)
+        _emit(args, {"file": args.csv, "people": rows}, [f"wrote {args.csv}: {rows} people"])
+        return 0
+    people = desk.records.people(since, until)
+    _emit(
+        args,
+        [p.to_json() for p in people],
+        [
+            f"{p.username:<12} accepted {p.created:>4}  approved {p.approved:>4}  returned {p.returned:>3}  "
+            f"rejected {p.rejected:>3}  registered {p.registered:>4}  QC major {p.qc_major:>2}  "
+            f"evaluations {p.evaluations}"
+            + (f" (mean {p.evaluation_mean:.2f})" if p.evaluation_mean is not None else "")
+            for p in people
+        ]
+        or ["no activity"],
+    )
+    return 0
 
 
 def _decide(args: argparse.Namespace, desk: Any, actor: Any) -> int:

@@ -17,10 +17,12 @@ from workstation.domain.qc import QcPolicy, default_qc_policy
 from workstation.domain.stages import HallMode, Stage, stage_plan
 from workstation.errors import ConfigError, DataDirError, StoreError
 from workstation.services import audit
+from workstation.services.clocks import ClockService
 from workstation.services.dossiers import DossierService
 from workstation.services.events import EventBus
 from workstation.services.intake import IntakeService
 from workstation.services.qc import QcService
+from workstation.services.records import RecordsService
 from workstation.services.review import ReviewService
 from workstation.services.users import UserService
 from workstation.store import migrate
@@ -62,6 +64,8 @@ class Desk:
     intake: IntakeService
     review: ReviewService
     qc: QcService
+    clocks: ClockService
+    records: RecordsService
     first_admin_password: str | None = None
 
     def ocr_runner(self, engine: str | None = None, workers: int | None = None) -> OcrRunner:
@@ -129,6 +133,8 @@ def open_desk(settings: Settings) -> Desk:
     return Desk(
         review=review,
         qc=QcService(db, station_id=settings.station_id),
+        clocks=ClockService(db, catalogue, station_id=settings.station_id),
+        records=RecordsService(db, station_id=settings.station_id),
         events=events,
         intake=IntakeService(db, blobs, station_id=settings.station_id, events=events),
         settings=settings,

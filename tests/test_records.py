@@ -301,7 +301,7 @@ def test_csv_has_a_header_and_one_row_per_person(
         written = list(csv.DictReader(fh))
     assert [row["username"] for row in written] == ["clerk1", "revall"]
     assert written[1]["display_name"] == "李审核"
-    assert target.read_bytes().startswith(b"username,display_name,roles,created,")
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfusername,display_name,roles,created,")
 
     # A period with nothing in it still lists the clerk and the reviewer, all zeros.
     assert records.write_csv(target, since=utcnow() + timedelta(days=1)) == 2

@@ -169,6 +169,15 @@ class DossierService:
                     "parties": [_party_payload(party)],
                 },
                 bump=False,
+                op_extra={
+                    "dossier_id": dossier.id,
+                    "station_id": dossier.station_id,
+                    "registration_type": dossier.registration_type,
+                    "digitized": dossier.digitized,
+                    "hall_mode": dossier.hall_mode,
+                    "stage_plan": dossier.stage_plan,
+                    "parties_full": [{"id": party.id, "key": party.key, "position": party.position}],
+                },
             )
             return self._detail(session, dossier)
 
@@ -307,7 +316,7 @@ class DossierService:
                     )
                 ).scalars():
                     pause.ended_at, pause.ended_by = now, actor.username
-            self._move(session, actor, dossier, action, new_state, {})
+            self._move(session, actor, dossier, action, new_state, {}, with_manifest=True)
             return self._detail(session, dossier)
 
     def withdraw(self, actor: Actor, number: str, *, reason: str = "") -> DossierDetail:
@@ -548,9 +557,18 @@ class DossierService:
         action: Action,
         new_state: DossierState,
         extra: dict[str, Any],
+        *,
+        with_manifest: bool = False,
     ) -> None:
+        """Move the dossier; `with_manifest` sends its full content to the registry with the op (submission)."""
         before = self._state(dossier)
         dossier.stage, dossier.status = new_state.stage.value, new_state.status.value
+        op_extra = None
+        if with_manifest:
+            from workstation.services.manifest import dossier_manifest
+
+            session.flush()
+            op_extra = {"manifest": dossier_manifest(session, dossier)}
         self._record(
             session,
             actor,
@@ -561,6 +579,7 @@ class DossierService:
                 "to": {"stage": new_state.stage.value, "status": new_state.status.value},
                 **extra,
             },
+            op_extra=op_extra,
         )
 
     def _record(
@@ -572,8 +591,13 @@ class DossierService:
         payload: dict[str, Any],
         *,
         bump: bool = True,
+        op_extra: dict[str, Any] | None = None,
     ) -> None:
-        """The change's audit event and outbox op, in the caller's transaction."""
+        """The change's audit event and outbox op, in the caller's transaction.
+
+        The op also carries the dossier's stage and status after the change (the registry mirrors them) and
+        `op_extra` (what only the registry needs, e.g. the manifest; kept out of the audit chain).
+        """
         base_version = dossier.version
         if bump:
             dossier.version += 1
@@ -594,7 +618,14 @@ class DossierService:
             kind=action,
             entity_id=dossier.id,
             base_version=base_version if bump else None,
-            payload={"number": dossier.number, "version": dossier.version, **payload},
+            payload={
+                "number": dossier.number,
+                "version": dossier.version,
+                "stage": dossier.stage,
+                "status": dossier.status,
+                **payload,
+                **(op_extra or {}),
+            },
         )
 
     def _summary(self, dossier: Dossier) -> DossierSummary:

@@ -605,6 +605,7 @@ class ReviewService:
             dossier.updated_at = utcnow()
         session.flush()
         body = {"number": dossier.number, "version": dossier.version, **payload}
+        op_body = {**body, "stage": dossier.stage, "status": dossier.status}
         audit.append(
             session,
             station_id=self._station,
@@ -621,7 +622,7 @@ class ReviewService:
                 kind=action,
                 entity_id=dossier.id,
                 base_version=base_version if bump else None,
-                payload=body,
+                payload=op_body,
             )
 
 

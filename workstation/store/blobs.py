@@ -55,18 +55,29 @@ class BlobStore:
         with Path(path).open("rb") as fh:
             return self.put_stream(fh)
 
-    def _put(self, chunks: Iterator[bytes]) -> str:
+    def put_expected(self, chunks: Iterator[bytes], sha256: str, *, max_bytes: int) -> str:
+        """Store an upload only if it hashes to `sha256` and stays within `max_bytes`; else BlobError, nothing kept."""
+        _check_digest(sha256)
+        return self._put(chunks, expected=sha256, max_bytes=max_bytes)
+
+    def _put(self, chunks: Iterator[bytes], *, expected: str | None = None, max_bytes: int | None = None) -> str:
         digest = hashlib.sha256()
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         tmp = Path(tmp_name)
+        size = 0
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise BlobError(f"blob is larger than {max_bytes} bytes")
                     digest.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
+            if expected is not None and sha != expected:
+                raise BlobError(f"the bytes sent hash to {sha}, not {expected}")
             final = self.path_for(sha)
             if final.is_file() and self._matches(final, sha):
                 tmp.unlink()

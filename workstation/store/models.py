@@ -434,3 +434,78 @@ class Evaluation(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     channel: Mapped[str] = mapped_column(String(16), default="window")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- the registry's side of sync (issue 6); desks have these tables too, empty ---------------------------------------
+
+
+class RegistryStation(Base):
+    """A desk allowed to sync: its token is stored as a SHA-256 digest (tokens are 256-bit random)."""
+
+    __tablename__ = "registry_stations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StationSeq(Base):
+    """The last op sequence number the registry holds from a station (applied, conflicted or skipped)."""
+
+    __tablename__ = "station_seqs"
+
+    station_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AppliedOp(Base):
+    """Each op the registry received, once: a replay returns this row's result."""
+
+    __tablename__ = "applied_ops"
+    __table_args__ = (UniqueConstraint("station_id", "seq"),)
+
+    op_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(12))  # applied | conflict | skipped
+    code: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int | None] = mapped_column(Integer)
+    desk_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the desk's clock, recorded only
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SyncConflict(Base):
+    """An op refused because the registry had moved on (stale version or fence): kept, shown, never lost."""
+
+    __tablename__ = "sync_conflicts"
+
+    id: Mapped[str] = _id()
+    station_id: Mapped[str] = mapped_column(String(32), index=True)
+    op_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(64), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    current_version: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChangeRecord(Base):
+    """The registry's change feed: gap-free, commit-ordered sequence (taken under the counter row's lock)."""
+
+    __tablename__ = "change_feed"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(64), index=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,137 @@
+"""A dossier's full content as plain JSON (parties, slots, pages, fields, findings), and back.
+
+The manifest travels with submission to the registry (reviewers there never see half a dossier: every page's
+blob must be present first) and with a lease back to a reviewer's desk. Row ids are kept: they are UUIDv7s
+made where the row was born, unique everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from workstation.store.models import Dossier, Field, Finding, MaterialSlot, Page, Party
+
+MANIFEST_VERSION = 1
+
+_DOSSIER_KEYS = (
+    "number",
+    "station_id",
+    "business_code",
+    "registration_type",
+    "channel",
+    "applicant_kind",
+    "digitized",
+    "hall_mode",
+    "stage_plan",
+    "conditions",
+    "stage",
+    "status",
+    "version",
+    "fence",
+)
+_PARTY_KEYS = ("id", "key", "position", "role", "kind", "name", "id_type", "id_value")
+_SLOT_KEYS = (
+    "id",
+    "position",
+    "material",
+    "accepts",
+    "party_key",
+    "label",
+    "required",
+    "satisfied",
+    "waived",
+    "waiver_reason",
+)
+_PAGE_KEYS = (
+    "id",
+    "slot_id",
+    "position",
+    "sha256",
+    "file_page",
+    "source_name",
+    "media_type",
+    "size",
+    "rotation",
+    "ocr_status",
+    "ocr_text",
+    "material_guess",
+    "material_confidence",
+    "ocr_lines",
+    "material_basis",
+    "slot_by_clerk",
+    "ocr_engine",
+    "deleted",
+)
+_FIELD_KEYS = ("id", "page_id", "key", "value", "confidence", "valid", "box")
+_FINDING_KEYS = ("id", "rule", "severity", "message", "page_ids", "resolved")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def dossier_manifest(session: Session, dossier: Dossier) -> dict[str, Any]:
+    """The dossier as the registry and reviewers need it; `blobs` lists every sha256 its pages reference."""
+    pages = session.execute(select(Page).where(Page.dossier_id == dossier.id).order_by(Page.position)).scalars().all()
+    slots = session.execute(
+        select(MaterialSlot).where(MaterialSlot.dossier_id == dossier.id).order_by(MaterialSlot.position)
+    ).scalars()
+    parties = session.execute(select(Party).where(Party.dossier_id == dossier.id).order_by(Party.position)).scalars()
+    fields = session.execute(select(Field).where(Field.dossier_id == dossier.id).order_by(Field.id)).scalars()
+    findings = session.execute(select(Finding).where(Finding.dossier_id == dossier.id).order_by(Finding.id)).scalars()
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "id": dossier.id,
+        **{key: getattr(dossier, key) for key in _DOSSIER_KEYS},
+        "applied_at": _iso(dossier.applied_at),
+        "accepted_at": _iso(dossier.accepted_at),
+        "parties": [{key: getattr(p, key) for key in _PARTY_KEYS} for p in parties],
+        "slots": [{key: getattr(s, key) for key in _SLOT_KEYS} for s in slots],
+        "pages": [{key: getattr(p, key) for key in _PAGE_KEYS} for p in pages],
+        "fields": [{key: getattr(f, key) for key in _FIELD_KEYS} for f in fields],
+        "findings": [{key: getattr(f, key) for key in _FINDING_KEYS} for f in findings],
+        "blobs": sorted({p.sha256 for p in pages if not p.deleted}),
+    }
+
+
+def manifest_blobs(manifest: dict[str, Any]) -> list[str]:
+    blobs = manifest.get("blobs")
+    if not isinstance(blobs, list) or not all(isinstance(b, str) for b in blobs):
+        raise ValueError("manifest: 'blobs' must be a list of sha256 digests")
+    return blobs
+
+
+def replace_content(session: Session, dossier: Dossier, manifest: dict[str, Any]) -> None:
+    """Make the dossier's parties, slots, pages, fields and findings exactly those of the manifest.
+
+    Raises ValueError (with one line) on a malformed manifest; the caller's transaction then rolls back.
+    """
+    try:
+        parties = [{key: item[key] for key in _PARTY_KEYS} for item in manifest["parties"]]
+        slots = [{key: item[key] for key in _SLOT_KEYS} for item in manifest["slots"]]
+        pages = [{key: item[key] for key in _PAGE_KEYS} for item in manifest["pages"]]
+        fields = [{key: item[key] for key in _FIELD_KEYS} for item in manifest["fields"]]
+        findings = [{key: item[key] for key in _FINDING_KEYS} for item in manifest["findings"]]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"manifest is missing {exc}") from None
+    session.flush()
+    for model in (Field, Finding, Page, MaterialSlot, Party):
+        session.execute(delete(model).where(model.dossier_id == dossier.id))
+    session.expire(dossier)
+    for row in parties:
+        session.add(Party(dossier_id=dossier.id, **row))
+    for row in slots:
+        session.add(MaterialSlot(dossier_id=dossier.id, **row))
+    session.flush()
+    for row in pages:
+        session.add(Page(dossier_id=dossier.id, file_id=None, **row))
+    session.flush()
+    for row in fields:
+        session.add(Field(dossier_id=dossier.id, **row))
+    for row in findings:
+        session.add(Finding(dossier_id=dossier.id, **row))
+    session.flush()

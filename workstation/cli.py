@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_review.add_parsers(sub, _Parser)
     cli_review.add_qc_parsers(sub, _Parser)
+    from workstation import cli_sync
+
+    cli_sync.add_parsers(sub, _Parser)
 
     aud = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
@@ -590,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _setup_logging(settings)
             return _cmd_run(settings)
         _setup_logging(settings)
-        from workstation import cli_review
+        from workstation import cli_review, cli_sync
 
         handlers = {
             "dossier": _cmd_dossier,
@@ -599,6 +602,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "intake": _cmd_intake,
             "review": cli_review.cmd_review,
             "qc": cli_review.cmd_qc,
+            "registry": cli_sync.cmd_registry,
+            "sync": cli_sync.cmd_sync,
         }
         return handlers[command](args, settings)
     except (WorkstationError, DomainError) as exc:

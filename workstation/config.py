@@ -78,7 +78,10 @@ class Settings(BaseSettings):
     review_queue_size: int = PydField(default=3, ge=1, le=50)  # K: leased dossiers a review desk holds
     review_lease_minutes: float = PydField(default=30.0, gt=0, le=24 * 60)  # renewed by heartbeat while online
     qc_rate: float | None = PydField(default=None, gt=0, le=1)  # default: domain/data/qc.toml
-    qc_key: SecretStr | None = None  # the office's sampling key; default: domain/data/qc.toml
+    qc_key: SecretStr | None = None
+    sync_interval_seconds: float = PydField(
+        default=5.0, gt=0, le=3600
+    )  # between sync passes when all is well  # the office's sampling key; default: domain/data/qc.toml
 
     @property
     def inbox_dir(self) -> Path:

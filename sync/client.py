@@ -1,0 +1,513 @@
+"""The desk's sync agent: push the outbox (blobs first), pull the registry's changes, keep trying.
+
+Nothing is lost and nothing is done twice, whatever the network does:
+- an op leaves the outbox only when the registry answered for it (applied, conflict, or parked); a lost answer
+  means the op is sent again and the registry returns its first result;
+- the blobs a batch references are uploaded (and verified there) before the batch;
+- the change cursor is stored in the same transaction as the changes it covers;
+- network errors, 5xx, 408 and 429 are retried with jittered exponential backoff; any other refusal of one op
+  parks that op in a visible quarantine (its sequence number is reported to the registry as skipped) and the
+  queue moves on. The loop runs on a timer, not only when something new is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from sync.protocol import SCHEMA_VERSION
+from workstation.errors import BlobError
+from workstation.services import outbox
+from workstation.store.blobs import BlobStore
+from workstation.store.db import Database
+from workstation.store.models import DeskState, Dossier, OutboxOp, SyncCursor
+from workstation.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+CURSOR = "changes"
+_STATE_PREFIX = "sync."
+
+
+class Transient(Exception):
+    """Try again later: the network or the registry is not answering properly now."""
+
+
+class Refused(Exception):
+    """The registry refused the desk itself (token, schema version): no op is at fault; retried on the timer."""
+
+
+@dataclass
+class PushReport:
+    applied: int = 0
+    conflicts: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    blobs_sent: int = 0
+    bytes_sent: int = 0
+    batches: int = 0
+
+
+@dataclass
+class SyncStatus:
+    online: bool
+    registry: str | None
+    outbox_depth: int
+    oldest_pending: datetime | None
+    last_success: str | None
+    last_error: str | None
+    cursor: str
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "online": self.online,
+            "registry": self.registry,
+            "outbox_depth": self.outbox_depth,
+            "oldest_pending": self.oldest_pending.isoformat() if self.oldest_pending else None,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "cursor": self.cursor,
+            "quarantined": self.quarantined,
+            "conflicts": self.conflicts,
+        }
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)] (AWS architecture blog's recommendation)."""
+    return rng.uniform(0, min(cap, base * (2 ** min(attempt, 30))))
+
+
+class SyncAgent:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        station_id: str,
+        url: str,
+        token: str,
+        batch_size: int = 100,
+        timeout: float = 30.0,
+        interval: float = 5.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 60.0,
+        seed: int | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.db = db
+        self.blobs = blobs
+        self.station_id = station_id
+        self.url = url.rstrip("/")
+        self.batch_size = batch_size
+        self.interval = interval
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self._rng = random.Random(seed)
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # one sync pass at a time (background loop and `sync now`)
+        self.failures = 0  # consecutive failed passes
+        self.on_change: Callable[[], None] | None = None
+
+    # -- one pass ----------------------------------------------------------------------------------------
+
+    def sync_once(self) -> PushReport:
+        """Push everything pending, then pull every change; raises Transient or Refused on failure."""
+        with self._lock:
+            try:
+                report = self.push()
+                self.pull()
+            except (Transient, Refused) as exc:
+                self._note(error=str(exc))
+                raise
+            self._note(error=None)
+            return report
+
+    def push(self) -> PushReport:
+        report = PushReport()
+        while True:
+            ops, skipped = self._next_batch()
+            if not ops and not skipped:
+                return report
+            self._send_blobs(ops, report)
+            ops, skipped = self._next_batch()  # a corrupt local blob may have parked an op
+            if not ops and not skipped:
+                return report
+            body = {
+                "schema_version": SCHEMA_VERSION,
+                "station_id": self.station_id,
+                "ops": [_wire(op) for op in ops],
+                "skipped": skipped,
+            }
+            response = self._request("POST", "/v1/ops", json=body)
+            report.batches += 1
+            if response.status_code == 200:
+                answer = response.json()
+                self._take_results(answer.get("results", []), report)
+                self._acknowledge_skips(int(answer.get("last_seq", 0)))
+                continue
+            data = _json(response)
+            self._take_results(data.get("results", []), report)
+            code = data.get("code")
+            if code == "seq_gap":
+                self._resend_from(int(data.get("expected") or 1))
+                continue
+            if code == "blob_missing":
+                # The registry lost a blob it had acknowledged: send them again and retry on the next pass.
+                for sha in (data.get("detail") or {}).get("missing", []):
+                    self._put_blob(sha, report)
+                continue
+            if response.status_code in (400, 401, 403) and data.get("seq") is None:
+                raise Refused(f"registry refused this desk: {code}: {data.get('message')}")
+            if data.get("seq") is not None:
+                self._park(int(data["seq"]), f"{code}: {data.get('message')}", report)
+                continue
+            raise Refused(f"registry answered {response.status_code}: {code}: {data.get('message')}")
+
+    def pull(self) -> int:
+        applied = 0
+        while True:
+            cursor = self.cursor()
+            response = self._request("GET", "/v1/changes", params={"after": cursor, "limit": 500})
+            if response.status_code != 200:
+                data = _json(response)
+                raise Refused(f"registry refused the change feed: {data.get('code')}: {data.get('message')}")
+            page = response.json()
+            with self.db.transaction() as session:
+                for change in page["changes"]:
+                    applied += self._apply_change(session, change)
+                _set_cursor(session, str(page["cursor"]))
+            if applied and self.on_change is not None:
+                self.on_change()
+            if not page.get("more"):
+                return applied
+
+    # -- the background loop -------------------------------------------------------------------------------
+
+    def start(self) -> SyncAgent:
+        self._thread = threading.Thread(target=self._run, name="sync-agent", daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._http.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sync_once()
+                self.failures = 0
+                delay = self.interval
+            except (Transient, Refused) as exc:
+                self.failures += 1
+                delay = max(
+                    0.05, backoff_delay(self.failures, base=self.backoff_base, cap=self.backoff_cap, rng=self._rng)
+                )
+                log.info("sync failed (%s); next try in %.1f s", exc, delay)
+            except Exception:  # never let the agent die: log, back off, try again
+                self.failures += 1
+                log.exception("sync pass failed unexpectedly")
+                delay = backoff_delay(self.failures, base=self.backoff_base, cap=self.backoff_cap, rng=self._rng)
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    # -- status and the quarantine -------------------------------------------------------------------------
+
+    def cursor(self) -> str:
+        return read_cursor(self.db)
+
+    def status(self) -> SyncStatus:
+        return sync_status(self.db, self.url)
+
+    def retry(self, op_id: str) -> str:
+        """Send a parked op again: as a new op (new id and sequence number); the parked one stays on record."""
+        return retry_quarantined(self.db, self.station_id, op_id)
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Transient(f"registry unreachable: {type(exc).__name__}: {exc}") from None
+        if response.status_code in RETRYABLE_STATUS:
+            raise Transient(f"registry answered {response.status_code}")
+        return response
+
+    def _next_batch(self) -> tuple[list[OutboxOp], list[int]]:
+        with self.db.read() as session:
+            ops = list(
+                session.execute(
+                    select(OutboxOp)
+                    .where(OutboxOp.station_id == self.station_id, OutboxOp.state == "pending")
+                    .order_by(OutboxOp.seq)
+                    .limit(self.batch_size)
+                ).scalars()
+            )
+            skipped = list(
+                session.execute(
+                    select(OutboxOp.seq)
+                    .where(
+                        OutboxOp.station_id == self.station_id,
+                        OutboxOp.state.in_(("quarantined", "retried")),
+                        OutboxOp.sent_at.is_(None),
+                    )
+                    .order_by(OutboxOp.seq)
+                ).scalars()
+            )
+        return ops, skipped
+
+    def _send_blobs(self, ops: list[OutboxOp], report: PushReport) -> None:
+        wanted: dict[str, str] = {}  # sha256 → op_id of the first op needing it
+        for op in ops:
+            manifest = op.payload.get("manifest") if isinstance(op.payload, dict) else None
+            for sha in (manifest or {}).get("blobs", []):
+                wanted.setdefault(sha, op.op_id)
+        if not wanted:
+            return
+        response = self._request("POST", "/v1/blobs/missing", json={"sha256": sorted(wanted)})
+        if response.status_code != 200:
+            data = _json(response)
+            raise Refused(f"registry refused the blob check: {data.get('code')}: {data.get('message')}")
+        for sha in response.json()["missing"]:
+            try:
+                self._put_blob(sha, report)
+            except BlobError as exc:
+                self._park_op(wanted[sha], f"local page file unusable: {exc}", report)
+
+    def _put_blob(self, sha: str, report: PushReport) -> None:
+        data = self.blobs.read(sha)  # verifies the hash: a corrupt local file raises BlobError
+        for _attempt in range(3):
+            response = self._request(
+                "PUT", f"/v1/blobs/{sha}", content=data, headers={"Content-Type": "application/octet-stream"}
+            )
+            if response.status_code in (200, 201):
+                report.blobs_sent += 1
+                report.bytes_sent += len(data)
+                return
+            if response.status_code == 400:  # arrived damaged: read again and resend
+                data = self.blobs.read(sha)
+                continue
+            body = _json(response)
+            raise BlobError(f"registry refused blob {sha[:12]}: {body.get('code')}: {body.get('message')}")
+        raise Transient(f"blob {sha[:12]} kept arriving damaged")
+
+    def _take_results(self, results: list[dict[str, Any]], report: PushReport) -> None:
+        if not results:
+            return
+        now = utcnow()
+        with self.db.transaction() as session:
+            for result in results:
+                status = result.get("status")
+                if status == "skipped":
+                    session.execute(
+                        update(OutboxOp)
+                        .where(OutboxOp.station_id == self.station_id, OutboxOp.seq == result["seq"])
+                        .values(sent_at=now)
+                    )
+                    report.skipped += 1
+                    continue
+                op = session.get(OutboxOp, result.get("op_id"))
+                if op is None or op.state not in ("pending",):
+                    continue
+                op.sent_at = now
+                op.attempts += 1
+                if status == "applied":
+                    op.state = "sent"
+                    report.applied += 1
+                else:
+                    op.state, op.last_error = "conflict", f"{result.get('code')}: {result.get('message')}"
+                    report.conflicts += 1
+
+    def _acknowledge_skips(self, last_seq: int) -> None:
+        """Parked ops at or below the registry's last sequence number are known there as skipped."""
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxOp)
+                .where(
+                    OutboxOp.station_id == self.station_id,
+                    OutboxOp.state.in_(("quarantined", "retried")),
+                    OutboxOp.sent_at.is_(None),
+                    OutboxOp.seq <= last_seq,
+                )
+                .values(sent_at=utcnow())
+            )
+
+    def _park(self, seq: int, reason: str, report: PushReport) -> None:
+        with self.db.read() as session:
+            op_id = session.execute(
+                select(OutboxOp.op_id).where(OutboxOp.station_id == self.station_id, OutboxOp.seq == seq)
+            ).scalar_one_or_none()
+        if op_id is None:
+            raise Refused(f"registry refused op {seq}, which this desk does not have: {reason}")
+        self._park_op(op_id, reason, report)
+
+    def _park_op(self, op_id: str, reason: str, report: PushReport) -> None:
+        with self.db.transaction() as session:
+            op = session.get(OutboxOp, op_id)
+            if op is not None and op.state == "pending":
+                op.state, op.last_error, op.attempts = "quarantined", reason[:1000], op.attempts + 1
+                report.quarantined += 1
+                log.warning("op %s (%s) parked: %s", op.seq, op.kind, reason)
+
+    def _resend_from(self, expected: int) -> None:
+        """The registry holds fewer ops than this desk thought (restored from a backup): send them again."""
+        with self.db.transaction() as session:
+            rows = session.execute(
+                select(OutboxOp).where(OutboxOp.station_id == self.station_id, OutboxOp.seq >= expected)
+            ).scalars()
+            for op in rows:
+                if op.state in ("sent", "conflict"):
+                    op.state = "pending"
+                elif op.state in ("quarantined", "retried"):
+                    op.sent_at = None
+
+    def _apply_change(self, session: Session, change: dict[str, Any]) -> int:
+        if change.get("kind") != "dossier.state":
+            return 0
+        payload = change.get("payload") or {}
+        dossier = session.get(Dossier, change.get("entity_id"))
+        version = payload.get("version")
+        if dossier is None or not isinstance(version, int) or version <= dossier.version:
+            return 0
+        dossier.stage, dossier.status, dossier.version = payload["stage"], payload["status"], version
+        return 1
+
+    def _note(self, *, error: str | None) -> None:
+        with self.db.transaction() as session:
+            if error is None:
+                _put_state(session, "last_success", utcnow().isoformat())
+                _put_state(session, "online", "1")
+                _put_state(session, "last_error", "")
+            else:
+                _put_state(session, "online", "0")
+                _put_state(session, "last_error", error[:190])
+
+
+def _wire(op: OutboxOp) -> dict[str, Any]:
+    return {
+        "op_id": op.op_id,
+        "seq": op.seq,
+        "kind": op.kind,
+        "entity_id": op.entity_id,
+        "base_version": op.base_version,
+        "payload": op.payload,
+        "created_at": op.created_at.isoformat(),
+    }
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {"code": f"http_{response.status_code}", "message": response.text[:200]}
+    return data if isinstance(data, dict) else {"code": f"http_{response.status_code}", "message": str(data)[:200]}
+
+
+def _put_state(session: Session, key: str, value: str) -> None:
+    row = session.get(DeskState, _STATE_PREFIX + key)
+    if row is None:
+        session.add(DeskState(key=_STATE_PREFIX + key, value=value))
+    else:
+        row.value = value
+
+
+def _get_state(session: Session, key: str) -> str | None:
+    row = session.get(DeskState, _STATE_PREFIX + key)
+    return row.value if row is not None and row.value != "" else None
+
+
+def _set_cursor(session: Session, cursor: str) -> None:
+    row = session.get(SyncCursor, CURSOR)
+    if row is None:
+        session.add(SyncCursor(name=CURSOR, cursor=cursor, updated_at=utcnow()))
+    else:
+        row.cursor, row.updated_at = cursor, utcnow()
+
+
+def read_cursor(db: Database) -> str:
+    with db.read() as session:
+        row = session.get(SyncCursor, CURSOR)
+        return row.cursor if row is not None else "0"
+
+
+def sync_status(db: Database, registry: str | None) -> SyncStatus:
+    with db.read() as session:
+        depth, oldest = session.execute(
+            select(func.count(OutboxOp.op_id), func.min(OutboxOp.created_at)).where(OutboxOp.state == "pending")
+        ).one()
+        parked = session.execute(
+            select(OutboxOp).where(OutboxOp.state.in_(("quarantined", "conflict"))).order_by(OutboxOp.seq)
+        ).scalars()
+        quarantined: list[dict[str, Any]] = []
+        conflicts: list[dict[str, Any]] = []
+        for op in parked:
+            item = {
+                "op_id": op.op_id,
+                "seq": op.seq,
+                "kind": op.kind,
+                "entity_id": op.entity_id,
+                "reason": op.last_error,
+            }
+            (quarantined if op.state == "quarantined" else conflicts).append(item)
+        cursor_row = session.get(SyncCursor, CURSOR)
+        return SyncStatus(
+            online=_get_state(session, "online") == "1",
+            registry=registry,
+            outbox_depth=int(depth),
+            oldest_pending=oldest,
+            last_success=_get_state(session, "last_success"),
+            last_error=_get_state(session, "last_error"),
+            cursor=cursor_row.cursor if cursor_row is not None else "0",
+            quarantined=quarantined,
+            conflicts=conflicts,
+        )
+
+
+def retry_quarantined(db: Database, station_id: str, op_id: str) -> str:
+    """Queue a parked op again as a new op; returns the new op's id."""
+    from workstation.errors import NotFound, UsageError
+
+    with db.transaction() as session:
+        op = session.get(OutboxOp, op_id)
+        if op is None:
+            raise NotFound(f"no op {op_id}")
+        if op.state != "quarantined":
+            raise UsageError(f"op {op_id} is {op.state}, not parked; only parked ops are retried")
+        again = outbox.enqueue(
+            session,
+            station_id=station_id,
+            kind=op.kind,
+            entity_id=op.entity_id,
+            payload=op.payload,
+            base_version=op.base_version,
+        )
+        session.flush()
+        op.state = "retried"
+        op.last_error = f"{op.last_error} (retried as {again.op_id})"
+        return again.op_id

@@ -1,0 +1,165 @@
+"""`workstation registry …` and `workstation sync …` (part of the `workstation` command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from workstation.config import Settings
+from workstation.errors import UsageError
+
+
+def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    reg = sub.add_parser("registry", help="the central registry: serve it, manage station tokens").add_subparsers(
+        dest="action", parser_class=parser_class, metavar="ACTION", required=True
+    )
+    serve = reg.add_parser("serve", help="run the registry's HTTP API (FastAPI on uvicorn) until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8750)
+    serve.add_argument("--db", help="database URL (default: SQLite under <data dir>/registry; PostgreSQL at scale)")
+    station = reg.add_parser("station", help="stations (desks) allowed to sync").add_subparsers(
+        dest="station_action", parser_class=parser_class, metavar="ACTION", required=True
+    )
+    add = station.add_parser("add", help="register a desk and print its token (shown once)")
+    add.add_argument("name", help="the desk's station id (its station_id setting)")
+    add.add_argument("--title", default="", help="a display name, e.g. 历下区不动产登记大厅")
+    add.add_argument("--db")
+    add.add_argument("--json", action="store_true")
+    rev = station.add_parser("revoke", help="revoke a desk's token")
+    rev.add_argument("name")
+    rev.add_argument("--db")
+    lst = station.add_parser("list", help="stations and whether their tokens are live")
+    lst.add_argument("--db")
+    lst.add_argument("--json", action="store_true")
+    con = reg.add_parser("conflicts", help="ops refused as conflicts (stale version or lease)")
+    con.add_argument("--db")
+    con.add_argument("--json", action="store_true")
+
+    syn = sub.add_parser("sync", help="push this desk's changes to the registry and pull its changes").add_subparsers(
+        dest="action", parser_class=parser_class, metavar="ACTION", required=True
+    )
+    now = syn.add_parser("now", help="one sync pass now")
+    now.add_argument("--json", action="store_true")
+    st = syn.add_parser("status", help="online/offline, outbox depth, oldest pending, last success, parked ops")
+    st.add_argument("--json", action="store_true")
+    retry = syn.add_parser("retry", help="send a parked (quarantined) op again")
+    retry.add_argument("op_id")
+    retry.add_argument("--json", action="store_true")
+
+
+def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        for line in lines:
+            print(line)
+
+
+def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.server.open import open_registry
+
+    registry = open_registry(settings, args.db)
+    try:
+        if args.action == "serve":
+            from sync.server.serve import serve_forever
+
+            print(f"registry on http://{args.host}:{args.port} ({registry.db.dialect})", file=sys.stderr)
+            serve_forever(registry, args.host, args.port)
+            return 0
+        if args.action == "conflicts":
+            rows = registry.conflicts()
+            _emit(args, rows, [f"{r['at']}  {r['station_id']}  {r['kind']}  {r['code']}: {r['message']}" for r in rows])
+            return 0
+        if args.station_action == "add":
+            from workstation.config import _STATION_ID
+
+            if not _STATION_ID.match(args.name):
+                raise UsageError("a station id is 1-32 letters, digits or '-', starting with a letter or digit")
+            token = registry.add_station(args.name, args.title)
+            _emit(
+                args,
+                {"station": args.name, "token": token},
+                [f"station {args.name} token (shown once; set it as the desk's registry_token):", token],
+            )
+            return 0
+        if args.station_action == "revoke":
+            registry.revoke_station(args.name)
+            print(f"station {args.name}: token revoked")
+            return 0
+        rows = registry.stations()
+        _emit(args, rows, [f"{r['id']:<16} {'revoked' if r['revoked'] else 'live':<8} {r['name']}" for r in rows])
+        return 0
+    finally:
+        registry.db.dispose()
+
+
+def make_agent(settings: Settings, desk: Any) -> Any:
+    from sync.client import SyncAgent
+
+    if not settings.registry_url or settings.registry_token is None:
+        raise UsageError("no registry configured: set registry_url and registry_token (see 'registry station add')")
+    return SyncAgent(
+        desk.db,
+        desk.blobs,
+        station_id=settings.station_id,
+        url=settings.registry_url,
+        token=settings.registry_token.get_secret_value(),
+        interval=settings.sync_interval_seconds,
+    )
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.client import Refused, Transient, retry_quarantined, sync_status
+    from workstation.services.desk import open_desk
+
+    desk = open_desk(settings)
+    try:
+        if args.action == "status":
+            status = sync_status(desk.db, settings.registry_url)
+            lines = [
+                f"registry {status.registry or '(none configured)'}: {'online' if status.online else 'offline'}",
+                f"outbox {status.outbox_depth} pending"
+                + (f", oldest {status.oldest_pending.isoformat()}" if status.oldest_pending else ""),
+                f"last success {status.last_success or 'never'}",
+            ]
+            if status.last_error:
+                lines.append(f"last error: {status.last_error}")
+            lines += [f"parked op {q['seq']} {q['kind']} ({q['op_id']}): {q['reason']}" for q in status.quarantined]
+            lines += [f"conflict op {c['seq']} {c['kind']}: {c['reason']}" for c in status.conflicts]
+            _emit(args, status.to_json(), lines)
+            return 0
+        if args.action == "retry":
+            new_id = retry_quarantined(desk.db, settings.station_id, args.op_id)
+            _emit(args, {"op_id": new_id}, [f"queued again as op {new_id}"])
+            return 0
+        agent = make_agent(settings, desk)
+        try:
+            report = agent.sync_once()
+        except Transient as exc:
+            print(f"workstation: error: {exc}; the outbox is kept and will be sent later", file=sys.stderr)
+            return 1
+        except Refused as exc:
+            print(f"workstation: error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            agent.stop()
+        data = {
+            "applied": report.applied,
+            "conflicts": report.conflicts,
+            "quarantined": report.quarantined,
+            "blobs_sent": report.blobs_sent,
+            "bytes_sent": report.bytes_sent,
+        }
+        _emit(
+            args,
+            data,
+            [
+                f"pushed {report.applied} op(s), {report.blobs_sent} page file(s); "
+                f"{report.conflicts} conflict(s), {report.quarantined} parked"
+            ],
+        )
+        return 0
+    finally:
+        desk.close()

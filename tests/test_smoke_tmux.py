@@ -43,8 +43,8 @@ def test_demo_opens_at_login_and_a_clerk_reaches_the_dossier_list(tmp_path: Path
         for keys in ("clerk1", "Enter", "demo1234", "Enter"):
             _tmux(socket, "send-keys", "-t", "ws", keys)
             time.sleep(0.3)
-        screen = _wait_for(socket, "3 dossiers")
-        assert "ENT_NONRES_TRANSFER" in screen
+        _wait_for(socket, "3 dossiers")
+        screen = _wait_for(socket, "ENT_NONRES_TRANSFER", timeout=10)  # columns size to their rows once drawn
         assert "draft" in screen
         _tmux(socket, "send-keys", "-t", "ws", "q")
     finally:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from workstation.config import Settings, load_settings
 from workstation.domain.errors import DomainError
 from workstation.errors import UsageError, WorkstationError
@@ -523,14 +525,27 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
         from workstation.tui.app import WorkstationApp
 
         intake = _start_background_intake(desk, settings)
+        agent = _start_background_sync(desk, settings)
         try:
             WorkstationApp(desk, login_hint=login_hint).run()
         finally:
+            if agent is not None:
+                agent.stop()
             if intake is not None:
                 intake.stop()
         return 0
     finally:
         desk.close()
+
+
+def _start_background_sync(desk: Any, settings: Settings) -> Any:
+    """The sync agent pushes and pulls on a timer while the UI runs, when a registry is configured."""
+    if not settings.registry_url or settings.registry_token is None:
+        log.info("no registry configured: this desk works alone (set registry_url and registry_token)")
+        return None
+    from workstation.cli_sync import make_agent
+
+    return make_agent(settings, desk).start()
 
 
 def _start_background_intake(desk: Any, settings: Settings) -> Any:
@@ -560,7 +575,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     summary = seed_demo(settings)
     print(f"demo data in {data_dir}: {summary}", file=sys.stderr)
-    return _cmd_run(settings, login_hint=f"演示账户 demo users: clerk1 / reviewer1 / admin, password {DEMO_PASSWORD}")
+    from sync.local import start_local_registry
+
+    local = start_local_registry(settings)
+    print(f"local registry on {local.url} (data in {data_dir / 'registry'})", file=sys.stderr)
+    settings = settings.model_copy(update={"registry_url": local.url, "registry_token": SecretStr(local.token)})
+    try:
+        return _cmd_run(
+            settings, login_hint=f"演示账户 demo users: clerk1 / reviewer1 / admin, password {DEMO_PASSWORD}"
+        )
+    finally:
+        local.stop()
 
 
 def _setup_logging(settings: Settings | None) -> None:

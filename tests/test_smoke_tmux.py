@@ -40,9 +40,13 @@ def test_demo_opens_at_login_and_a_clerk_reaches_the_dossier_list(tmp_path: Path
     _tmux(socket, "new-session", "-d", "-s", "ws", "-x", "80", "-y", "24", command)
     try:
         _wait_for(socket, "Log in")
-        for keys in ("clerk1", "Enter", "demo1234", "Enter"):
-            _tmux(socket, "send-keys", "-t", "ws", keys)
-            time.sleep(0.3)
+        _tmux(socket, "send-keys", "-t", "ws", "clerk1")
+        _wait_for(socket, "clerk1")  # the app has taken the keys; only then move on
+        _tmux(socket, "send-keys", "-t", "ws", "Enter")
+        time.sleep(1.0)
+        _tmux(socket, "send-keys", "-t", "ws", "demo1234")
+        _wait_for(socket, "••••••••")
+        _tmux(socket, "send-keys", "-t", "ws", "Enter")
         _wait_for(socket, "3 dossiers")
         screen = _wait_for(socket, "ENT_NONRES_TRANSFER", timeout=10)  # columns size to their rows once drawn
         assert "draft" in screen

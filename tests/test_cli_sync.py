@@ -1,0 +1,95 @@
+"""`workstation registry …` and `workstation sync …` as an operator runs them, against a real server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.test_cli import _one_line_error, ws
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_operator_issues_a_token_serves_the_registry_and_a_desk_syncs(tmp_path: Path) -> None:
+    central, desk = tmp_path / "central", tmp_path / "desk"
+    added = ws(central, "registry", "station", "add", "JN-LX-01", "--title", "历下区大厅", "--json")
+    assert added.returncode == 0, added.stderr
+    token = json.loads(added.stdout)["token"]
+    assert token.startswith("wst_")
+    again = ws(central, "registry", "station", "add", "JN-LX-01")
+    assert "already has a token" in _one_line_error(again, 2)
+    bad = ws(central, "registry", "station", "add", "no spaces allowed")
+    assert "station id" in _one_line_error(bad, 2)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WS_")}
+    env["WS_DATA_DIR"] = str(central)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "workstation", "registry", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"{url}/v1/health").json()["ok"]
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "registry did not start"
+                time.sleep(0.2)
+        (desk / "config.toml").parent.mkdir(parents=True)
+        (desk / "config.toml").write_text(
+            f'station_id = "JN-LX-01"\nregistry_url = "{url}"\nregistry_token = "{token}"\n', encoding="utf-8"
+        )
+        assert ws(desk, "user", "add", "clerk1", "--role", "clerk").returncode == 0
+        new = ws(
+            desk,
+            "--as",
+            "clerk1",
+            "dossier",
+            "new",
+            "--business",
+            "RESALE_TRANSFER",
+            "--applicant-kind",
+            "individual",
+            "--json",
+        )
+        number = json.loads(new.stdout)["number"]
+        before = json.loads(ws(desk, "sync", "status", "--json").stdout)
+        assert before["outbox_depth"] >= 1 and before["last_success"] is None
+        pushed = ws(desk, "sync", "now", "--json")
+        assert pushed.returncode == 0, pushed.stderr
+        assert json.loads(pushed.stdout)["applied"] == before["outbox_depth"]
+        after = json.loads(ws(desk, "sync", "status", "--json").stdout)
+        assert after["online"] is True and after["outbox_depth"] == 0 and after["last_success"]
+        listed = json.loads(ws(central, "registry", "station", "list", "--json").stdout)
+        assert [(s["id"], s["revoked"]) for s in listed] == [("JN-LX-01", False)] and listed[0]["last_seen_at"]
+        assert number.startswith("JN-LX-01-")
+        assert ws(central, "registry", "station", "revoke", "JN-LX-01").returncode == 0
+        ws(desk, "--as", "clerk1", "dossier", "withdraw", number)
+        refused = ws(desk, "sync", "now")
+        assert "auth_revoked" in _one_line_error(refused, 1)
+        kept = json.loads(ws(desk, "sync", "status", "--json").stdout)
+        assert kept["online"] is False and kept["outbox_depth"] == 1 and "auth_revoked" in kept["last_error"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_sync_without_a_registry_says_what_to_set(tmp_path: Path) -> None:
+    out = ws(tmp_path / "desk", "sync", "now")
+    assert "registry_url" in _one_line_error(out, 2)

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 SCHEMA_VERSION = 1
 SHA256 = r"^[0-9a-f]{64}$"
@@ -18,6 +18,7 @@ STATION = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
 MAX_OPS_PER_BATCH = 500
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 MAX_CHANGES_PER_PAGE = 1000
+MAX_INT = 2**31 - 1  # sequence numbers and versions are 32-bit integers in the registry's tables
 
 
 class ErrorCode(StrEnum):
@@ -68,12 +69,12 @@ class BlobStored(BaseModel):
 
 class Op(_Strict):
     op_id: str = Field(min_length=1, max_length=36)
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_INT)
     kind: str = Field(min_length=1, max_length=60)
     entity_id: str = Field(min_length=1, max_length=64)
-    base_version: int | None = Field(default=None, ge=1)
+    base_version: int | None = Field(default=None, ge=1, le=MAX_INT)
     payload: dict[str, Any]
-    created_at: datetime | None = None  # the desk's clock: recorded, never trusted for ordering
+    created_at: AwareDatetime | None = None  # the desk's clock: recorded, never trusted for ordering
     actor: str = Field(default="", max_length=64)
 
 
@@ -81,7 +82,8 @@ class OpsBatch(_Strict):
     schema_version: int
     station_id: str = Field(pattern=STATION)
     ops: list[Op] = Field(max_length=MAX_OPS_PER_BATCH)
-    skipped: list[int] = Field(default_factory=list, max_length=MAX_OPS_PER_BATCH)  # parked seqs, never to come
+    # Sequence numbers of ops the desk parked and will never send; only those next in its sequence are used.
+    skipped: list[int] = Field(default_factory=list, max_length=MAX_OPS_PER_BATCH)
 
 
 OpStatus = Literal["applied", "conflict", "skipped"]
@@ -131,8 +133,8 @@ class ChangesResponse(BaseModel):
 class Reviewer(_Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     roles: list[str] = Field(max_length=8)
-    can_review_online: bool = False
-    can_review_offline: bool = False
+    can_review_online: StrictBool = False
+    can_review_offline: StrictBool = False
 
 
 class ClaimRequest(_Strict):

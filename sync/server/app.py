@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 
 from sync.protocol import (
     SCHEMA_VERSION,
+    SHA256,
     BlobsMissingRequest,
     BlobsMissingResponse,
     BlobStored,
@@ -38,6 +41,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     411: {"model": Problem},
     413: {"model": Problem},
     422: {"model": Problem},
+}
+
+# A blob is named by the lower-case sha256 of its bytes; its body is read raw, so the schema states it here.
+BlobName = Annotated[str, Path(pattern=SHA256, description="the lower-case sha256 of the blob's bytes")]
+_BLOB_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
 }
 
 
@@ -81,9 +93,14 @@ def create_app(registry: Registry) -> FastAPI:
         return JSONResponse({"code": ErrorCode.INVALID.value, "message": message[:300]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID
-        return JSONResponse({"code": code.value, "message": str(exc.detail)}, status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # `Allow` lists every method of the path (RFC 9110 §15.5.6), not one route's
+            headers["Allow"] = _allowed_methods(request)
+        return JSONResponse(
+            {"code": code.value, "message": str(exc.detail)}, status_code=exc.status_code, headers=headers
+        )
 
     app.state.registry = registry
 
@@ -95,9 +112,9 @@ def create_app(registry: Registry) -> FastAPI:
     async def blobs_missing(body: BlobsMissingRequest, _station: StationId) -> BlobsMissingResponse:
         return BlobsMissingResponse(missing=await run_in_threadpool(registry.missing_blobs, body.sha256))
 
-    @app.put("/v1/blobs/{sha256}", status_code=201, responses=_ERRORS)
+    @app.put("/v1/blobs/{sha256}", status_code=201, responses=_ERRORS, openapi_extra=_BLOB_BODY)
     async def put_blob(
-        sha256: str,
+        sha256: BlobName,
         request: Request,
         _station: StationId,
         content_length: Annotated[int | None, Header()] = None,
@@ -113,7 +130,7 @@ def create_app(registry: Registry) -> FastAPI:
         return BlobStored(sha256=sha256, size=content_length, created=created)
 
     @app.get("/v1/blobs/{sha256}", responses=_ERRORS)
-    async def get_blob(sha256: str, _station: StationId) -> Response:
+    async def get_blob(sha256: BlobName, _station: StationId) -> Response:
         data = await run_in_threadpool(registry.read_blob, sha256)
         return Response(content=data, media_type="application/octet-stream")
 
@@ -144,11 +161,24 @@ def create_app(registry: Registry) -> FastAPI:
     return app
 
 
+def _allowed_methods(request: Request) -> str:
+    """The methods some route serves at the request's path (Starlette's own 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 async def _collect(stream: AsyncIterator[bytes], limit: int) -> list[bytes]:
+    """The whole body, or ApiError: too large (413), or cut short by the client going away (400, nothing kept)."""
     chunks, size = [], 0
-    async for chunk in stream:
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, ErrorCode.BLOB_TOO_LARGE, f"blobs are limited to {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, ErrorCode.BLOB_TOO_LARGE, f"blobs are limited to {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the upload was cut short; nothing was stored") from None
     return chunks

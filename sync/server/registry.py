@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from sync.protocol import (
@@ -40,7 +41,7 @@ from workstation.domain.errors import DomainError
 from workstation.domain.permissions import Actor, UserRole
 from workstation.domain.qc import QcPolicy, must_inspect
 from workstation.domain.review import DecisionKind, ReturnItem, validate_reject, validate_return
-from workstation.errors import BlobError
+from workstation.errors import BlobError, UsageError
 from workstation.services import audit
 from workstation.services.manifest import dossier_manifest, manifest_blobs, replace_content
 from workstation.services.review import ReviewService
@@ -64,6 +65,7 @@ from workstation.store.types import utcnow
 REGISTRY = "registry"
 KNOWN_PREFIXES = ("dossier.", "page.", "field.", "review.", "clock.", "qc.", "correction.")
 _TOKEN_PREFIX = "wst_"
+_MAX_INT = 2**31 - 1  # the largest version or sequence number an Integer column holds on every database
 
 
 class ApiError(Exception):
@@ -220,8 +222,14 @@ class Registry:
         if not _is_sha(sha256):
             raise ApiError(422, ErrorCode.INVALID, "the blob name must be its lower-case sha256")
         if self.blobs.exists(sha256):
-            for _ in chunks:  # drain the body; the blob is already here
-                pass
+            # The blob is already here; the body is still checked, so damaged bytes are refused the same way.
+            digest = hashlib.sha256()
+            for chunk in chunks:
+                digest.update(chunk)
+            if digest.hexdigest() != sha256:
+                raise ApiError(
+                    400, ErrorCode.BLOB_MISMATCH, f"the bytes sent hash to {digest.hexdigest()}, not {sha256}"
+                )
             return False
         try:
             self.blobs.put_expected(chunks, sha256, max_bytes=self.max_blob_bytes)
@@ -330,6 +338,10 @@ class Registry:
                 )
             if not op.kind.startswith(KNOWN_PREFIXES):
                 raise _Stop(422, ErrorCode.UNKNOWN_KIND, f"unknown op kind '{op.kind[:60]}'")
+            if op.created_at is not None and op.created_at.tzinfo is None:
+                raise _Stop(422, ErrorCode.INVALID, f"op {op.op_id}: created_at must carry its UTC offset")
+            if op.base_version is not None and op.base_version > _MAX_INT:
+                raise _Stop(422, ErrorCode.INVALID, f"op {op.op_id}: base_version {op.base_version} is out of range")
             record = AppliedOp(
                 op_id=op.op_id,
                 station_id=station_id,
@@ -345,6 +357,13 @@ class Registry:
                     outcome = self._apply(session, station_id, op)
             except _Conflict as refused:
                 conflict = refused
+            except (IntegrityError, DataError, OverflowError) as exc:
+                # What the op carries breaks the registry's constraints (a number taken twice, a page without
+                # its position, text too long, a number too large): the op is refused and parked at the desk,
+                # never answered 500 and retried for ever.
+                cause = getattr(exc, "orig", None) or exc
+                why = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+                raise _Stop(422, ErrorCode.BAD_OP, f"op {op.kind} cannot be stored here: {why}") from None
             else:
                 if isinstance(outcome, _Conflict):  # refused, but what the refusal wrote is kept
                     conflict = outcome
@@ -406,8 +425,8 @@ class Registry:
                     f"version {op.base_version}",
                     dossier.version,
                 )
-            version = payload.get("version")
-            dossier.version = version if isinstance(version, int) and version > dossier.version else dossier.version + 1
+            version = _version(payload.get("version"))
+            dossier.version = version if version is not None and version > dossier.version else dossier.version + 1
         manifest = payload.get("manifest")
         if manifest is not None:
             self._take_manifest(session, dossier, manifest)
@@ -434,7 +453,15 @@ class Registry:
             blobs = manifest_blobs(manifest)
         except ValueError as exc:
             raise _Stop(422, ErrorCode.BAD_OP, str(exc)) from None
-        missing = [sha for sha in blobs if not _is_sha(sha) or not self.blobs.exists(sha)]
+        named: list[object] = list(blobs)
+        pages = manifest.get("pages")
+        if isinstance(pages, list):  # a page whose blob the list leaves out must be here all the same
+            named += [p.get("sha256") for p in pages if isinstance(p, dict) and not p.get("deleted")]
+        digests = [sha for sha in named if isinstance(sha, str) and _is_sha(sha)]
+        if len(digests) != len(named):
+            bad = next(sha for sha in named if not isinstance(sha, str) or not _is_sha(sha))
+            raise _Stop(422, ErrorCode.BAD_OP, f"the manifest names {str(bad)[:80]!r}, not a sha256 digest")
+        missing = [sha for sha in dict.fromkeys(digests) if not self.blobs.exists(sha)]
         if missing:
             # Reviewers never see half a dossier: the op waits until every page is here.
             raise _Stop(409, ErrorCode.BLOB_MISSING, f"{len(missing)} page blob(s) not uploaded yet", missing=missing)
@@ -445,9 +472,12 @@ class Registry:
         accepted = manifest.get("accepted_at")
         if isinstance(accepted, str):
             try:
-                dossier.accepted_at = datetime.fromisoformat(accepted)
+                accepted_at = datetime.fromisoformat(accepted)
             except ValueError:
                 raise _Stop(422, ErrorCode.BAD_OP, "manifest accepted_at is not an ISO time") from None
+            if accepted_at.tzinfo is None:
+                raise _Stop(422, ErrorCode.BAD_OP, "manifest accepted_at must carry its UTC offset")
+            dossier.accepted_at = accepted_at
 
     def _create(self, session: Session, station_id: str, op: Op) -> int:
         p = op.payload
@@ -473,14 +503,19 @@ class Registry:
                 status=str(p["status"]),
                 applied_at=applied_at,
                 created_by=self._shadow_user(session, station_id, op.actor or "desk").id,
-                version=int(p.get("version") or 1),
+                version=_version(p.get("version")) or 1,
             )
             self.catalogue.business(dossier.business_code)
+            parties, parties_full = p.get("parties") or [], p.get("parties_full") or []
+            if not isinstance(parties, list) or not isinstance(parties_full, list):
+                raise TypeError("parties and parties_full must be lists")
+            if not all(isinstance(x, dict) for x in (*parties, *parties_full)):
+                raise TypeError("every party must be an object")
         except (KeyError, TypeError, ValueError, DomainError) as exc:
             raise _Stop(422, ErrorCode.BAD_OP, f"dossier.create is missing or has a bad value: {exc}") from None
         session.add(dossier)
         session.flush()
-        for i, (party, full) in enumerate(zip(p.get("parties") or [], p.get("parties_full") or [], strict=False)):
+        for i, (party, full) in enumerate(zip(parties, parties_full, strict=False)):
             session.add(
                 Party(
                     id=full.get("id"),
@@ -505,6 +540,10 @@ class Registry:
             items = tuple(ReturnItem.from_json(i) for i in p.get("items") or [])
             number = str(p["number"])
             lease_id, fence = p.get("lease_id"), p.get("fence")
+            if lease_id is not None and not isinstance(lease_id, str):
+                raise TypeError("lease_id must be text")
+            if fence is not None and (not isinstance(fence, int) or isinstance(fence, bool) or abs(fence) > _MAX_INT):
+                raise TypeError("fence must be a lease's fence number")
             if kind is DecisionKind.RETURN:
                 items = validate_return(items, self.review.rules)
             reason = validate_reject(p.get("reason_code"), self.review.rules) if kind is DecisionKind.REJECT else None
@@ -527,6 +566,8 @@ class Registry:
             )
         except DomainError as exc:
             raise _Stop(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
+        except UsageError as exc:  # e.g. NotFound: no dossier with that number here
+            raise _Stop(422, ErrorCode.BAD_OP, f"review.decision cannot be applied: {exc}") from None
         dossier = session.execute(select(Dossier).where(Dossier.number == number)).scalar_one()
         if view.outcome == "conflict":  # the review service recorded the refused decision: keep it
             return _Conflict(ErrorCode.STALE_FENCE, view.conflict or "stale lease", dossier.version)
@@ -659,10 +700,13 @@ class Registry:
 
     def changes(self, after: int, limit: int = MAX_CHANGES_PER_PAGE) -> ChangesResponse:
         limit = max(1, min(limit, MAX_CHANGES_PER_PAGE))
+        # A cursor past any sequence number the database can hold has nothing after it (and must not overflow
+        # the query's integer parameter: a 500 on SQLite and PostgreSQL alike).
+        bound = min(after, _MAX_INT)
         with self.db.read() as session:
             rows = (
                 session.execute(
-                    select(ChangeRecord).where(ChangeRecord.seq > after).order_by(ChangeRecord.seq).limit(limit + 1)
+                    select(ChangeRecord).where(ChangeRecord.seq > bound).order_by(ChangeRecord.seq).limit(limit + 1)
                 )
                 .scalars()
                 .all()
@@ -713,6 +757,15 @@ def _result(row: AppliedOp, *, replayed: bool = False) -> OpResult:
         version=row.version,
         replayed=replayed,
     )
+
+
+def _version(value: Any) -> int | None:
+    """A dossier version an op carries: None when absent; _Stop when it is not a version the registry can hold."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_INT:
+        raise _Stop(422, ErrorCode.BAD_OP, f"version {str(value)[:40]!r} is not a dossier version")
+    return value
 
 
 def _is_sha(text: str) -> bool:

@@ -102,7 +102,7 @@ class SyncAgent:
         timeout: float = 30.0,
         interval: float = 5.0,
         backoff_base: float = 0.5,
-        backoff_cap: float = 60.0,
+        backoff_cap: float = 15.0,  # a desk back online should notice within seconds, not a minute
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ):
@@ -173,7 +173,13 @@ class SyncAgent:
             if code == "blob_missing":
                 # The registry lost a blob it had acknowledged: send them again and retry on the next pass.
                 for sha in (data.get("detail") or {}).get("missing", []):
-                    self._put_blob(sha, report)
+                    try:
+                        self._put_blob(sha, report)
+                    except BlobError as exc:
+                        if data.get("op_id"):
+                            self._park_op(str(data["op_id"]), f"local page file unusable: {exc}", report)
+                        else:
+                            raise Refused(str(exc)) from None
                 continue
             if response.status_code in (400, 401, 403) and data.get("seq") is None:
                 raise Refused(f"registry refused this desk: {code}: {data.get('message')}")

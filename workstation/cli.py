@@ -73,6 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
     bint.add_argument("--pages", type=int, help="only the first sample files, up to this many pages (default: all)")
     bint.add_argument("--json", action="store_true")
 
+    bq = bench.add_parser("queue", help="review claim latency p50/p99 and claims/second at 1, 10, 50 reviewers")
+    bq.add_argument("--runs", type=int, default=3, help="timed runs; the medians are reported")
+    bq.add_argument("--dossiers", type=int, default=2000, help="dossiers in the pool per run (default 2000)")
+    bq.add_argument("--reviewers", type=int, action="append", help="concurrent reviewers (repeatable; 1, 10, 50)")
+    bq.add_argument("--pg", help="PostgreSQL URL (default: WS_BENCH_PG_URL, else WS_TEST_PG_URL; else SQLite only)")
+    bq.add_argument("--backend", action="append", choices=["sqlite", "postgresql"], help="default: both")
+    bq.add_argument("--think-ms", type=float, default=0.0, help="a reviewer's pause between decisions")
+    bq.add_argument("--json", action="store_true")
+    bs = bench.add_parser("sync", help="push throughput, backlog drain after reconnect, resume cost after a cut")
+    bs.add_argument("--runs", type=int, default=3, help="timed runs; the medians are reported")
+    bs.add_argument("--dossiers", type=int, default=20, help="dossiers pushed for the throughput figure")
+    bs.add_argument("--pages", type=int, default=20, help="pages per dossier")
+    bs.add_argument("--page-kb", type=int, default=300, help="size of each page in KB")
+    bs.add_argument("--backlog", type=int, default=500, help="dossiers captured offline for the drain figure")
+    bs.add_argument("--pg", help="PostgreSQL URL for the registry (default: WS_BENCH_PG_URL; else SQLite)")
+    bs.add_argument("--json", action="store_true")
+
     dossier = sub.add_parser("dossier", help="open, inspect, submit and withdraw dossiers").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
     )
@@ -481,6 +498,35 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             )
         except FileNotFoundError as exc:
             raise UsageError(str(exc)) from None
+
+    if args.action == "queue":
+        from bench import queue as bench_queue
+
+        if args.runs < 1 or args.dossiers < 1:
+            raise UsageError("--runs and --dossiers must be at least 1")
+        return bench_queue.main(
+            runs=args.runs,
+            dossiers=args.dossiers,
+            reviewers=tuple(args.reviewers or (1, 10, 50)),
+            pg_url=args.pg,
+            think_ms=args.think_ms,
+            backends=tuple(args.backend or ("sqlite", "postgresql")),
+            as_json=args.json,
+        )
+    if args.action == "sync":
+        from bench import sync as bench_sync
+
+        if min(args.runs, args.dossiers, args.pages, args.page_kb, args.backlog) < 1:
+            raise UsageError("--runs, --dossiers, --pages, --page-kb and --backlog must be at least 1")
+        return bench_sync.main(
+            runs=args.runs,
+            dossiers=args.dossiers,
+            pages=args.pages,
+            page_kb=args.page_kb,
+            backlog=args.backlog,
+            pg_url=args.pg,
+            as_json=args.json,
+        )
 
     engines = [check_engine(e) for e in args.engine or []]
     if args.runs < 1:

@@ -313,3 +313,10 @@ def test_the_lease_keeper_renews_while_running_and_the_lease_lapses_after(settin
             review.decide(reviewer, d.number, "approve", lease_id=lease.lease_id, fence=lease.fence)
     finally:
         desk.close()
+
+
+def test_the_pool_query_orders_applicant_kinds_as_r15_does() -> None:
+    """The claim's SQL sorts applicant_kind as text: enterprise must sort before individual."""
+    from workstation.domain.assignment import APPLICANT_KINDS
+
+    assert sorted(APPLICANT_KINDS) == list(APPLICANT_KINDS) == ["enterprise", "individual"]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workstation.store.db import _insert_ignore
 from workstation.store.models import AuditEvent, AuditHead
 from workstation.store.types import utcnow
 
@@ -76,10 +77,10 @@ def append(
     payload: dict[str, Any],
 ) -> AuditEvent:
     """Append one event after the locked chain head; commits or rolls back with the caller's change."""
-    head = session.execute(select(AuditHead).where(AuditHead.chain == CHAIN).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(chain=CHAIN, seq=0, hash=GENESIS)
-        session.add(head)
+    # The head row is created once, race-free (two first appends on a fresh PostgreSQL would both insert it),
+    # then locked: the chain's appends are serialised by this row until commit.
+    session.execute(_insert_ignore(session, AuditHead, chain=CHAIN, seq=0, hash=GENESIS))
+    head = session.execute(select(AuditHead).where(AuditHead.chain == CHAIN).with_for_update()).scalar_one()
     # Microseconds are the finest both SQLite and PostgreSQL keep, so the hash survives a round trip.
     at = utcnow()
     event = AuditEvent(

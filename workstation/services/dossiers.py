@@ -87,7 +87,7 @@ class DossierService:
 
     def show(self, number: str) -> DossierDetail:
         with self._db.read() as session:
-            return self._detail(session, self._load(session, number))
+            return self._detail(session, self._load(session, number, lock=False))
 
     # -- changing --------------------------------------------------------------------------------------
 
@@ -479,14 +479,22 @@ class DossierService:
             raise NotFound(f"dossier {dossier.number} has no page {page_id}")
         return page
 
-    def _load(self, session: Session, number: str) -> Dossier:
+    def _load(self, session: Session, number: str, *, lock: bool = True) -> Dossier:
+        """The dossier with its parties, slots and pages; its row locked (PostgreSQL) unless only read.
+
+        The lock makes a change here and a reviewer's decision on the same dossier take turns, so neither
+        writes over the other's stage, status or version.
+        """
         if not _NUMBER.match(number or ""):
             raise UsageError(f"'{number[:80]}' is not a dossier number (受理号), e.g. {self._station}-2026-000001")
-        dossier = session.execute(
+        query = (
             select(Dossier)
             .where(Dossier.number == number)
             .options(selectinload(Dossier.parties), selectinload(Dossier.slots), selectinload(Dossier.pages))
-        ).scalar_one_or_none()
+        )
+        if lock:
+            query = query.with_for_update(of=Dossier)
+        dossier = session.execute(query).scalar_one_or_none()
         if dossier is None:
             raise NotFound(f"no dossier {number}")
         return dossier

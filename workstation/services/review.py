@@ -39,6 +39,7 @@ from workstation.domain.stages import Action, DossierState, Stage, Status, apply
 from workstation.errors import ConflictError, NotFound, UsageError
 from workstation.services import audit, outbox
 from workstation.store.db import Database
+from workstation.store.ids import new_id
 from workstation.store.models import Assignment, ClockPause, Decision, Dossier, Field, Finding, QcCheck
 from workstation.store.types import utcnow
 
@@ -365,6 +366,7 @@ class ReviewService:
             problem = f"the dossier is {dossier.status} at {dossier.stage}, not in review"
         before = _state(dossier)
         decision = Decision(
+            id=new_id(),  # known now: the audit payload below names it
             op_id=op_id,
             dossier_id=dossier.id,
             assignment_id=active.id if active and active.lease_id == lease_id else None,

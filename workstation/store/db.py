@@ -23,7 +23,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     try:
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+        # Enough connections for a busy registry (uvicorn's thread pool runs up to 40 requests at once).
+        return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
     except Exception as exc:  # a malformed URL or missing driver: report it, no traceback
         raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
 

@@ -71,7 +71,16 @@ class Dossier(Base):
         UniqueConstraint("station_id", "number"),
         Index("ix_dossiers_stage_status", "stage", "status"),
         # The review pool in R15 order, per R14 class: the claim reads the first unlocked row of this index.
-        Index("ix_dossiers_pool", "stage", "digitized", "applicant_kind", "applied_at", "id"),
+        # Partial: returned and rejected dossiers stay at REVIEW for good and would be scanned on every claim.
+        Index(
+            "ix_dossiers_pool_open",
+            "digitized",
+            "applicant_kind",
+            "applied_at",
+            "id",
+            sqlite_where=text("stage = 'REVIEW' AND status IN ('submitted', 'in_review')"),
+            postgresql_where=text("stage = 'REVIEW' AND status IN ('submitted', 'in_review')"),
+        ),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 

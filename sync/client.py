@@ -16,27 +16,25 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sync.protocol import SCHEMA_VERSION
 from workstation.errors import BlobError
-from workstation.services import outbox
+from workstation.services.syncstate import SyncStatus, put_state, retry_quarantined, sync_status
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database
-from workstation.store.models import DeskState, Dossier, OutboxOp, SyncCursor
+from workstation.store.models import Dossier, OutboxOp, SyncCursor
 from workstation.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 CURSOR = "changes"
-_STATE_PREFIX = "sync."
 
 
 class Transient(Exception):
@@ -56,32 +54,6 @@ class PushReport:
     blobs_sent: int = 0
     bytes_sent: int = 0
     batches: int = 0
-
-
-@dataclass
-class SyncStatus:
-    online: bool
-    registry: str | None
-    outbox_depth: int
-    oldest_pending: datetime | None
-    last_success: str | None
-    last_error: str | None
-    cursor: str
-    quarantined: list[dict[str, Any]] = field(default_factory=list)
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "online": self.online,
-            "registry": self.registry,
-            "outbox_depth": self.outbox_depth,
-            "oldest_pending": self.oldest_pending.isoformat() if self.oldest_pending else None,
-            "last_success": self.last_success,
-            "last_error": self.last_error,
-            "cursor": self.cursor,
-            "quarantined": self.quarantined,
-            "conflicts": self.conflicts,
-        }
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
@@ -407,12 +379,12 @@ class SyncAgent:
     def _note(self, *, error: str | None) -> None:
         with self.db.transaction() as session:
             if error is None:
-                _put_state(session, "last_success", utcnow().isoformat())
-                _put_state(session, "online", "1")
-                _put_state(session, "last_error", "")
+                put_state(session, "last_success", utcnow().isoformat())
+                put_state(session, "online", "1")
+                put_state(session, "last_error", "")
             else:
-                _put_state(session, "online", "0")
-                _put_state(session, "last_error", error[:190])
+                put_state(session, "online", "0")
+                put_state(session, "last_error", error[:190])
 
 
 def _wire(op: OutboxOp) -> dict[str, Any]:
@@ -435,19 +407,6 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"code": f"http_{response.status_code}", "message": str(data)[:200]}
 
 
-def _put_state(session: Session, key: str, value: str) -> None:
-    row = session.get(DeskState, _STATE_PREFIX + key)
-    if row is None:
-        session.add(DeskState(key=_STATE_PREFIX + key, value=value))
-    else:
-        row.value = value
-
-
-def _get_state(session: Session, key: str) -> str | None:
-    row = session.get(DeskState, _STATE_PREFIX + key)
-    return row.value if row is not None and row.value != "" else None
-
-
 def _set_cursor(session: Session, cursor: str) -> None:
     row = session.get(SyncCursor, CURSOR)
     if row is None:
@@ -460,60 +419,3 @@ def read_cursor(db: Database) -> str:
     with db.read() as session:
         row = session.get(SyncCursor, CURSOR)
         return row.cursor if row is not None else "0"
-
-
-def sync_status(db: Database, registry: str | None) -> SyncStatus:
-    with db.read() as session:
-        depth, oldest = session.execute(
-            select(func.count(OutboxOp.op_id), func.min(OutboxOp.created_at)).where(OutboxOp.state == "pending")
-        ).one()
-        parked = session.execute(
-            select(OutboxOp).where(OutboxOp.state.in_(("quarantined", "conflict"))).order_by(OutboxOp.seq)
-        ).scalars()
-        quarantined: list[dict[str, Any]] = []
-        conflicts: list[dict[str, Any]] = []
-        for op in parked:
-            item = {
-                "op_id": op.op_id,
-                "seq": op.seq,
-                "kind": op.kind,
-                "entity_id": op.entity_id,
-                "reason": op.last_error,
-            }
-            (quarantined if op.state == "quarantined" else conflicts).append(item)
-        cursor_row = session.get(SyncCursor, CURSOR)
-        return SyncStatus(
-            online=_get_state(session, "online") == "1",
-            registry=registry,
-            outbox_depth=int(depth),
-            oldest_pending=oldest,
-            last_success=_get_state(session, "last_success"),
-            last_error=_get_state(session, "last_error"),
-            cursor=cursor_row.cursor if cursor_row is not None else "0",
-            quarantined=quarantined,
-            conflicts=conflicts,
-        )
-
-
-def retry_quarantined(db: Database, station_id: str, op_id: str) -> str:
-    """Queue a parked op again as a new op; returns the new op's id."""
-    from workstation.errors import NotFound, UsageError
-
-    with db.transaction() as session:
-        op = session.get(OutboxOp, op_id)
-        if op is None:
-            raise NotFound(f"no op {op_id}")
-        if op.state != "quarantined":
-            raise UsageError(f"op {op_id} is {op.state}, not parked; only parked ops are retried")
-        again = outbox.enqueue(
-            session,
-            station_id=station_id,
-            kind=op.kind,
-            entity_id=op.entity_id,
-            payload=op.payload,
-            base_version=op.base_version,
-        )
-        session.flush()
-        op.state = "retried"
-        op.last_error = f"{op.last_error} (retried as {again.op_id})"
-        return again.op_id

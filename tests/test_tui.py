@@ -156,10 +156,19 @@ def test_new_dossier_cursor_lands_on_the_created_row(desk: Desk) -> None:
     run_app(desk, script)
 
 
-def test_admin_without_clerk_role_sees_the_permission_error_in_the_modal(desk: Desk) -> None:
+def test_admin_without_clerk_role_cannot_open_intake_and_the_service_refuses_anyway(desk: Desk) -> None:
     async def script(pilot: Pilot[None]) -> None:
         await log_in(pilot, "admin", "admin-pass-1")
-        await pilot.press("n")
+        assert pilot.app.current_mode == "admin"
+        await pilot.press("f3")
+        await pilot.pause()
+        assert pilot.app.current_mode == "admin"
+        assert any("no access to intake" in str(n.message) for n in pilot.app._notifications)
+        # Reached anyway (a remapped key, a future bug): the service still refuses.
+        app = pilot.app
+        assert isinstance(app, WorkstationApp) and app.actor is not None
+        await app.push_screen(NewDossierScreen(desk, app.actor))
+        await pilot.pause()
         pilot.app.screen.query_one("#business", Select).value = BUSINESS
         await pilot.click("#create")
         await wait_for_workers(pilot)

@@ -591,7 +591,9 @@ def _start_background_sync(desk: Any, settings: Settings) -> Any:
         return None
     from workstation.cli_sync import make_agent
 
-    return make_agent(settings, desk).start()
+    agent = make_agent(settings, desk).start()
+    desk.sync.attach(settings.registry_url, agent.wake)
+    return agent
 
 
 def _start_background_intake(desk: Any, settings: Settings) -> Any:

@@ -24,6 +24,7 @@ from workstation.services.intake import IntakeService
 from workstation.services.qc import QcService
 from workstation.services.records import RecordsService
 from workstation.services.review import ReviewService
+from workstation.services.syncstate import SyncService
 from workstation.services.users import UserService
 from workstation.store import migrate
 from workstation.store.blobs import BlobStore
@@ -66,6 +67,7 @@ class Desk:
     qc: QcService
     clocks: ClockService
     records: RecordsService
+    sync: SyncService
     first_admin_password: str | None = None
 
     def ocr_runner(self, engine: str | None = None, workers: int | None = None) -> OcrRunner:
@@ -135,6 +137,7 @@ def open_desk(settings: Settings) -> Desk:
         qc=QcService(db, station_id=settings.station_id),
         clocks=ClockService(db, catalogue, station_id=settings.station_id),
         records=RecordsService(db, station_id=settings.station_id),
+        sync=SyncService(db, settings.station_id),
         events=events,
         intake=IntakeService(db, blobs, station_id=settings.station_id, events=events),
         settings=settings,

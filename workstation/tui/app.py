@@ -1,52 +1,157 @@
-"""The workstation's terminal UI: log in, then the dossier list. Later desks (intake, review, QC, sync) join it."""
+"""The workstation's terminal UI: log in, then the areas the user's roles open, one Textual mode each.
+
+Intake (受理), Review (审核), QC (质检), Sync (同步) and Admin (管理) each keep their own screen stack, so a clerk
+can look at the sync screen and come back to the dossier they were editing. F1 explains the focused widget and
+lists the keys; every binding has an id, so `keymap.toml` can move any key; F2 switches light and dark.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from workstation.domain.permissions import Actor
+from workstation.errors import ConfigError
 from workstation.services.desk import Desk
-from workstation.tui.screens.dossiers import DossiersScreen
+from workstation.tui.keymap import load_keymap
+from workstation.tui.modes import MODES, first_mode, modes_for
 from workstation.tui.screens.login import LoginScreen
 
 LIGHT_THEME = "textual-light"
 DARK_THEME = "textual-dark"
+KEYMAP_FILE = "keymap.toml"
+
+
+def _mode_factory(name: str, desk: Desk, actor: Actor) -> Callable[[], Screen[None]]:
+    # Imported when first opened: a clerk's start-up does not pay for the review desk's image code.
+    def make() -> Screen[None]:
+        if name == "intake":
+            from workstation.tui.screens.dossiers import DossiersScreen
+
+            return DossiersScreen(desk, actor)
+        if name == "review":
+            from workstation.tui.screens.review import ReviewScreen
+
+            return ReviewScreen(desk, actor)
+        if name == "qc":
+            from workstation.tui.screens.qc import QcScreen
+
+            return QcScreen(desk, actor)
+        if name == "sync":
+            from workstation.tui.screens.sync import SyncScreen
+
+            return SyncScreen(desk, actor)
+        from workstation.tui.screens.admin import AdminScreen
+
+        return AdminScreen(desk, actor)
+
+    return make
 
 
 class WorkstationApp(App[None]):
     TITLE = "不动产登记工作站"
     BINDINGS = [
-        # Hidden like Textual's own: the list screen shows `q`; an id makes it remappable in a keymap.
+        # Hidden like Textual's own; an id makes each remappable in keymap.toml.
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
-        Binding("f2", "toggle_theme", "Light/dark", id="app.toggle_theme", tooltip="Switch light and dark theme"),
+        Binding("f1", "help", "Help", id="app.help", tooltip="Explain the focused widget and list its keys"),
+        Binding("f2", "toggle_theme", "Theme", id="app.toggle_theme", show=False, tooltip="Light or dark"),
+        *(
+            Binding(mode.key, f"open_mode('{mode.name}')", mode.label, id=f"app.mode.{mode.name}", show=False)
+            for mode in MODES
+        ),
     ]
 
-    def __init__(self, desk: Desk, *, login_hint: str | None = None) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        *,
+        login_hint: str | None = None,
+        actor: Actor | None = None,
+        mode: str | None = None,
+        keymap_file: Path | None = None,
+    ) -> None:
+        """`actor` skips the login (benchmarks, tests); `mode` is where to land instead of the user's first area."""
         super().__init__()
         self.desk = desk
         self.actor: Actor | None = None
         self._login_hint = login_hint
+        self._given_actor = actor
+        self._start_mode = mode
+        self._keymap_file = keymap_file if keymap_file is not None else Path(desk.settings.data_dir) / KEYMAP_FILE
         settings = desk.settings
         self.sub_title = f"{settings.station_id} · {settings.station_name}"
         self.theme = DARK_THEME
 
     def on_mount(self) -> None:
-        self.push_screen(LoginScreen(self.desk, hint=self._login_hint), callback=self._logged_in)
+        try:
+            self.set_keymap(load_keymap(self._keymap_file))
+        except ConfigError as exc:
+            self.notify(f"keys not remapped: {exc}", severity="warning", timeout=10, markup=False)
+        if self._given_actor is not None:
+            self._logged_in(self._given_actor)
+        else:
+            self.push_screen(LoginScreen(self.desk, hint=self._login_hint), callback=self._logged_in)
 
     def _logged_in(self, actor: Actor | None) -> None:
         if actor is None:
             self.exit()
             return
         self.actor = actor
-        self.push_screen(DossiersScreen(self.desk, actor))
+        for mode in modes_for(actor):
+            self.add_mode(mode.name, _mode_factory(mode.name, self.desk, actor))
+        self.switch_mode(self._start_mode or first_mode(actor))
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def action_open_mode(self, name: str) -> None:
+        if self.actor is None:
+            return
+        allowed = {mode.name for mode in modes_for(self.actor)}
+        if name not in allowed:
+            self.notify(f"{self.actor.username} has no access to {name}", severity="warning", markup=False)
+            return
+        if self.current_mode != name:
+            self.switch_mode(name)
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT_THEME if self.theme == DARK_THEME else DARK_THEME
 
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_mode":
+            return self.actor is not None
+        return True
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Light/dark theme", "Switch between the light and the dark theme", self.action_toggle_theme)
+        if self.actor is None:
+            return
+        for mode in modes_for(self.actor):
+            yield SystemCommand(
+                f"Open {mode.label}", f"Go to the {mode.name} area ({mode.key.upper()})", _opener(self, mode.name)
+            )
+        # The screen's own keys, so everything the footer cannot fit is one search away.
+        for _key, active in screen.active_bindings.items():
+            binding = active.binding
+            if binding.show and binding.description and active.enabled:
+                yield SystemCommand(
+                    binding.description, binding.tooltip or binding.description, _runner(screen, binding.action)
+                )
+
+
+def _opener(app: WorkstationApp, name: str) -> Callable[[], None]:
+    return lambda: app.action_open_mode(name)
+
+
+def _runner(screen: Screen, action: str) -> Callable[[], object]:
+    return lambda: screen.run_action(action)

@@ -9,13 +9,14 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
 from workstation.services.views import DossierDetail, PartyView, SlotView
 from workstation.tui.screens import error_line, local_time
+from workstation.tui.widgets.chrome import AppHeader
 
 KIND_LABELS = {"enterprise": "企业", "individual": "个人"}
 ID_LABELS = {"uscc": "统一社会信用代码", "id_number": "身份证号"}
@@ -49,7 +50,7 @@ class DossierDetailScreen(Screen[None]):
         self._number = number
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         with VerticalScroll(id="detail-message-box", can_focus=False):
             yield Static("", id="detail-message", markup=False)
         with VerticalScroll(id="detail-body"):

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
@@ -18,6 +18,7 @@ from workstation.services.views import DossierSummary
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.dossier_detail import DossierDetailScreen
 from workstation.tui.screens.new_dossier import NewDossierScreen
+from workstation.tui.widgets.chrome import AppHeader
 
 # Ordered by what a clerk scans for first, so an 80-column terminal shows number, status, business, applicant.
 COLUMNS = ("受理号", "status", "business", "applicant", "stage", "applied (UTC+8)")
@@ -50,7 +51,7 @@ class DossiersScreen(Screen[None]):
         self._select_next: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(self._header_text(None), id="dossiers-header", markup=False)
         yield DataTable(id="dossiers", cursor_type="row", zebra_stripes=True)
         yield Footer()

@@ -1,0 +1,163 @@
+"""What a desk knows about its sync with the registry: outbox depth, last success, parked ops, conflicts.
+
+The agent (`sync.client`) writes these facts; the terminal UI and `sync status` read them through `SyncService`,
+so the UI never needs the network code. A retry re-queues a parked op as a new op in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workstation.domain.permissions import Actor
+from workstation.errors import NotFound, UsageError
+from workstation.services import outbox
+from workstation.store.db import Database
+from workstation.store.models import DeskState, OutboxOp, SyncCursor
+
+STATE_PREFIX = "sync."
+CURSOR = "changes"
+
+
+@dataclass
+class SyncStatus:
+    online: bool
+    registry: str | None
+    outbox_depth: int
+    oldest_pending: datetime | None
+    last_success: str | None
+    last_error: str | None
+    cursor: str
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "online": self.online,
+            "registry": self.registry,
+            "outbox_depth": self.outbox_depth,
+            "oldest_pending": self.oldest_pending.isoformat() if self.oldest_pending else None,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "cursor": self.cursor,
+            "quarantined": self.quarantined,
+            "conflicts": self.conflicts,
+        }
+
+
+@dataclass(frozen=True)
+class SyncOverview:
+    """The header's line: cheap enough to read every few seconds."""
+
+    registry: str | None  # None: this desk works alone
+    online: bool
+    outbox_depth: int
+    parked: int  # quarantined ops and conflicts waiting for a person
+
+
+def put_state(session: Session, key: str, value: str) -> None:
+    row = session.get(DeskState, STATE_PREFIX + key)
+    if row is None:
+        session.add(DeskState(key=STATE_PREFIX + key, value=value))
+    else:
+        row.value = value
+
+
+def get_state(session: Session, key: str) -> str | None:
+    row = session.get(DeskState, STATE_PREFIX + key)
+    return row.value if row is not None and row.value != "" else None
+
+
+def sync_status(db: Database, registry: str | None) -> SyncStatus:
+    with db.read() as session:
+        depth, oldest = session.execute(
+            select(func.count(OutboxOp.op_id), func.min(OutboxOp.created_at)).where(OutboxOp.state == "pending")
+        ).one()
+        parked = session.execute(
+            select(OutboxOp).where(OutboxOp.state.in_(("quarantined", "conflict"))).order_by(OutboxOp.seq)
+        ).scalars()
+        quarantined: list[dict[str, Any]] = []
+        conflicts: list[dict[str, Any]] = []
+        for op in parked:
+            item = {
+                "op_id": op.op_id,
+                "seq": op.seq,
+                "kind": op.kind,
+                "entity_id": op.entity_id,
+                "reason": op.last_error,
+            }
+            (quarantined if op.state == "quarantined" else conflicts).append(item)
+        cursor_row = session.get(SyncCursor, CURSOR)
+        return SyncStatus(
+            online=get_state(session, "online") == "1",
+            registry=registry,
+            outbox_depth=int(depth),
+            oldest_pending=oldest,
+            last_success=get_state(session, "last_success"),
+            last_error=get_state(session, "last_error"),
+            cursor=cursor_row.cursor if cursor_row is not None else "0",
+            quarantined=quarantined,
+            conflicts=conflicts,
+        )
+
+
+def retry_quarantined(db: Database, station_id: str, op_id: str) -> str:
+    """Queue a parked op again as a new op; returns the new op's id."""
+    with db.transaction() as session:
+        op = session.get(OutboxOp, op_id)
+        if op is None:
+            raise NotFound(f"no op {op_id}")
+        if op.state != "quarantined":
+            raise UsageError(f"op {op_id} is {op.state}, not parked; only parked ops are retried")
+        again = outbox.enqueue(
+            session,
+            station_id=station_id,
+            kind=op.kind,
+            entity_id=op.entity_id,
+            payload=op.payload,
+            base_version=op.base_version,
+        )
+        session.flush()
+        op.state = "retried"
+        op.last_error = f"{op.last_error} (retried as {again.op_id})"
+        return again.op_id
+
+
+class SyncService:
+    """The desk's view of sync. `attach` is called by whoever starts the agent (the CLI), with its wake-up."""
+
+    def __init__(self, db: Database, station_id: str) -> None:
+        self._db = db
+        self._station_id = station_id
+        self.registry: str | None = None
+        self._wake: Callable[[], None] | None = None
+
+    def attach(self, registry: str | None, wake: Callable[[], None] | None) -> None:
+        self.registry, self._wake = registry, wake
+
+    def overview(self) -> SyncOverview:
+        with self._db.read() as session:
+            depth = session.execute(select(func.count(OutboxOp.op_id)).where(OutboxOp.state == "pending")).scalar_one()
+            parked = session.execute(
+                select(func.count(OutboxOp.op_id)).where(OutboxOp.state.in_(("quarantined", "conflict")))
+            ).scalar_one()
+            online = get_state(session, "online") == "1"
+        return SyncOverview(self.registry, online and self.registry is not None, int(depth), int(parked))
+
+    def status(self) -> SyncStatus:
+        return sync_status(self._db, self.registry)
+
+    def retry(self, actor: Actor, op_id: str) -> str:
+        """Re-queue a parked op (any logged-in user: it re-sends the desk's own work) and wake the agent."""
+        new_op = retry_quarantined(self._db, self._station_id, op_id)
+        self.sync_now()
+        return new_op
+
+    def sync_now(self) -> None:
+        if self._wake is not None:
+            self._wake()

@@ -93,4 +93,6 @@ def table_rows(pilot: Pilot[None], selector: str) -> list[list[str]]:
 
 def screen_text(pilot: Pilot[None]) -> str:
     """Everything the terminal shows now, as text (what a user reads)."""
-    return "\n".join(strip.text for strip in pilot.app.screen._compositor.render_update(full=True).strips)  # type: ignore[attr-defined]
+    strips = pilot.app.screen._compositor.render_strips()
+    # A wide (CJK) character takes two cells; its second cell renders as "", so text is as a user reads it.
+    return "\n".join(strip.text for strip in strips)

@@ -1,0 +1,160 @@
+"""The app shell: areas by role, the header's facts, F1 help, remapped keys, the command palette, themes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import HelpPanel
+
+from tests.tui_helpers import LARGE, SMALL, add_user, make_desk, run_app, screen_text, wait_until
+from workstation.errors import ConfigError
+from workstation.services.desk import Desk
+from workstation.tui.app import WorkstationApp
+from workstation.tui.keymap import load_keymap
+from workstation.tui.modes import first_mode, modes_for
+from workstation.tui.widgets.chrome import SyncBadge
+
+
+@pytest.fixture
+def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Desk:
+    opened = make_desk(tmp_path, monkeypatch)
+    add_user(opened, "clerk1", ["clerk"])
+    add_user(opened, "reviewer1", ["reviewer"], can_review_online=True, can_review_offline=True)
+    add_user(opened, "qc1", ["qc"])
+    return opened
+
+
+def test_each_role_opens_its_own_areas_and_lands_in_its_first(desk: Desk) -> None:
+    clerk, reviewer, qc, admin = (desk.users.actor(name) for name in ("clerk1", "reviewer1", "qc1", "admin"))
+    assert [m.name for m in modes_for(clerk)] == ["intake", "sync"]
+    assert [m.name for m in modes_for(reviewer)] == ["review", "sync"]
+    assert [m.name for m in modes_for(qc)] == ["qc", "sync"]
+    assert [m.name for m in modes_for(admin)] == ["sync", "admin"]
+    assert (first_mode(clerk), first_mode(reviewer), first_mode(qc), first_mode(admin)) == (
+        "intake",
+        "review",
+        "qc",
+        "admin",
+    )
+
+
+def test_header_names_station_user_areas_and_the_outbox_depth(desk: Desk) -> None:
+    clerk = desk.users.actor("clerk1")
+
+    async def script(pilot: Pilot[None]) -> None:
+        badge = pilot.app.screen.query_one(SyncBadge)
+        await wait_until(pilot, lambda: badge.overview is not None)
+        first = screen_text(pilot).splitlines()[0]
+        assert "local · clerk1" in first
+        assert "F3 受理 Intake" in first and "F6 同步 Sync" in first and "F4" not in first
+        assert "● local" in first  # no registry configured: this desk works alone
+        depth = badge.overview.outbox_depth if badge.overview else -1
+        desk.dossiers.new(clerk, business="ENT_NONRES_TRANSFER", applicant_kind="enterprise")
+        await wait_until(pilot, lambda: badge.overview is not None and badge.overview.outbox_depth > depth, 10)
+        assert f"待传 {depth + 1}" in screen_text(pilot).splitlines()[0]
+
+    run_app(desk, script, actor=clerk, size=LARGE)
+
+
+def test_a_clerk_is_kept_out_of_review_and_can_reach_sync_with_its_key(desk: Desk) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        assert pilot.app.current_mode == "intake"
+        await pilot.press("f4")
+        await pilot.pause()
+        assert pilot.app.current_mode == "intake"
+        assert any("no access to review" in str(n.message) for n in pilot.app._notifications)
+        await pilot.press("f6")
+        await pilot.pause()
+        assert pilot.app.current_mode == "sync"
+        await pilot.press("f3")
+        await pilot.pause()
+        assert pilot.app.current_mode == "intake"
+
+    run_app(desk, script, actor=desk.users.actor("clerk1"))
+
+
+def test_f1_explains_the_focused_widget_and_closes_again(desk: Desk) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("f1")
+        await pilot.pause()
+        panels = pilot.app.screen.query(HelpPanel)
+        assert len(panels) == 1
+        await pilot.press("f1")
+        await pilot.pause()
+        assert not pilot.app.screen.query(HelpPanel)
+
+    run_app(desk, script, actor=desk.users.actor("clerk1"), size=LARGE)
+
+
+def test_keymap_file_moves_a_key(desk: Desk) -> None:
+    (Path(desk.settings.data_dir) / "keymap.toml").write_text('[keys]\n"app.mode.sync" = "f9"\n', encoding="utf-8")
+
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("f6")
+        await pilot.pause()
+        assert pilot.app.current_mode == "intake"  # the old key no longer opens it
+        await pilot.press("f9")
+        await pilot.pause()
+        assert pilot.app.current_mode == "sync"
+
+    run_app(desk, script, actor=desk.users.actor("clerk1"))
+
+
+def test_a_broken_keymap_file_is_reported_and_the_default_keys_stay(desk: Desk) -> None:
+    (Path(desk.settings.data_dir) / "keymap.toml").write_text("[keys\n", encoding="utf-8")
+
+    async def script(pilot: Pilot[None]) -> None:
+        assert any("keys not remapped" in str(n.message) for n in pilot.app._notifications)
+        await pilot.press("f6")
+        await pilot.pause()
+        assert pilot.app.current_mode == "sync"
+
+    run_app(desk, script, actor=desk.users.actor("clerk1"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("keys = 3\n", "[keys] must be a table"),
+        ('[keys]\n"app.quit" = ""\n', "must be a key name"),
+        ('[keys]\n"app.quit" = 5\n', "must be a key name"),
+        ("not toml at all =", "not a readable TOML file"),
+    ],
+)
+def test_keymap_errors_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "keymap.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_keymap(path)
+
+
+def test_keymap_absent_is_no_remapping(tmp_path: Path) -> None:
+    assert load_keymap(tmp_path / "nope.toml") == {}
+    path = tmp_path / "keymap.toml"
+    path.write_text('[keys]\n"dossiers.new" = "n, insert"\n', encoding="utf-8")
+    assert load_keymap(path) == {"dossiers.new": "n,insert"}
+
+
+def test_command_palette_offers_the_areas_and_the_screens_keys(desk: Desk) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, WorkstationApp)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Open 同步 Sync" in titles and "Open 受理 Intake" in titles
+        assert "Open 审核 Review" not in titles
+        assert "New" in titles  # the dossier list's own key
+
+    run_app(desk, script, actor=desk.users.actor("clerk1"))
+
+
+def test_f2_switches_light_and_dark(desk: Desk) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        before = pilot.app.theme
+        await pilot.press("f2")
+        assert pilot.app.theme != before
+        await pilot.press("f2")
+        assert pilot.app.theme == before
+
+    run_app(desk, script, actor=desk.users.actor("clerk1"), size=SMALL)

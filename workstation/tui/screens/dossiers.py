@@ -1,4 +1,8 @@
-"""The dossier list: newest first, loaded from the dossier service in a thread worker."""
+"""The dossier list: newest first, a page of 500 at a time, loaded from the dossier service in a thread worker.
+
+A registry office holds tens of thousands of dossiers; a page keeps each load and each redraw bounded, and
+the status filter finds the drafts (预受理) a clerk is working on without scrolling past the rest.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ from workstation.tui.widgets.chrome import AppHeader
 
 # Ordered by what a clerk scans for first, so an 80-column terminal shows number, status, business, applicant.
 COLUMNS = ("受理号", "status", "business", "applicant", "stage", "applied (UTC+8)")
+PAGE_SIZE = 500
+# What `f` cycles through: everything, then the states a window clerk acts on.
+FILTERS: tuple[str | None, ...] = (None, "draft", "returned", "submitted", "in_review", "registered")
 
 
 class DossiersScreen(Screen[None]):
@@ -33,15 +40,28 @@ class DossiersScreen(Screen[None]):
         Binding(
             "enter", "open_dossier", "Open", id="dossiers.open", tooltip="Show the selected dossier", priority=True
         ),
-        Binding("r", "refresh", "Refresh", id="dossiers.refresh", tooltip="Reload the list"),
+        Binding("f", "cycle_filter", "Filter", id="dossiers.filter", tooltip="Show only one status (cycles)"),
+        Binding("]", "page(1)", "Older", id="dossiers.next_page", tooltip="The next 500 (older) dossiers"),
+        Binding("[", "page(-1)", "Newer", id="dossiers.prev_page", tooltip="The previous 500 (newer) dossiers"),
+        Binding("r", "refresh", "Refresh", id="dossiers.refresh", tooltip="Reload the list", show=False),
         Binding("q", "app.quit", "Quit", id="dossiers.quit", tooltip="Leave the workstation"),
     ]
 
+    HELP = """
+## Dossiers 案卷
+
+Newest first, 500 to a page (`]` older, `[` newer); `f` shows one status at a time (draft 预受理, returned 补正…).
+
+- `n` opens a new draft dossier, `enter` opens the selected one.
+- F3 intake · F4 review · F5 QC · F6 sync · F7 admin, as your roles allow; `ctrl+p` finds any command.
+"""
+
     class Loaded(Message):
-        def __init__(self, rows: Sequence[DossierSummary], total: int) -> None:
+        def __init__(self, rows: Sequence[DossierSummary], total: int, more: bool) -> None:
             super().__init__()
             self.rows = rows
             self.total = total
+            self.more = more
 
     def __init__(self, desk: Desk, actor: Actor) -> None:
         super().__init__()
@@ -49,6 +69,9 @@ class DossiersScreen(Screen[None]):
         self._actor = actor
         # The number to put the cursor on once the next load arrives (a dossier just created).
         self._select_next: str | None = None
+        self._offset = 0
+        self._filter: str | None = None
+        self._more = False
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -64,6 +87,15 @@ class DossiersScreen(Screen[None]):
         self.load()
 
     def action_refresh(self) -> None:
+        self.load()
+
+    def action_cycle_filter(self) -> None:
+        self._filter = FILTERS[(FILTERS.index(self._filter) + 1) % len(FILTERS)]
+        self._offset = 0
+        self.load()
+
+    def action_page(self, step: int) -> None:
+        self._offset = max(0, self._offset + step * PAGE_SIZE)
         self.load()
 
     def action_new_dossier(self) -> None:
@@ -85,10 +117,11 @@ class DossiersScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dossiers.load")
     def load(self) -> None:
-        rows = self._desk.dossiers.list()
+        # One row more than a page tells whether an older page exists, without counting per status.
+        rows = self._desk.dossiers.list(status=self._filter, limit=PAGE_SIZE + 1, offset=self._offset)
         total = self._desk.dossiers.count()
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(rows, total))
+            self.post_message(self.Loaded(rows[:PAGE_SIZE], total, more=len(rows) > PAGE_SIZE))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
@@ -106,12 +139,15 @@ class DossiersScreen(Screen[None]):
                     local_time(row.applied_at),
                     key=row.number,
                 )
+        self._more = message.more
         numbers = [row.number for row in message.rows]
         if wanted in numbers:
             table.move_cursor(row=numbers.index(wanted))
             if wanted == self._select_next:
                 self._select_next = None
         self.query_one("#dossiers-header", Static).update(self._header_text(len(numbers), message.total))
+        if not numbers or wanted not in numbers:
+            table.move_cursor(row=0)
         self.refresh_bindings()
 
     @on(Worker.StateChanged)
@@ -130,12 +166,18 @@ class DossiersScreen(Screen[None]):
         if action == "open_dossier":
             tables = self.query(DataTable)
             return bool(tables) and tables.first().row_count > 0
+        if action == "page":
+            step = parameters[0] if parameters else 0
+            return self._more if step == 1 else self._offset > 0
         return True
 
     def _header_text(self, shown: int | None, total: int = 0) -> str:
         if shown is None:
             return f"{self._actor.username} · loading…"
         count = f"{total} dossier{'' if total == 1 else 's'}"
+        if self._filter is not None:
+            first = self._offset + 1 if shown else 0
+            return f"{self._actor.username} · {self._filter}: {first}–{self._offset + shown} · {count} in all"
         if shown < total:
-            count = f"newest {shown} of {count}"
+            count = f"{self._offset + 1}–{self._offset + shown} of {count}"
         return f"{self._actor.username} · {count}"

@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--backlog", type=int, default=500, help="dossiers captured offline for the drain figure")
     bs.add_argument("--pg", help="PostgreSQL URL for the registry (default: WS_BENCH_PG_URL; else SQLite)")
     bs.add_argument("--json", action="store_true")
+    bt = bench.add_parser("tui", help="terminal UI: cold start, opening a 200-page dossier, key latency under OCR")
+    bt.add_argument("--runs", type=int, default=5, help="start-ups and openings measured; medians reported")
+    bt.add_argument("--pages", type=int, default=200, help="pages of the dossier opened (default 200)")
+    bt.add_argument("--keys", type=int, default=60, help="keys timed, idle and under OCR load")
+    bt.add_argument("--load", type=int, default=24, help="sample scans fed to the OCR pool for the load figure")
+    bt.add_argument("--json", action="store_true")
 
     dossier = sub.add_parser("dossier", help="open, inspect, submit and withdraw dossiers").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
@@ -513,6 +519,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             backends=tuple(args.backend or ("sqlite", "postgresql")),
             as_json=args.json,
         )
+    if args.action == "tui":
+        from bench import tui as bench_tui
+
+        if min(args.runs, args.pages, args.keys) < 1 or args.load < 0:
+            raise UsageError("--runs, --pages and --keys must be at least 1, --load at least 0")
+        try:
+            return bench_tui.main(runs=args.runs, pages=args.pages, keys=args.keys, load=args.load, as_json=args.json)
+        except (FileNotFoundError, TimeoutError) as exc:
+            raise UsageError(str(exc)) from None
     if args.action == "sync":
         from bench import sync as bench_sync
 

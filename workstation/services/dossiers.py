@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from workstation.services.views import (
     DossierSummary,
     FieldView,
     FindingView,
+    NewParty,
     PageView,
     PartyView,
     SlotView,
@@ -42,13 +44,33 @@ from workstation.services.views import (
 )
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database, next_counter
-from workstation.store.models import Assignment, ClockPause, Dossier, Field, Finding, MaterialSlot, Page, Party
+from workstation.store.models import (
+    Assignment,
+    ClockPause,
+    Dossier,
+    Field,
+    Finding,
+    MaterialSlot,
+    OcrJob,
+    Page,
+    Party,
+    User,
+)
 from workstation.store.types import utcnow
 
 CHANNELS = ("window", "online", "field", "extension", "self_service")
 KINDS = ("enterprise", "individual")
 _NAME_MAX = 200
 _NUMBER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class _CheckedParty:
+    role: str
+    kind: str
+    name: str | None
+    id_type: str | None
+    id_value: str | None
 
 
 class DossierService:
@@ -102,8 +124,13 @@ class DossierService:
         applicant_name: str | None = None,
         applicant_id: str | None = None,
         applied_at: datetime | None = None,
+        parties: Sequence[NewParty] = (),
     ) -> DossierDetail:
-        """Open a draft dossier (预受理) with its applicant party and the checklist's material slots."""
+        """Open a draft dossier (预受理) with its applicant party and the checklist's material slots.
+
+        `parties` (sellers, mortgagees…) are checked before anything is written and added in the same
+        transaction, each with its own `dossier.party_add` event: a bad one leaves no dossier behind.
+        """
         require(actor, Permission.DOSSIER_CREATE)
         biz = self._catalogue.business(business)
         if channel not in CHANNELS:
@@ -113,7 +140,14 @@ class DossierService:
         conds = tuple(dict.fromkeys(conditions))
         validate_new_dossier(biz, applicant_kind, conds)
         role = next((r for r in biz.roles if r.applicant), biz.roles[0])
-        id_type, id_value = _check_identifier(applicant_kind, applicant_id)
+        try:
+            id_type, id_value = _check_identifier(applicant_kind, applicant_id)
+        except UsageError as exc:
+            raise UsageError(f"applicant: {exc}") from None
+        applicant_name = _clean_name(applicant_name)
+        others = [self._checked_party(biz, party, label=f"party {i}") for i, party in enumerate(parties, start=2)]
+        if others:
+            require(actor, Permission.DOSSIER_EDIT)
         when = applied_at or utcnow()
         if when.tzinfo is None:
             raise UsageError("the application time needs a time zone")
@@ -148,7 +182,7 @@ class DossierService:
                 position=1,
                 role=role.name,
                 kind=applicant_kind,
-                name=_clean_name(applicant_name),
+                name=applicant_name,
                 id_type=id_type,
                 id_value=id_value,
             )
@@ -179,6 +213,8 @@ class DossierService:
                     "parties_full": [{"id": party.id, "key": party.key, "position": party.position}],
                 },
             )
+            for other in others:
+                self._add_party_row(session, actor, dossier, biz, other)
             return self._detail(session, dossier)
 
     def add_party(
@@ -192,34 +228,53 @@ class DossierService:
         id_value: str | None = None,
     ) -> DossierDetail:
         require(actor, Permission.DOSSIER_EDIT)
-        if kind not in KINDS:
-            raise UsageError(f"party kind must be enterprise or individual, not '{kind}'")
         with self._db.transaction() as session:
             dossier = self._load(session, number)
             self._require_editable(dossier)
             biz = self._catalogue.business(dossier.business_code)
-            roles = {r.name: r for r in biz.roles}
-            if role not in roles:
-                raise UsageError(f"business {biz.code} has no role '{role}'; roles: {', '.join(roles)}")
-            if kind not in roles[role].kinds:
-                raise UsageError(f"a {role} of {biz.code} cannot be a {kind}")
-            id_type, value = _check_identifier(kind, id_value)
-            position = len(dossier.parties) + 1
-            key = f"p{max((int(p.key[1:]) for p in dossier.parties), default=0) + 1}"
-            party = Party(
-                dossier_id=dossier.id,
-                key=key,
-                position=position,
-                role=role,
-                kind=kind,
-                name=_clean_name(name),
-                id_type=id_type,
-                id_value=value,
-            )
-            dossier.parties.append(party)
-            self._rebuild_slots(session, dossier, biz)
-            self._record(session, actor, dossier, "dossier.party_add", {"party": _party_payload(party)})
+            checked = self._checked_party(biz, NewParty(role=role, kind=kind, name=name, id_value=id_value))
+            self._add_party_row(session, actor, dossier, biz, checked)
             return self._detail(session, dossier)
+
+    def check_party(self, business: str, party: NewParty) -> None:
+        """Raise UsageError if `party` cannot join a dossier of `business` (role, kind, name, identifier)."""
+        self._checked_party(self._catalogue.business(business), party)
+
+    @staticmethod
+    def _checked_party(biz: Business, party: NewParty, *, label: str = "") -> _CheckedParty:
+        prefix = f"{label}: " if label else ""
+        if party.kind not in KINDS:
+            raise UsageError(f"{prefix}party kind must be enterprise or individual, not '{party.kind}'")
+        roles = {r.name: r for r in biz.roles}
+        if party.role not in roles:
+            raise UsageError(f"{prefix}business {biz.code} has no role '{party.role}'; roles: {', '.join(roles)}")
+        if party.kind not in roles[party.role].kinds:
+            raise UsageError(f"{prefix}a {party.role} of {biz.code} cannot be a {party.kind}")
+        try:
+            id_type, value = _check_identifier(party.kind, party.id_value)
+            name = _clean_name(party.name)
+        except UsageError as exc:
+            raise UsageError(f"{prefix}{exc}") from None
+        return _CheckedParty(role=party.role, kind=party.kind, name=name, id_type=id_type, id_value=value)
+
+    def _add_party_row(
+        self, session: Session, actor: Actor, dossier: Dossier, biz: Business, checked: _CheckedParty
+    ) -> None:
+        position = len(dossier.parties) + 1
+        key = f"p{max((int(p.key[1:]) for p in dossier.parties), default=0) + 1}"
+        party = Party(
+            dossier_id=dossier.id,
+            key=key,
+            position=position,
+            role=checked.role,
+            kind=checked.kind,
+            name=checked.name,
+            id_type=checked.id_type,
+            id_value=checked.id_value,
+        )
+        dossier.parties.append(party)
+        self._rebuild_slots(session, dossier, biz)
+        self._record(session, actor, dossier, "dossier.party_add", {"party": _party_payload(party)})
 
     def attach_page(
         self,
@@ -663,8 +718,20 @@ class DossierService:
         role_labels = {r.name: r.label for r in biz.roles}
         slots_by_id = {s.id: s for s in dossier.slots}
         fields = session.execute(
-            select(Field).where(Field.dossier_id == dossier.id).order_by(Field.key, Field.id)
-        ).scalars()
+            select(Field, User.username)
+            .outerjoin(User, User.id == Field.confirmed_by)
+            .where(Field.dossier_id == dossier.id)
+            .order_by(Field.key, Field.id)
+        ).all()
+        # Why a page failed or is being read again: one query for the whole dossier, not one per page.
+        ocr_errors: dict[str, str] = {
+            page_id: error
+            for page_id, error in session.execute(
+                select(OcrJob.page_id, OcrJob.error)
+                .join(Page, Page.id == OcrJob.page_id)
+                .where(Page.dossier_id == dossier.id, OcrJob.error.is_not(None))
+            )
+        }
         findings = session.execute(
             select(Finding).where(Finding.dossier_id == dossier.id).order_by(Finding.created_at, Finding.id)
         ).scalars()
@@ -717,7 +784,7 @@ class DossierService:
                 for s in dossier.slots
             ),
             pages=tuple(
-                _page_view(p, slots_by_id.get(p.slot_id or ""))
+                _page_view(p, slots_by_id.get(p.slot_id or ""), ocr_errors.get(p.id))
                 for p in sorted(dossier.pages, key=lambda p: p.position)
                 if not p.deleted
             ),
@@ -729,14 +796,16 @@ class DossierService:
                     valid=f.valid,
                     page_id=f.page_id,
                     confirmed=f.confirmed_by is not None,
+                    confirmed_by=username if f.confirmed_by is not None else None,
                 )
-                for f in fields
+                for f, username in fields
             ),
             findings=tuple(
                 FindingView(rule=f.rule, severity=f.severity, message=f.message, page_ids=tuple(f.page_ids))
                 for f in findings
             ),
             missing=missing,
+            accepted_at=dossier.accepted_at,
         )
 
 
@@ -753,7 +822,7 @@ def _slot_states(dossier: Dossier) -> list[SlotState]:
     ]
 
 
-def _page_view(page: Page, slot: MaterialSlot | None) -> PageView:
+def _page_view(page: Page, slot: MaterialSlot | None, ocr_error: str | None = None) -> PageView:
     return PageView(
         id=page.id,
         position=page.position,
@@ -765,6 +834,7 @@ def _page_view(page: Page, slot: MaterialSlot | None) -> PageView:
         party_key=slot.party_key if slot else None,
         ocr_status=page.ocr_status,
         rotation=page.rotation,
+        ocr_error=ocr_error if page.ocr_status in ("failed", "queued") else None,
     )
 
 

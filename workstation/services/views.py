@@ -54,6 +54,7 @@ class PageView:
     party_key: str | None
     ocr_status: str
     rotation: int
+    ocr_error: str | None = None  # why OCR failed (or why it is being retried), one line
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class FieldView:
     valid: bool | None
     page_id: str | None
     confirmed: bool
+    confirmed_by: str | None = None  # the user name of the clerk who confirmed or corrected it
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,20 @@ class DossierDetail:
     fields: tuple[FieldView, ...]
     findings: tuple[FindingView, ...]
     missing: tuple[str, ...] = field(default=())
+    accepted_at: datetime | None = None  # 受理: set by the first submission
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["applied_at"] = self.applied_at.isoformat()
+        data["accepted_at"] = self.accepted_at.isoformat() if self.accepted_at else None
         return data
+
+
+@dataclass(frozen=True)
+class NewParty:
+    """A party to add when a dossier is opened (the applicant is given separately)."""
+
+    role: str
+    kind: str
+    name: str | None = None
+    id_value: str | None = None

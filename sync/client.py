@@ -320,6 +320,8 @@ class SyncAgent:
                     report.applied += 1
                 else:
                     op.state, op.last_error = "conflict", f"{result.get('code')}: {result.get('message')}"
+                    if isinstance(result.get("version"), int):  # the registry's version; the feed adds its state
+                        op.remote = {**(op.remote or {}), "version": result["version"]}
                     report.conflicts += 1
 
     def _acknowledge_skips(self, last_seq: int) -> None:
@@ -366,6 +368,9 @@ class SyncAgent:
                     op.sent_at = None
 
     def _apply_change(self, session: Session, change: dict[str, Any]) -> int:
+        if change.get("kind") == "sync.conflict":
+            self._note_conflict(session, change)
+            return 0
         if change.get("kind") != "dossier.state":
             return 0
         payload = change.get("payload") or {}
@@ -375,6 +380,16 @@ class SyncAgent:
             return 0
         dossier.stage, dossier.status, dossier.version = payload["stage"], payload["status"], version
         return 1
+
+    def _note_conflict(self, session: Session, change: dict[str, Any]) -> None:
+        """Keep the registry's side of one of this desk's conflicts (version, stage, status) on the parked op."""
+        payload = change.get("payload") or {}
+        current = payload.get("current")
+        if change.get("station_id") != self.station_id or not isinstance(current, dict):
+            return
+        op = session.get(OutboxOp, payload.get("op_id"))
+        if op is not None and op.station_id == self.station_id:
+            op.remote = {**(op.remote or {}), **current}
 
     def _note(self, *, error: str | None) -> None:
         with self.db.transaction() as session:

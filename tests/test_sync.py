@@ -6,11 +6,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from sync.client import SyncAgent
+from sync.server.registry import Registry
 from tests.review_helpers import submitted
 from tests.sync_helpers import agent_for, make_desk, running_registry
 from workstation.errors import UsageError
+from workstation.services import outbox
+from workstation.services.desk import Desk
 from workstation.store.models import AppliedOp, AuditEvent, Dossier, OutboxOp, Page
 
 
@@ -139,3 +143,49 @@ def test_wrong_or_revoked_tokens_and_another_stations_ops_are_refused(tmp_path: 
         with registry.db.read() as s:
             assert s.execute(select(func.count()).select_from(AppliedOp)).scalar_one() == 0
             assert s.execute(select(func.count()).where(AuditEvent.action.like("sync.%"))).scalar_one() == 0
+
+
+def withdrawn_here_resubmitted_there(tmp_path: Path, registry: Registry, url: str) -> tuple[Desk, SyncAgent, str]:
+    """Desk JN-01 withdraws a dossier that desk JN-02 resubmitted first from the same version: JN-01 loses.
+
+    Returns the losing desk (synced: its withdrawal is a conflict), its agent, and the dossier's number.
+    """
+    desk = make_desk(tmp_path / "desk-a", "JN-01")
+    agent = agent_for(desk, registry, url)
+    clerk = desk.users.actor("clerk1")
+    d = submitted(desk, clerk)
+    agent.sync_once()
+    desk.dossiers.withdraw(clerk, d.number, reason="申请人撤回")
+    other = make_desk(tmp_path / "desk-b", "JN-02")
+    other_agent = agent_for(other, registry, url)
+    with other.db.transaction() as s:
+        outbox.enqueue(
+            s,
+            station_id="JN-02",
+            kind="dossier.resubmit",
+            entity_id=d.id,
+            base_version=d.version,
+            payload={"number": d.number, "version": d.version + 1, "stage": "REVIEW", "status": "in_review"},
+        )
+    assert other_agent.sync_once().applied == 1
+    other_agent.stop()
+    other.close()
+    assert agent.sync_once().conflicts == 1
+    return desk, agent, d.number
+
+
+def test_a_conflict_keeps_the_registrys_side_version_stage_and_status_beside_the_desks_op(tmp_path: Path) -> None:
+    with running_registry(tmp_path / "registry") as (registry, url):
+        desk, agent, number = withdrawn_here_resubmitted_there(tmp_path, registry, url)
+        base = desk.dossiers.show(number).version - 1
+        [conflict] = desk.sync.status().conflicts
+        assert (conflict["number"], conflict["kind"], conflict["base_version"]) == (number, "dossier.withdraw", base)
+        assert conflict["local"]["status"] == "withdrawn" and conflict["local"]["version"] == base + 1
+        assert conflict["remote"] == {"number": number, "version": base + 1, "stage": "REVIEW", "status": "in_review"}
+        # A lost answer: the op is sent again, the registry replays its first result, the registry's side stays.
+        with desk.db.transaction() as s:
+            s.execute(update(OutboxOp).where(OutboxOp.state == "conflict").values(state="pending"))
+        assert agent.sync_once().conflicts == 1
+        assert desk.sync.status().conflicts[0]["remote"]["status"] == "in_review"
+        agent.stop()
+        desk.close()

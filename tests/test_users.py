@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -7,7 +9,7 @@ from workstation.config import load_settings
 from workstation.domain.errors import PermissionDenied
 from workstation.errors import AuthError, UsageError
 from workstation.services.desk import Desk, open_desk
-from workstation.store.models import User
+from workstation.store.models import AuditEvent, User
 
 
 def test_first_start_creates_one_admin_with_a_generated_password_shown_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -61,3 +63,35 @@ def test_only_an_admin_adds_users(desk: Desk, clerk) -> None:  # type: ignore[no
 def test_bad_user_input_is_refused(desk: Desk, username, password, roles, fragment) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UsageError, match=fragment):
         desk.users.add(desk.users.actor("admin"), username=username, password=password, roles=roles)
+
+
+def test_an_admin_changes_roles_and_review_grants_and_the_change_is_audited(desk: Desk) -> None:
+    admin = desk.users.actor("admin")
+    desk.users.add(admin, username="rev3", password="rev-pass-03", roles=["clerk"])
+    view = desk.users.update(admin, "rev3", roles=["reviewer", "clerk"], can_review_online=True)
+    assert (view.roles, view.can_review_online, view.can_review_offline) == (("clerk", "reviewer"), True, False)
+    actor = desk.users.actor("rev3")
+    assert {r.value for r in actor.roles} == {"clerk", "reviewer"} and actor.can_review_online
+    desk.users.update(admin, "rev3", can_review_offline=True)  # roles left as they are
+    assert desk.users.actor("rev3").can_review_offline and len(desk.users.actor("rev3").roles) == 2
+    with desk.db.read() as s:
+        events = s.execute(select(AuditEvent).where(AuditEvent.action == "user.update")).scalars().all()
+    assert [json.loads(e.payload)["after"]["can_review_offline"] for e in events] == [False, True]
+    desk.users.update(admin, "rev3", can_review_offline=True)  # no change, no event
+    with desk.db.read() as s:
+        assert len(s.execute(select(AuditEvent).where(AuditEvent.action == "user.update")).all()) == 2
+    assert desk.verify_audit().ok
+
+
+def test_changing_a_user_needs_user_manage_a_known_user_and_known_roles(desk: Desk, clerk) -> None:  # type: ignore[no-untyped-def]
+    admin = desk.users.actor("admin")
+    with pytest.raises(PermissionDenied):
+        desk.users.update(clerk, "clerk1", roles=["admin"])
+    with pytest.raises(UsageError, match="no user 'ghost'"):
+        desk.users.update(admin, "ghost", roles=["clerk"])
+    with pytest.raises(UsageError, match="unknown role"):
+        desk.users.update(admin, "clerk1", roles=["wizard"])
+    with pytest.raises(UsageError, match="at least one role"):
+        desk.users.update(admin, "clerk1", roles=[])
+    with pytest.raises(UsageError, match="admin role from yourself"):
+        desk.users.update(admin, "admin", roles=["clerk"])

@@ -370,7 +370,10 @@ class Registry:
                 else:
                     record.version = outcome
             if conflict is not None:
+                current = _current_state(session, op)
                 record.status, record.code, record.message = "conflict", conflict.code.value, conflict.message
+                # A refused op's result carries the version the registry holds, so the desk can show both.
+                record.version = current["version"] if current else conflict.current_version
                 session.add(
                     SyncConflict(
                         station_id=station_id,
@@ -389,7 +392,13 @@ class Registry:
                     "sync.conflict",
                     op.entity_id,
                     station_id,
-                    {"op_id": op.op_id, "kind": op.kind, "code": conflict.code.value, "message": conflict.message},
+                    {
+                        "op_id": op.op_id,
+                        "kind": op.kind,
+                        "code": conflict.code.value,
+                        "message": conflict.message,
+                        "current": current,
+                    },
                 )
             session.add(record)
             seq_row.last_seq = op.seq
@@ -745,6 +754,17 @@ class Registry:
                 }
                 for c in session.execute(query).scalars()
             ]
+
+
+def _current_state(session: Session, op: Op) -> dict[str, Any] | None:
+    """The dossier an op was refused for, as the registry holds it now: what the desk shows beside its own op."""
+    dossier = session.get(Dossier, op.entity_id)
+    number = op.payload.get("number")
+    if dossier is None and isinstance(number, str):
+        dossier = session.execute(select(Dossier).where(Dossier.number == number)).scalar_one_or_none()
+    if dossier is None:
+        return None
+    return {"number": dossier.number, "version": dossier.version, "stage": dossier.stage, "status": dossier.status}
 
 
 def _result(row: AppliedOp, *, replayed: bool = False) -> OpResult:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from workstation.domain.errors import PermissionDenied
@@ -116,13 +116,34 @@ class QcService:
         """Checks waiting for an inspector, oldest first."""
         return self.checks(state="pending", limit=limit)
 
-    def checks(self, state: str | None = None, *, limit: int = 200) -> list[QcCheckView]:
-        """Checks (all, or those in `state`: pending | done), oldest first."""
+    def checks(
+        self, state: str | None = None, *, limit: int = 200, offset: int = 0, pending_first: bool = False
+    ) -> list[QcCheckView]:
+        """Checks (all, or those in `state`: pending | done), oldest first; `pending_first` puts the work on top.
+
+        `offset` pages through a long list (an office inspects thousands a year) without loading it whole.
+        """
         if state is not None and state not in CHECK_STATES:
             raise UsageError(f"unknown QC check state '{state}'; states: {', '.join(CHECK_STATES)}")
         _check_limit(limit)
+        if offset < 0:
+            raise UsageError(f"offset must not be negative, got {offset}")
         with self._db.read() as session:
-            return _load_checks(session, *([QcCheck.state == state] if state is not None else []), limit=limit)
+            return _load_checks(
+                session,
+                *([QcCheck.state == state] if state is not None else []),
+                limit=limit,
+                offset=offset,
+                pending_first=pending_first,
+            )
+
+    def count(self) -> dict[str, int]:
+        """How many checks are in each state (pending, done)."""
+        with self._db.read() as session:
+            rows = session.execute(select(QcCheck.state, func.count(QcCheck.id)).group_by(QcCheck.state)).all()
+        counts = dict.fromkeys(CHECK_STATES, 0)
+        counts.update({str(state): int(n) for state, n in rows})
+        return counts
 
     def check(self, check_id: str) -> QcCheckView:
         with self._db.read() as session:
@@ -341,8 +362,15 @@ _Opener = aliased(User, name="opener")
 _Resolver = aliased(User, name="resolver")
 
 
-def _load_checks(session: Session, *criteria: ColumnElement[bool], limit: int | None = None) -> list[QcCheckView]:
+def _load_checks(
+    session: Session,
+    *criteria: ColumnElement[bool],
+    limit: int | None = None,
+    offset: int = 0,
+    pending_first: bool = False,
+) -> list[QcCheckView]:
     """Checks matching `criteria` with their dossier, registrar, inspector and correction, oldest first."""
+    order = [case((QcCheck.state == "pending", 0), else_=1)] if pending_first else []
     query = (
         select(QcCheck, Dossier, _Registrar.username, _Inspector.username, Correction.id)
         .join(Dossier, Dossier.id == QcCheck.dossier_id)
@@ -350,10 +378,12 @@ def _load_checks(session: Session, *criteria: ColumnElement[bool], limit: int | 
         .outerjoin(_Inspector, _Inspector.id == QcCheck.inspector_id)
         .outerjoin(Correction, Correction.qc_check_id == QcCheck.id)
         .where(*criteria)
-        .order_by(QcCheck.created_at, QcCheck.id)
+        .order_by(*order, QcCheck.created_at, QcCheck.id)
     )
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [_check_view(row) for row in session.execute(query).all()]
 
 

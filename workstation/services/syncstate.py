@@ -18,7 +18,7 @@ from workstation.domain.permissions import Actor
 from workstation.errors import NotFound, UsageError
 from workstation.services import outbox
 from workstation.store.db import Database
-from workstation.store.models import DeskState, OutboxOp, SyncCursor
+from workstation.store.models import DeskState, Dossier, OutboxOp, SyncCursor
 
 STATE_PREFIX = "sync."
 CURSOR = "changes"
@@ -83,15 +83,32 @@ def sync_status(db: Database, registry: str | None) -> SyncStatus:
         ).scalars()
         quarantined: list[dict[str, Any]] = []
         conflicts: list[dict[str, Any]] = []
-        for op in parked:
-            item = {
+        ops = list(parked)
+        numbers = _numbers(session, {op.entity_id for op in ops})
+        for op in ops:
+            payload = op.payload if isinstance(op.payload, dict) else {}
+            item: dict[str, Any] = {
                 "op_id": op.op_id,
                 "seq": op.seq,
                 "kind": op.kind,
                 "entity_id": op.entity_id,
+                "number": numbers.get(op.entity_id) or _text(payload.get("number")),
                 "reason": op.last_error,
+                "created_at": op.created_at.isoformat(),
             }
-            (quarantined if op.state == "quarantined" else conflicts).append(item)
+            if op.state == "quarantined":
+                quarantined.append(item)
+                continue
+            # Both sides of a conflict: the desk's op (from which version, to what) and the registry's dossier.
+            item["base_version"] = op.base_version
+            item["local"] = {
+                "version": payload.get("version"),
+                "stage": _text(payload.get("stage")),
+                "status": _text(payload.get("status")),
+                "decision": _text(payload.get("decision")),
+            }
+            item["remote"] = dict(op.remote) if isinstance(op.remote, dict) else None
+            conflicts.append(item)
         cursor_row = session.get(SyncCursor, CURSOR)
         return SyncStatus(
             online=get_state(session, "online") == "1",
@@ -104,6 +121,18 @@ def sync_status(db: Database, registry: str | None) -> SyncStatus:
             quarantined=quarantined,
             conflicts=conflicts,
         )
+
+
+def _numbers(session: Session, entity_ids: set[str]) -> dict[str, str]:
+    """受理号 of the dossiers the ops are about: people read numbers, not ids."""
+    if not entity_ids:
+        return {}
+    rows = session.execute(select(Dossier.id, Dossier.number).where(Dossier.id.in_(sorted(entity_ids))))
+    return {dossier_id: number for dossier_id, number in rows}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def retry_quarantined(db: Database, station_id: str, op_id: str) -> str:

@@ -214,6 +214,52 @@ class UserService:
             )
             return _view(user)
 
+    def update(
+        self,
+        actor: Actor,
+        username: str,
+        *,
+        roles: list[str] | tuple[str, ...] | None = None,
+        can_review_online: bool | None = None,
+        can_review_offline: bool | None = None,
+    ) -> UserView:
+        """Change a user's roles and review grants (R14); what is None stays. An admin cannot drop their own admin."""
+        require(actor, Permission.USER_MANAGE)
+        parsed = parse_roles(roles) if roles is not None else None
+        with self._db.transaction() as session:
+            user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"no user '{username[:64]}' on this desk")
+            if parsed is not None and user.id == actor.user_id and UserRole.ADMIN not in parsed:
+                raise UsageError("you cannot take the admin role from yourself; another admin can")
+            before = {
+                "roles": sorted(user.roles.split()),
+                "can_review_online": user.can_review_online,
+                "can_review_offline": user.can_review_offline,
+            }
+            if parsed is not None:
+                user.roles = " ".join(sorted(r.value for r in parsed))
+            if can_review_online is not None:
+                user.can_review_online = can_review_online
+            if can_review_offline is not None:
+                user.can_review_offline = can_review_offline
+            after = {
+                "roles": sorted(user.roles.split()),
+                "can_review_online": user.can_review_online,
+                "can_review_offline": user.can_review_offline,
+            }
+            if after != before:
+                audit.append(
+                    session,
+                    station_id=self._station,
+                    actor=actor.username,
+                    action="user.update",
+                    entity="user",
+                    entity_id=user.id,
+                    payload={"username": user.username, "before": before, "after": after},
+                )
+            return _view(user)
+
     def list(self) -> list[UserView]:
         with self._db.read() as session:
             return [_view(u) for u in session.execute(select(User).order_by(User.username)).scalars()]

@@ -303,6 +303,8 @@ class OutboxOp(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For a conflict: the dossier as the registry holds it (version, stage, status), shown beside the desk's op.
+    remote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class SyncCursor(Base):

@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write")
     export.add_argument("--json", action="store_true")
 
+    receipt = dossier.add_parser("receipt", help="受理回执: print the receipt, or write it as a one-page PDF")
+    receipt.add_argument("number", help="受理号")
+    receipt.add_argument("--pdf", metavar="OUT", help="write the receipt PDF here instead of printing it")
     from workstation import cli_review
 
     cli_review.add_parsers(sub, _Parser)
@@ -283,6 +286,15 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 0
         if args.action == "new":
+        if args.action == "receipt":
+            from workstation.services.receipt import build_receipt, receipt_text, write_receipt_pdf
+
+            receipt = build_receipt(desk, actor, args.number)
+            if args.pdf:
+                print(f"wrote {write_receipt_pdf(receipt, Path(args.pdf))}")
+            else:
+                print(receipt_text(receipt))
+            return 0
             detail = svc.new(
                 actor,
                 business=args.business,

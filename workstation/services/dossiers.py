@@ -725,7 +725,7 @@ class DossierService:
         ).all()
         # Why a page failed or is being read again: one query for the whole dossier, not one per page.
         ocr_errors: dict[str, str] = {
-            page_id: error
+            page_id: str(error)
             for page_id, error in session.execute(
                 select(OcrJob.page_id, OcrJob.error)
                 .join(Page, Page.id == OcrJob.page_id)

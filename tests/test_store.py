@@ -119,3 +119,9 @@ def test_sqlite_and_postgres_both_store_aware_utc_times(desk: Desk) -> None:
         station = s.execute(select(Station)).scalar_one()
         assert station.created_at.utcoffset() is not None
         assert s.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_the_quick_head_check_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert migrate.head_revision() == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()

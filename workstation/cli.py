@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -154,10 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("number", help="受理号")
     export.add_argument("--pdf", required=True, metavar="OUT", help="the PDF file to write")
     export.add_argument("--json", action="store_true")
-
     receipt = dossier.add_parser("receipt", help="受理回执: print the receipt, or write it as a one-page PDF")
     receipt.add_argument("number", help="受理号")
     receipt.add_argument("--pdf", metavar="OUT", help="write the receipt PDF here instead of printing it")
+
     from workstation import cli_review
 
     cli_review.add_parsers(sub, _Parser)
@@ -285,7 +286,6 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
                 lambda: print(f"wrote {report.path}: {report.pages} pages ({report.with_text} with text)"),
             )
             return 0
-        if args.action == "new":
         if args.action == "receipt":
             from workstation.services.receipt import build_receipt, receipt_text, write_receipt_pdf
 
@@ -295,6 +295,7 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print(receipt_text(receipt))
             return 0
+        if args.action == "new":
             detail = svc.new(
                 actor,
                 business=args.business,
@@ -597,18 +598,45 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
             input("Press Enter to open the workstation… ")
         from workstation.tui.app import WorkstationApp
 
-        intake = _start_background_intake(desk, settings)
-        agent = _start_background_sync(desk, settings)
+        logging.getLogger("workstation").propagate = False  # the UI owns the terminal: log to the file only
+        background = _Background(desk, settings)
         try:
             WorkstationApp(desk, login_hint=login_hint).run()
         finally:
-            if agent is not None:
-                agent.stop()
-            if intake is not None:
-                intake.stop()
+            background.stop()
         return 0
     finally:
         desk.close()
+
+
+class _Background:
+    """Hot folder, OCR pool and sync agent, started on a thread beside the UI.
+
+    The OCR workers take seconds to load their models; the login screen must not wait for them.
+    """
+
+    def __init__(self, desk: Any, settings: Settings) -> None:
+        self._intake: Any = None
+        self._agent: Any = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._start, args=(desk, settings), name="background", daemon=True)
+        self._thread.start()
+
+    def _start(self, desk: Any, settings: Settings) -> None:
+        try:
+            self._agent = _start_background_sync(desk, settings)
+            if not self._stopping.is_set():
+                self._intake = _start_background_intake(desk, settings)
+        except Exception:
+            log.exception("background intake or sync did not start")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        if self._agent is not None:
+            self._agent.stop()
+        if self._intake is not None:
+            self._intake.stop()
 
 
 def _start_background_sync(desk: Any, settings: Settings) -> Any:
@@ -632,7 +660,6 @@ def _start_background_intake(desk: Any, settings: Settings) -> Any:
     if not has_permission(actor, Permission.DOSSIER_EDIT):
         log.info("hot folder not watched: user %s may not edit dossiers (set WS_USER to a clerk)", settings.user)
         return None
-    logging.getLogger("workstation").propagate = False  # the UI owns the terminal: log to the file only
     return start_intake(desk, actor, inbox=settings.inbox_dir, polling=settings.intake_polling)
 
 

@@ -1,23 +1,284 @@
-"""Placeholder while the review screen is built."""
+"""The review desk's queue: the dossiers this reviewer holds under lease, their time left, and the pool.
+
+The queue is the desk's own (leases in the desk database), so a reviewer keeps working through a network drop.
+Leases are renewed by a heartbeat worker every third of the lease; the countdown is redrawn every second from
+each lease's expiry and the screen's clock, without asking the database.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
+from workstation.services.review import Heartbeat, LeaseView
+from workstation.tui.screens import error_line, local_time
 from workstation.tui.widgets.chrome import AppHeader
+
+KIND_LABELS = {"enterprise": "企业", "individual": "个人"}
+COLUMNS = ("受理号", "business", "applicant", "applied (UTC+8)", "form", "left")
+LEFT_COLUMN = "left"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def time_left(lease: LeaseView, now: datetime) -> str:
+    """mm:ss until the lease runs out (hours roll into minutes: a 30-minute lease reads 30:00)."""
+    seconds = int(lease.seconds_left(now))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def queue_order(leases: Sequence[LeaseView]) -> list[LeaseView]:
+    """R15 within my queue too: enterprise first, then application time, then number."""
+    return sorted(leases, key=lambda lease: (lease.applicant_kind != "enterprise", lease.applied_at, lease.number))
+
+
+def form_label(digitized: bool) -> str:
+    return "电子" if digitized else "纸质"
 
 
 class ReviewScreen(Screen[None]):
-    def __init__(self, desk: Desk, actor: Actor) -> None:
+    CSS_PATH = "review.tcss"
+    AUTO_FOCUS = "#review-queue"
+    BINDINGS = [
+        Binding("n", "next", "Next", id="review.next", tooltip="Claim the next dossier from the pool and open it"),
+        Binding("f", "fill", "Fill", id="review.fill", tooltip="Claim dossiers until my queue holds K"),
+        Binding("enter", "open", "Open", id="review.open", tooltip="Review the selected dossier", priority=True),
+        Binding("l", "release", "Release", id="review.release", tooltip="Give the selected dossier back to the pool"),
+        Binding("r", "refresh", "Refresh", id="review.refresh", tooltip="Reload my queue and the pool", show=False),
+    ]
+
+    HELP = """
+## Review queue 审核队列
+
+The dossiers you hold under lease, enterprise first (R15); `left` counts down to the lease's end.
+Leases are renewed while this desk runs; a lease that is lost is named under the table.
+
+- `n` claims the next dossier the system assigns (online work first, R16) and opens it.
+- `f` fills your queue to K dossiers, so a network drop does not stop you.
+- `enter` opens the selected dossier; `l` gives it back to the pool.
+"""
+
+    class Loaded(Message):
+        def __init__(self, leases: list[LeaseView], pool: dict[str, int], opened: LeaseView | None = None) -> None:
+            super().__init__()
+            self.leases = leases
+            self.pool = pool
+            self.opened = opened
+
+    class Beat(Message):
+        def __init__(self, beat: Heartbeat) -> None:
+            super().__init__()
+            self.beat = beat
+
+    def __init__(self, desk: Desk, actor: Actor, *, clock: Clock | None = None) -> None:
         super().__init__()
         self._desk = desk
         self._actor = actor
+        self.clock: Clock = clock or utc_now
+        self._leases: list[LeaseView] = []
+        self._pool: dict[str, int] | None = None
+        self._lost: dict[str, str] = {}  # 受理号 → why its lease was lost
+        self._heartbeat_timer: Timer | None = None
+
+    # -- layout ----------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
-        yield Static("review")
+        yield Static(self._summary(), id="review-summary", markup=False)
+        yield DataTable(id="review-queue", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="review-lost", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#review-queue", DataTable)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        self.set_interval(1.0, self.tick)
+        interval = max(self._desk.review.lease.total_seconds() / 3, 1.0)
+        self._heartbeat_timer = self.set_interval(interval, self.heartbeat)
+
+    def on_screen_resume(self) -> None:
+        # Also when a dossier screen closes: it may have decided or claimed.
+        self.load()
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def action_next(self) -> None:
+        self.claim_next()
+
+    def action_fill(self) -> None:
+        self.fill()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_open(self) -> None:
+        lease = self._selected()
+        if lease is not None:
+            self._open(lease)
+
+    def action_release(self) -> None:
+        lease = self._selected()
+        if lease is not None:
+            self.release(lease)
+
+    @on(DataTable.RowSelected, "#review-queue")
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("open", "release"):
+            return self._selected() is not None
+        if action in ("next", "fill"):
+            return len(self._leases) < self._desk.review.queue_size
+        return True
+
+    # -- workers (every service call off the UI thread) ------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.load")
+    def load(self) -> None:
+        leases = self._desk.review.queue(self._actor)
+        pool = self._desk.review.pool_counts()
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(leases, pool))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.claim")
+    def claim_next(self) -> None:
+        lease = self._desk.review.claim_next(self._actor)
+        leases = self._desk.review.queue(self._actor)
+        pool = self._desk.review.pool_counts()
+        if lease is None:
+            self.app.call_from_thread(
+                self.notify, "nothing to review: the pool has no dossier you may take", markup=False
+            )
+        self.post_message(self.Loaded(leases, pool, opened=lease))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.fill")
+    def fill(self) -> None:
+        leases = self._desk.review.fill_queue(self._actor)
+        pool = self._desk.review.pool_counts()
+        self.post_message(self.Loaded(leases, pool))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.release")
+    def release(self, lease: LeaseView) -> None:
+        self._desk.review.release(self._actor, lease.lease_id)
+        leases = self._desk.review.queue(self._actor)
+        pool = self._desk.review.pool_counts()
+        self.post_message(self.Loaded(leases, pool))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.heartbeat")
+    def heartbeat(self) -> None:
+        beat = self._desk.review.heartbeat(self._actor)
+        self.post_message(self.Beat(beat))
+
+    # -- results ---------------------------------------------------------------------------------------
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self._leases = queue_order(message.leases)
+        self._pool = message.pool
+        for lease in self._leases:
+            self._lost.pop(lease.number, None)
+        self._draw()
+        if message.opened is not None:
+            self._open(message.opened)
+
+    @on(Beat)
+    def _beat(self, message: Beat) -> None:
+        renewed = {lease.lease_id: lease for lease in message.beat.renewed}
+        by_lease = {lease.lease_id: lease for lease in self._leases}
+        for lease_id, why in message.beat.lost:
+            lost = by_lease.get(lease_id)
+            if lost is not None:
+                self._lost[lost.number] = why
+        self._leases = queue_order([renewed[lease.lease_id] for lease in self._leases if lease.lease_id in renewed])
+        self._draw()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(error_line(event.worker.error), title="review", severity="error", markup=False)
+
+    # -- drawing ---------------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Once a second, on the UI thread: the countdown from each lease's expiry; a lease run out leaves."""
+        now = self.clock()
+        table = self.query_one("#review-queue", DataTable)
+        expired = [lease for lease in self._leases if lease.seconds_left(now) <= 0]
+        if expired:
+            for lease in expired:
+                self._lost[lease.number] = "the lease ran out"
+            self._leases = [lease for lease in self._leases if lease not in expired]
+            self._draw()
+            return
+        for lease in self._leases:
+            table.update_cell(lease.number, LEFT_COLUMN, time_left(lease, now))
+
+    def _draw(self) -> None:
+        table = self.query_one("#review-queue", DataTable)
+        selected = self._selected()
+        now = self.clock()
+        with self.app.batch_update():
+            table.clear()
+            for lease in self._leases:
+                table.add_row(
+                    lease.number,
+                    lease.business,
+                    KIND_LABELS.get(lease.applicant_kind, lease.applicant_kind),
+                    local_time(lease.applied_at),
+                    form_label(lease.digitized),
+                    time_left(lease, now),
+                    key=lease.number,
+                )
+            numbers = [lease.number for lease in self._leases]
+            if selected is not None and selected.number in numbers:
+                table.move_cursor(row=numbers.index(selected.number))
+        self.query_one("#review-summary", Static).update(self._summary())
+        lost = self.query_one("#review-lost", Static)
+        lost.update("lease lost: " + "; ".join(f"{n} ({why})" for n, why in sorted(self._lost.items())))
+        lost.display = bool(self._lost)
+        self.refresh_bindings()
+
+    def _summary(self) -> str:
+        held = f"my queue {len(self._leases)}/{self._desk.review.queue_size}"
+        if self._pool is None:
+            return f"{self._actor.username} · {held} · pool loading…"
+        pool = f"pool: {self._pool.get('online', 0)} 电子 online · {self._pool.get('offline', 0)} 纸质 paper"
+        return f"{self._actor.username} · {held} · {pool}"
+
+    def _selected(self) -> LeaseView | None:
+        tables = self.query("#review-queue")
+        if not tables:
+            return None
+        table = tables.first(DataTable)
+        if not table.row_count or not self._leases:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return next((lease for lease in self._leases if lease.number == row_key.value), None)
+
+    def _open(self, lease: LeaseView) -> None:
+        from workstation.tui.screens.review_dossier import ReviewDossierScreen
+
+        self.app.push_screen(ReviewDossierScreen(self._desk, self._actor, lease, clock=lambda: self.clock()))
+
+    # -- for the dossier screen ------------------------------------------------------------------------
+
+    @property
+    def leases(self) -> list[LeaseView]:
+        return list(self._leases)

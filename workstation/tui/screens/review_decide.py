@@ -1,0 +1,212 @@
+"""The decision modals of the review desk: approve (one confirm), 补正 (the complete list), 不予登记 (a reason).
+
+Each returns what the reviewer chose; the dossier screen sends it to the review service under the live lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from workstation.domain.review import ReturnItem
+
+MATERIAL_CODE_LENGTH = 3  # M05
+
+
+@dataclass(frozen=True)
+class RejectChoice:
+    reason_code: str
+    note: str
+
+
+def item_label(item: ReturnItem, problems: Mapping[str, str], material_name: Callable[[str], str]) -> str:
+    """'缺少 M05 营业执照 · p2 — note' as a 补正 notice reads."""
+    wording = problems.get(item.problem, item.problem)
+    what = f"{item.material} {material_name(item.material)}".strip() if item.material else item.field or "—"
+    party = f" · {item.party_key}" if item.party_key else ""
+    note = f" — {item.note}" if item.note else ""
+    return f"{wording} {what}{party}{note}"
+
+
+def parse_item(text: str, problems: Mapping[str, str]) -> ReturnItem | None:
+    """An item typed by hand: `M05 [problem] [note…]` for a material, `field [problem] [note…]` for a field."""
+    words = text.split()
+    if not words:
+        return None
+    target, rest = words[0], words[1:]
+    is_material = len(target) == MATERIAL_CODE_LENGTH and target[0] in "mM" and target[1:].isdigit()
+    problem = "missing" if is_material else "invalid"
+    if rest and rest[0] in problems:
+        problem, rest = rest[0], rest[1:]
+    note = " ".join(rest)
+    if is_material:
+        return ReturnItem(problem=problem, material=target.upper(), note=note)
+    return ReturnItem(problem=problem, field=target, note=note)
+
+
+class ApproveModal(ModalScreen[bool]):
+    CSS_PATH = "review_decide.tcss"
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Approve", id="review.approve.yes", tooltip="Approve: the next stage"),
+        Binding("n,escape", "answer(False)", "Cancel", id="review.approve.no", tooltip="Back to the dossier"),
+    ]
+    HELP = """
+## Approve 审核通过
+
+`y` (or `enter`) approves the dossier: it moves to its next stage. `n` (or `escape`) goes back.
+"""
+
+    def __init__(self, number: str) -> None:
+        super().__init__()
+        self._number = number
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="decide-box", classes="decide-approve"):
+            yield Static("审核通过 Approve", classes="decide-title")
+            yield Static(f"Approve {self._number}? It moves on to its next stage.", id="approve-text", markup=False)
+        yield Footer()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class ReturnModal(ModalScreen[list[ReturnItem] | None]):
+    """补正: the complete list at once (一次性告知), pre-filled; untick what does not apply, add what is missing."""
+
+    CSS_PATH = "review_decide.tcss"
+    AUTO_FOCUS = "#return-items"
+    BINDINGS = [
+        Binding(
+            "ctrl+s", "send", "Send 补正", id="review.return.send", tooltip="Return the dossier with the ticked list"
+        ),
+        Binding("escape", "cancel", "Cancel", id="review.return.cancel", tooltip="Back to the dossier, nothing sent"),
+    ]
+    HELP = """
+## 补正 Return for supplement
+
+One complete list of what is missing or wrong (一次性告知), pre-filled from the checklist, the invalid fields
+and the consistency findings. `space` ticks or unticks an item. To add one, type in the line below, e.g.
+`M05 defective 复印件不清晰` or `area_m2 inconsistent 与合同不符`, and press `enter`.
+`ctrl+s` sends the ticked items; `escape` goes back without sending.
+"""
+
+    def __init__(
+        self,
+        number: str,
+        items: Sequence[ReturnItem],
+        *,
+        problems: Mapping[str, str],
+        material_name: Callable[[str], str],
+        unticked: Sequence[ReturnItem] = (),
+    ) -> None:
+        super().__init__()
+        self._number = number
+        self._items = list(items)
+        self._problems = problems
+        self._material_name = material_name
+        self._unticked = {(*item.key(), item.problem) for item in unticked}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="decide-box", classes="decide-return"):
+            yield Static(f"补正 Return {self._number}", classes="decide-title", markup=False)
+            yield SelectionList[int](
+                *(
+                    Selection(self._label(item), index, (*item.key(), item.problem) not in self._unticked)
+                    for index, item in enumerate(self._items)
+                ),
+                id="return-items",
+            )
+            yield Input(placeholder="add: M05 defective note… or field problem note…", id="return-add")
+            problems = " ".join(self._problems)
+            yield Static(f"problems: {problems}", id="return-problems", markup=False)
+            yield Static("", id="decide-error", markup=False)
+        yield Footer()
+
+    def _label(self, item: ReturnItem) -> str:
+        return item_label(item, self._problems, self._material_name)
+
+    @on(Input.Submitted, "#return-add")
+    def _add(self, event: Input.Submitted) -> None:
+        item = parse_item(event.value, self._problems)
+        if item is None:
+            return
+        self._items.append(item)
+        self.query_one("#return-items", SelectionList).add_option(
+            Selection(self._label(item), len(self._items) - 1, True)
+        )
+        event.input.value = ""
+        self._error("")
+
+    @property
+    def ticked(self) -> list[ReturnItem]:
+        chosen = set(self.query_one("#return-items", SelectionList).selected)
+        return [item for index, item in enumerate(self._items) if index in chosen]
+
+    def action_send(self) -> None:
+        items = self.ticked
+        if not items:
+            self._error("the list is empty: a 补正 names everything missing or wrong at once (一次性告知)")
+            return
+        self.dismiss(items)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _error(self, text: str) -> None:
+        self.query_one("#decide-error", Static).update(text)
+
+
+class RejectModal(ModalScreen[RejectChoice | None]):
+    """不予登记: one of the reasons the law names (review.toml), and a note."""
+
+    CSS_PATH = "review_decide.tcss"
+    AUTO_FOCUS = "#reject-reasons"
+    BINDINGS = [
+        Binding("ctrl+s", "send", "Send 不予登记", id="review.reject.send", tooltip="Refuse with the chosen reason"),
+        Binding("escape", "cancel", "Cancel", id="review.reject.cancel", tooltip="Back to the dossier, nothing sent"),
+    ]
+    HELP = """
+## 不予登记 Reject
+
+Choose the legal reason (arrows, then `enter` or `space`), add a note if needed, then `ctrl+s`.
+A rejection without a reason is not sent. `escape` goes back.
+"""
+
+    def __init__(self, number: str, reasons: Mapping[str, str]) -> None:
+        super().__init__()
+        self._number = number
+        self._codes = list(reasons)
+        self._reasons = reasons
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="decide-box", classes="decide-reject"):
+            yield Static(f"不予登记 Reject {self._number}", classes="decide-title", markup=False)
+            with RadioSet(id="reject-reasons"):
+                for code in self._codes:
+                    yield RadioButton(self._reasons[code], name=code)
+            yield Input(placeholder="note (optional)", id="reject-note")
+            yield Static("", id="decide-error", markup=False)
+        yield Footer()
+
+    @property
+    def reason_code(self) -> str | None:
+        index = self.query_one("#reject-reasons", RadioSet).pressed_index
+        return self._codes[index] if index >= 0 else None
+
+    def action_send(self) -> None:
+        code = self.reason_code
+        if code is None:
+            self.query_one("#decide-error", Static).update("不予登记 needs a reason: choose one from the list")
+            return
+        self.dismiss(RejectChoice(code, self.query_one("#reject-note", Input).value.strip()))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

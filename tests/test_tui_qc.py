@@ -1,0 +1,107 @@
+"""The QC screen under Pilot: pending checks first, a major result opens a correction, the correction resolves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.review_helpers import submitted
+from tests.tui_helpers import LARGE, add_user, make_desk, run_app, screen_text, table_rows, text_of, wait_for_workers
+from workstation.domain.permissions import Actor
+from workstation.services.desk import Desk
+from workstation.tui.screens.qc import QcScreen
+
+
+def registered(desk: Desk, clerk: Actor, registrar: Actor, business: str = "MORT_CIP") -> str:
+    """A dossier taken through submit → claim → approve → 登簿; returns its 受理号."""
+    number = submitted(desk, clerk, business=business, kind="enterprise").number
+    lease = desk.review.claim_next(registrar)
+    assert lease is not None and lease.number == number
+    desk.review.decide(registrar, number, "approve", lease_id=lease.lease_id, fence=lease.fence)
+    desk.review.register(registrar, number)
+    return number
+
+
+@pytest.fixture
+def qc_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Desk, Actor, list[str]]:
+    desk = make_desk(tmp_path, monkeypatch)
+    clerk = add_user(desk, "clerk1", ["clerk"])
+    registrar = add_user(desk, "reg1", ["reviewer"], can_review_online=True, can_review_offline=True)
+    inspector = add_user(desk, "qc1", ["qc"])
+    numbers = [registered(desk, clerk, registrar) for _ in range(2)]
+    return desk, inspector, numbers
+
+
+def test_a_major_result_opens_a_correction_the_screen_says_so_and_lists_it(qc_desk: tuple) -> None:  # type: ignore[type-arg]
+    desk, inspector, numbers = qc_desk
+    first = numbers[0]
+
+    async def script(pilot: Pilot[None]) -> None:
+        assert isinstance(pilot.app.screen, QcScreen)
+        rows = table_rows(pilot, "#qc-checks")
+        assert [r[0] for r in rows] == numbers
+        assert [r[2] for r in rows] == ["full 全检"] * 2 and [r[4] for r in rows] == ["pending"] * 2
+        assert "2 pending, 0 done" in text_of(pilot, "#qc-header")
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.click("#qc-result-major")
+        await pilot.click("#qc-result-defects")
+        await pilot.press(*"权利人姓名与身份证明不符")
+        await pilot.press("ctrl+s")
+        await wait_for_workers(pilot, rounds=4)
+        assert isinstance(pilot.app.screen, QcScreen)
+        assert "correction 更正 opened, assigned to reg1" in text_of(pilot, "#qc-status")
+        rows = table_rows(pilot, "#qc-checks")
+        assert rows[0][0] == numbers[1] and rows[0][4] == "pending"  # pending first
+        assert (rows[1][0], rows[1][4], rows[1][5]) == (first, "done", "major → 更正")
+        await pilot.press("c")
+        await pilot.pause()
+        assert table_rows(pilot, "#qc-corrections") == [
+            [first, "open", "reg1", table_rows(pilot, "#qc-corrections")[0][3], "权利人姓名与身份证明不符"]
+        ]
+        assert "Corrections 更正 (1 open)" in screen_text(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        await pilot.press("enter")  # no resolution: refused in one line, the modal stays
+        await wait_for_workers(pilot)
+        assert "a resolution is required" in text_of(pilot, "#qc-resolve-error")
+        await pilot.press(*"已更正登记簿")
+        await pilot.press("enter")
+        await wait_for_workers(pilot, rounds=4)
+        assert isinstance(pilot.app.screen, QcScreen)
+        assert table_rows(pilot, "#qc-corrections")[0][1] == "resolved"
+
+    run_app(desk, script, actor=inspector, mode="qc")
+    check = next(c for c in desk.qc.checks() if c.number == first)
+    assert (check.state, check.result, check.defects) == ("done", "major", ("权利人姓名与身份证明不符",))
+    [case] = desk.qc.corrections()
+    assert (case.number, case.state, case.assigned_to, case.resolution) == (first, "resolved", "reg1", "已更正登记簿")
+
+
+def test_a_finding_without_defect_or_note_is_refused_in_one_line_and_nothing_is_recorded(qc_desk: tuple) -> None:  # type: ignore[type-arg]
+    desk, inspector, _ = qc_desk
+
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.click("#qc-result-minor")
+        await pilot.press("ctrl+s")
+        await wait_for_workers(pilot)
+        error = text_of(pilot, "#qc-result-error")
+        assert "needs at least one defect or a note" in error and "\n" not in error
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, QcScreen)
+
+    run_app(desk, script, actor=inspector, mode="qc", size=LARGE)
+    assert desk.qc.count() == {"pending": 2, "done": 0}
+
+
+def test_checks_page_by_500_with_pending_first(qc_desk: tuple) -> None:  # type: ignore[type-arg]
+    desk, _, numbers = qc_desk
+    many = desk.qc.checks(limit=1, offset=1, pending_first=True)
+    assert [c.number for c in many] == [numbers[1]]
+    with pytest.raises(Exception, match="offset"):
+        desk.qc.checks(offset=-1)

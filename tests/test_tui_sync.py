@@ -1,0 +1,132 @@
+"""The sync screen under Pilot against a real registry on loopback: parked ops retried, conflicts side by side."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from textual.pilot import Pilot
+
+from tests.review_helpers import submitted
+from tests.sync_helpers import agent_for, running_registry
+from tests.sync_helpers import make_desk as make_sync_desk
+from tests.test_sync import withdrawn_here_resubmitted_there
+from tests.tui_helpers import (
+    LARGE,
+    add_user,
+    make_desk,
+    run_app,
+    screen_text,
+    table_rows,
+    text_of,
+    wait_for_workers,
+    wait_until,
+)
+from workstation.services import outbox
+from workstation.store.models import AppliedOp
+from workstation.store.types import utcnow
+from workstation.tui.screens import sync as sync_screen
+from workstation.tui.screens.sync import SyncScreen, age
+
+
+def test_a_parked_op_is_shown_with_its_reason_and_retried_until_the_registry_applies_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_registry(tmp_path / "registry") as (registry, url):
+        # Desk JN-01 holds a dossier the registry has not heard of yet; this desk (JN-02) already sent a change
+        # to it, which the registry refused (unknown dossier) and the desk parked.
+        other = make_sync_desk(tmp_path / "other", "JN-01")
+        other_agent = agent_for(other, registry, url)
+        d = submitted(other, other.users.actor("clerk1"))
+        desk = make_desk(tmp_path / "desk", monkeypatch, station_id="JN-02")
+        agent = agent_for(desk, registry, url)
+        with desk.db.transaction() as s:
+            op = outbox.enqueue(
+                s,
+                station_id="JN-02",
+                kind="dossier.resubmit",
+                entity_id=d.id,
+                payload={"number": d.number, "stage": "REVIEW", "status": "in_review"},
+            )
+            s.flush()
+            parked_seq = op.seq
+        assert agent.sync_once().quarantined == 1
+        other_agent.sync_once()  # now the registry knows the dossier
+        desk.sync.attach(url, lambda: agent.sync_once())
+        admin = desk.users.actor("admin")
+
+        async def script(pilot: Pilot[None]) -> None:
+            assert isinstance(pilot.app.screen, SyncScreen)
+            [row] = table_rows(pilot, "#sync-quarantined")
+            assert row[:3] == [str(parked_seq), "dossier.resubmit", d.number]
+            assert row[4].startswith("bad_op:") and "unknown here" in row[4]
+            assert "online" in text_of(pilot, "#sync-facts") and "outbox 0 waiting" in text_of(pilot, "#sync-facts")
+            await pilot.press("t")
+            await wait_for_workers(pilot, rounds=3)
+            await wait_until(pilot, lambda: not table_rows(pilot, "#sync-quarantined"))
+            assert "Parked ops 隔离 (0)" in screen_text(pilot)
+            assert "outbox 0 waiting" in text_of(pilot, "#sync-facts")
+
+        run_app(desk, script, actor=admin, mode="sync")
+        with registry.db.read() as s:
+            applied = s.execute(
+                select(AppliedOp.status).where(AppliedOp.station_id == "JN-02", AppliedOp.kind == "dossier.resubmit")
+            ).scalar_one()
+        assert applied == "applied"
+        assert desk.sync.status().outbox_depth == 0 and desk.sync.status().quarantined == []
+        agent.stop()
+        other_agent.stop()
+        other.close()
+        desk.close()
+
+
+def test_a_conflict_shows_the_desks_change_and_the_registrys_dossier_side_by_side(tmp_path: Path) -> None:
+    with running_registry(tmp_path / "registry") as (registry, url):
+        desk, agent, number = withdrawn_here_resubmitted_there(tmp_path, registry, url)
+        base = desk.dossiers.show(number).version - 1
+        desk.sync.attach(url, None)
+
+        async def script(pilot: Pilot[None]) -> None:
+            [row] = table_rows(pilot, "#sync-conflicts")
+            assert row[1:] == ["dossier.withdraw", number, "stale_version"]
+            local = text_of(pilot, "#sync-conflict-local")
+            remote = text_of(pilot, "#sync-conflict-remote")
+            assert f"from version {base} → {base + 1}" in local and "status withdrawn" in local
+            assert f"version {base + 1}" in remote and "stage REVIEW · status in_review" in remote
+            # Side by side: both panels start on the same screen line.
+            assert (
+                pilot.app.screen.query_one("#sync-conflict-local").region.y
+                == pilot.app.screen.query_one("#sync-conflict-remote").region.y
+            )
+            assert "status withdrawn" in screen_text(pilot) and "status in_review" in screen_text(pilot)
+
+        run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync", size=LARGE)
+        run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync")  # and at 80×24
+        agent.stop()
+        desk.close()
+
+
+def test_ages_come_from_the_screens_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = utcnow()
+    assert [age(now - timedelta(seconds=s), now) for s in (3, 42, 600, 7300, 200000)] == [
+        "just now",
+        "42 s ago",
+        "10 min ago",
+        "2 h ago",
+        "2 d ago",
+    ]
+    desk = make_desk(tmp_path, monkeypatch)
+    clerk = add_user(desk, "clerk1", ["clerk"])
+    desk.dossiers.new(clerk, business="RESALE_TRANSFER", applicant_kind="individual")  # one op waits
+    monkeypatch.setattr(sync_screen, "system_clock", lambda: utcnow() + timedelta(hours=3))
+
+    async def script(pilot: Pilot[None]) -> None:
+        facts = text_of(pilot, "#sync-facts")
+        assert facts.startswith("local: no registry configured") and "no sync yet" in facts
+        assert "outbox 1 waiting, oldest" in facts and "(3 h ago)" in facts
+        assert not pilot.app.screen.query_one("#sync-conflict-detail").display  # no conflict, no panel
+
+    run_app(desk, script, actor=desk.users.actor("admin"), mode="sync")
+    desk.close()

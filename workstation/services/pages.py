@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 DISPLAY_MAX_SIDE = 1600  # enough for Sixel/Kitty at 160 columns; half-cell needs far less
 CACHE_SIZE = 8
-# Pages are read no finer than this for display; a 600 dpi scan is not decoded at full size to be shrunk.
-DISPLAY_DPI = 150
+# Pages are read no finer than OCR reads them; a 600 dpi scan is not kept at full size only to be shrunk.
+DISPLAY_DPI = 300
 
 
 @dataclass(frozen=True)

@@ -181,10 +181,14 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         pool = self._desk.review.pool_counts()
         self.post_message(self.Loaded(leases, pool))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="review.heartbeat")
     def heartbeat(self) -> None:
-        beat = self._desk.review.heartbeat(self._actor)
-        self.post_message(self.Beat(beat))
+        """Renew the leases this screen shows; one taken over or run out since comes back as lost."""
+        if self._leases:
+            self._renew([lease.lease_id for lease in self._leases])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.heartbeat")
+    def _renew(self, lease_ids: list[str]) -> None:
+        self.post_message(self.Beat(self._desk.review.heartbeat(self._actor, lease_ids)))
 
     # -- results ---------------------------------------------------------------------------------------
 
@@ -206,7 +210,10 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
             lost = by_lease.get(lease_id)
             if lost is not None:
                 self._lost[lost.number] = why
-        self._leases = queue_order([renewed[lease.lease_id] for lease in self._leases if lease.lease_id in renewed])
+        gone = {lease_id for lease_id, _why in message.beat.lost}
+        # A lease claimed while the beat was out is kept as it is; the next beat renews it.
+        kept = [renewed.get(lease.lease_id, lease) for lease in self._leases if lease.lease_id not in gone]
+        self._leases = queue_order(kept)
         self._draw()
 
     @on(Worker.StateChanged)

@@ -186,7 +186,7 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
 
     def _approve_answered(self, yes: bool | None) -> None:
         if yes:
-            self.decide("approve")
+            self._send("approve")
 
     def action_return(self) -> None:
         self.suggest()
@@ -198,7 +198,7 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
 
     def _reject_answered(self, choice: RejectChoice | None) -> None:
         if choice is not None:
-            self.decide("reject", reason_code=choice.reason_code, note=choice.note)
+            self._send("reject", reason_code=choice.reason_code, note=choice.note)
 
     def action_open_full(self) -> None:
         if self._page_id is not None:
@@ -243,12 +243,18 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
     def suggest(self) -> None:
         self.post_message(self.Suggested(self._desk.review.suggest_return(self._lease.number)))
 
+    def _send(
+        self, kind: str, *, items: Sequence[ReturnItem] = (), reason_code: str | None = None, note: str = ""
+    ) -> None:
+        self._busy = True  # no second decision while this one is on its way
+        self.refresh_bindings()
+        self.decide(kind, items=items, reason_code=reason_code, note=note)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.decide")
     def decide(
         self, kind: str, *, items: Sequence[ReturnItem] = (), reason_code: str | None = None, note: str = ""
     ) -> None:
         lease = self._lease
-        self._busy = True
         try:
             decision = self._desk.review.decide(
                 self._actor,
@@ -264,8 +270,6 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         except ConflictError as exc:
             self.post_message(self.Refused(str(exc)))
             return
-        finally:
-            self._busy = False
         # Next: the first dossier left in my queue (R15 order), else the next one from the pool.
         queue = queue_order(self._desk.review.queue(self._actor))
         following = queue[0] if queue else self._desk.review.claim_next(self._actor)
@@ -337,10 +341,11 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         # Kept until the return is recorded, so a refused one can be sent again as it was.
         ticked = {(*item.key(), item.problem) for item in chosen}
         self._draft = (list(merge_items(offered, chosen)), [i for i in offered if (*i.key(), i.problem) not in ticked])
-        self.decide("return", items=chosen)
+        self._send("return", items=chosen)
 
     @on(Decided)
     def _decided(self, message: Decided) -> None:
+        self._busy = False
         decision = message.decision
         done = KIND_DONE.get(decision.kind, decision.kind)
         self.notify(f"{decision.number} {done} → {decision.stage_after}/{decision.status_after}", markup=False)
@@ -354,8 +359,10 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
 
     @on(Refused)
     def _refused(self, message: Refused) -> None:
+        self._busy = False
         self._lease_lost = message.text
         self._message(message.text)
+        self.tick()
         self.notify(message.text, title="conflict", severity="error", markup=False)
         self.refresh_bindings()
 

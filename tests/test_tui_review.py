@@ -1,0 +1,391 @@
+"""The review desk under Pilot: my queue with its lease countdown, the dossier view, and decisions in a few keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from textual.pilot import Pilot
+from textual.widgets import OptionList, SelectionList
+
+from tests.review_helpers import submitted
+from tests.test_pages import real_page
+from tests.tui_helpers import (
+    LARGE,
+    add_user,
+    make_desk,
+    run_app,
+    screen_text,
+    table_rows,
+    text_of,
+    wait_for_workers,
+    wait_until,
+)
+from workstation.domain.permissions import Actor
+from workstation.services.desk import Desk
+from workstation.store.models import Assignment, Dossier
+from workstation.tui.screens.review import ReviewScreen
+from workstation.tui.screens.review_decide import ApproveModal, RejectModal, ReturnModal
+from workstation.tui.screens.review_dossier import ReviewDossierScreen
+from workstation.tui.widgets.ocr_text import OcrText
+from workstation.tui.widgets.page_image import PageImage, image_widget_class
+
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Desk:
+    opened = make_desk(tmp_path, monkeypatch)
+    monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")  # after make_desk, which clears WS_* variables
+    return opened
+
+
+@pytest.fixture
+def clerk(desk: Desk) -> Actor:
+    return add_user(desk, "clerk1", ["clerk"])
+
+
+@pytest.fixture
+def reviewer(desk: Desk) -> Actor:
+    return add_user(desk, "rev1", ["reviewer"], can_review_online=True, can_review_offline=True)
+
+
+@pytest.fixture
+def pool(desk: Desk, clerk: Actor) -> tuple[str, str]:
+    """An enterprise dossier with a real scan and a suggested 补正 list, and an older individual one behind it."""
+    enterprise = submitted(
+        desk,
+        clerk,
+        business="ENT_NONRES_TRANSFER",
+        kind="enterprise",
+        channel="online",
+        applied_at=T0 + timedelta(hours=1),
+    ).number
+    real_page(desk, enterprise, problems=True)
+    individual = submitted(desk, clerk, channel="online", applied_at=T0).number
+    return enterprise, individual
+
+
+def review_screen(pilot: Pilot[None]) -> ReviewScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, ReviewScreen), type(screen).__name__
+    return screen
+
+
+def dossier_screen(pilot: Pilot[None]) -> ReviewDossierScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, ReviewDossierScreen), type(screen).__name__
+    return screen
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    await wait_for_workers(pilot, rounds=4)
+
+
+async def open_next(pilot: Pilot[None]) -> ReviewDossierScreen:
+    await pilot.press("n")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewDossierScreen))
+    screen = dossier_screen(pilot)
+    await wait_until(pilot, lambda: screen.detail is not None)
+    await settle(pilot)
+    return screen
+
+
+def notes(pilot: Pilot[None]) -> list[str]:
+    return [n.message for n in pilot.app._notifications]
+
+
+def test_reviewer_returns_one_for_supplement_then_claims_and_approves_the_next(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    enterprise, individual = pool
+
+    async def script(pilot: Pilot[None]) -> None:
+        assert table_rows(pilot, "#review-queue") == []
+        assert "pool: 2 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
+
+        screen = await open_next(pilot)  # R15: the enterprise dossier first, though applied later
+        assert screen.lease.number == enterprise
+        title = text_of(pilot, "#dossier-title")
+        assert enterprise in title and "企业" in title and "电子" in title
+        # The page: its image (half-cell here) beside its OCR text, the extracted name highlighted.
+        await wait_until(pilot, lambda: pilot.app.screen.query_one(PageImage).has_picture)
+        assert "济南泉城商贸有限公司" in pilot.app.screen.query_one(OcrText).text
+
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReturnModal))
+        modal = pilot.app.screen
+        shown = screen_text(pilot)
+        assert "不符合法定形式 uscc — 91350100M000100Y4X" in shown
+        assert "前后不一致 name_matches — 申请人名称与营业执照不一致" in shown
+        items = modal.query_one("#return-items", SelectionList)
+        assert len(items.selected) == 2  # pre-filled: everything suggested is ticked
+        items.deselect(1)  # the finding does not apply
+        await pilot.click("#return-add")
+        await pilot.press(*"M14 unsigned", "enter")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+
+        decisions = desk.review.decisions(enterprise)
+        assert [(d.kind, d.outcome) for d in decisions] == [("return", "applied")]
+        assert [(i["problem"], i["material"], i["field"]) for i in decisions[0].items] == [
+            ("invalid", None, "uscc"),
+            ("unsigned", "M14", None),
+        ]
+        assert desk.review.show_state(enterprise)[1] == "returned"
+        assert any(f"{enterprise} returned 补正" in n for n in notes(pilot))
+
+        # Queue empty: the next dossier is claimed and shown.
+        screen = dossier_screen(pilot)
+        await wait_until(pilot, lambda: screen.detail is not None and screen.lease.number == individual)
+        await settle(pilot)
+        assert individual in text_of(pilot, "#dossier-title")
+        assert "个人" in text_of(pilot, "#dossier-title")
+
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApproveModal))
+        assert f"Approve {individual}?" in screen_text(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+
+        decisions = desk.review.decisions(individual)
+        assert [(d.kind, d.outcome) for d in decisions] == [("approve", "applied")]
+        stage, status = desk.review.show_state(individual)
+        assert (decisions[0].stage_after, decisions[0].status_after) == (stage, status)
+        assert stage != "review"
+        # Nothing left anywhere: back on my (empty) queue, the pool empty.
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
+        await settle(pilot)
+        assert table_rows(pilot, "#review-queue") == []
+        assert "my queue 0/3 · pool: 0 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
+        assert any("my queue is empty and the pool has nothing for me" in n for n in notes(pilot))
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_the_queue_shows_each_lease_time_left_counting_down_with_the_clock(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    enterprise, individual = pool
+
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("f")
+        await settle(pilot)
+        screen = review_screen(pilot)
+        rows = table_rows(pilot, "#review-queue")
+        assert [row[:5] for row in rows] == [
+            [enterprise, "ENT_NONRES_TRANSFER", "企业", "2026-11-02 10:00", "电子"],
+            [individual, "RESALE_TRANSFER", "个人", "2026-11-02 09:00", "电子"],
+        ]
+        expires = screen.leases[0].expires_at
+        now = expires - timedelta(minutes=10)
+        screen.clock = lambda: now
+        await pilot.pause(1.2)  # the screen's own one-second tick
+        assert table_rows(pilot, "#review-queue")[0][5] == "10:00"
+        now = expires - timedelta(minutes=10) + timedelta(seconds=65)
+        await pilot.pause(1.2)
+        assert table_rows(pilot, "#review-queue")[0][5] == "08:55"
+        # The open dossier counts down on the same clock.
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewDossierScreen))
+        await settle(pilot)
+        assert "left 08:55" in text_of(pilot, "#dossier-title")
+        now = expires + timedelta(minutes=1)  # past both leases (claimed together)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.pause(1.2)
+        assert table_rows(pilot, "#review-queue") == []
+        assert text_of(pilot, "#review-lost") == (
+            f"lease lost: {enterprise} (the lease ran out); {individual} (the lease ran out)"
+        )
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def _lease_taken_by_another(desk: Desk, number: str, other: Actor) -> None:
+    """The lease runs out and another reviewer claims the dossier: its fence moves on."""
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with desk.db.transaction() as s:
+        dossier_id = s.execute(select(Dossier.id).where(Dossier.number == number)).scalar_one()
+        s.execute(update(Dossier).where(Dossier.id == dossier_id).values(lease_expires_at=past))
+        s.execute(
+            update(Assignment)
+            .where(Assignment.dossier_id == dossier_id, Assignment.state == "active")
+            .values(expires_at=past)
+        )
+    taken = desk.review.claim_next(other)
+    assert taken is not None and taken.number == number
+
+
+def test_a_decision_under_a_lost_lease_is_one_line_and_recorded_as_a_conflict(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    enterprise, _ = pool
+    other = add_user(desk, "rev2", ["reviewer"], can_review_online=True)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        _lease_taken_by_another(desk, enterprise, other)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApproveModal))
+        await pilot.press("y")
+        await settle(pilot)
+        screen = dossier_screen(pilot)
+        line = text_of(pilot, "#dossier-message")
+        assert line.startswith(f"decision on {enterprise} refused as a conflict: lease fence 1 is stale")
+        assert "\n" not in line
+        assert "lease lost" in text_of(pilot, "#dossier-title")
+        decisions = desk.review.decisions(enterprise)
+        assert [(d.kind, d.outcome, d.reviewer) for d in decisions] == [("approve", "conflict", "rev1")]
+        assert desk.review.show_state(enterprise)[1] == "in_review"  # nothing applied
+        assert not screen.check_action("approve", ())  # the keys that cannot work now are hidden
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_a_refused_return_keeps_the_list_for_the_next_try(desk: Desk, reviewer: Actor, pool: tuple[str, str]) -> None:
+    enterprise, _ = pool
+    other = add_user(desk, "rev2", ["reviewer"], can_review_online=True)
+
+    async def script(pilot: Pilot[None]) -> None:
+        screen = await open_next(pilot)
+        _lease_taken_by_another(desk, enterprise, other)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReturnModal))
+        await pilot.click("#return-add")
+        await pilot.press(*"M14 unsigned", "enter", "ctrl+s")
+        await settle(pilot)
+        assert "refused as a conflict" in text_of(pilot, "#dossier-message")
+        assert [d.outcome for d in desk.review.decisions(enterprise)] == ["conflict"]
+        assert [i["material"] for i in desk.review.decisions(enterprise)[0].items] == [None, None, "M14"]
+        # The lease is lost, so no new decision here; what was chosen is still offered.
+        screen._lease_lost = None
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReturnModal))
+        assert "未签字或未盖章 M14" in screen_text(pilot)
+        assert len(pilot.app.screen.query_one("#return-items", SelectionList).selected) == 3
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_reject_needs_a_reason_from_the_list(desk: Desk, reviewer: Actor, pool: tuple[str, str]) -> None:
+    enterprise, _ = pool
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RejectModal))
+        assert "存在尚未解决的权属争议" in screen_text(pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, RejectModal)
+        assert "不予登记 needs a reason" in text_of(pilot, "#decide-error")
+        assert desk.review.decisions(enterprise) == []
+        await pilot.press("down", "enter")  # the second reason: a dispute over the right
+        await pilot.click("#reject-note")
+        await pilot.press(*"court case pending", "ctrl+s")
+        await settle(pilot)
+        decisions = desk.review.decisions(enterprise)
+        assert [(d.kind, d.outcome, d.reason_code, d.note) for d in decisions] == [
+            ("reject", "applied", "dispute", "court case pending")
+        ]
+        assert desk.review.show_state(enterprise)[1] == "rejected"
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_the_page_image_renders_in_half_cells_at_80x24(desk: Desk, reviewer: Actor, pool: tuple[str, str]) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        picture = pilot.app.screen.query_one(PageImage)
+        await wait_until(pilot, lambda: picture.has_picture)
+        await pilot.pause()
+        assert image_widget_class().__name__ == "HalfcellImage"
+        drawn = picture.query_one(".page-picture")
+        assert drawn.size.width > 10 and drawn.size.height > 5
+        shown = screen_text(pilot)
+        assert "▀" in shown or "▄" in shown
+        assert "1 M" in str(pilot.app.screen.query_one("#page-list", OptionList).get_option_at_index(0).prompt)
+        # Narrow: image or text; `t` switches.
+        assert not pilot.app.screen.query_one(OcrText).display
+        await pilot.press("t")
+        assert pilot.app.screen.query_one(OcrText).display and not picture.display
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_at_160_columns_image_and_text_sit_side_by_side(desk: Desk, reviewer: Actor, pool: tuple[str, str]) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        picture = pilot.app.screen.query_one(PageImage)
+        await wait_until(pilot, lambda: picture.has_picture)
+        text = pilot.app.screen.query_one(OcrText)
+        assert picture.display and text.display
+        assert text.region.x > picture.region.x and text.region.width > 40
+        assert "统一社会信用代码 91350100M000100Y43" in screen_text(pilot)
+
+    run_app(desk, script, actor=reviewer, mode="review", size=LARGE)
+
+
+def test_a_page_that_cannot_be_shown_says_why_in_one_line(desk: Desk, reviewer: Actor, clerk: Actor) -> None:
+    number = submitted(desk, clerk, channel="online").number  # its pages hold text, not scans
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        assert f"cannot show this page: dossier {number}, page 1: the stored scan cannot be shown" in (
+            text_of(pilot, "#page-image-note")
+        )
+        assert "no OCR text for this page" in pilot.app.screen.query_one(OcrText).text
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_heartbeat_renews_my_leases_and_names_the_lost_one(desk: Desk, reviewer: Actor, pool: tuple[str, str]) -> None:
+    enterprise, individual = pool
+    other = add_user(desk, "rev2", ["reviewer"], can_review_online=True)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("f")
+        await settle(pilot)
+        screen = review_screen(pilot)
+        before = {lease.number: lease.expires_at for lease in screen.leases}
+        _lease_taken_by_another(desk, enterprise, other)
+        screen.heartbeat()
+        await settle(pilot)
+        assert [row[0] for row in table_rows(pilot, "#review-queue")] == [individual]
+        assert screen.leases[0].expires_at >= before[individual]
+        assert "lease lost:" in text_of(pilot, "#review-lost") and enterprise in text_of(pilot, "#review-lost")
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_release_gives_the_selected_dossier_back_and_keys_follow_the_queue(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    enterprise, individual = pool
+
+    async def script(pilot: Pilot[None]) -> None:
+        screen = review_screen(pilot)
+        assert not screen.check_action("open", ()) and not screen.check_action("release", ())
+        await pilot.press("f")
+        await settle(pilot)
+        assert screen.check_action("open", ())
+        await pilot.press("l")
+        await settle(pilot)
+        assert [row[0] for row in table_rows(pilot, "#review-queue")] == [individual]
+        assert "pool: 1 电子 online" in text_of(pilot, "#review-summary")
+        assert desk.review.lease_of(reviewer, enterprise) is None
+        assert "review.next" in {b.binding.id for b in screen.active_bindings.values()}
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_every_review_binding_has_an_id_and_a_tooltip_and_the_screens_have_help() -> None:
+    for screen in (ReviewScreen, ReviewDossierScreen, ReturnModal, RejectModal, ApproveModal):
+        assert screen.HELP.strip()
+        for binding in screen.BINDINGS:
+            assert binding.id and binding.id.startswith("review."), binding  # type: ignore[union-attr]
+            assert binding.tooltip, binding  # type: ignore[union-attr]
+    assert PageImage.HELP.strip() and OcrText.HELP.strip()

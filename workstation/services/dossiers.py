@@ -145,7 +145,10 @@ class DossierService:
         except UsageError as exc:
             raise UsageError(f"applicant: {exc}") from None
         applicant_name = _clean_name(applicant_name)
-        others = [self._checked_party(biz, party, label=f"party {i}") for i, party in enumerate(parties, start=2)]
+        others = [
+            self._checked_party(biz, party, label=f"party {i} ({party.role})")
+            for i, party in enumerate(parties, start=2)
+        ]
         if others:
             require(actor, Permission.DOSSIER_EDIT)
         when = applied_at or utcnow()
@@ -235,10 +238,6 @@ class DossierService:
             checked = self._checked_party(biz, NewParty(role=role, kind=kind, name=name, id_value=id_value))
             self._add_party_row(session, actor, dossier, biz, checked)
             return self._detail(session, dossier)
-
-    def check_party(self, business: str, party: NewParty) -> None:
-        """Raise UsageError if `party` cannot join a dossier of `business` (role, kind, name, identifier)."""
-        self._checked_party(self._catalogue.business(business), party)
 
     @staticmethod
     def _checked_party(biz: Business, party: NewParty, *, label: str = "") -> _CheckedParty:

@@ -1,47 +1,488 @@
-"""One dossier: header, parties, the material checklist and what is missing; submit (受理) from here."""
+"""The intake desk for one dossier: its pages as they are scanned and read, the checklist, fields, findings.
+
+Every service call runs in a thread worker and comes back as a message. Pages appear live: the desk's event bus
+(called on the OCR and intake threads) only posts a message here; bursts collapse (`PagesChanged.can_replace`)
+and reloads are spaced at least RELOAD_INTERVAL apart, each one `show()` in an exclusive worker.
+"""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from workstation.domain.errors import MissingMaterials
 from workstation.domain.permissions import Actor
+from workstation.errors import UsageError
 from workstation.services.desk import Desk
-from workstation.services.views import DossierDetail, PartyView, SlotView
+from workstation.services.events import PageEvent
+from workstation.services.receipt import build_receipt, receipt_path, receipt_text, write_receipt_pdf
+from workstation.services.views import DossierDetail, PartyView, mask_id
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.intake import (
+    ChecklistTable,
+    ChoiceScreen,
+    FieldsTable,
+    FindingsTable,
+    MessageScreen,
+    PagesTable,
+    PromptScreen,
+    slot_label,
+)
 
 KIND_LABELS = {"enterprise": "企业", "individual": "个人"}
 ID_LABELS = {"uscc": "统一社会信用代码", "id_number": "身份证号"}
+EDITABLE = ("draft", "returned")
+RELOAD_INTERVAL = 0.25  # seconds: at most four reloads a second while OCR reports progress
+SCAN_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf", ".bmp", ".webp")
+PAGE_ACTIONS = ("move_page", "rotate_page", "delete_page", "reorder_up", "reorder_down")
+FIELD_ACTIONS = ("edit_field", "confirm_field")
+CHANGE_WORKER = "detail.change"
+EDIT_ACTIONS = ("activate", "import_files", "waive", "submit", *PAGE_ACTIONS, *FIELD_ACTIONS)
 
 
 class DossierDetailScreen(Screen[None]):
-    # The few rules live here because this screen has no .tcss of its own yet.
-    CSS = """
-    DossierDetailScreen #detail-message-box { height: auto; max-height: 7; display: none; }
-    DossierDetailScreen #detail-message { padding: 0 1; }
-    DossierDetailScreen #detail-message.-error { color: $text-error; }
-    DossierDetailScreen #detail-message.-ok { color: $text-success; }
-    DossierDetailScreen #detail-body { padding: 0 1; }
-    DossierDetailScreen #detail-body > Static { margin-bottom: 1; }
-    """
+    CSS_PATH = "dossier_detail.tcss"
+    AUTO_FOCUS = "#pages"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HELP = """
+## Dossier desk 案卷
+
+The window clerk's desk for one dossier. Scan into it (`a` makes it the desk's active dossier: the scanner's
+hot folder then files pages here) or import files (`i`). Pages are read by OCR in the background; the
+checklist fills as they are recognised.
+
+When nothing is missing, `s` submits (受理); a refusal lists everything missing at once (一次性告知).
+`p` shows the 受理回执 receipt, which can be saved as a PDF.
+"""
     BINDINGS = [
+        Binding("a", "activate", "Scan here", id="detail.activate", tooltip="Make this the desk's active dossier"),
+        Binding("i", "import_files", "Import", id="detail.import", tooltip="Take scan files from a folder or path"),
+        Binding("m", "move_page", "Move", id="detail.move", tooltip="Put the page in another checklist slot"),
+        Binding("r", "rotate_page", "Rotate", id="detail.rotate", tooltip="Turn the page 90° clockwise"),
+        Binding("ctrl+up", "reorder_up", "Earlier", id="detail.reorder_up", tooltip="Move the page up", show=False),
+        Binding(
+            "ctrl+down", "reorder_down", "Later", id="detail.reorder_down", tooltip="Move the page down", show=False
+        ),
+        Binding("delete", "delete_page", "Remove", id="detail.delete", tooltip="Remove the page (with a reason)"),
+        Binding("e", "edit_field", "Edit field", id="detail.edit_field", tooltip="Correct the selected field"),
+        Binding("c", "confirm_field", "Confirm", id="detail.confirm_field", tooltip="Confirm the field as read"),
+        Binding("w", "waive", "Waive", id="detail.waive", tooltip="Waive the selected missing material"),
         Binding("s", "submit", "Submit", id="detail.submit", tooltip="Submit the dossier (受理)"),
+        Binding("p", "receipt", "Receipt", id="detail.receipt", tooltip="The 受理回执 receipt (text, PDF)"),
         Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the dossier list"),
     ]
 
     class Shown(Message):
-        def __init__(self, detail: DossierDetail, submitted: bool) -> None:
+        def __init__(self, detail: DossierDetail, active: str | None, note: str = "") -> None:
             super().__init__()
             self.detail = detail
-            self.submitted = submitted
+            self.active = active
+            self.note = note
+
+    class PagesChanged(Message):
+        """Posted from the event bus's thread; a burst collapses to one message in the queue."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, DossierDetailScreen.PagesChanged)
+
+    def __init__(self, desk: Desk, actor: Actor, number: str) -> None:
+        super().__init__()
+        self._desk = desk
+        self._actor = actor
+        self._number = number
+        self._detail: DossierDetail | None = None
+        self._active: str | None = None
+        self._unsubscribe: object = None
+        self._dirty = False
+        self._reload_timer: Timer | None = None
+        self._last_reload = 0.0
+        self._busy = False  # a change is running
+        self.reloads = 0  # loads started (the live-progress test counts them)
+
+    def compose(self) -> ComposeResult:
+        yield AppHeader()
+        yield Static(f"{self._number} loading…", id="detail-header", markup=False)
+        yield Static("", id="detail-progress", markup=False)
+        yield Static("", id="detail-message", markup=False)
+        with Horizontal(id="detail-main"):
+            with Vertical(id="pages-pane"):
+                yield PagesTable(id="pages")
+            with TabbedContent(id="detail-tabs"):
+                with TabPane("Checklist 材料", id="tab-checklist"):
+                    yield Static("", id="detail-missing", markup=False)
+                    yield ChecklistTable(id="slots")
+                with TabPane("Fields 字段", id="tab-fields"):
+                    yield FieldsTable(id="fields")
+                with TabPane("Findings 问题", id="tab-findings"):
+                    yield FindingsTable(id="findings")
+                with TabPane("Parties 当事人", id="tab-parties"), VerticalScroll():
+                    yield Static("", id="detail-parties")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        number = self._number
+
+        def on_event(event: PageEvent) -> None:  # on the publisher's thread: post only
+            if event.dossier_number == number:
+                self.post_message(self.PagesChanged())
+
+        self._unsubscribe = self._desk.events.subscribe(on_event)
+        self._reload()
+
+    def on_unmount(self) -> None:
+        if callable(self._unsubscribe):
+            self._unsubscribe()
+
+    # -- loading -----------------------------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        self.reloads += 1
+        self._last_reload = time.monotonic()
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.load")
+    def _load(self) -> None:
+        detail = self._desk.dossiers.show(self._number)
+        active = self._desk.intake.active_number()
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Shown(detail, active))
+
+    @on(PagesChanged)
+    def _pages_changed(self) -> None:
+        self._dirty = True
+        if self._reload_timer is None:
+            wait = max(0.0, self._last_reload + RELOAD_INTERVAL - time.monotonic())
+            self._reload_timer = self.set_timer(wait, self._reload_due)
+
+    def _reload_due(self) -> None:
+        self._reload_timer = None
+        if self._dirty:
+            self._dirty = False
+            self._reload()
+
+    @on(Shown)
+    def _shown(self, message: Shown) -> None:
+        detail = message.detail
+        self._detail, self._active = detail, message.active
+        pages = self.query_one(PagesTable)
+        fields = self.query_one(FieldsTable)
+        slots = self.query_one(ChecklistTable)
+        page_key, field_key, slot_row = _cursor_key(pages), _cursor_key(fields), slots.cursor_row
+        with self.app.batch_update():
+            self.query_one("#detail-header", Static).update(_header(detail, message.active))
+            self.query_one("#detail-progress", Static).update(_progress(detail))
+            pages.fill(detail)
+            slots.fill(detail)
+            fields.fill(detail)
+            self.query_one(FindingsTable).fill(detail)
+            self.query_one("#detail-missing", Static).update(_missing(detail.missing))
+            self.query_one("#detail-parties", Static).update(_parties(detail.parties))
+            _restore_cursor(pages, page_key)
+            _restore_cursor(fields, field_key)
+            if slots.row_count:
+                slots.move_cursor(row=min(slot_row, slots.row_count - 1))
+        if message.note:
+            self._say(message.note, ok=True)
+        self.refresh_bindings()
+
+    # -- the active dossier and imports ------------------------------------------------------------------
+
+    def action_activate(self) -> None:
+        self._set_active(None if self._active == self._number else self._number)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.activate")
+    def _set_active(self, number: str | None) -> None:
+        self._desk.intake.set_active(self._actor, number)
+        note = (
+            f"scanning into {number}: the hot folder files new pages here"
+            if number
+            else "this dossier is no longer the desk's active one"
+        )
+        self.post_message(self.Shown(self._desk.dossiers.show(self._number), number, note))
+
+    def action_import_files(self) -> None:
+        self.app.push_screen(ImportScreen(self._desk, self._actor, self._number), callback=self._imported)
+
+    def _imported(self, summary: str | None) -> None:
+        if summary:
+            self._say(summary, ok=True)
+            self._reload()
+
+    # -- pages ---------------------------------------------------------------------------------------------
+
+    def action_move_page(self) -> None:
+        detail, page_id = self._detail, _cursor_key(self.query_one(PagesTable))
+        if detail is None or page_id is None:
+            return
+        options = [slot_label(slot, detail) for slot in detail.slots] + ["(no slot: take it out of the checklist)"]
+        page = next(p for p in detail.pages if p.id == page_id)
+        current = next(
+            (i for i, s in enumerate(detail.slots) if (s.material, s.party_key) == (page.material, page.party_key)),
+            0,
+        )
+
+        def chosen(index: int | None) -> None:
+            if index is None or self._detail is None:
+                return
+            slot = detail.slots[index] if index < len(detail.slots) else None
+            self._change(
+                "move",
+                lambda: self._desk.dossiers.move_page(
+                    self._actor,
+                    self._number,
+                    page_id,
+                    material=slot.material if slot else None,
+                    party_key=slot.party_key if slot else None,
+                ),
+                f"page {page.position} moved to {slot.material if slot else 'no slot'}",
+            )
+
+        self.app.push_screen(ChoiceScreen(f"Move page {page.position} to…", options, selected=current), chosen)
+
+    def action_rotate_page(self) -> None:
+        page_id = _cursor_key(self.query_one(PagesTable))
+        if page_id is not None:
+            self._change(
+                "rotate", lambda: self._desk.dossiers.rotate_page(self._actor, self._number, page_id, degrees=90)
+            )
+
+    def action_reorder_up(self) -> None:
+        self._reorder(-1)
+
+    def action_reorder_down(self) -> None:
+        self._reorder(1)
+
+    def _reorder(self, step: int) -> None:
+        table = self.query_one(PagesTable)
+        page_id = _cursor_key(table)
+        target = table.cursor_row + 1 + step
+        if page_id is None or not 1 <= target <= table.row_count:
+            return
+        self._change(
+            "reorder",
+            lambda: self._desk.dossiers.reorder_page(self._actor, self._number, page_id, position=target),
+        )
+
+    def action_delete_page(self) -> None:
+        detail, page_id = self._detail, _cursor_key(self.query_one(PagesTable))
+        if detail is None or page_id is None:
+            return
+        page = next(p for p in detail.pages if p.id == page_id)
+
+        def reason_given(reason: str | None) -> None:
+            if reason:
+                self._change(
+                    "delete",
+                    lambda: self._desk.dossiers.delete_page(self._actor, self._number, page_id, reason=reason),
+                    f"page {page.position} removed ({reason})",
+                )
+
+        title = f"Remove page {page.position} ({page.source_name}): why?"
+        self.app.push_screen(PromptScreen(title, placeholder="reason 原因, e.g. 重复扫描"), reason_given)
+
+    # -- fields ----------------------------------------------------------------------------------------------
+
+    def _field_at_cursor(self) -> tuple[str, str, int] | None:
+        key = _cursor_key(self.query_one(FieldsTable))
+        if key is None or self._detail is None:
+            return None
+        page_id, field_key = key.split("\t", 1)
+        position = next((p.position for p in self._detail.pages if p.id == page_id), 0)
+        return page_id, field_key, position
+
+    def action_edit_field(self) -> None:
+        self.query_one(TabbedContent).active = "tab-fields"
+        at = self._field_at_cursor()
+        if at is None or self._detail is None:
+            return
+        page_id, key, position = at
+        field = next(f for f in self._detail.fields if f.page_id == page_id and f.key == key)
+
+        def edited(value: str | None) -> None:
+            if value is None:
+                return
+            corrected = None if value == field.value else value
+            self._change(
+                "confirm",
+                lambda: self._desk.dossiers.confirm_field(self._actor, self._number, page_id, key, value=corrected),
+                f"page {position} {key} {'corrected' if corrected is not None else 'confirmed'}",
+            )
+
+        note = f"read with {round(field.confidence * 100)}% confidence; Enter confirms the value as typed"
+        self.app.push_screen(PromptScreen(f"Page {position} · {key}", value=field.value, note=note), edited)
+
+    @on(DataTable.RowSelected, "#fields")
+    def _field_selected(self) -> None:
+        if self.check_action("edit_field", ()):
+            self.action_edit_field()
+
+    def action_confirm_field(self) -> None:
+        self.query_one(TabbedContent).active = "tab-fields"
+        at = self._field_at_cursor()
+        if at is None:
+            return
+        page_id, key, position = at
+        self._change(
+            "confirm",
+            lambda: self._desk.dossiers.confirm_field(self._actor, self._number, page_id, key),
+            f"page {position} {key} confirmed as read",
+        )
+
+    # -- checklist, submission, receipt ------------------------------------------------------------------------
+
+    def action_waive(self) -> None:
+        self.query_one(TabbedContent).active = "tab-checklist"
+        detail = self._detail
+        table = self.query_one(ChecklistTable)
+        if detail is None or not table.row_count:
+            return
+        slot = detail.slots[table.cursor_row]
+        if slot.satisfied or slot.waived:
+            self._say(f"{slot.material} is already {'received' if slot.satisfied else 'waived'}", ok=False)
+            return
+
+        def reason_given(reason: str | None) -> None:
+            if reason:
+                self._change(
+                    "waive",
+                    lambda: self._desk.dossiers.waive(
+                        self._actor, self._number, material=slot.material, party_key=slot.party_key, reason=reason
+                    ),
+                    f"{slot.material} waived ({reason})",
+                )
+
+        title = f"Waive {slot_label(slot, detail)}: why?"
+        self.app.push_screen(PromptScreen(title, placeholder="reason 原因, e.g. 共享数据已核验"), reason_given)
+
+    def action_submit(self) -> None:
+        self._say("submitting…", ok=True)
+        self._change("submit", lambda: self._desk.dossiers.submit(self._actor, self._number), None)
+
+    def action_receipt(self) -> None:
+        self.app.push_screen(ReceiptScreen(self._desk, self._actor, self._number))
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    # -- changes -------------------------------------------------------------------------------------------------
+
+    def _change(self, name: str, call: Callable[[], DossierDetail], note: str | None = "") -> None:
+        """Run one service change in a worker of group `detail.<name>`; its result redraws the dossier.
+
+        One change at a time: a key pressed while the last change is still landing only rings the bell, so a
+        quick double ctrl+up never reorders from a stale position.
+        """
+        if self._busy:
+            self.app.bell()
+            return
+        self._busy = True
+        self.run_worker(
+            partial(self._apply_change, call, note),
+            name=CHANGE_WORKER,
+            group=f"detail.{name}",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _apply_change(self, call: Callable[[], DossierDetail], note: str | None) -> None:
+        detail = call()
+        if note is None:  # the submission: say where it went
+            note = f"submitted (受理): status {detail.status} @ {detail.stage}; P shows the receipt"
+        self.post_message(self.Shown(detail, self._desk.intake.active_number(), note))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.name == CHANGE_WORKER and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self._busy = False
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        if isinstance(error, MissingMaterials):
+            items = [str(item) for item in error.missing]
+            self._say(f"cannot submit: {len(items)} missing (list shown; 一次性告知)", ok=False)
+            body = "\n".join(f"- {item}" for item in items)
+            self.app.push_screen(MessageScreen(f"Cannot submit: {len(items)} items missing 缺少材料", body))
+        else:
+            self._say(error_line(error), ok=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        detail = self._detail
+        if action == "receipt":
+            return detail is not None
+        if action not in EDIT_ACTIONS:
+            return True
+        if detail is None or detail.status not in EDITABLE:
+            return False
+        if action in PAGE_ACTIONS:
+            table = self.query_one(PagesTable)
+            if not table.row_count:
+                return False
+            if action == "reorder_up":
+                return table.cursor_row > 0
+            if action == "reorder_down":
+                return table.cursor_row < table.row_count - 1
+        if action in FIELD_ACTIONS:
+            return self.query_one(FieldsTable).row_count > 0
+        if action == "waive":
+            return any(s.required and not s.satisfied and not s.waived for s in detail.slots)
+        return True
+
+    @on(DataTable.RowHighlighted)
+    def _row_moved(self) -> None:
+        self.refresh_bindings()
+
+    def _say(self, text: str, *, ok: bool) -> None:
+        message = self.query_one("#detail-message", Static)
+        message.update(text)
+        message.display = bool(text)
+        message.set_class(ok, "-ok")
+        message.set_class(not ok, "-error")
+
+
+class ImportScreen(ModalScreen[str | None]):
+    """Take scan files into the dossier: a file, a folder (its scans, by name) or a pattern like scans/a-*."""
+
+    HELP = """
+## Import 导入
+
+Type the path of a scan file, a folder (every scan in it, by file name) or a pattern such as
+`scans/case-01-*`. Pages are added in that order and read by OCR in the background.
+A file that cannot be taken is named with its reason; the others are still taken.
+"""
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="import.cancel", tooltip="Close without importing")]
+    DEFAULT_CSS = """
+    ImportScreen { align: center middle; }
+    ImportScreen > Vertical { width: 80; max-width: 100%; height: auto; border: round $primary;
+        background: $surface; padding: 0 1; }
+    ImportScreen #import-title { text-style: bold; }
+    ImportScreen #import-error { color: $text-error; height: auto; }
+    """
+
+    class Done(Message):
+        def __init__(self, summary: str) -> None:
+            super().__init__()
+            self.summary = summary
 
     def __init__(self, desk: Desk, actor: Actor, number: str) -> None:
         super().__init__()
@@ -50,103 +491,230 @@ class DossierDetailScreen(Screen[None]):
         self._number = number
 
     def compose(self) -> ComposeResult:
-        yield AppHeader()
-        with VerticalScroll(id="detail-message-box", can_focus=False):
-            yield Static("", id="detail-message", markup=False)
-        with VerticalScroll(id="detail-body"):
-            yield Static(f"{self._number} loading…", id="detail-header", markup=False)
-            yield Static("", id="detail-parties")
-            yield Static("", id="detail-slots")
-            yield Static("", id="detail-missing")
+        with Vertical():
+            yield Static(f"Import scans into {self._number} 导入扫描件", id="import-title", markup=False)
+            yield Input(placeholder="file, folder or pattern, e.g. ~/scans/case-01-*", id="import-path")
+            yield Static("", id="import-error", markup=False)
         yield Footer()
 
-    def on_mount(self) -> None:
-        self._load()
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            self._error("type a file, a folder or a pattern")
+            return
+        self._error("importing…")
+        event.input.disabled = True
+        self._import(text)
 
-    def action_back(self) -> None:
-        self.dismiss(None)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.import")
+    def _import(self, text: str) -> None:
+        paths = _scan_paths(text)
+        taken = pages = 0
+        refused: list[str] = []
+        for path in paths:
+            try:
+                result = self._desk.intake.ingest(self._actor, path, number=self._number, source=path.name)
+            except UsageError as exc:
+                refused.append(str(exc))
+                continue
+            taken += 1
+            pages += len(result.page_ids) if result.outcome == "attached" else 0
+            if result.outcome != "attached":
+                refused.append(result.message)
+        if not taken and refused:
+            raise UsageError(refused[0] if len(refused) == 1 else f"{len(refused)} files refused; {refused[0]}")
+        summary = f"imported {taken} file(s), {pages} new page(s) into {self._number}"
+        if refused:
+            summary += f"; {len(refused)} not taken: {refused[0]}"
+        self.post_message(self.Done(summary))
 
-    def action_submit(self) -> None:
-        self._say("submitting…", ok=True)
-        self._submit()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.load")
-    def _load(self) -> None:
-        self.post_message(self.Shown(self._desk.dossiers.show(self._number), submitted=False))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.submit")
-    def _submit(self) -> None:
-        self.post_message(self.Shown(self._desk.dossiers.submit(self._actor, self._number), submitted=True))
-
-    @on(Shown)
-    def _shown(self, message: Shown) -> None:
-        detail = message.detail
-        self.query_one("#detail-header", Static).update(_header(detail))
-        self.query_one("#detail-parties", Static).update(_parties(detail.parties))
-        self.query_one("#detail-slots", Static).update(_slots(detail.slots))
-        self.query_one("#detail-missing", Static).update(_missing(detail.missing))
-        if message.submitted:
-            self._say(f"submitted (受理): status {detail.status} @ {detail.stage}", ok=True)
+    @on(Done)
+    def _done(self, message: Done) -> None:
+        self.dismiss(message.summary)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self._say(error_line(event.worker.error), ok=False)
+            self._error(error_line(event.worker.error))
+            path = self.query_one("#import-path", Input)
+            path.disabled = False
+            path.focus()
 
-    def _say(self, text: str, *, ok: bool) -> None:
-        self.query_one("#detail-message-box").display = True
-        message = self.query_one("#detail-message", Static)
-        message.update(text)
-        message.set_class(ok, "-ok")
-        message.set_class(not ok, "-error")
+    def _error(self, text: str) -> None:
+        self.query_one("#import-error", Static).update(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
-def _header(detail: DossierDetail) -> Content:
-    plan = " → ".join(f"[{stage}]" if stage == detail.stage else stage for stage in detail.stages)
+class ReceiptScreen(ModalScreen[None]):
+    """The 受理回执 as text; `w` writes it as a one-page PDF into the data folder's receipts/."""
+
+    HELP = """
+## 受理回执 Receipt
+
+What the applicant takes home: the 受理号, business, applicants (identifiers masked), the materials received
+with their page counts, the acceptance time and the time limit. `w` saves it as a PDF for printing.
+"""
+    BINDINGS = [
+        Binding("w", "save_pdf", "Save PDF", id="receipt.save_pdf", tooltip="Write the receipt as a PDF"),
+        Binding("escape", "close", "Close", id="receipt.close", tooltip="Back to the dossier"),
+    ]
+    DEFAULT_CSS = """
+    ReceiptScreen { align: center middle; }
+    ReceiptScreen > Vertical { width: 96; max-width: 100%; height: 100%; max-height: 40; border: round $primary;
+        background: $surface; padding: 0 1; }
+    ReceiptScreen VerticalScroll { height: 1fr; }
+    ReceiptScreen #receipt-status { height: auto; }
+    ReceiptScreen #receipt-status.-error { color: $text-error; }
+    ReceiptScreen #receipt-status.-ok { color: $text-success; }
+    """
+
+    class Built(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Saved(Message):
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    def __init__(self, desk: Desk, actor: Actor, number: str) -> None:
+        super().__init__()
+        self._desk = desk
+        self._actor = actor
+        self._number = number
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            with VerticalScroll(id="receipt-scroll"):
+                yield Static("loading…", id="receipt-text", markup=False)
+            yield Static("", id="receipt-status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._build()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.receipt")
+    def _build(self) -> None:
+        self.post_message(self.Built(receipt_text(build_receipt(self._desk, self._actor, self._number))))
+
+    @on(Built)
+    def _built(self, message: Built) -> None:
+        self.query_one("#receipt-text", Static).update(message.text)
+
+    def action_save_pdf(self) -> None:
+        self._status("writing the PDF…", ok=True)
+        self._save()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.receipt_pdf")
+    def _save(self) -> None:
+        receipt = build_receipt(self._desk, self._actor, self._number)
+        out = receipt_path(Path(self._desk.settings.data_dir), self._number)
+        self.post_message(self.Saved(write_receipt_pdf(receipt, out)))
+
+    @on(Saved)
+    def _saved(self, message: Saved) -> None:
+        self._status(f"saved to {message.path}", ok=True)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self._status(error_line(event.worker.error), ok=False)
+
+    def _status(self, text: str, *, ok: bool) -> None:
+        status = self.query_one("#receipt-status", Static)
+        status.update(text)
+        status.set_class(ok, "-ok")
+        status.set_class(not ok, "-error")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+# -- helpers --------------------------------------------------------------------------------------------------
+
+
+def _scan_paths(text: str) -> list[Path]:
+    """The files `text` names: one file, a folder's scans, or a glob pattern's scans, sorted by name."""
+    path = Path(text).expanduser()
+    if any(ch in text for ch in "*?["):
+        parent = path.parent
+        found = sorted(p for p in parent.glob(path.name) if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES)
+        if not found:
+            raise UsageError(f"no scan files match {text}")
+        return found
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES)
+        if not found:
+            raise UsageError(f"the folder {text} holds no scan files ({', '.join(SCAN_SUFFIXES)})")
+        return found
+    if not path.is_file():
+        raise UsageError(f"no such file or folder: {text}")
+    return [path]
+
+
+def _cursor_key(table: DataTable[Any]) -> str | None:
+    if not table.row_count:
+        return None
+    row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+    return row_key.value
+
+
+def _restore_cursor(table: DataTable[Any], key: str | None) -> None:
+    if key is None or not table.row_count:
+        return
+    try:
+        table.move_cursor(row=table.get_row_index(key))
+    except Exception:  # the row is gone (a page removed): stay where the cursor is
+        return
+
+
+def _header(detail: DossierDetail, active: str | None) -> Content:
+    marker = (
+        Content.styled("  ● 扫描入此案卷 scanning here", "bold $text-success")
+        if active == detail.number
+        else Content("")
+    )
     return Content.assemble(
         (detail.number, "bold"),
-        f"  {detail.business} {detail.business_name}\n",
-        "status ",
+        f"  {detail.business} {detail.business_name}  ",
         (f"{detail.status} @ {detail.stage}", "bold"),
-        f"   applied {local_time(detail.applied_at)}   channel {detail.channel}\n",
-        f"stages {plan}",
+        f"  applied {local_time(detail.applied_at)}",
+        marker,
     )
 
 
-def _parties(parties: tuple[PartyView, ...]) -> Content:
-    lines = [Content.styled("Parties 当事人", "bold")]
-    for party in parties:
-        kind = KIND_LABELS.get(party.kind, party.kind)
-        line = f"{party.key}  {party.role_label}({kind})  {party.name or '—'}"
-        if party.id_value:
-            line += f"  {ID_LABELS.get(party.id_type or '', party.id_type or 'ID')} {party.id_value}"
-        lines.append(Content(line))
-    return Content("\n").join(lines)
-
-
-def _slots(slots: tuple[SlotView, ...]) -> Content:
-    lines = [Content.styled("Materials 材料", "bold")]
-    for slot in slots:
-        if slot.satisfied:
-            mark = ("✔", "$text-success")
-        elif slot.waived:
-            mark = ("waived", "$text-warning")
-        elif slot.required:
-            mark = ("✘", "$text-error")
-        else:
-            mark = ("·", "$text-muted")
-        who = f" [{slot.party_key}]" if slot.party_key else ""
-        optional = "" if slot.required else " (optional)"
-        reason = f" — {slot.waiver_reason}" if slot.waived and slot.waiver_reason else ""
-        lines.append(
-            Content.assemble(mark, " " * (7 - len(mark[0])), f"{slot.material} {slot.label}{who}{optional}{reason}")
-        )
-    return Content("\n").join(lines)
+def _progress(detail: DossierDetail) -> str:
+    states = [p.ocr_status for p in detail.pages]
+    parts = [f"OCR {states.count('done')}/{len(states)} read"]
+    for state in ("reading", "queued", "failed"):
+        if states.count(state):
+            parts.append(f"{states.count(state)} {state}")
+    if detail.status in EDITABLE:
+        parts.append(f"missing {len(detail.missing)}" if detail.missing else "nothing missing 材料齐全")
+    if detail.findings:
+        parts.append(f"{len(detail.findings)} finding(s)")
+    return " · ".join(parts)
 
 
 def _missing(missing: tuple[str, ...]) -> Content:
     if not missing:
         return Content.styled("Nothing missing 材料齐全", "$text-success")
-    lines = [Content.styled(f"Missing 缺少 ({len(missing)})", "bold $text-error")]
-    lines.extend(Content(f"- {item}") for item in missing)
+    return Content.assemble(
+        (f"Missing 缺少 ({len(missing)}): ", "bold $text-error"),
+        "; ".join(missing),
+    )
+
+
+def _parties(parties: tuple[PartyView, ...]) -> Content:
+    lines = []
+    for party in parties:
+        kind = KIND_LABELS.get(party.kind, party.kind)
+        line = f"{party.key}  {party.role_label}({kind})  {party.name or '—'}"
+        if party.id_value:
+            line += f"  {ID_LABELS.get(party.id_type or '', party.id_type or 'ID')} {mask_id(party.id_value)}"
+        lines.append(Content(line))
     return Content("\n").join(lines)

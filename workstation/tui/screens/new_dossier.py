@@ -1,36 +1,90 @@
-"""Open a draft dossier (预受理): business, applicant kind, name and identifier. Dismissed with the 受理号."""
+"""Open a draft dossier (预受理): business, the applicant, and the other parties the business needs.
+
+The form lists one row per party the business requires besides the applicant (a transfer's seller, say);
+`+ party` adds another. Everything is sent in one call that checks every identifier before it writes anything,
+so a bad identifier is refused with one line and no dossier is left half made. Dismissed with the 受理号.
+"""
 
 from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
+from workstation.domain.catalogue import Business
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
+from workstation.services.views import NewParty
 from workstation.tui.screens import error_line
 
-APPLICANT_KINDS = [("enterprise 企业", "enterprise"), ("individual 个人", "individual")]
+KIND_LABELS = {"enterprise": "企业 enterprise", "individual": "个人 individual"}
+APPLICANT_KINDS = list((label, kind) for kind, label in KIND_LABELS.items())
+
+
+class PartyRow(Horizontal):
+    """One other party: role, kind, name, identifier."""
+
+    def __init__(self, business: Business, role: str, index: int) -> None:
+        super().__init__(classes="party-row", id=f"party-{index}")
+        self._business = business
+        self._role = role
+        self.index = index
+
+    def compose(self) -> ComposeResult:
+        roles = [(f"{r.label} {r.name}", r.name) for r in self._business.roles]
+        kinds = self._business.role(self._role).kinds
+        yield Select(roles, value=self._role, allow_blank=False, classes="party-role", id=f"party-{self.index}-role")
+        yield Select(
+            [(KIND_LABELS.get(k, k), k) for k in kinds],
+            value=kinds[0],
+            allow_blank=False,
+            classes="party-kind",
+            id=f"party-{self.index}-kind",
+        )
+        yield Input(placeholder="name 名称/姓名", classes="party-name", id=f"party-{self.index}-name")
+        yield Input(placeholder="身份证号/统一社会信用代码", classes="party-id", id=f"party-{self.index}-id")
+
+    @on(Select.Changed, ".party-role")
+    def _role_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if not isinstance(event.value, str):
+            return
+        kinds = self._business.role(event.value).kinds
+        kind = self.query_one(".party-kind", Select)
+        current = kind.value
+        kind.set_options([(KIND_LABELS.get(k, k), k) for k in kinds])
+        kind.value = current if current in kinds else kinds[0]
+
+    def party(self) -> NewParty | None:
+        """What the row says, or None when its name and identifier are both empty (the row is skipped)."""
+        name = self.query_one(".party-name", Input).value.strip()
+        identifier = self.query_one(".party-id", Input).value.strip()
+        if not name and not identifier:
+            return None
+        role = self.query_one(".party-role", Select).value
+        kind = self.query_one(".party-kind", Select).value
+        return NewParty(role=str(role), kind=str(kind), name=name or None, id_value=identifier or None)
 
 
 class NewDossierScreen(ModalScreen[str | None]):
-    # The few rules live here because this modal has no .tcss of its own yet.
-    CSS = """
-    NewDossierScreen { align: center middle; }
-    NewDossierScreen #new-dossier { width: 76; max-width: 100%; height: auto; border: round $primary;
-        padding: 0 1; background: $surface; }
-    NewDossierScreen #new-dossier-title { text-style: bold; }
-    NewDossierScreen #new-dossier-error { color: $text-error; height: auto; }
-    NewDossierScreen #new-dossier-buttons { height: auto; align-horizontal: right; }
-    NewDossierScreen #new-dossier-buttons Button { margin-left: 1; }
-    """
+    CSS_PATH = "new_dossier.tcss"
     AUTO_FOCUS = "#business"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="new_dossier.cancel", tooltip="Close without creating")]
+    HELP = """
+## New dossier 新建案卷
+
+Choose the business (业务类型), then the applicant: kind, name and identifier (统一社会信用代码 for an enterprise,
+身份证号 for a person). The other parties the business needs get a row each (e.g. the seller of a transfer);
+`+ party` adds one more. A row left empty is skipped. Identifiers are checked before anything is created.
+"""
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="new_dossier.cancel", tooltip="Close without creating"),
+        Binding("ctrl+s", "create", "Create", id="new_dossier.create", tooltip="Open the dossier"),
+    ]
 
     class Created(Message):
         def __init__(self, number: str) -> None:
@@ -41,20 +95,66 @@ class NewDossierScreen(ModalScreen[str | None]):
         super().__init__()
         self._desk = desk
         self._actor = actor
+        self._rows = 0
 
     def compose(self) -> ComposeResult:
         businesses = [(f"{b.code}  {b.name}", b.code) for b in self._desk.catalogue.businesses.values()]
-        with Vertical(id="new-dossier"):
+        with VerticalScroll(id="new-dossier"):
             yield Static("New dossier 新建案卷 (预受理)", id="new-dossier-title")
             yield Select(businesses, prompt="business 业务类型", id="business")
-            yield Select(APPLICANT_KINDS, value="enterprise", allow_blank=False, id="applicant-kind")
-            yield Input(placeholder="applicant name 申请人名称", id="applicant-name")
-            yield Input(placeholder="身份证号 / 统一社会信用代码 (optional)", id="applicant-id")
+            yield Static("Applicant 申请人", classes="section")
+            with Horizontal(id="applicant"):
+                yield Select(APPLICANT_KINDS, value="enterprise", allow_blank=False, id="applicant-kind")
+                yield Input(placeholder="applicant name 申请人名称", id="applicant-name")
+                yield Input(placeholder="身份证号/统一社会信用代码", id="applicant-id")
+            yield Static("Other parties 其他当事人", classes="section", id="parties-title")
+            yield Vertical(id="parties")
             yield Static("", id="new-dossier-error", markup=False)
             with Horizontal(id="new-dossier-buttons"):
+                yield Button("+ party 添加当事人", id="add-party", disabled=True)
                 yield Button("Cancel", id="cancel")
                 yield Button("Create 创建", variant="primary", id="create")
         yield Footer()
+
+    def _business(self) -> Business | None:
+        code = self.query_one("#business", Select).value
+        return self._desk.catalogue.businesses.get(code) if isinstance(code, str) else None
+
+    @on(Select.Changed, "#business")
+    async def _business_changed(self) -> None:
+        """The rows of the parties this business needs besides the applicant."""
+        parties = self.query_one("#parties", Vertical)
+        await parties.remove_children()
+        business = self._business()
+        self.query_one("#add-party", Button).disabled = business is None
+        if business is None:
+            return
+        applicant = next((r for r in business.roles if r.applicant), business.roles[0])
+        allowed = business.applicant_kinds or applicant.kinds
+        kind = self.query_one("#applicant-kind", Select)
+        current = kind.value
+        kind.set_options([(KIND_LABELS.get(k, k), k) for k in allowed])
+        kind.value = current if current in allowed else allowed[0]
+        rows = []
+        for role in business.roles:
+            needed = role.min_count - (1 if role is applicant else 0)
+            for _ in range(max(needed, 0)):
+                self._rows += 1
+                rows.append(PartyRow(business, role.name, self._rows + 1))
+        if rows:
+            await parties.mount_all(rows)
+
+    @on(Button.Pressed, "#add-party")
+    async def _add_party(self) -> None:
+        business = self._business()
+        if business is None:
+            return
+        applicant = next((r for r in business.roles if r.applicant), business.roles[0])
+        role = next((r for r in business.roles if r is not applicant), applicant)
+        self._rows += 1
+        row = PartyRow(business, role.name, self._rows + 1)
+        await self.query_one("#parties", Vertical).mount(row)
+        row.query_one(".party-name", Input).focus()
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -62,27 +162,34 @@ class NewDossierScreen(ModalScreen[str | None]):
 
     @on(Button.Pressed, "#create")
     @on(Input.Submitted)
-    def _create(self) -> None:
+    def action_create(self) -> None:
         if self.query_one("#create", Button).disabled:
             return  # already creating; Enter must not open a second dossier
-        business = self.query_one("#business", Select).value
+        business = self._business()
         kind = self.query_one("#applicant-kind", Select).value
-        if not isinstance(business, str) or not isinstance(kind, str):
+        if business is None or not isinstance(kind, str):
             self._show_error("choose a business type")
             return
+        others = [party for row in self.query(PartyRow) if (party := row.party()) is not None]
         self._show_error("")
         self.query_one("#create", Button).disabled = True
         self._open(
-            business,
+            business.code,
             kind,
             self.query_one("#applicant-name", Input).value.strip() or None,
             self.query_one("#applicant-id", Input).value.strip() or None,
+            others,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="new_dossier.create")
-    def _open(self, business: str, kind: str, name: str | None, identifier: str | None) -> None:
+    def _open(self, business: str, kind: str, name: str | None, identifier: str | None, others: list[NewParty]) -> None:
         detail = self._desk.dossiers.new(
-            self._actor, business=business, applicant_kind=kind, applicant_name=name, applicant_id=identifier
+            self._actor,
+            business=business,
+            applicant_kind=kind,
+            applicant_name=name,
+            applicant_id=identifier,
+            parties=others,
         )
         self.post_message(self.Created(detail.number))
 

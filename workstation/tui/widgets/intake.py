@@ -1,0 +1,315 @@
+"""The intake desk's pieces: the dossier's tables (pages, checklist, fields, findings) and small dialogs.
+
+Tables receive a `DossierDetail` and fill themselves in one pass, rows keyed by what identifies them inside the
+dossier (page ids never appear on screen: pages read by their order number). Dialogs return what the clerk
+chose; the screen that opened them calls the services.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
+
+from workstation.services.views import DossierDetail, FieldView, PageView, SlotView
+
+LOW_CONFIDENCE = 0.90
+UNKNOWN_MATERIAL = "unknown"
+OCR_LABELS = {"none": "—", "queued": "queued", "reading": "reading…", "done": "done", "failed": "failed"}
+
+
+def party_label(detail: DossierDetail, key: str | None) -> str:
+    if not key:
+        return ""
+    party = next((p for p in detail.parties if p.key == key), None)
+    if party is None:
+        return key
+    return f"{key} {party.role_label} {party.name or ''}".rstrip()
+
+
+def slot_label(slot: SlotView, detail: DossierDetail) -> str:
+    who = party_label(detail, slot.party_key)
+    return f"{slot.material} {slot.label}" + (f" — {who}" if who else "")
+
+
+def ocr_cell(page: PageView) -> Text:
+    label = OCR_LABELS.get(page.ocr_status, page.ocr_status)
+    if page.ocr_status == "failed":
+        return Text(f"failed: {page.ocr_error or 'unreadable'}", style="bold red")
+    if page.ocr_status == "queued" and page.ocr_error:
+        return Text(f"queued again: {page.ocr_error}", style="yellow")
+    if page.ocr_status == "done":
+        return Text(label, style="green")
+    return Text(label)
+
+
+class PagesTable(DataTable[str | Text]):
+    HELP = """
+## Pages 页面
+
+Every page of the dossier in order. **OCR** shows whether the page has been read: *queued*, *reading…*,
+*done*, or *failed* with the reason. Pages appear here while the scanner and OCR work.
+
+- `m` put the page in another checklist slot, `r` turn it a quarter turn
+- `ctrl+up` / `ctrl+down` move it earlier or later, `delete` remove it (with a reason)
+"""
+    COLUMNS = ("#", "material 材料", "party", "OCR", "rot", "source file")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns(*self.COLUMNS)
+
+    def fill(self, detail: DossierDetail) -> None:
+        labels = {(s.material, s.party_key): s.label for s in detail.slots}
+        self.clear()
+        for page in detail.pages:
+            material = page.material or ""
+            if not material or material == UNKNOWN_MATERIAL:
+                shown = "?" if page.ocr_status == "done" else ""
+            else:
+                label = labels.get((material, page.party_key)) or labels.get((material, None), "")
+                shown = f"{material} {label}".rstrip()
+            self.add_row(
+                str(page.position),
+                shown,
+                party_label(detail, page.party_key),
+                ocr_cell(page),
+                f"{page.rotation}°" if page.rotation else "",
+                page.source_name,
+                key=page.id,
+            )
+
+
+class ChecklistTable(DataTable[str | Text]):
+    HELP = """
+## Checklist 材料清单
+
+What the business needs, per party: ✔ received, ✘ missing, *waived* (with the reason), · optional.
+`w` waives the selected missing material (the reason is recorded). Submitting refuses with the
+complete list of what is missing (一次性告知).
+"""
+    COLUMNS = ("", "material 材料", "party", "pages", "note")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns(*self.COLUMNS)
+
+    def fill(self, detail: DossierDetail) -> None:
+        pages = Counter((p.material, p.party_key) for p in detail.pages)
+        self.clear()
+        for index, slot in enumerate(detail.slots):
+            if slot.satisfied:
+                mark = Text("✔", style="green")
+            elif slot.waived:
+                mark = Text("waived", style="yellow")
+            elif slot.required:
+                mark = Text("✘", style="bold red")
+            else:
+                mark = Text("·", style="dim")
+            note = "optional" if not slot.required else ""
+            if slot.waived:
+                note = slot.waiver_reason or "waived"
+            count = pages.get((slot.material, slot.party_key), 0)
+            self.add_row(
+                mark,
+                f"{slot.material} {slot.label}",
+                party_label(detail, slot.party_key),
+                str(count) if count else "",
+                note,
+                key=str(index),
+            )
+
+
+class FieldsTable(DataTable[str | Text]):
+    HELP = """
+## Fields 字段
+
+What OCR read from the pages: value, confidence, whether an identifier passed its check (✔/✘) and who
+confirmed it. Low confidence (below 90%) and invalid values are highlighted.
+
+- `c` confirm the value as read, `e` or `enter` correct it (identifiers are checked again)
+"""
+    COLUMNS = ("page", "field", "value", "conf", "ok", "confirmed")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns(*self.COLUMNS)
+
+    def fill(self, detail: DossierDetail) -> None:
+        positions = {p.id: p.position for p in detail.pages}
+        shown = [f for f in detail.fields if f.page_id in positions]
+        shown.sort(key=lambda f: (positions[f.page_id or ""], f.key))
+        self.clear()
+        for f in shown:
+            style = _field_style(f)
+            self.add_row(
+                str(positions[f.page_id or ""]),
+                Text(f.key, style=style),
+                Text(f.value, style=style),
+                Text(f"{round(f.confidence * 100)}%", style=style),
+                _valid_cell(f.valid),
+                f.confirmed_by or ("✔" if f.confirmed else ""),
+                key=f"{f.page_id}\t{f.key}",
+            )
+
+
+def _valid_cell(valid: bool | None) -> Text:
+    if valid is None:
+        return Text("")
+    return Text("✔", style="green") if valid else Text("✘", style="bold red")
+
+
+def _field_style(field: FieldView) -> str:
+    if field.valid is False:
+        return "bold red"
+    if field.confidence < LOW_CONFIDENCE and not field.confirmed:
+        return "yellow"
+    return ""
+
+
+class FindingsTable(DataTable[str | Text]):
+    HELP = """
+## Findings 问题
+
+Consistency problems between the pages and the parties (a name or identifier that differs, a date out of
+range). They are recomputed each time a page is read or a field is corrected.
+"""
+    COLUMNS = ("severity", "message", "pages", "rule")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_columns(*self.COLUMNS)
+
+    def fill(self, detail: DossierDetail) -> None:
+        positions = {p.id: p.position for p in detail.pages}
+        styles = {"error": "bold red", "warning": "yellow"}
+        self.clear()
+        for index, finding in enumerate(detail.findings):
+            pages = ", ".join(str(positions[i]) for i in finding.page_ids if i in positions)
+            self.add_row(
+                Text(finding.severity, style=styles.get(finding.severity, "")),
+                finding.message,
+                pages,
+                finding.rule,
+                key=str(index),
+            )
+
+
+# -- dialogs ---------------------------------------------------------------------------------------------
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """One line of input (a reason, a corrected value); Enter accepts, Escape cancels. Empty input is refused."""
+
+    DEFAULT_CSS = """
+    PromptScreen { align: center middle; }
+    PromptScreen > Vertical { width: 72; max-width: 100%; height: auto; border: round $primary;
+        background: $surface; padding: 0 1; }
+    PromptScreen .prompt-title { text-style: bold; }
+    PromptScreen .prompt-error { color: $text-error; height: auto; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel", tooltip="Close without a change")]
+
+    def __init__(self, title: str, *, value: str = "", placeholder: str = "", note: str = "") -> None:
+        super().__init__()
+        self._title = title
+        self._value = value
+        self._placeholder = placeholder
+        self._note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="prompt-title", markup=False)
+            if self._note:
+                yield Static(self._note, markup=False)
+            yield Input(value=self._value, placeholder=self._placeholder, id="prompt-input")
+            yield Static("", classes="prompt-error", id="prompt-error", markup=False)
+        yield Footer()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            self.query_one("#prompt-error", Static).update("please type something, or Escape to cancel")
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[int | None]):
+    """Pick one of a few options (a checklist slot); returns its index."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical { width: 76; max-width: 100%; height: auto; max-height: 90%;
+        border: round $primary; background: $surface; padding: 0 1; }
+    ChoiceScreen .choice-title { text-style: bold; }
+    ChoiceScreen OptionList { height: auto; max-height: 16; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel", tooltip="Close without a change")]
+
+    def __init__(self, title: str, options: Sequence[str], *, selected: int = 0) -> None:
+        super().__init__()
+        self._title = title
+        self._options = list(options)
+        self._selected = selected
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="choice-title", markup=False)
+            yield OptionList(*(Text(option) for option in self._options), id="choice-list")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = self._selected
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option_index)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class MessageScreen(ModalScreen[None]):
+    """A longer text to read (the complete list of what is missing); Escape or Enter closes it."""
+
+    DEFAULT_CSS = """
+    MessageScreen { align: center middle; }
+    MessageScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: round $error; background: $surface; padding: 0 1; }
+    MessageScreen .message-title { text-style: bold; color: $text-error; }
+    MessageScreen VerticalScroll { height: auto; max-height: 18; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="message.close", tooltip="Back to the dossier"),
+        Binding("enter", "close", "Close", id="message.close_enter", show=False),
+    ]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="message-title", id="message-title", markup=False)
+            with VerticalScroll():
+                yield Static(self._body, id="message-body", markup=False)
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,23 +1,218 @@
-"""Placeholder while the admin screen is built."""
+"""The administrator's desk: users with their roles and review grants, this station, the audit chain.
+
+Adding a user and changing roles or grants go through UserService (permission checked and audited there);
+verifying the audit chain reads every event, so it runs in a thread worker and reports when done.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from collections.abc import Sequence
 
-from workstation.domain.permissions import Actor
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from workstation.domain.permissions import Actor, Permission, has_permission
+from workstation.services.audit import ChainReport
 from workstation.services.desk import Desk
+from workstation.services.syncstate import SyncOverview
+from workstation.services.users import UserView
+from workstation.tui.screens import error_line
+from workstation.tui.screens.admin_user import AddUserScreen, EditUserScreen
 from workstation.tui.widgets.chrome import AppHeader
+
+USER_COLUMNS = ("user", "name", "roles", "online review", "offline review", "active")
+
+
+class UsersTable(DataTable[str]):
+    HELP = """
+## Users 用户
+
+Everyone who may log in at this desk, with their roles and review grants (R14: online review for digitised
+dossiers, offline review for paper ones). `n` adds a user, `g` changes the selected user's roles and grants.
+"""
 
 
 class AdminScreen(Screen[None]):
+    CSS_PATH = "admin.tcss"
+    AUTO_FOCUS = "#admin-users"
+    BINDINGS = [
+        Binding("n", "add_user", "Add user", id="admin.add_user", tooltip="Add a user with roles and grants"),
+        Binding("g", "edit_user", "Roles/grants", id="admin.edit_user", tooltip="Change the selected user's roles"),
+        Binding("v", "verify_audit", "Verify audit", id="admin.verify_audit", tooltip="Check the audit hash chain"),
+        Binding("ctrl+r", "refresh", "Reload", id="admin.refresh", tooltip="Reload users and station", show=False),
+    ]
+    HELP = """
+## Admin 管理
+
+Users and their roles and review grants, this station, and the audit chain.
+
+- `n` add a user · `g` change the selected user's roles and grants · `v` verify the audit hash chain.
+- Roles and grants are checked by the services, whatever this screen shows.
+"""
+
+    class Loaded(Message):
+        def __init__(self, users: Sequence[UserView], overview: SyncOverview) -> None:
+            super().__init__()
+            self.users = users
+            self.overview = overview
+
+    class Verified(Message):
+        def __init__(self, report: ChainReport) -> None:
+            super().__init__()
+            self.report = report
+
     def __init__(self, desk: Desk, actor: Actor) -> None:
         super().__init__()
         self._desk = desk
         self._actor = actor
+        self._users: dict[str, UserView] = {}
+        self._verifying = False
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
-        yield Static("admin")
+        yield Static(self._station_text(None), id="admin-station", markup=False)
+        yield Static("Users 用户", classes="admin-title", id="admin-users-title", markup=False)
+        yield UsersTable(id="admin-users", cursor_type="row", zebra_stripes=True)
+        yield Static("audit chain: not verified in this session (v verifies)", id="admin-audit", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#admin-users", DataTable).add_columns(*USER_COLUMNS)
+
+    def on_screen_resume(self) -> None:
+        self.load()
+
+    # -- loading ---------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="admin.load")
+    def load(self) -> None:
+        users = self._desk.users.list()
+        overview = self._desk.sync.overview()
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(users, overview))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self._users = {u.username: u for u in message.users}
+        table = self.query_one("#admin-users", DataTable)
+        keep = _cursor_key(table)
+        with self.app.batch_update():
+            table.clear()
+            for user in message.users:
+                table.add_row(*_user_cells(user), key=user.username)
+            names = [u.username for u in message.users]
+            table.move_cursor(row=names.index(keep) if keep in names else 0)
+            self.query_one("#admin-users-title", Static).update(f"Users 用户 ({len(names)})")
+            self.query_one("#admin-station", Static).update(self._station_text(message.overview))
+        self.refresh_bindings()
+
+    def _station_text(self, overview: SyncOverview | None) -> str:
+        settings = self._desk.settings
+        registry = self._desk.sync.registry or settings.registry_url
+        if overview is None:
+            state = "…"
+        elif registry is None:
+            state = "local (no registry)"
+        else:
+            state = "online" if overview.online else "offline"
+        kind = getattr(settings.station_kind, "value", settings.station_kind)
+        return (
+            f"station 工作站 {settings.station_id} · {settings.station_name} · kind {kind}\n"
+            f"registry {registry or '—'} · {state}"
+        )
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_add_user(self) -> None:
+        self.app.push_screen(AddUserScreen(self._desk, self._actor), callback=self._saved)
+
+    def action_edit_user(self) -> None:
+        user = self._selected()
+        if user is not None:
+            self.app.push_screen(EditUserScreen(self._desk, self._actor, user), callback=self._saved)
+
+    @on(DataTable.RowSelected, "#admin-users")
+    def _row_selected(self) -> None:
+        if self.check_action("edit_user", ()):
+            self.action_edit_user()
+
+    def _saved(self, user: UserView | None) -> None:
+        if user is not None:
+            self.notify(f"{user.username}: {' '.join(user.roles)} saved", title="admin", markup=False)
+            self.load()
+
+    def action_verify_audit(self) -> None:
+        self._verifying = True
+        self.query_one("#admin-audit", Static).update("audit chain: verifying…")
+        self.refresh_bindings()
+        self._verify()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="admin.verify")
+    def _verify(self) -> None:
+        report = self._desk.verify_audit()
+        self.post_message(self.Verified(report))
+
+    @on(Verified)
+    def _verified(self, message: Verified) -> None:
+        self._verifying = False
+        report = message.report
+        audit_line = self.query_one("#admin-audit", Static)
+        if report.ok:
+            audit_line.update(f"audit chain: intact, {report.events} events ✓")
+            audit_line.set_class(False, "-broken")
+        else:
+            audit_line.update(f"audit chain BROKEN at event {report.at_seq}: {report.problem}")
+            audit_line.set_class(True, "-broken")
+            self.notify(f"audit chain broken: {report.problem}", title="admin", severity="error", markup=False)
+        self.refresh_bindings()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            if event.worker.group == "admin.verify":
+                self._verifying = False
+                self.query_one("#admin-audit", Static).update("audit chain: not verified (the check failed)")
+                self.refresh_bindings()
+            self.notify(error_line(event.worker.error), title="admin", severity="error", markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "add_user":
+            return has_permission(self._actor, Permission.USER_MANAGE)
+        if action == "edit_user":
+            return has_permission(self._actor, Permission.USER_MANAGE) and self._selected() is not None
+        if action == "verify_audit":
+            return has_permission(self._actor, Permission.AUDIT_VERIFY) and not self._verifying
+        return True
+
+    def _selected(self) -> UserView | None:
+        tables = self.query("#admin-users")
+        if not tables:
+            return None
+        key = _cursor_key(self.query_one("#admin-users", DataTable))
+        return self._users.get(key) if key is not None else None
+
+
+def _user_cells(user: UserView) -> tuple[str, ...]:
+    return (
+        user.username,
+        user.display_name,
+        " ".join(user.roles),
+        "yes" if user.can_review_online else "—",
+        "yes" if user.can_review_offline else "—",
+        "active" if user.active else "disabled",
+    )
+
+
+def _cursor_key(table: DataTable[str]) -> str | None:
+    if not table.row_count:
+        return None
+    row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+    return row_key.value

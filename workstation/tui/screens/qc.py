@@ -57,8 +57,6 @@ class QcScreen(Screen[None]):
     CSS_PATH = "qc.tcss"
     AUTO_FOCUS = "#qc-checks"
     BINDINGS = [
-        # priority: the table's own (hidden) enter binding would otherwise keep it out of the footer.
-        Binding("enter", "open", "Record", id="qc.open", tooltip="Record the selected check / resolve", priority=True),
         Binding("r", "record", "Record", id="qc.record", tooltip="Record pass, minor or major for the check"),
         Binding("v", "resolve", "Resolve", id="qc.resolve", tooltip="Resolve the selected correction case"),
         Binding("c", "switch_tab", "Checks/Corrections", id="qc.switch_tab", tooltip="Show the other list"),
@@ -189,7 +187,9 @@ Checks of registered dossiers, pending first; corrections (更正) opened by maj
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
-        self.action_open()
+        # enter on a row: record on the checks list, resolve on the corrections list.
+        if self.check_action("open", ()):
+            self.action_open()
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self) -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select
 from textual.pilot import Pilot
 
 from tests.review_helpers import submitted
 from tests.tui_helpers import LARGE, add_user, make_desk, run_app, screen_text, table_rows, text_of, wait_for_workers
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
+from workstation.store.ids import new_id
+from workstation.store.models import Dossier, QcCheck, User
+from workstation.store.types import utcnow
 from workstation.tui.screens.qc import QcScreen
 
 
@@ -105,3 +111,59 @@ def test_checks_page_by_500_with_pending_first(qc_desk: tuple) -> None:  # type:
     assert [c.number for c in many] == [numbers[1]]
     with pytest.raises(Exception, match="offset"):
         desk.qc.checks(offset=-1)
+
+
+def ten_thousand_checks(desk: Desk) -> None:
+    """10,000 registered dossiers with a pending QC check each, written in bulk (the flow would take an hour)."""
+    start = utcnow() - timedelta(days=30)
+    with desk.db.transaction() as s:
+        creator = s.execute(select(User.id).where(User.username == "admin")).scalar_one()
+        dossiers, checks = [], []
+        for i in range(10_000):
+            dossier_id = new_id()
+            at = start + timedelta(minutes=i)
+            dossiers.append(
+                {
+                    "id": dossier_id,
+                    "number": f"{desk.settings.station_id}-2026-{i + 1:06d}",
+                    "station_id": desk.settings.station_id,
+                    "business_code": "MORT_CIP",
+                    "registration_type": "首次",
+                    "channel": "window",
+                    "applicant_kind": "enterprise",
+                    "digitized": True,
+                    "hall_mode": "standard",
+                    "stage_plan": "ACCEPT REVIEW REGISTER ISSUE",
+                    "conditions": [],
+                    "stage": "ISSUE",
+                    "status": "registered",
+                    "applied_at": at,
+                    "registered_at": at,
+                    "created_by": creator,
+                }
+            )
+            checks.append({"id": new_id(), "dossier_id": dossier_id, "basis": "full", "created_at": at})
+        s.execute(insert(Dossier), dossiers)
+        s.execute(insert(QcCheck), checks)
+
+
+def test_ten_thousand_checks_load_a_page_of_500_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    desk = make_desk(tmp_path, monkeypatch)
+    inspector = add_user(desk, "qc1", ["qc"])
+    ten_thousand_checks(desk)
+
+    async def script(pilot: Pilot[None]) -> None:
+        assert len(table_rows(pilot, "#qc-checks")) == 500
+        assert "checks 1–500 of 10000: 10000 pending" in text_of(pilot, "#qc-header")
+        started = time.perf_counter()
+        await pilot.press("]")
+        await wait_for_workers(pilot)
+        assert time.perf_counter() - started < 5
+        rows = table_rows(pilot, "#qc-checks")
+        assert rows[0][0].endswith("-000501") and len(rows) == 500
+        assert "checks 501–1000 of 10000" in text_of(pilot, "#qc-header")
+        await pilot.press("[")
+        await wait_for_workers(pilot)
+        assert table_rows(pilot, "#qc-checks")[0][0].endswith("-000001")
+
+    run_app(desk, script, actor=inspector, mode="qc")

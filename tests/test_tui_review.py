@@ -175,18 +175,18 @@ def test_the_queue_shows_each_lease_time_left_counting_down_with_the_clock(
         await settle(pilot)
         screen = review_screen(pilot)
         rows = table_rows(pilot, "#review-queue")
-        assert [row[:5] for row in rows] == [
-            [enterprise, "ENT_NONRES_TRANSFER", "企业", "2026-11-02 10:00", "电子"],
-            [individual, "RESALE_TRANSFER", "个人", "2026-11-02 09:00", "电子"],
+        assert [row[:1] + row[2:] for row in rows] == [
+            [enterprise, "企业", "电子", "2026-11-02 10:00", "ENT_NONRES_TRANSFER"],
+            [individual, "个人", "电子", "2026-11-02 09:00", "RESALE_TRANSFER"],
         ]
         expires = screen.leases[0].expires_at
         now = expires - timedelta(minutes=10)
         screen.clock = lambda: now
         await pilot.pause(1.2)  # the screen's own one-second tick
-        assert table_rows(pilot, "#review-queue")[0][5] == "10:00"
+        assert table_rows(pilot, "#review-queue")[0][1] == "10:00"
         now = expires - timedelta(minutes=10) + timedelta(seconds=65)
         await pilot.pause(1.2)
-        assert table_rows(pilot, "#review-queue")[0][5] == "08:55"
+        assert table_rows(pilot, "#review-queue")[0][1] == "08:55"
         # The open dossier counts down on the same clock.
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewDossierScreen))
@@ -312,6 +312,16 @@ def test_the_page_image_renders_in_half_cells_at_80x24(desk: Desk, reviewer: Act
         assert not pilot.app.screen.query_one(OcrText).display
         await pilot.press("t")
         assert pilot.app.screen.query_one(OcrText).display and not picture.display
+        # The other views, one key each: the checklist, the findings, the fields.
+        await pilot.press("2")
+        await pilot.pause()
+        assert "✓ M05 营业执照 — 买受人 济南某某置业有限公司" in screen_text(pilot)
+        await pilot.press("3")
+        await pilot.pause()
+        assert "error   name_matches: 申请人名称与营业执照不一致" in screen_text(pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        assert ["uscc", "91350100M000100Y4X", "1.00", "✗", "1", ""] in table_rows(pilot, "#fields")
 
     run_app(desk, script, actor=reviewer, mode="review")
 

@@ -41,7 +41,13 @@ from workstation.tui.widgets.ocr_text import OcrText
 from workstation.tui.widgets.page_image import PageImage
 
 KIND_DONE = {"approve": "approved 审核通过", "return": "returned 补正", "reject": "rejected 不予登记"}
-TABS = ("tab-pages", "tab-checklist", "tab-findings", "tab-fields")
+TAB_FOCUS = {
+    "tab-pages": "#page-list",
+    "tab-checklist": "#checklist-scroll",
+    "tab-findings": "#findings-scroll",
+    "tab-fields": "#fields",
+}
+TABS = tuple(TAB_FOCUS)
 FIELD_COLUMNS = ("field", "value", "conf.", "valid", "page", "confirmed")
 
 
@@ -147,9 +153,9 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
                 yield OptionList(id="page-list")
                 yield PageImage(id="page-image")
                 yield OcrText(id="ocr-text")
-            with TabPane("清单 Checklist", id="tab-checklist"), VerticalScroll():
+            with TabPane("清单 Checklist", id="tab-checklist"), VerticalScroll(id="checklist-scroll"):
                 yield Static("", id="checklist")
-            with TabPane("发现 Findings", id="tab-findings"), VerticalScroll():
+            with TabPane("发现 Findings", id="tab-findings"), VerticalScroll(id="findings-scroll"):
                 yield Static("", id="findings")
             with TabPane("字段 Fields", id="tab-fields"):
                 yield DataTable(id="fields", cursor_type="row", zebra_stripes=True)
@@ -176,6 +182,8 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
 
     def action_tab(self, tab: str) -> None:
         if tab in TABS:
+            # Focus first: focus left in a hidden pane would bring that pane back.
+            self.query_one(TAB_FOCUS[tab]).focus()
             self.query_one("#dossier-tabs", TabbedContent).active = tab
 
     def action_toggle_text(self) -> None:

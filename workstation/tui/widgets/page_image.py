@@ -99,7 +99,7 @@ Graphics terminals (Sixel, Kitty) show the scan itself; others show coloured hal
     DEFAULT_CSS = """
     PageImage { height: 1fr; width: 1fr; }
     PageImage > #page-image-note { color: $text-muted; padding: 0 1; height: auto; }
-    PageImage > .page-picture { width: 1fr; height: 1fr; }
+    PageImage > .page-picture { width: auto; height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:

@@ -599,9 +599,10 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
         from workstation.tui.app import WorkstationApp
 
         logging.getLogger("workstation").propagate = False  # the UI owns the terminal: log to the file only
+        _start_process_helpers()
         background = _Background(desk, settings)
         try:
-            WorkstationApp(desk, login_hint=login_hint).run()
+            WorkstationApp(desk, login_hint=login_hint, on_shown=background.go).run()
         finally:
             background.stop()
         return 0
@@ -609,20 +610,45 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
         desk.close()
 
 
+def _start_process_helpers() -> None:
+    """Start multiprocessing's helper processes now, on the real stderr.
+
+    The OCR pool starts on a thread while the UI runs, and Textual swaps `sys.stderr` for an object without a
+    usable file descriptor: the resource tracker or fork server started then fails ("bad value(s) in
+    fds_to_keep") and no page is ever read.
+    """
+    import multiprocessing
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 class _Background:
     """Hot folder, OCR pool and sync agent, started on a thread beside the UI.
 
-    The OCR workers take seconds to load their models; the login screen must not wait for them.
+    The OCR workers take seconds of both cores to load their models: they start once the first screen is drawn
+    (or after a few seconds at the latest), so the login screen neither waits for them nor competes with them.
     """
 
     def __init__(self, desk: Any, settings: Settings) -> None:
         self._intake: Any = None
         self._agent: Any = None
         self._stopping = threading.Event()
+        self._go = threading.Event()
         self._thread = threading.Thread(target=self._start, args=(desk, settings), name="background", daemon=True)
         self._thread.start()
 
+    def go(self) -> None:
+        self._go.set()
+
     def _start(self, desk: Any, settings: Settings) -> None:
+        self._go.wait(timeout=5.0)
+        if self._stopping.is_set():
+            return
         try:
             self._agent = _start_background_sync(desk, settings)
             if not self._stopping.is_set():
@@ -632,6 +658,7 @@ class _Background:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._go.set()
         self._thread.join()
         if self._agent is not None:
             self._agent.stop()

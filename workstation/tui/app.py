@@ -73,14 +73,17 @@ class WorkstationApp(App[None]):
         actor: Actor | None = None,
         mode: str | None = None,
         keymap_file: Path | None = None,
+        on_shown: Callable[[], None] | None = None,
     ) -> None:
-        """`actor` skips the login (benchmarks, tests); `mode` is where to land instead of the user's first area."""
+        """`actor` skips the login (benchmarks, tests); `mode` is where to land instead of the user's first area;
+        `on_shown` is called once the first screen has been drawn (heavy background work starts then)."""
         super().__init__()
         self.desk = desk
         self.actor: Actor | None = None
         self._login_hint = login_hint
         self._given_actor = actor
         self._start_mode = mode
+        self._on_shown = on_shown
         self._keymap_file = keymap_file if keymap_file is not None else Path(desk.settings.data_dir) / KEYMAP_FILE
         settings = desk.settings
         self.sub_title = f"{settings.station_id} · {settings.station_name}"
@@ -95,6 +98,8 @@ class WorkstationApp(App[None]):
             self._logged_in(self._given_actor)
         else:
             self.push_screen(LoginScreen(self.desk, hint=self._login_hint), callback=self._logged_in)
+        if self._on_shown is not None:
+            self.call_after_refresh(self._on_shown)
 
     def _logged_in(self, actor: Actor | None) -> None:
         if actor is None:

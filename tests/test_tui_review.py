@@ -399,3 +399,25 @@ def test_every_review_binding_has_an_id_and_a_tooltip_and_the_screens_have_help(
             assert binding.id and binding.id.startswith("review."), binding  # type: ignore[union-attr]
             assert binding.tooltip, binding  # type: ignore[union-attr]
     assert PageImage.HELP.strip() and OcrText.HELP.strip()
+
+
+def test_the_open_dossier_renews_its_lease_and_says_when_it_is_lost(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    enterprise, _ = pool
+    other = add_user(desk, "rev2", ["reviewer"], can_review_online=True)
+
+    async def script(pilot: Pilot[None]) -> None:
+        screen = await open_next(pilot)
+        before = screen.lease.expires_at
+        screen.heartbeat()
+        await settle(pilot)
+        assert screen.lease.expires_at > before
+        _lease_taken_by_another(desk, enterprise, other)
+        screen.heartbeat()
+        await settle(pilot)
+        assert text_of(pilot, "#dossier-message").startswith(f"lease lost on {enterprise}: ")
+        assert "lease lost" in text_of(pilot, "#dossier-title")
+        assert not screen.check_action("return", ())
+
+    run_app(desk, script, actor=reviewer, mode="review")

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
+from workstation.errors import NotFound, UsageError
 from workstation.services.desk import Desk
 from workstation.services.review import Heartbeat, LeaseView
 from workstation.tui.screens import error_line, local_time
@@ -177,7 +178,10 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.release")
     def release(self, lease: LeaseView) -> None:
-        self._desk.review.release(self._actor, lease.lease_id)
+        try:
+            self._desk.review.release(self._actor, lease.lease_id)
+        except NotFound:  # its message names the lease's id, which means nothing to a reviewer
+            raise UsageError(f"{lease.number} is no longer in my queue; nothing to release") from None
         leases = self._desk.review.queue(self._actor)
         pool = self._desk.review.pool_counts()
         self.post_message(self.Loaded(leases, pool))

@@ -31,7 +31,7 @@ from workstation.domain.review import ReturnItem, merge_items
 from workstation.errors import BlobError, ConflictError, NotFound
 from workstation.services.desk import Desk
 from workstation.services.pages import PageImages
-from workstation.services.review import DecisionView, LeaseView
+from workstation.services.review import DecisionView, Heartbeat, LeaseView
 from workstation.services.views import DossierDetail, PageView
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.review import KIND_LABELS, Clock, form_label, queue_order, time_left, utc_now
@@ -113,6 +113,12 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             self.decision = decision
             self.following = following
 
+    class Renewed(Message):
+        def __init__(self, lease: LeaseView, beat: Heartbeat) -> None:
+            super().__init__()
+            self.lease = lease
+            self.beat = beat
+
     class Refused(Message):
         """The service recorded the decision as a conflict (the lease was lost)."""
 
@@ -164,6 +170,8 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
     def on_mount(self) -> None:
         self.query_one("#fields", DataTable).add_columns(*FIELD_COLUMNS)
         self.set_interval(1.0, self.tick)
+        # This screen keeps its own lease alive too, so its countdown follows each renewal.
+        self.set_interval(max(self._desk.review.lease.total_seconds() / 3, 1.0), self.heartbeat)
         self.load()
 
     # -- actions ---------------------------------------------------------------------------------------
@@ -246,6 +254,14 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             note = f"cannot show this page: {exc}"
         if not get_current_worker().is_cancelled:
             self.post_message(self.PageShown(page_id, image, note, lines))
+
+    def heartbeat(self) -> None:
+        if self._lease_lost is None and not self._busy:
+            self._renew(self._lease)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.dossier_heartbeat")
+    def _renew(self, lease: LeaseView) -> None:
+        self.post_message(self.Renewed(lease, self._desk.review.heartbeat(self._actor, [lease.lease_id])))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.suggest")
     def suggest(self) -> None:
@@ -364,6 +380,18 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             self.dismiss()
             return
         self._switch_to(following)
+
+    @on(Renewed)
+    def _renewed(self, message: Renewed) -> None:
+        if message.lease.lease_id != self._lease.lease_id or self._busy:
+            return  # moved on to another dossier, or a decision is on its way
+        for lease in message.beat.renewed:
+            self._lease = lease
+        for _lease_id, why in message.beat.lost:
+            self._lease_lost = why
+            self._message(f"lease lost on {self._lease.number}: {why}; escape to go back to my queue")
+            self.refresh_bindings()
+        self.tick()
 
     @on(Refused)
     def _refused(self, message: Refused) -> None:

@@ -271,13 +271,13 @@ def _log_in(terminal: Terminal) -> None:
 
 
 def open_dossier(data_dir: Path, number: str, pages: int, size: tuple[int, int]) -> float:
-    """Enter on the dossier (the newest, first row) until the screen shows all its pages are there."""
+    """Enter on the dossier (the newest, first row) until its header shows all its pages, read."""
     terminal = Terminal.start(_command(), _env(data_dir), size)
     try:
         _log_in(terminal)
         mark = terminal.mark()
         sent = terminal.send(ENTER)
-        shown = terminal.wait_for(f"{pages} pages", since=mark, timeout=60)
+        shown = terminal.wait_for(f"OCR {pages}/{pages} read", since=mark, timeout=60)
         return shown - sent
     finally:
         terminal.stop()

@@ -1,0 +1,32 @@
+"""`workstation bench tui` on a small configuration: the real command in a pty, every figure measured."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from bench.tui import _p95, main
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_small_run_measures_start_open_and_key_latency(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("WS_"):
+            monkeypatch.delenv(key)
+    assert main(runs=1, pages=12, keys=6, load=2, as_json=True) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0 < report["start_s"]["median"] < 30
+    assert report["open_ms"]["pages"] == 12 and 0 < report["open_ms"]["median"] < 30_000
+    assert report["input_idle_ms"]["keys"] == 6 and report["input_idle_ms"]["median"] > 0
+    assert report["input_under_ocr_ms"]["scans_fed"] == 2 and report["input_under_ocr_ms"]["median"] > 0
+    assert set(report["met"]) == {"start", "open", "input"}
+
+
+def test_p95_picks_the_value_below_which_95_percent_lie() -> None:
+    assert _p95([float(v) for v in range(1, 101)]) == 95.0
+    assert _p95([3.0]) == 3.0

@@ -30,9 +30,12 @@ from workstation.tui.screens.review import ReviewScreen
 from workstation.tui.screens.review_decide import ApproveModal, RejectModal, ReturnModal
 from workstation.tui.screens.review_dossier import ReviewDossierScreen
 from workstation.tui.widgets.ocr_text import OcrText
-from workstation.tui.widgets.page_image import PageImage, image_widget_class
+from workstation.tui.widgets.page_image import PageImage, image_widget_class, pin_renderer, renderer_name
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+# textual-image's half-cell renderer still calls a Pillow method deprecated for Pillow 14.
+pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
 
 
 @pytest.fixture
@@ -421,3 +424,19 @@ def test_the_open_dossier_renews_its_lease_and_says_when_it_is_lost(
         assert not screen.check_action("return", ())
 
     run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_the_image_renderer_is_pinned_by_the_environment_or_in_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WS_TUI_IMAGE", "unicode")
+    assert renderer_name() == "unicode" and image_widget_class().__name__ == "UnicodeImage"
+    monkeypatch.setenv("WS_TUI_IMAGE", "no-such-thing")
+    assert renderer_name() == "auto"
+    pin_renderer("halfcell")
+    try:
+        assert image_widget_class().__name__ == "HalfcellImage"
+    finally:
+        pin_renderer(None)
+    with pytest.raises(ValueError, match="unknown image renderer"):
+        pin_renderer("ascii-art")

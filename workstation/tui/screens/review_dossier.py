@@ -108,10 +108,11 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             self.items = items
 
     class Decided(Message):
-        def __init__(self, decision: DecisionView, following: LeaseView | None) -> None:
+        def __init__(self, decision: DecisionView, following: LeaseView | None, problem: str = "") -> None:
             super().__init__()
             self.decision = decision
             self.following = following
+            self.problem = problem  # why no next dossier could be found, when one could not
 
     class Renewed(Message):
         def __init__(self, lease: LeaseView, beat: Heartbeat) -> None:
@@ -295,9 +296,14 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             self.post_message(self.Refused(str(exc)))
             return
         # Next: the first dossier left in my queue (R15 order), else the next one from the pool.
-        queue = queue_order(self._desk.review.queue(self._actor))
-        following = queue[0] if queue else self._desk.review.claim_next(self._actor)
-        self.post_message(self.Decided(decision, following))
+        following: LeaseView | None = None
+        problem = ""
+        try:
+            queue = queue_order(self._desk.review.queue(self._actor))
+            following = queue[0] if queue else self._desk.review.claim_next(self._actor)
+        except Exception as exc:  # the decision stands; only finding the next one failed
+            problem = error_line(exc)
+        self.post_message(self.Decided(decision, following, problem))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.open_full")
     def open_full(self, page_id: str) -> None:
@@ -375,6 +381,10 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         self.notify(f"{decision.number} {done} → {decision.stage_after}/{decision.status_after}", markup=False)
         self._draft = None
         following = message.following
+        if message.problem:
+            self.notify(f"no next dossier: {message.problem}", severity="error", markup=False)
+            self.dismiss()
+            return
         if following is None:
             self.notify("my queue is empty and the pool has nothing for me", markup=False)
             self.dismiss()

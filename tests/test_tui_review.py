@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import select, update
 from textual.pilot import Pilot
 from textual.widgets import OptionList, SelectionList
@@ -29,7 +30,7 @@ from workstation.store.models import Assignment, Dossier
 from workstation.tui.screens.review import ReviewScreen
 from workstation.tui.screens.review_decide import ApproveModal, RejectModal, ReturnModal
 from workstation.tui.screens.review_dossier import ReviewDossierScreen
-from workstation.tui.widgets.ocr_text import OcrText
+from workstation.tui.widgets.ocr_text import FIELD_STYLE, OcrText, highlighted
 from workstation.tui.widgets.page_image import PageImage, image_widget_class, pin_renderer, renderer_name
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -440,3 +441,31 @@ def test_the_image_renderer_is_pinned_by_the_environment_or_in_code(
         pin_renderer(None)
     with pytest.raises(ValueError, match="unknown image renderer"):
         pin_renderer("ascii-art")
+
+
+def test_with_time_frozen_the_countdown_stands_still_for_snapshots(desk: Desk, reviewer: Actor, clerk: Actor) -> None:
+    with time_machine.travel(datetime(2026, 11, 25, 2, 0, tzinfo=UTC), tick=False):
+        number = submitted(desk, clerk, channel="online").number
+
+        async def script(pilot: Pilot[None]) -> None:
+            await pilot.press("f")
+            await settle(pilot)
+            await pilot.pause(1.2)
+            assert table_rows(pilot, "#review-queue") == [
+                [number, "30:00", "个人", "电子", "2026-11-25 10:00", "RESALE_TRANSFER"]
+            ]
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.pause(1.2)
+            assert text_of(pilot, "#dossier-title").endswith("· in_review · left 30:00")
+
+        run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_ocr_text_highlights_every_extracted_value_and_dims_doubtful_lines() -> None:
+    lines = [("名称 济南泉城商贸有限公司", 0.97), ("法定代表人 张建华", 0.5)]
+    content = highlighted(lines, ["济南泉城商贸有限公司", "张建华"])
+    assert content.plain == "名称 济南泉城商贸有限公司\n法定代表人 张建华"
+    marked = [content.plain[span.start : span.end] for span in content.spans if span.style == FIELD_STYLE]
+    assert marked == ["济南泉城商贸有限公司", "张建华"]
+    assert any(span.style == "$text-muted" for span in content.spans)

@@ -164,9 +164,14 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
 
     @on(PagesChanged)
     def _pages_changed(self) -> None:
-        self._dirty = True
-        if self._reload_timer is None:
-            wait = max(0.0, self._last_reload + RELOAD_INTERVAL - time.monotonic())
+        if self._reload_timer is not None:
+            self._dirty = True  # the timer already set reloads once more, with this change too
+            return
+        wait = self._last_reload + RELOAD_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._reload()
+        else:
+            self._dirty = True
             self._reload_timer = self.set_timer(wait, self._reload_due)
 
     def _reload_due(self) -> None:
@@ -674,15 +679,12 @@ def _restore_cursor(table: DataTable[Any], key: str | None) -> None:
 
 def _header(detail: DossierDetail, active: str | None) -> Content:
     marker = (
-        Content.styled("  ● 扫描入此案卷 scanning here", "bold $text-success")
-        if active == detail.number
-        else Content("")
+        Content.styled("  ● 扫描中 scanning here", "bold $text-success") if active == detail.number else Content("")
     )
     return Content.assemble(
         (detail.number, "bold"),
         f"  {detail.business} {detail.business_name}  ",
         (f"{detail.status} @ {detail.stage}", "bold"),
-        f"  applied {local_time(detail.applied_at)}",
         marker,
     )
 
@@ -697,6 +699,7 @@ def _progress(detail: DossierDetail) -> str:
         parts.append(f"missing {len(detail.missing)}" if detail.missing else "nothing missing 材料齐全")
     if detail.findings:
         parts.append(f"{len(detail.findings)} finding(s)")
+    parts.append(f"applied {local_time(detail.applied_at)}")
     return " · ".join(parts)
 
 

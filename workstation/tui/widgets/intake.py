@@ -25,17 +25,19 @@ UNKNOWN_MATERIAL = "unknown"
 OCR_LABELS = {"none": "—", "queued": "queued", "reading": "reading…", "done": "done", "failed": "failed"}
 
 
-def party_label(detail: DossierDetail, key: str | None) -> str:
+def party_label(detail: DossierDetail, key: str | None, *, with_name: bool = False) -> str:
+    """`p2 出卖人` (the tables: names are on the parties tab), or with the name where a choice is made."""
     if not key:
         return ""
     party = next((p for p in detail.parties if p.key == key), None)
     if party is None:
         return key
-    return f"{key} {party.role_label} {party.name or ''}".rstrip()
+    name = f" {party.name}" if with_name and party.name else ""
+    return f"{key} {party.role_label}{name}"
 
 
 def slot_label(slot: SlotView, detail: DossierDetail) -> str:
-    who = party_label(detail, slot.party_key)
+    who = party_label(detail, slot.party_key, with_name=True)
     return f"{slot.material} {slot.label}" + (f" — {who}" if who else "")
 
 
@@ -76,7 +78,7 @@ Every page of the dossier in order. **OCR** shows whether the page has been read
                 shown = "?" if page.ocr_status == "done" else ""
             else:
                 label = labels.get((material, page.party_key)) or labels.get((material, None), "")
-                shown = f"{material} {label}".rstrip()
+                shown = f"{material} {label.split('(', 1)[0]}".rstrip()  # the short name: the table stays narrow
             self.add_row(
                 str(page.position),
                 shown,

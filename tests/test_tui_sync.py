@@ -93,7 +93,7 @@ def test_a_conflict_shows_the_desks_change_and_the_registrys_dossier_side_by_sid
             assert row[1:] == ["dossier.withdraw", number, "stale_version"]
             local = text_of(pilot, "#sync-conflict-local")
             remote = text_of(pilot, "#sync-conflict-remote")
-            assert f"from version {base} → {base + 1}" in local and "status withdrawn" in local
+            assert f"version {base} → {base + 1}" in local and "status withdrawn" in local
             assert f"version {base + 1}" in remote and "stage REVIEW · status in_review" in remote
             # Side by side: both panels start on the same screen line.
             assert (

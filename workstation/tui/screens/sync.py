@@ -70,6 +70,16 @@ the panel below shows this desk's change beside the dossier as the registry hold
 """
 
 
+class ConflictSide(Static):
+    HELP = """
+## Both sides of a conflict
+
+Left, this desk's refused change: the version it was made from and what it would have made the dossier.
+Right, the dossier as the registry holds it now. Nothing was applied; settle it with the registry office
+(for a stale lease: claim the dossier again and decide anew).
+"""
+
+
 class SyncScreen(Screen[None]):
     CSS_PATH = "sync.tcss"
     AUTO_FOCUS = "#sync-quarantined"
@@ -92,8 +102,10 @@ changes wait in the outbox and for how long, changes the registry refused (parke
             super().__init__()
             self.status = status
 
-    class Retried(Message):
-        def __init__(self, seq: int) -> None:
+    class Nudged(Message):
+        """The agent was woken (after a retry: `seq` is the op queued again)."""
+
+        def __init__(self, seq: int | None) -> None:
             super().__init__()
             self.seq = seq
 
@@ -117,8 +129,8 @@ changes wait in the outbox and for how long, changes the registry refused (parke
             yield Static("Conflicts 冲突", classes="sync-title", id="sync-conflicts-title", markup=False)
             yield ConflictTable(id="sync-conflicts", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="sync-conflict-detail"):
-                yield Static("", id="sync-conflict-local", classes="sync-side", markup=False)
-                yield Static("", id="sync-conflict-remote", classes="sync-side", markup=False)
+                yield ConflictSide("", id="sync-conflict-local", classes="sync-side", markup=False)
+                yield ConflictSide("", id="sync-conflict-remote", classes="sync-side", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -207,6 +219,8 @@ changes wait in the outbox and for how long, changes the registry refused (parke
             local.update("")
             remote.update("")
             return
+        local.border_title = f"This desk 本站 · op {conflict['seq']}"
+        remote.border_title = "Registry 登记中心 · now"
         local.update(_local_side(conflict))
         remote.update(_remote_side(conflict))
 
@@ -218,7 +232,7 @@ changes wait in the outbox and for how long, changes the registry refused (parke
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync.now")
     def _sync_now(self) -> None:
         self._desk.sync.sync_now()
-        self.post_message(self.Retried(0))
+        self.post_message(self.Nudged(None))
 
     def action_retry(self) -> None:
         key = _cursor_key(self.query_one("#sync-quarantined", DataTable))
@@ -230,11 +244,11 @@ changes wait in the outbox and for how long, changes the registry refused (parke
     def _retry(self, op_id: str, seq: int) -> None:
         self._desk.sync.retry(self._actor, op_id)  # re-queues the op and wakes the agent
         self._desk.sync.sync_now()
-        self.post_message(self.Retried(seq))
+        self.post_message(self.Nudged(seq))
 
-    @on(Retried)
-    def _retried(self, message: Retried) -> None:
-        if message.seq:
+    @on(Nudged)
+    def _nudged(self, message: Nudged) -> None:
+        if message.seq is not None:
             self.notify(f"op {message.seq} queued again; syncing", title="sync", markup=False)
         self.poll()
         for header in self.query(AppHeader):
@@ -283,29 +297,26 @@ def _conflict_cells(item: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _local_side(item: dict[str, Any]) -> str:
+    """This desk's change, line for line beside the registry's side: number, version, stage and status."""
     local = item.get("local") or {}
     lines = [
-        f"This desk 本站 · op {item['seq']}",
-        f"{item['kind']} on {item.get('number') or '—'}",
-        f"from version {item.get('base_version') or '—'} → {local.get('version') or '—'}",
+        f"{item.get('number') or '—'}",
+        f"version {item.get('base_version') or '—'} → {local.get('version') or '—'}",
         f"stage {local.get('stage') or '—'} · status {local.get('status') or '—'}",
+        f"op {item['kind']}" + (f" ({local['decision']})" if local.get("decision") else ""),
     ]
-    if local.get("decision"):
-        lines.append(f"decision {local['decision']}")
     return "\n".join(lines)
 
 
 def _remote_side(item: dict[str, Any]) -> str:
-    remote = item.get("remote")
-    reason = str(item.get("reason") or "")
-    if not remote:
-        return f"Registry 登记中心\nnot known yet (next sync)\n{reason}"
+    remote = item.get("remote") or {}
+    reason = str(item.get("reason") or "").split(":", 1)[0]
     return "\n".join(
         [
-            "Registry 登记中心 · now",
             f"{remote.get('number') or item.get('number') or '—'}",
-            f"version {remote.get('version') or '—'}",
+            f"version {remote.get('version') or '— (known after the next sync)'}",
             f"stage {remote.get('stage') or '—'} · status {remote.get('status') or '—'}",
+            f"refused: {reason}",
         ]
     )
 

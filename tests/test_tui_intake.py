@@ -46,6 +46,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "scans"
 BUSINESS = "ENT_NONRES_TRANSFER"
 BUYER, BUYER_USCC = "济南海岱餐饮管理有限公司", "91370102MA15LK9R0X"
 SELLER, SELLER_ID = "徐玉成", "370102198701055097"
+PARTY_ONE_IDS: list[tuple[str, str | None]] = [("M05", "p1"), ("M06", "p1"), ("M07", "p1")]
 
 
 @pytest.fixture
@@ -421,8 +422,7 @@ def test_waiving_the_last_missing_material_lets_the_dossier_be_submitted(desk: D
         desk,
         clerk,
         number,
-        [("M01", None), ("M02", None), ("M08", None), ("M11", None), ("M12", None)]
-        + [("M05", "p1"), ("M06", "p1"), ("M07", "p1")],
+        [("M01", None), ("M02", None), ("M08", None), ("M11", None), ("M12", None), *PARTY_ONE_IDS],
     )
 
     async def script(pilot: Pilot[None]) -> None:

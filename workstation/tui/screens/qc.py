@@ -27,7 +27,8 @@ from workstation.tui.widgets.chrome import AppHeader
 
 PAGE_SIZE = 500
 CORRECTIONS_SHOWN = 500
-CHECK_COLUMNS = ("受理号", "business", "why", "registered (UTC+8)", "state", "result")
+# What the inspector scans first comes first, so 80 columns show number to result; wider terminals show who.
+CHECK_COLUMNS = ("受理号", "business", "why", "registered (UTC+8)", "state", "result", "登簿人", "inspector", "defects")
 CORRECTION_COLUMNS = ("受理号", "state", "assigned to", "opened (UTC+8)", "description")
 BASIS = {"full": "full 全检", "sampled": "sampled 抽检"}
 TAB_CHECKS, TAB_CORRECTIONS = "qc-tab-checks", "qc-tab-corrections"
@@ -254,7 +255,17 @@ def _check_cells(check: QcCheckView) -> tuple[str, ...]:
     result = check.result or "—"
     if check.correction_id:
         result += " → 更正"
-    return (check.number, check.business, BASIS.get(check.basis, check.basis), registered, check.state, result)
+    return (
+        check.number,
+        check.business,
+        BASIS.get(check.basis, check.basis),
+        registered,
+        check.state,
+        result,
+        check.registrar or "—",
+        check.inspector or "—",
+        "; ".join(check.defects) or "—",
+    )
 
 
 def _correction_cells(case: CorrectionView) -> tuple[str, ...]:

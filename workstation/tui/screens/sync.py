@@ -27,7 +27,7 @@ from workstation.tui.screens import error_line, local_time
 from workstation.tui.widgets.chrome import AppHeader
 
 POLL_SECONDS = 2.0
-QUARANTINE_COLUMNS = ("seq", "kind", "受理号", "parked (UTC+8)", "reason")
+QUARANTINE_COLUMNS = ("seq", "kind", "受理号", "queued (UTC+8)", "reason")
 CONFLICT_COLUMNS = ("seq", "kind", "受理号", "reason")
 
 Clock = Callable[[], datetime]

@@ -207,7 +207,7 @@ def test_clerk_builds_case_01_from_the_scans_ocr_fills_the_checklist_and_submits
             await pilot.press("w")
             await wait_for_workers(pilot)
             pdf = Path(desk.settings.data_dir) / "receipts" / f"{number}.pdf"
-            assert text_of(pilot, "#receipt-status") == f"saved to {pdf}"
+            assert text_of(pilot, "#receipt-status") == f"saved to receipts/{number}.pdf in the data folder"
             assert len(PdfReader(pdf).pages) == 1
 
         run_app(desk, script, actor=clerk, mode="intake")
@@ -236,6 +236,45 @@ def test_a_bad_seller_identifier_is_refused_in_one_line_and_nothing_is_created(d
         assert desk.dossiers.list() == []
 
     run_app(desk, script, actor=clerk, mode="intake")
+
+
+def test_another_party_row_is_added_and_empty_rows_are_skipped(desk: Desk, clerk: Actor) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("n")
+        pilot.app.screen.query_one("#business", Select).value = BUSINESS
+        await pilot.pause()
+        await _type(pilot, "#applicant-name", BUYER)
+        await _type(pilot, "#party-2-name", "济南甲置业有限公司")
+        await pilot.click("#add-party")
+        await pilot.pause()
+        await _type(pilot, "#party-3-name", "济南乙置业有限公司")
+        await pilot.click("#add-party")
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # the third row was left empty; at 80×24 the button scrolled out of view
+        await wait_for_workers(pilot, rounds=3)
+
+        assert isinstance(pilot.app.screen, DossiersScreen)
+        [summary] = desk.dossiers.list()
+        parties = desk.dossiers.show(summary.number).parties
+        assert [(p.key, p.role, p.name) for p in parties] == [
+            ("p1", "buyer", BUYER),
+            ("p2", "seller", "济南甲置业有限公司"),
+            ("p3", "seller", "济南乙置业有限公司"),
+        ]
+
+    run_app(desk, script, actor=clerk, mode="intake")
+
+
+def test_f1_explains_the_focused_table(desk: Desk, clerk: Actor) -> None:
+    number = _dossier(desk, clerk)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await _open(pilot, desk, clerk, number)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert "Pages 页面" in screen_text(pilot)
+
+    run_app(desk, script, actor=clerk, mode="intake", size=LARGE)
 
 
 def test_service_checks_every_party_before_writing_anything(desk: Desk, clerk: Actor) -> None:
@@ -301,8 +340,11 @@ def test_reorder_rotate_and_move_show_in_the_table_and_in_the_dossier(desk: Desk
     run_app(desk, script, actor=clerk, mode="intake")
 
 
-def test_scan_here_makes_the_dossier_active_and_says_so(desk: Desk, clerk: Actor) -> None:
+def test_scan_here_makes_the_dossier_active_and_scanned_pages_appear_live(
+    desk: Desk, clerk: Actor, tmp_path: Path
+) -> None:
     number = _dossier(desk, clerk)
+    scan = make_page(tmp_path / "scanner" / "scan-0001.png", seed=7)
 
     async def script(pilot: Pilot[None]) -> None:
         await _open(pilot, desk, clerk, number)
@@ -311,6 +353,17 @@ def test_scan_here_makes_the_dossier_active_and_says_so(desk: Desk, clerk: Actor
         await wait_for_workers(pilot)
         assert desk.intake.active_number() == number
         assert "● 扫描中 scanning here" in text_of(pilot, "#detail-header")
+
+        # The hot folder takes a scan on its own thread, for the active dossier.
+        hot_folder = threading.Thread(
+            target=lambda: desk.intake.ingest(clerk, scan, number=None, source="scan-0001.png")
+        )
+        hot_folder.start()
+        hot_folder.join()
+        await wait_until(pilot, lambda: len(table_rows(pilot, "#pages")) == 1, timeout=5)
+        assert table_rows(pilot, "#pages")[0][3:] == ["queued", "", "scan-0001.png"]
+        assert text_of(pilot, "#detail-progress").startswith("OCR 0/1 read · 1 queued")
+
         await pilot.press("a")
         await wait_for_workers(pilot)
         assert desk.intake.active_number() is None
@@ -458,7 +511,7 @@ def test_receipt_modal_shows_the_text_and_saves_the_pdf(desk: Desk, clerk: Actor
         await pilot.press("w")
         await wait_for_workers(pilot)
         pdf = Path(desk.settings.data_dir) / "receipts" / f"{number}.pdf"
-        assert text_of(pilot, "#receipt-status") == f"saved to {pdf}"
+        assert text_of(pilot, "#receipt-status") == f"saved to receipts/{number}.pdf in the data folder"
         assert len(PdfReader(pdf).pages) == 1
         await pilot.press("escape")
         assert isinstance(pilot.app.screen, DossierDetailScreen)

@@ -622,7 +622,9 @@ with their page counts, the acceptance time and the time limit. `w` saves it as 
 
     @on(Saved)
     def _saved(self, message: Saved) -> None:
-        self._status(f"saved to {message.path}", ok=True)
+        # Named inside the data folder: the same dossier reads the same on every desk (and in snapshots).
+        where = message.path.relative_to(Path(self._desk.settings.data_dir)).as_posix()
+        self._status(f"saved to {where} in the data folder", ok=True)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

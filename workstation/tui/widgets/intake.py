@@ -214,6 +214,12 @@ range). They are recomputed each time a page is read or a field is corrected.
 class PromptScreen(ModalScreen[str | None]):
     """One line of input (a reason, a corrected value); Enter accepts, Escape cancels. Empty input is refused."""
 
+    HELP = """
+## One line 输入
+
+Type the reason or the corrected value and press `enter`; `escape` closes without changing anything.
+"""
+
     DEFAULT_CSS = """
     PromptScreen { align: center middle; }
     PromptScreen > Vertical { width: 72; max-width: 100%; height: auto; border: round $primary;
@@ -254,6 +260,12 @@ class PromptScreen(ModalScreen[str | None]):
 class ChoiceScreen(ModalScreen[int | None]):
     """Pick one of a few options (a checklist slot); returns its index."""
 
+    HELP = """
+## Choose 选择
+
+`up`/`down` to the checklist slot the page belongs in, `enter` to put it there; `escape` leaves it where it is.
+"""
+
     DEFAULT_CSS = """
     ChoiceScreen { align: center middle; }
     ChoiceScreen > Vertical { width: 76; max-width: 100%; height: auto; max-height: 90%;
@@ -288,6 +300,13 @@ class ChoiceScreen(ModalScreen[int | None]):
 
 class MessageScreen(ModalScreen[None]):
     """A longer text to read (the complete list of what is missing); Escape or Enter closes it."""
+
+    HELP = """
+## Missing 缺少材料
+
+Everything that stops the submission, all at once (一次性告知): tell the applicant the whole list.
+Scan the missing materials, or waive one with `w` on the checklist, then submit again.
+"""
 
     DEFAULT_CSS = """
     MessageScreen { align: center middle; }

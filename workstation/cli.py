@@ -600,6 +600,7 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
 
         logging.getLogger("workstation").propagate = False  # the UI owns the terminal: log to the file only
         _start_process_helpers()
+        _probe_terminal_graphics()
         background = _Background(desk, settings)
         try:
             WorkstationApp(desk, login_hint=login_hint, on_shown=background.go).run()
@@ -608,6 +609,28 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
         return 0
     finally:
         desk.close()
+
+
+def _probe_terminal_graphics() -> None:
+    """Ask the terminal about Sixel/Kitty graphics, only when asked to (WS_TUI_IMAGE=auto|sixel|tgp).
+
+    The question must be asked before Textual reads the keyboard, and a terminal that does not answer costs
+    half a second of start-up; by default pages are drawn in half-cell blocks, which every terminal shows.
+    """
+    import contextlib
+    import io
+    import os
+
+    if os.environ.get("WS_TUI_IMAGE", "").strip().lower() not in ("auto", "sixel", "tgp") or not sys.stdout.isatty():
+        return
+    from workstation.tui.widgets import page_image
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            page_image.probe_terminal()
+        except Exception as exc:  # an odd terminal: half-cell blocks it is
+            log.info("terminal graphics probe failed (%s): pages drawn in half-cell blocks", exc)
+            page_image.pin_renderer("halfcell")
 
 
 def _start_process_helpers() -> None:

@@ -183,6 +183,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
     @on(Shown)
     def _shown(self, message: Shown) -> None:
         detail = message.detail
+        if self._detail is not None and detail.version < self._detail.version:
+            return  # a load that started before the clerk's last change landed: already out of date
         self._detail, self._active = detail, message.active
         pages = self.query_one(PagesTable)
         fields = self.query_one(FieldsTable)

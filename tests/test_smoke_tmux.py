@@ -1,8 +1,13 @@
-"""The real command in a real terminal: `workstation demo` (what `make run` starts) reaches the dossier list."""
+"""The real command in a real terminal: `workstation demo` (what `make run` starts), login → intake → submit.
+
+The demo's first dossier gets the sample scans of case 01 through the hot folder; the OCR pool reads them in the
+background while the clerk logs in, and the dossier is complete once they are read.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +38,20 @@ def _wait_for(socket: str, text: str, timeout: float = 30.0) -> str:
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (CI installs it)")
-def test_demo_opens_at_login_and_a_clerk_reaches_the_dossier_list(tmp_path: Path) -> None:
+def _wait_for_all_read(socket: str, timeout: float = 240.0) -> str:
+    """The dossier header's "OCR n/m read" until every page is read (real RapidOCR on 2 cores)."""
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _tmux(socket, "capture-pane", "-p", "-t", "ws")
+        found = re.search(r"OCR (\d+)/(\d+) read", screen)
+        if found and int(found.group(2)) >= 10 and found.group(1) == found.group(2):
+            return screen
+        time.sleep(1.0)
+    raise AssertionError(f"the sample scans were not all read; screen was:\n{screen}")
+
+
+def test_demo_login_intake_submit(tmp_path: Path) -> None:
     socket = f"ws-{uuid.uuid4().hex[:8]}"
     exe = Path(sys.executable).parent / "workstation"
     command = f"{exe} --data-dir {tmp_path / 'demo'} demo"
@@ -50,6 +68,15 @@ def test_demo_opens_at_login_and_a_clerk_reaches_the_dossier_list(tmp_path: Path
         _wait_for(socket, "3 dossiers")
         screen = _wait_for(socket, "ENT_NONRES_TRANSFER", timeout=10)  # columns size to their rows once drawn
         assert "draft" in screen
+        _tmux(socket, "send-keys", "-t", "ws", "Enter")  # the newest dossier: the one the scans go to
+        _wait_for(socket, "企业购买非住宅")
+        screen = _wait_for_all_read(socket)
+        assert "nothing missing" in screen, screen
+        _tmux(socket, "send-keys", "-t", "ws", "s")
+        screen = _wait_for(socket, "submitted (受理)", timeout=30)
+        assert "submitted @" in screen or "status submitted" in screen
+        _tmux(socket, "send-keys", "-t", "ws", "Escape")
+        _wait_for(socket, "submitted", timeout=10)
         _tmux(socket, "send-keys", "-t", "ws", "q")
     finally:
         _tmux(socket, "kill-server")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import time_machine
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from tests.tui_helpers import LARGE, SMALL, add_user, make_desk, wait_for_workers
 from workstation.services.desk import Desk
@@ -51,14 +52,42 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen: time_machine.T
     opened.close()
 
 
-def settled(extra: Callable[[Pilot[None]], Awaitable[None]] | None = None) -> Callable[[Pilot[None]], Awaitable[None]]:
+def settled(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """Let every load finish, then press `keys` one at a time, each once what it started has finished."""
+
     async def run_before(pilot: Pilot[None]) -> None:
         await wait_for_workers(pilot, rounds=3)
-        if extra is not None:
-            await extra(pilot)
+        await tables_measured(pilot)
+        for key in keys:
+            await pilot.press(key)
             await wait_for_workers(pilot, rounds=3)
+            await tables_measured(pilot)
 
     return run_before
+
+
+async def tables_measured(pilot: Pilot[None]) -> None:
+    """Wait until the app is quiet: no worker running and every DataTable has measured its rows (a table does
+    that only when its queue runs empty), five checks in a row."""
+    calm = 0
+    for _ in range(400):
+        pending = [
+            table
+            for screen in pilot.app.screen_stack
+            for table in screen.query(DataTable)
+            if table._require_update_dimensions or table._updated_cells or table._new_rows
+        ]
+        for table in pending:
+            table.check_idle()
+        busy = bool(pending) or any(not worker.is_finished for worker in pilot.app.workers)
+        calm = 0 if busy else calm + 1
+        if calm >= 5:
+            break
+        await pilot.pause(0.03)
+    for screen in pilot.app.screen_stack:  # a blinking cursor is on or off by the clock: hold it on
+        for field in screen.query("Input, TextArea"):
+            field.cursor_blink = False  # type: ignore[attr-defined]
+    await pilot.pause()
 
 
 def app_for(desk: Desk, username: str | None, mode: str | None = None, **kwargs: Any) -> WorkstationApp:
@@ -94,4 +123,158 @@ def test_intake_dossier_list(snap_compare: SnapCompare, desk: Desk, size: tuple[
 @SIZES
 def test_help_panel(snap_compare: SnapCompare, desk: Desk, size: tuple[int, int]) -> None:
     seed_dossiers(desk, 1)
-    assert snap_compare(app_for(desk, "clerk1"), terminal_size=size, press=["f1"], run_before=settled())
+    assert snap_compare(app_for(desk, "clerk1"), terminal_size=size, run_before=settled("f1"))
+
+
+# -- review ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def review_pool(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Two enterprise dossiers (one with a real scan and problems to return) and an individual one, waiting."""
+    from tests.review_helpers import submitted
+    from tests.test_pages import real_page
+
+    monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")
+    clerk = desk.users.actor("clerk1")
+    first = submitted(desk, clerk, business="ENT_NONRES_TRANSFER", kind="enterprise", channel="online").number
+    real_page(desk, first, problems=True)
+    second = submitted(desk, clerk, business="ENT_NONRES_TRANSFER", kind="enterprise", channel="online").number
+    third = submitted(desk, clerk, channel="online").number
+    return [first, second, third]
+
+
+REVIEW_STATES = {
+    "queue": ["f"],
+    "dossier": ["f", "enter"],
+    "dossier_text": ["f", "enter", "t"],
+    "checklist": ["f", "enter", "2"],
+    "findings": ["f", "enter", "3"],
+    "fields": ["f", "enter", "4"],
+    "return_modal": ["f", "enter", "b"],
+    "reject_modal": ["f", "enter", "x"],
+    "approve_modal": ["f", "enter", "a"],
+}
+
+
+@SIZES
+@pytest.mark.parametrize("state", list(REVIEW_STATES))
+@pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
+def test_review(
+    snap_compare: SnapCompare, desk: Desk, review_pool: list[str], size: tuple[int, int], state: str
+) -> None:
+    app = app_for(desk, "reviewer1", "review")
+    assert snap_compare(app, terminal_size=size, run_before=settled(*REVIEW_STATES[state]))
+
+
+# -- QC -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def qc_checks(desk: Desk) -> list[str]:
+    from tests.test_tui_qc import registered
+
+    clerk, registrar = desk.users.actor("clerk1"), desk.users.actor("reviewer1")
+    return [registered(desk, clerk, registrar) for _ in range(3)]
+
+
+@SIZES
+@pytest.mark.parametrize(("state", "keys"), [("list", []), ("result_modal", ["enter"])])
+def test_qc(
+    snap_compare: SnapCompare, desk: Desk, qc_checks: list[str], size: tuple[int, int], state: str, keys: list[str]
+) -> None:
+    assert snap_compare(app_for(desk, "qc1", "qc"), terminal_size=size, run_before=settled(*keys))
+
+
+@SIZES
+def test_qc_corrections(snap_compare: SnapCompare, desk: Desk, qc_checks: list[str], size: tuple[int, int]) -> None:
+    inspector = desk.users.actor("qc1")
+    check = desk.qc.pending()[0]
+    desk.qc.record(inspector, check.id, "major", defects=["权利人姓名与身份证不一致"], notes="登簿信息有误")
+    assert snap_compare(app_for(desk, "qc1", "qc"), terminal_size=size, run_before=settled("c"))
+
+
+# -- sync -----------------------------------------------------------------------------------------------
+
+
+@SIZES
+def test_sync(snap_compare: SnapCompare, desk: Desk, size: tuple[int, int]) -> None:
+    """A parked op and a conflict, as the agent leaves them (set in the outbox directly: no network here)."""
+    from sqlalchemy import select
+
+    from workstation.store.models import OutboxOp
+
+    numbers = seed_dossiers(desk, 3)
+    clerk = desk.users.actor("clerk1")
+    desk.dossiers.withdraw(clerk, numbers[1], reason="申请人撤回")
+    desk.sync.attach("http://registry.example:8750", None)
+    with desk.db.transaction() as session:
+        ops = list(session.execute(select(OutboxOp).order_by(OutboxOp.seq)).scalars())
+        parked, conflict = ops[0], ops[-1]
+        parked.state, parked.last_error, parked.attempts = "quarantined", "bad_op: the dossier is unknown here", 1
+        conflict.state, conflict.attempts = "conflict", 1
+        conflict.last_error = "stale_version: the dossier changed on the registry since this desk's version"
+        conflict.remote = {
+            "number": numbers[1],
+            "version": conflict.base_version or 1,
+            "stage": "REVIEW",
+            "status": "in_review",
+        }
+        for op in ops[1:-1]:
+            op.state = "sent"
+    assert snap_compare(app_for(desk, "clerk1", "sync"), terminal_size=size, run_before=settled())
+
+
+# -- admin ----------------------------------------------------------------------------------------------
+
+
+@SIZES
+@pytest.mark.parametrize(("state", "keys"), [("users", []), ("add_user", ["n"]), ("grants", ["down", "g"])])
+def test_admin(snap_compare: SnapCompare, desk: Desk, size: tuple[int, int], state: str, keys: list[str]) -> None:
+    assert snap_compare(app_for(desk, "admin", "admin"), terminal_size=size, run_before=settled(*keys))
+
+
+# -- intake ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def intake_dossier(desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An ENT_NONRES_TRANSFER draft with its seller, a few pages in their slots and a licence read by OCR."""
+    from tests.test_tui_intake import _attach, _dossier, _read_licence
+
+    clerk = desk.users.actor("clerk1")
+    number = _dossier(desk, clerk)
+    _attach(desk, clerk, number, [("M01", None), ("M03", "p2"), ("M11", None)])
+    _read_licence(desk, clerk, number, tmp_path, monkeypatch).close()  # reads it on this desk, then closes
+    return number
+
+
+INTAKE_STATES = {
+    "desk": ["enter"],
+    "fields": ["enter", "e"],
+    "missing_list": ["enter", "s"],
+    "receipt": ["enter", "p"],
+    "import": ["enter", "i"],
+    "move_page": ["enter", "m"],
+    "remove_page": ["enter", "delete"],
+}
+
+
+@SIZES
+@pytest.mark.parametrize("state", list(INTAKE_STATES))
+def test_intake(snap_compare: SnapCompare, desk: Desk, intake_dossier: str, size: tuple[int, int], state: str) -> None:
+    app = app_for(desk, "clerk1", "intake")
+    assert snap_compare(app, terminal_size=size, run_before=settled(*INTAKE_STATES[state]))
+
+
+@SIZES
+def test_new_dossier_form(snap_compare: SnapCompare, desk: Desk, size: tuple[int, int]) -> None:
+    from textual.widgets import Select
+
+    async def business(pilot: Pilot[None]) -> None:
+        await settled("n")(pilot)
+        pilot.app.screen.query_one("#business", Select).value = "ENT_NONRES_TRANSFER"
+        await wait_for_workers(pilot)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app_for(desk, "clerk1", "intake"), terminal_size=size, run_before=business)

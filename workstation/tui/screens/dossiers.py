@@ -26,6 +26,8 @@ from workstation.tui.widgets.chrome import AppHeader
 
 # Ordered by what a clerk scans for first, so an 80-column terminal shows number, status, business, applicant.
 COLUMNS = ("受理号", "status", "business", "applicant", "stage", "applied (UTC+8)")
+# Fixed widths: columns do not jump from page to page, and the first paint already has its final layout.
+WIDTHS = (20, 9, 20, 20, 7, 16)
 PAGE_SIZE = 500
 # What `f` cycles through: everything, then the states a window clerk acts on.
 FILTERS: tuple[str | None, ...] = (None, "draft", "returned", "submitted", "in_review", "registered")
@@ -80,7 +82,9 @@ Newest first, 500 to a page (`]` older, `[` newer); `f` shows one status at a ti
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
+        table = self.query_one(DataTable)
+        for label, width in zip(COLUMNS, WIDTHS, strict=True):
+            table.add_column(label, width=width)
 
     def on_screen_resume(self) -> None:
         # Also after the detail screen or the new-dossier modal closes: a status may have changed.

@@ -26,6 +26,8 @@ from workstation.tui.screens.admin_user import AddUserScreen, EditUserScreen
 from workstation.tui.widgets.chrome import AppHeader
 
 USER_COLUMNS = ("user", "name", "roles", "online review", "offline review", "active")
+# Fixed widths: the first paint already has its final layout (a table measures new rows only when idle).
+USER_WIDTHS = (12, 14, 22, 13, 14, 8)
 
 
 class UsersTable(DataTable[str]):
@@ -82,7 +84,9 @@ Users and their roles and review grants, this station, and the audit chain.
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#admin-users", DataTable).add_columns(*USER_COLUMNS)
+        table = self.query_one("#admin-users", DataTable)
+        for label, width in zip(USER_COLUMNS, USER_WIDTHS, strict=True):
+            table.add_column(label, width=width)
 
     def on_screen_resume(self) -> None:
         self.load()

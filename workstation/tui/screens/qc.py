@@ -30,6 +30,9 @@ CORRECTIONS_SHOWN = 500
 # What the inspector scans first comes first, so 80 columns show number to result; wider terminals show who.
 CHECK_COLUMNS = ("受理号", "business", "why", "registered (UTC+8)", "state", "result", "登簿人", "inspector", "defects")
 CORRECTION_COLUMNS = ("受理号", "state", "assigned to", "opened (UTC+8)", "description")
+# Fixed widths: the first paint already has its final layout (a table measures new rows only when idle).
+CHECK_WIDTHS = (20, 18, 12, 18, 9, 7, 10, 10, 30)
+CORRECTION_WIDTHS = (20, 9, 12, 16, 40)
 BASIS = {"full": "full 全检", "sampled": "sampled 抽检"}
 TAB_CHECKS, TAB_CORRECTIONS = "qc-tab-checks", "qc-tab-corrections"
 
@@ -109,8 +112,13 @@ Checks of registered dossiers, pending first; corrections (更正) opened by maj
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#qc-checks", DataTable).add_columns(*CHECK_COLUMNS)
-        self.query_one("#qc-corrections", DataTable).add_columns(*CORRECTION_COLUMNS)
+        for selector, labels, widths in (
+            ("#qc-checks", CHECK_COLUMNS, CHECK_WIDTHS),
+            ("#qc-corrections", CORRECTION_COLUMNS, CORRECTION_WIDTHS),
+        ):
+            table = self.query_one(selector, DataTable)
+            for label, width in zip(labels, widths, strict=True):
+                table.add_column(label, width=width)
 
     def on_screen_resume(self) -> None:
         self.load()

@@ -390,6 +390,13 @@ class SyncAgent:
         op = session.get(OutboxOp, payload.get("op_id"))
         if op is not None and op.station_id == self.station_id:
             op.remote = {**(op.remote or {}), **current}
+            if op.kind == "review.decision":  # refused by its fence: the desk's copy goes back to the registry's
+                dossier = session.get(Dossier, op.entity_id)
+                stage, status, version = current.get("stage"), current.get("status"), current.get("version")
+                if dossier is not None and isinstance(stage, str) and isinstance(status, str):
+                    dossier.stage, dossier.status = stage, status
+                    if isinstance(version, int):
+                        dossier.version = version
 
     def _note(self, *, error: str | None) -> None:
         with self.db.transaction() as session:

@@ -139,6 +139,23 @@ class Reviewer(_Strict):
 
 class ClaimRequest(_Strict):
     reviewer: Reviewer
+    # The leases the desk holds for this reviewer. A live lease of theirs not among them (the answer to an
+    # earlier claim was lost on the way) is handed back before a new one is taken, so none is stranded.
+    held: list[str] | None = Field(default=None, max_length=200)
+
+
+class ReleaseRequest(_Strict):
+    reviewer: Reviewer
+    lease_id: str = Field(min_length=1, max_length=36)
+
+
+class ReleaseResponse(BaseModel):
+    released: bool  # False: the lease was no longer live (ended, expired, taken over); nothing to give back
+
+
+class PoolResponse(BaseModel):
+    online: int  # digitised dossiers waiting (网上审核)
+    offline: int  # paper dossiers waiting (线下审核)
 
 
 class HeartbeatRequest(_Strict):

@@ -694,10 +694,11 @@ def _start_background_sync(desk: Any, settings: Settings) -> Any:
     if not settings.registry_url or settings.registry_token is None:
         log.info("no registry configured: this desk works alone (set registry_url and registry_token)")
         return None
-    from workstation.cli_sync import make_agent
+    from workstation.cli_sync import attach_registry_review, make_agent
 
     agent = make_agent(settings, desk).start()
     desk.sync.attach(settings.registry_url, agent.wake)
+    attach_registry_review(settings, desk)
     return agent
 
 

@@ -171,10 +171,12 @@ def _decision_line(view: Any) -> str:
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.cli_sync import attach_registry_review
     from workstation.services.desk import open_desk
 
     desk = open_desk(settings)
     try:
+        attach_registry_review(settings, desk)
         svc = desk.review
         if args.action == "reasons":
             rules = svc.rules

@@ -110,6 +110,17 @@ def make_agent(settings: Settings, desk: Any) -> Any:
     )
 
 
+def attach_registry_review(settings: Settings, desk: Any) -> None:
+    """A desk with a registry reviews the registry's pool: leases (with their pages) are fetched from there."""
+    if not desk.review.pool_at_registry or not settings.registry_url or settings.registry_token is None:
+        return
+    from sync.review import RegistryLeases
+
+    desk.review.attach_registry(
+        RegistryLeases(desk.blobs, url=settings.registry_url, token=settings.registry_token.get_secret_value())
+    )
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     from sync.client import Refused, Transient, retry_quarantined, sync_status
     from workstation.services.desk import open_desk

@@ -53,3 +53,7 @@ class ConflictError(WorkstationError):
     def __init__(self, message: str, record: object = None) -> None:
         super().__init__(message)
         self.record = record
+
+
+class Offline(WorkstationError):
+    """The registry cannot be reached now; what the desk holds can still be worked on."""

@@ -28,7 +28,10 @@ from sync.protocol import (
     OpsBatch,
     OpsRefused,
     OpsResponse,
+    PoolResponse,
     Problem,
+    ReleaseRequest,
+    ReleaseResponse,
 )
 from sync.server.registry import ApiError, Registry
 
@@ -148,7 +151,15 @@ def create_app(registry: Registry) -> FastAPI:
 
     @app.post("/v1/review/claim", responses=_ERRORS)
     async def claim(body: ClaimRequest, station_id: StationId) -> ClaimResponse:
-        return await run_in_threadpool(registry.claim, station_id, body.reviewer)
+        return await run_in_threadpool(registry.claim, station_id, body.reviewer, body.held)
+
+    @app.post("/v1/review/release", responses=_ERRORS)
+    async def release(body: ReleaseRequest, station_id: StationId) -> ReleaseResponse:
+        return await run_in_threadpool(registry.release, station_id, body.reviewer, body.lease_id)
+
+    @app.get("/v1/review/pool", responses=_ERRORS)
+    async def pool(_station: StationId) -> PoolResponse:
+        return PoolResponse(**await run_in_threadpool(registry.review.pool_counts))
 
     @app.post("/v1/review/heartbeat", responses=_ERRORS)
     async def heartbeat(body: HeartbeatRequest, station_id: StationId) -> HeartbeatResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from sync.protocol import (
     OpResult,
     OpsBatch,
     OpsResponse,
+    ReleaseResponse,
     Reviewer,
 )
 from workstation.domain.catalogue import Catalogue
@@ -44,7 +46,7 @@ from workstation.domain.review import DecisionKind, ReturnItem, validate_reject,
 from workstation.errors import BlobError, UsageError
 from workstation.services import audit
 from workstation.services.manifest import dossier_manifest, manifest_blobs, replace_content
-from workstation.services.review import ReviewService
+from workstation.services.review import LeaseView, ReviewService
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database, _insert_ignore, next_counter
 from workstation.store.models import (
@@ -61,6 +63,8 @@ from workstation.store.models import (
     User,
 )
 from workstation.store.types import utcnow
+
+log = logging.getLogger(__name__)
 
 REGISTRY = "registry"
 KNOWN_PREFIXES = ("dossier.", "page.", "field.", "review.", "clock.", "qc.", "correction.")
@@ -244,7 +248,11 @@ class Registry:
             raise ApiError(422, ErrorCode.INVALID, "the blob name must be its lower-case sha256")
         if not self.blobs.exists(sha256):
             raise ApiError(404, ErrorCode.NOT_FOUND, f"no blob {sha256}")
-        return self.blobs.read(sha256)
+        try:
+            return self.blobs.read(sha256)
+        except BlobError as exc:  # damaged on the registry's disk: never served, never a 500
+            log.error("blob %s cannot be served: %s", sha256, exc)
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"blob {sha256} is damaged here; it cannot be served") from None
 
     # -- ops -------------------------------------------------------------------------------------------
 
@@ -624,37 +632,40 @@ class Registry:
 
     # -- review over the network -----------------------------------------------------------------------
 
-    def claim(self, station_id: str, reviewer: Reviewer) -> ClaimResponse:
+    def claim(self, station_id: str, reviewer: Reviewer, held: list[str] | None = None) -> ClaimResponse:
         with self.db.transaction() as session:
             actor = self.reviewer_actor(session, station_id, reviewer)
-        try:
-            lease = self.review.claim_next(actor)
-        except DomainError as exc:
-            raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
-        except Exception as exc:
-            from workstation.errors import UsageError
-
-            if isinstance(exc, UsageError):
+        lease: LeaseView | None = None
+        if held is not None:  # a lease of theirs the desk never heard of: its answer was lost; hand it back
+            known = set(held)
+            lease = next((x for x in self.review.queue(actor) if x.lease_id not in known), None)
+        fresh = lease is None
+        if lease is None:
+            try:
+                lease = self.review.claim_next(actor)
+            except DomainError as exc:
+                raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
+            except UsageError as exc:
                 raise ApiError(409, ErrorCode.NOT_ALLOWED, str(exc)) from None
-            raise
         if lease is None:
             return ClaimResponse(lease=None)
         with self.db.transaction() as session:
             dossier = session.get(Dossier, lease.dossier_id)
             assert dossier is not None
             manifest = dossier_manifest(session, dossier)
-            self._change(
-                session,
-                "review.lease",
-                dossier.id,
-                station_id,
-                {
-                    "number": dossier.number,
-                    "reviewer": actor.username,
-                    "fence": lease.fence,
-                    "lease_id": lease.lease_id,
-                },
-            )
+            if fresh:
+                self._change(
+                    session,
+                    "review.lease",
+                    dossier.id,
+                    station_id,
+                    {
+                        "number": dossier.number,
+                        "reviewer": actor.username,
+                        "fence": lease.fence,
+                        "lease_id": lease.lease_id,
+                    },
+                )
         return ClaimResponse(
             lease=Lease(
                 lease_id=lease.lease_id,
@@ -665,6 +676,16 @@ class Registry:
             ),
             dossier=manifest,
         )
+
+    def release(self, station_id: str, reviewer: Reviewer, lease_id: str) -> ReleaseResponse:
+        """Give a lease back to the pool; one no longer live (or never this reviewer's) is `released: false`."""
+        with self.db.transaction() as session:
+            actor = self.reviewer_actor(session, station_id, reviewer)
+        try:
+            self.review.release(actor, lease_id)
+        except UsageError:  # NotFound included: not theirs, or already over; either way nothing is held
+            return ReleaseResponse(released=False)
+        return ReleaseResponse(released=True)
 
     def heartbeat(self, station_id: str, reviewer: Reviewer, lease_ids: list[str]) -> HeartbeatResponse:
         with self.db.transaction() as session:

@@ -131,6 +131,7 @@ def open_desk(settings: Settings) -> Desk:
         qc_policy=qc_policy,
         lease_seconds=settings.review_lease_minutes * 60,
         queue_size=settings.review_queue_size,
+        pool_at_registry=bool(settings.registry_url and settings.registry_token is not None),
     )
     return Desk(
         review=review,

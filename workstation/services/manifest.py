@@ -7,13 +7,14 @@ made where the row was born, unique everywhere.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from workstation.store.models import Dossier, Field, Finding, MaterialSlot, Page, Party
+from workstation.store.models import Dossier, Field, Finding, MaterialSlot, Page, Party, Station
 
 MANIFEST_VERSION = 1
 
@@ -135,3 +136,48 @@ def replace_content(session: Session, dossier: Dossier, manifest: dict[str, Any]
     for row in findings:
         session.add(Finding(dossier_id=dossier.id, **row))
     session.flush()
+
+
+def take_dossier(session: Session, manifest: dict[str, Any], *, created_by: Callable[[], str]) -> Dossier:
+    """Make the desk's copy of a dossier exactly the manifest's (a lease from the registry): create or update.
+
+    `created_by` gives a local user id for a dossier this desk has never seen. Raises ValueError (one line) on
+    a malformed manifest; the caller's transaction then rolls back and nothing of it is kept.
+    """
+    try:
+        if manifest.get("manifest_version") != MANIFEST_VERSION:
+            raise ValueError(f"manifest version {manifest.get('manifest_version')!r}, not {MANIFEST_VERSION}")
+        dossier_id = str(manifest["id"])
+        values = {key: manifest[key] for key in _DOSSIER_KEYS}
+        applied_at = _from_iso(manifest["applied_at"])
+        accepted_at = _from_iso(manifest.get("accepted_at"))
+        if applied_at is None:
+            raise ValueError("manifest: 'applied_at' is empty")
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"manifest is missing {exc}") from None
+    if not isinstance(values["version"], int) or not isinstance(values["fence"], int):
+        raise ValueError("manifest: 'version' and 'fence' must be integers")
+    dossier = session.get(Dossier, dossier_id)
+    if dossier is None:
+        station = str(values["station_id"])
+        if session.get(Station, station) is None:  # a station this desk has not heard of: known by its id
+            session.add(Station(id=station, name=station, kind="hall"))
+        dossier = Dossier(id=dossier_id, created_by=created_by(), **values)
+        session.add(dossier)
+    else:
+        for key, value in values.items():
+            setattr(dossier, key, value)
+    dossier.applied_at, dossier.accepted_at = applied_at, accepted_at
+    dossier.updated_at = datetime.now(UTC)
+    session.flush()
+    replace_content(session, dossier, manifest)
+    return dossier
+
+
+def _from_iso(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"manifest time {value!r} carries no UTC offset")
+    return moment

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -36,11 +36,12 @@ from workstation.domain.review import (
     validate_return,
 )
 from workstation.domain.stages import Action, DossierState, Stage, Status, apply
-from workstation.errors import ConflictError, NotFound, UsageError
+from workstation.errors import ConflictError, NotFound, Offline, UsageError
 from workstation.services import audit, outbox
+from workstation.services.manifest import take_dossier
 from workstation.store.db import Database
 from workstation.store.ids import new_id
-from workstation.store.models import Assignment, ClockPause, Decision, Dossier, Field, Finding, QcCheck
+from workstation.store.models import Assignment, ClockPause, Decision, Dossier, Field, Finding, QcCheck, User
 from workstation.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,51 @@ class DecisionView:
 class Heartbeat:
     renewed: tuple[LeaseView, ...]
     lost: tuple[tuple[str, str], ...] = field(default=())  # (lease id, why)
+    offline: str | None = None  # the registry could not be asked: leases stand as they were
+
+
+@dataclass(frozen=True)
+class RegistryLease:
+    """A lease the registry granted: its id and fence are the registry's, its expiry the registry's clock."""
+
+    lease_id: str
+    fence: int
+    dossier_id: str
+    number: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class RegistryClaim:
+    lease: RegistryLease
+    manifest: dict[str, Any]  # every page's blob is in the desk's blob store already
+
+
+class LeaseSource(Protocol):
+    """The registry's pool as a review desk reaches it (`sync/review.py`, over HTTP).
+
+    Every method raises `Offline` when the registry cannot be asked now.
+    """
+
+    def claim(self, actor: Actor, held: Sequence[str]) -> RegistryClaim | None:
+        """Lease the next dossier for `actor` (or hand back one of theirs the desk does not hold)."""
+
+    def renew(self, actor: Actor, lease_ids: Sequence[str]) -> tuple[list[RegistryLease], list[tuple[str, str]]]:
+        """(renewed, lost with why)."""
+
+    def release(self, actor: Actor, lease_id: str) -> None: ...
+
+    def pool_counts(self) -> dict[str, int]: ...
+
+
+def reviewer_payload(actor: Actor) -> dict[str, Any]:
+    """The reviewer as a desk vouches for them to the registry (roles and R14 grants)."""
+    return {
+        "username": actor.username,
+        "roles": sorted(role.value for role in actor.roles),
+        "can_review_online": actor.can_review_online,
+        "can_review_offline": actor.can_review_offline,
+    }
 
 
 class ReviewService:
@@ -138,6 +184,7 @@ class ReviewService:
         queue_size: int = 3,
         rules: ReviewRules | None = None,
         use_outbox: bool = True,
+        pool_at_registry: bool = False,
     ):
         if lease_seconds <= 0:
             raise UsageError("the review lease must last more than 0 seconds")
@@ -151,12 +198,26 @@ class ReviewService:
         self.queue_size = queue_size
         self.rules = rules or default_review_rules()
         self._use_outbox = use_outbox
+        # A desk with a registry reviews the registry's pool: leases come from there (with the dossier's pages),
+        # decisions go back as fenced `review.decision` ops; the desk's own pool is not drawn from.
+        self.pool_at_registry = pool_at_registry
+        self._source: LeaseSource | None = None
+
+    def attach_registry(self, source: LeaseSource) -> None:
+        self._source = source
+
+    def _registry(self) -> LeaseSource:
+        if self._source is None:
+            raise Offline("the registry connection is still starting; the dossiers in your queue can be decided")
+        return self._source
 
     # -- the pool and leases ---------------------------------------------------------------------------
 
     def claim_next(self, actor: Actor) -> LeaseView | None:
         """Lease the first dossier the actor may review (R14–R16), or None when the pool has none for them."""
         classes = _review_classes(actor)
+        if self.pool_at_registry:
+            return self._claim_at_registry(actor)
         with self._db.transaction() as session:
             return self._claim(session, actor, classes)
 
@@ -164,6 +225,10 @@ class ReviewService:
         """Claim until the actor holds `size` (default K) live leases; returns the whole local queue."""
         classes = _review_classes(actor)
         want = self.queue_size if size is None else size
+        if self.pool_at_registry:
+            while len(self.queue(actor)) < want and self._claim_at_registry(actor) is not None:
+                pass
+            return self.queue(actor)
         while True:
             with self._db.transaction() as session:
                 held = self._live_leases(session, actor.user_id, utcnow())
@@ -186,6 +251,8 @@ class ReviewService:
 
     def heartbeat(self, actor: Actor, lease_ids: Sequence[str] | None = None) -> Heartbeat:
         """Renew the actor's live leases (all, or those named); leases that can no longer be renewed are `lost`."""
+        if self.pool_at_registry:
+            return self._heartbeat_at_registry(actor, lease_ids)
         now = utcnow()
         renewed: list[LeaseView] = []
         lost: list[tuple[str, str]] = []
@@ -221,6 +288,16 @@ class ReviewService:
     def release(self, actor: Actor, lease_id: str) -> None:
         """Give a live lease back to the pool (the dossier keeps its place in the R15 order)."""
         now = utcnow()
+        if self.pool_at_registry:
+            with self._db.read() as session:
+                held = session.execute(
+                    select(Assignment.state).where(
+                        Assignment.lease_id == lease_id, Assignment.reviewer_id == actor.user_id
+                    )
+                ).scalar_one_or_none()
+            if held != "active":
+                raise NotFound(f"no lease {lease_id} of {actor.username}")
+            self._registry().release(actor, lease_id)  # the registry first: offline, the lease stays held here
         with self._db.transaction() as session:
             assignment = session.execute(
                 select(Assignment).where(Assignment.lease_id == lease_id, Assignment.reviewer_id == actor.user_id)
@@ -228,6 +305,18 @@ class ReviewService:
             if assignment is None:
                 raise NotFound(f"no lease {lease_id} of {actor.username}")
             dossier = self._lock_dossier(session, assignment.dossier_id)
+            if self.pool_at_registry:  # given back at the registry: the desk's copy is no longer in review here
+                assignment.state, assignment.ended_at, dossier.lease_expires_at = "released", now, None
+                audit.append(
+                    session,
+                    station_id=self._station,
+                    actor=actor.username,
+                    action="review.release",
+                    entity="dossier",
+                    entity_id=dossier.id,
+                    payload={"number": dossier.number, "lease_id": lease_id, "fence": assignment.fence},
+                )
+                return
             if assignment.state != "active" or assignment.expires_at <= now:
                 raise UsageError(f"lease of {dossier.number} is no longer live; nothing to release")
             assignment.state, assignment.ended_at = "released", now
@@ -242,7 +331,12 @@ class ReviewService:
             return dossier.stage, dossier.status
 
     def pool_counts(self) -> dict[str, int]:
-        """Dossiers waiting in the pool now, by class: online (digitised) and offline (paper)."""
+        """Dossiers waiting in the pool now, by class: online (digitised) and offline (paper).
+
+        With a registry, the registry's pool; raises Offline when it cannot be asked.
+        """
+        if self.pool_at_registry:
+            return self._registry().pool_counts()
         now = utcnow()
         with self._db.read() as session:
             rows = session.execute(select(Dossier.digitized).where(*_pool_filter(now))).scalars().all()
@@ -419,7 +513,30 @@ class ReviewService:
                 "note": note,
             }
         )
-        self._record(session, actor, dossier, f"review.{kind.value}", payload)
+        if self.pool_at_registry and self._use_outbox:
+            # The registry's lease: the decision goes there as one fenced op, applied or refused by its fence.
+            self._record(session, actor, dossier, f"review.{kind.value}", payload, to_outbox=False)
+            op = outbox.enqueue(
+                session,
+                station_id=self._station,
+                kind="review.decision",
+                entity_id=dossier.id,
+                payload={
+                    "number": dossier.number,
+                    "decision": kind.value,
+                    "lease_id": lease_id,
+                    "fence": fence,
+                    "items": decision.items,
+                    "reason_code": reason_code,
+                    "note": note,
+                    "reviewer": reviewer_payload(actor),
+                },
+            )
+            session.flush()
+            if decision.op_id is None:
+                decision.op_id = op.op_id
+        else:
+            self._record(session, actor, dossier, f"review.{kind.value}", payload)
         return self._decision_view(session, decision)
 
     def conflicts(self, *, limit: int = 200) -> list[DecisionView]:
@@ -488,6 +605,100 @@ class ReviewService:
             return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status}
 
     # -- internals -------------------------------------------------------------------------------------
+
+    # -- the registry's pool (a desk with a registry) ------------------------------------------------------
+
+    def _claim_at_registry(self, actor: Actor) -> LeaseView | None:
+        """Lease from the registry and keep the dossier, pages included, in the desk's own database."""
+        with self._db.read() as session:
+            held = [a.lease_id for a, _d in self._live_leases(session, actor.user_id, utcnow())]
+        if len(held) >= self.queue_size:
+            raise UsageError(
+                f"{actor.username} already holds {self.queue_size} dossiers (the desk's queue size); "
+                "decide or release one first"
+            )
+        claim = self._registry().claim(actor, held)
+        if claim is None:
+            return None
+        try:
+            with self._db.transaction() as session:
+                return self._take_lease(session, actor, claim)
+        except ValueError as exc:
+            raise UsageError(f"the registry's dossier {claim.lease.number} cannot be kept here: {exc}") from None
+
+    def _take_lease(self, session: Session, actor: Actor, claim: RegistryClaim) -> LeaseView:
+        lease, now = claim.lease, utcnow()
+        dossier = take_dossier(session, claim.manifest, created_by=lambda: _registry_user(session))
+        if dossier.id != lease.dossier_id:
+            raise ValueError(f"the lease is for dossier {lease.dossier_id}, the manifest for {dossier.id}")
+        for old in session.execute(
+            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+        ).scalars():  # a lease this desk held before is over: the registry granted a new one
+            old.state, old.ended_at = "ended", now
+        session.flush()
+        assignment = session.execute(
+            select(Assignment).where(Assignment.lease_id == lease.lease_id)
+        ).scalar_one_or_none()
+        if assignment is None:
+            assignment = Assignment(lease_id=lease.lease_id, dossier_id=dossier.id, claimed_at=now)
+            session.add(assignment)
+        assignment.reviewer_id, assignment.station_id, assignment.state = actor.user_id, self._station, "active"
+        assignment.fence, assignment.expires_at, assignment.ended_at = lease.fence, lease.expires_at, None
+        dossier.fence, dossier.lease_expires_at = lease.fence, lease.expires_at
+        session.flush()
+        audit.append(
+            session,
+            station_id=self._station,
+            actor=actor.username,
+            action="review.lease",
+            entity="dossier",
+            entity_id=dossier.id,
+            payload={
+                "number": dossier.number,
+                "lease_id": lease.lease_id,
+                "fence": lease.fence,
+                "expires_at": lease.expires_at.isoformat(),
+                "pages": len(claim.manifest.get("blobs") or []),
+            },
+        )
+        return _lease_view(assignment, dossier)
+
+    def _heartbeat_at_registry(self, actor: Actor, lease_ids: Sequence[str] | None) -> Heartbeat:
+        with self._db.read() as session:
+            query = select(Assignment.lease_id).where(
+                Assignment.reviewer_id == actor.user_id, Assignment.state == "active"
+            )
+            if lease_ids is not None:
+                query = query.where(Assignment.lease_id.in_(list(lease_ids)))
+            active = list(session.execute(query).scalars())
+        unknown = [(x, "no such lease for this reviewer") for x in lease_ids or () if x not in set(active)]
+        if not active:
+            return Heartbeat((), tuple(unknown))
+        try:
+            renewed, lost = self._registry().renew(actor, active)
+        except Offline as exc:
+            return Heartbeat((), tuple(unknown), offline=str(exc))
+        now = utcnow()
+        views: list[LeaseView] = []
+        with self._db.transaction() as session:
+            rows = {
+                a.lease_id: a
+                for a in session.execute(select(Assignment).where(Assignment.lease_id.in_(active))).scalars()
+            }
+            for lease in renewed:
+                assignment = rows.get(lease.lease_id)
+                if assignment is None or assignment.state != "active":
+                    continue
+                dossier = self._lock_dossier(session, assignment.dossier_id)
+                assignment.expires_at = dossier.lease_expires_at = lease.expires_at
+                assignment.renewed_at = now
+                views.append(_lease_view(assignment, dossier))
+            for lease_id, _why in lost:
+                assignment = rows.get(lease_id)
+                if assignment is not None and assignment.state == "active":
+                    assignment.state, assignment.ended_at = "ended", now
+                    self._lock_dossier(session, assignment.dossier_id).lease_expires_at = None
+        return Heartbeat(tuple(views), (*unknown, *lost))
 
     def _claim(self, session: Session, actor: Actor, classes: tuple[bool, ...]) -> LeaseView | None:
         now = utcnow()
@@ -600,6 +811,7 @@ class ReviewService:
         payload: dict[str, Any],
         *,
         bump: bool = True,
+        to_outbox: bool = True,
     ) -> None:
         base_version = dossier.version
         if bump:
@@ -617,7 +829,7 @@ class ReviewService:
             entity_id=dossier.id,
             payload=body,
         )
-        if self._use_outbox:
+        if self._use_outbox and to_outbox:
             outbox.enqueue(
                 session,
                 station_id=self._station,
@@ -676,6 +888,19 @@ class LeaseKeeper:
             for lease_id, why in beat.lost:
                 if self._on_lost is not None:
                     self._on_lost(lease_id, why)
+
+
+def _registry_user(session: Session) -> str:
+    """The local author of dossiers that reached this desk from the registry (it cannot log in)."""
+    user = session.execute(select(User).where(User.username == REGISTRY_USER)).scalar_one_or_none()
+    if user is None:
+        user = User(username=REGISTRY_USER, display_name="登记中心 registry", password_hash="!", roles="")
+        session.add(user)
+        session.flush()
+    return user.id
+
+
+REGISTRY_USER = "registry"
 
 
 def _review_classes(actor: Actor) -> tuple[bool, ...]:

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
-from workstation.errors import NotFound, UsageError
+from workstation.errors import NotFound, Offline, UsageError
 from workstation.services.desk import Desk
 from workstation.services.review import Heartbeat, LeaseView
 from workstation.tui.screens import error_line, local_time
@@ -76,7 +76,9 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
 """
 
     class Loaded(Message):
-        def __init__(self, leases: list[LeaseView], pool: dict[str, int], opened: LeaseView | None = None) -> None:
+        def __init__(
+            self, leases: list[LeaseView], pool: dict[str, int] | str, opened: LeaseView | None = None
+        ) -> None:
             super().__init__()
             self.leases = leases
             self.pool = pool
@@ -93,7 +95,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         self._actor = actor
         self.clock: Clock = clock or utc_now
         self._leases: list[LeaseView] = []
-        self._pool: dict[str, int] | None = None
+        self._pool: dict[str, int] | str | None = None  # str: why the pool cannot be counted now
         self._lost: dict[str, str] = {}  # 受理号 → why its lease was lost
         self._heartbeat_timer: Timer | None = None
 
@@ -155,7 +157,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.load")
     def load(self) -> None:
         leases = self._desk.review.queue(self._actor)
-        pool = self._desk.review.pool_counts()
+        pool = self._pool_counts()
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(leases, pool))
 
@@ -163,7 +165,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
     def claim_next(self) -> None:
         lease = self._desk.review.claim_next(self._actor)
         leases = self._desk.review.queue(self._actor)
-        pool = self._desk.review.pool_counts()
+        pool = self._pool_counts()
         if lease is None:
             self.app.call_from_thread(
                 self.notify, "nothing to review: the pool has no dossier you may take", markup=False
@@ -173,7 +175,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.fill")
     def fill(self) -> None:
         leases = self._desk.review.fill_queue(self._actor)
-        pool = self._desk.review.pool_counts()
+        pool = self._pool_counts()
         self.post_message(self.Loaded(leases, pool))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.release")
@@ -183,8 +185,15 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         except NotFound:  # its message names the lease's id, which means nothing to a reviewer
             raise UsageError(f"{lease.number} is no longer in my queue; nothing to release") from None
         leases = self._desk.review.queue(self._actor)
-        pool = self._desk.review.pool_counts()
+        pool = self._pool_counts()
         self.post_message(self.Loaded(leases, pool))
+
+    def _pool_counts(self) -> dict[str, int] | str:
+        """The pool's counts; with a registry out of reach, a line saying so (the local queue still works)."""
+        try:
+            return self._desk.review.pool_counts()
+        except Offline:
+            return "registry pool: unreachable now (my queue can still be decided)"
 
     def heartbeat(self) -> None:
         """Renew the leases this screen shows; one taken over or run out since comes back as lost."""
@@ -271,7 +280,10 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         held = f"my queue {len(self._leases)}/{self._desk.review.queue_size}"
         if self._pool is None:
             return f"{self._actor.username} · {held} · pool loading…"
-        pool = f"pool: {self._pool.get('online', 0)} 电子 online · {self._pool.get('offline', 0)} 纸质 paper"
+        if isinstance(self._pool, str):
+            return f"{self._actor.username} · {held} · {self._pool}"
+        where = "registry pool" if self._desk.review.pool_at_registry else "pool"
+        pool = f"{where}: {self._pool.get('online', 0)} 电子 online · {self._pool.get('offline', 0)} 纸质 paper"
         return f"{self._actor.username} · {held} · {pool}"
 
     def _selected(self) -> LeaseView | None:

@@ -469,3 +469,74 @@ def test_ocr_text_highlights_every_extracted_value_and_dims_doubtful_lines() -> 
     marked = [content.plain[span.start : span.end] for span in content.spans if span.style == FIELD_STYLE]
     assert marked == ["济南泉城商贸有限公司", "张建华"]
     assert any(span.style == "$text-muted" for span in content.spans)
+
+
+def test_with_a_registry_the_desk_claims_there_shows_the_fetched_pages_and_decides_through_a_network_drop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urllib.parse import urlsplit
+
+    from sync.client import SyncAgent
+    from sync.review import RegistryLeases
+    from tests.faultproxy import FaultProxy
+    from tests.sync_helpers import agent_for, running_registry
+    from tests.sync_helpers import make_desk as make_intake_desk
+    from workstation.store.models import Decision, OutboxOp
+
+    with (
+        running_registry(tmp_path / "registry") as (registry, url),
+        FaultProxy("127.0.0.1", urlsplit(url).port or 0) as proxy,
+    ):
+        intake = make_intake_desk(tmp_path / "intake", "JN-01")
+        clerk_a = intake.users.actor("clerk1")
+        enterprise = submitted(
+            intake, clerk_a, business="ENT_NONRES_TRANSFER", kind="enterprise", channel="online", applied_at=T0
+        ).number
+        individual = submitted(intake, clerk_a, channel="online", applied_at=T0 + timedelta(hours=1)).number
+        agent_for(intake, registry, url).sync_once()
+        real_page(registry, enterprise, problems=True)  # type: ignore[arg-type]  # its db and blobs are a desk's
+        token = registry.add_station("JN-REV", "审核")
+        desk = make_desk(
+            tmp_path / "review", monkeypatch, station_id="JN-REV", registry_url=proxy.url, registry_token=token
+        )
+        monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")
+        source = RegistryLeases(desk.blobs, url=proxy.url, token=token, timeout=5)
+        desk.review.attach_registry(source)
+        reviewer = add_user(desk, "rev1", ["reviewer"], can_review_online=True)
+
+        async def script(pilot: Pilot[None]) -> None:
+            await settle(pilot)
+            assert "registry pool: 2 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
+            screen = await open_next(pilot)  # claimed at the registry, fetched with its pages
+            assert screen.lease.number == enterprise
+            await wait_until(pilot, lambda: pilot.app.screen.query_one(PageImage).has_picture)
+            assert "济南泉城商贸有限公司" in pilot.app.screen.query_one(OcrText).text
+
+            proxy.partitioned = True  # the network drops; the dossier on screen is decided all the same
+            await pilot.press("a")
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApproveModal))
+            await pilot.press("y")
+            await settle(pilot)
+            assert [(d.kind, d.outcome) for d in desk.review.decisions(enterprise)] == [("approve", "applied")]
+            # The next one cannot be claimed now: said in one line, and back on my queue.
+            await wait_until(pilot, lambda: any("registry unreachable" in n for n in notes(pilot)))
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
+            await pilot.press("r")
+            await settle(pilot)
+            assert "registry pool: unreachable now" in text_of(pilot, "#review-summary")
+
+        run_app(desk, script, actor=reviewer, mode="review")
+
+        proxy.partitioned = False
+        agent = SyncAgent(desk.db, desk.blobs, station_id="JN-REV", url=proxy.url, token=token, timeout=5)
+        agent.sync_once()
+        with registry.db.read() as s:
+            assert s.execute(select(Decision.kind, Decision.outcome)).all() == [("approve", "applied")]
+            assert s.execute(select(Dossier.stage).where(Dossier.number == enterprise)).scalar_one() != "REVIEW"
+        with desk.db.read() as s:
+            assert [op.state for op in s.execute(select(OutboxOp)).scalars()] == ["sent"]
+        assert individual not in [x.number for x in desk.review.queue(reviewer)]
+        agent.stop()
+        source.close()
+        desk.close()
+        intake.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -90,6 +91,7 @@ class WorkstationApp(App[None]):
         self.theme = DARK_THEME
 
     def on_mount(self) -> None:
+        self._pin_console_size(self.size.width, self.size.height)
         try:
             self.set_keymap(load_keymap(self._keymap_file))
         except ConfigError as exc:
@@ -100,6 +102,14 @@ class WorkstationApp(App[None]):
             self.push_screen(LoginScreen(self.desk, hint=self._login_hint), callback=self._logged_in)
         if self._on_shown is not None:
             self.call_after_refresh(self._on_shown)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._pin_console_size(event.size.width, event.size.height)
+
+    def _pin_console_size(self, width: int, height: int) -> None:
+        """Tell Rich the terminal's size: else it asks the OS on every measurement, three times per table cell
+        (a 200-page dossier's tables cost ~15,000 system calls to open)."""
+        self.console.size = (width, height)
 
     def _logged_in(self, actor: Actor | None) -> None:
         if actor is None:

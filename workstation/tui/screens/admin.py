@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor, Permission, has_permission
@@ -23,7 +23,7 @@ from workstation.services.syncstate import SyncOverview
 from workstation.services.users import UserView
 from workstation.tui.screens import error_line
 from workstation.tui.screens.admin_user import AddUserScreen, EditUserScreen
-from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 USER_COLUMNS = ("user", "name", "roles", "online review", "offline review", "active")
 # Fixed widths: the first paint already has its final layout (a table measures new rows only when idle).
@@ -81,7 +81,7 @@ Users and their roles and review grants, this station, and the audit chain.
         yield Static("Users 用户", classes="admin-title", id="admin-users-title", markup=False)
         yield UsersTable(id="admin-users", cursor_type="row", zebra_stripes=True)
         yield Static("audit chain: not verified in this session (v verifies)", id="admin-audit", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#admin-users", DataTable)

@@ -8,13 +8,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Input, SelectionList, Static
+from textual.widgets import Button, Checkbox, Input, SelectionList, Static
 from textual.worker import Worker, WorkerState
 
 from workstation.domain.permissions import Actor, UserRole
 from workstation.services.desk import Desk
 from workstation.services.users import UserView
 from workstation.tui.screens import error_line
+from workstation.tui.widgets.chrome import KeysFooter
 
 ROLE_LABELS = {
     UserRole.CLERK: "clerk 窗口受理",
@@ -116,7 +117,7 @@ class AddUserScreen(_UserForm):
                 yield Input(placeholder="password 密码", password=True, id="admin-user-password", compact=True)
                 yield Input(placeholder="again 再次输入", password=True, id="admin-user-password2", compact=True)
             yield from self.roles_and_grants(None)
-        yield Footer()
+        yield KeysFooter()
 
     @on(Input.Submitted)
     def action_save(self) -> None:
@@ -160,7 +161,7 @@ class EditUserScreen(_UserForm):
         with Vertical(id="admin-user", classes="admin-modal"):
             yield Static(f"Roles and grants 角色与权限 · {self._user.username}", classes="admin-modal-title")
             yield from self.roles_and_grants(self._user)
-        yield Footer()
+        yield KeysFooter()
 
     def action_save(self) -> None:
         self.show_error("")

@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.errors import MissingMaterials
@@ -32,7 +32,7 @@ from workstation.services.events import PageEvent
 from workstation.services.receipt import build_receipt, receipt_path, receipt_text, write_receipt_pdf
 from workstation.services.views import DossierDetail, PartyView, mask_id
 from workstation.tui.screens import error_line, local_time
-from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.intake import (
     ChecklistTable,
     ChoiceScreen,
@@ -132,7 +132,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     yield FindingsTable(id="findings")
                 with TabPane("Parties 当事人", id="tab-parties"), VerticalScroll():
                     yield Static("", id="detail-parties")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         number = self._number
@@ -502,7 +502,7 @@ A file that cannot be taken is named with its reason; the others are still taken
             yield Static(f"Import scans into {self._number} 导入扫描件", id="import-title", markup=False)
             yield Input(placeholder="file, folder or pattern, e.g. ~/scans/case-01-*", id="import-path")
             yield Static("", id="import-error", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -599,7 +599,7 @@ with their page counts, the acceptance time and the time limit. `w` saves it as 
             with VerticalScroll(id="receipt-scroll"):
                 yield Static("loading…", id="receipt-text", markup=False)
             yield Static("", id="receipt-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._build()

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
@@ -22,7 +22,7 @@ from workstation.services.views import DossierSummary
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.dossier_detail import DossierDetailScreen
 from workstation.tui.screens.new_dossier import NewDossierScreen
-from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 # Ordered by what a clerk scans for first, so an 80-column terminal shows number, status, business, applicant.
 COLUMNS = ("受理号", "status", "business", "applicant", "stage", "applied (UTC+8)")
@@ -79,7 +79,7 @@ Newest first, 500 to a page (`]` older, `[` newer); `f` shows one status at a ti
         yield AppHeader()
         yield Static(self._header_text(None), id="dossiers-header", markup=False)
         yield DataTable(id="dossiers", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

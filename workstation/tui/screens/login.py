@@ -7,12 +7,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Static
+from textual.widgets import Button, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
 from workstation.tui.screens import error_line
+from workstation.tui.widgets.chrome import KeysFooter
 
 
 class LoginScreen(Screen[Actor]):
@@ -39,7 +40,7 @@ class LoginScreen(Screen[Actor]):
             yield Static("", id="login-error", markup=False)
             if self._hint:
                 yield Static(self._hint, id="login-hint", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     @on(Input.Submitted, "#username")
     def _username_entered(self) -> None:

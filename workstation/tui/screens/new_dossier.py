@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Select, Static
+from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from workstation.domain.catalogue import Business
@@ -21,6 +21,7 @@ from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
 from workstation.services.views import NewParty
 from workstation.tui.screens import error_line
+from workstation.tui.widgets.chrome import KeysFooter
 
 KIND_LABELS = {"enterprise": "企业 enterprise", "individual": "个人 individual"}
 APPLICANT_KINDS = list((label, kind) for kind, label in KIND_LABELS.items())
@@ -114,7 +115,7 @@ Choose the business (业务类型), then the applicant: kind, name and identifie
                 yield Button("+ party 添加当事人", id="add-party", disabled=True)
                 yield Button("Cancel", id="cancel")
                 yield Button("Create 创建", variant="primary", id="create")
-        yield Footer()
+        yield KeysFooter()
 
     def _business(self) -> Business | None:
         code = self.query_one("#business", Select).value

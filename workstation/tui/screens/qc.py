@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
@@ -23,7 +23,7 @@ from workstation.services.qc import CorrectionView, QcCheckView
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.qc_resolve import ResolveCorrectionScreen
 from workstation.tui.screens.qc_result import QcResultScreen, Recorded
-from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 PAGE_SIZE = 500
 CORRECTIONS_SHOWN = 500
@@ -109,7 +109,7 @@ Checks of registered dossiers, pending first; corrections (更正) opened by maj
             with TabPane("Corrections 更正", id=TAB_CORRECTIONS):
                 yield CorrectionsTable(id="qc-corrections", cursor_type="row", zebra_stripes=True)
         yield Static("", id="qc-status", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for selector, labels, widths in (

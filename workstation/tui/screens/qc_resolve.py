@@ -8,13 +8,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Input, Static
 from textual.worker import Worker, WorkerState
 
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
 from workstation.services.qc import CorrectionView
 from workstation.tui.screens import error_line
+from workstation.tui.widgets.chrome import KeysFooter
 
 
 class ResolveCorrectionScreen(ModalScreen[CorrectionView | None]):
@@ -49,7 +50,7 @@ Only its assignee or a QC inspector may resolve it. `enter` resolves, `escape` c
             with Horizontal(classes="qc-modal-buttons"):
                 yield Button("Cancel", id="qc-resolve-cancel")
                 yield Button("Resolve 办结", variant="primary", id="qc-resolve-save")
-        yield Footer()
+        yield KeysFooter()
 
     @on(Button.Pressed, "#qc-resolve-cancel")
     def action_cancel(self) -> None:

@@ -14,13 +14,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, RadioButton, RadioSet, Static, TextArea
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
 from workstation.services.qc import CorrectionView, QcCheckView
 from workstation.tui.screens import error_line, local_time
+from workstation.tui.widgets.chrome import KeysFooter
 
 RESULTS = (
     ("pass", "pass 合格"),
@@ -83,7 +84,7 @@ Defects one per line. `ctrl+s` records, `escape` closes without recording.
             with Horizontal(classes="qc-modal-buttons"):
                 yield Button("Cancel", id="qc-result-cancel")
                 yield Button("Record 记录", variant="primary", id="qc-result-save")
-        yield Footer()
+        yield KeysFooter()
 
     def result_value(self) -> str:
         pressed = self.query_one("#qc-result-kind", RadioSet).pressed_index

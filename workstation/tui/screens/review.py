@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
@@ -24,7 +24,7 @@ from workstation.errors import NotFound, Offline, UsageError
 from workstation.services.desk import Desk
 from workstation.services.review import Heartbeat, LeaseView
 from workstation.tui.screens import error_line, local_time
-from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 KIND_LABELS = {"enterprise": "企业", "individual": "个人"}
 # The countdown next to the number, so an 80-column terminal shows it; the business code is the widest.
@@ -106,7 +106,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         yield Static(self._summary(), id="review-summary", markup=False)
         yield DataTable(id="review-queue", cursor_type="row", zebra_stripes=True)
         yield Static("", id="review-lost", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#review-queue", DataTable)

@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets import Input, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from workstation.domain.review import ReturnItem
+from workstation.tui.widgets.chrome import KeysFooter
 
 MATERIAL_CODE_LENGTH = 3  # M05
 
@@ -72,7 +73,7 @@ class ApproveModal(ModalScreen[bool]):
         with Vertical(id="decide-box", classes="decide-approve"):
             yield Static("审核通过 Approve", classes="decide-title")
             yield Static(f"Approve {self._number}? It moves on to its next stage.", id="approve-text", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -128,7 +129,7 @@ and the consistency findings. `space` ticks or unticks an item. To add one, type
             problems = " ".join(self._problems)
             yield Static(f"problems: {problems}", id="return-problems", markup=False)
             yield Static("", id="decide-error", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def _label(self, item: ReturnItem) -> str:
         return item_label(item, self._problems, self._material_name)
@@ -194,7 +195,7 @@ A rejection without a reason is not sent. `escape` goes back.
                     yield RadioButton(self._reasons[code], name=code)
             yield Input(placeholder="note (optional)", id="reject-note")
             yield Static("", id="decide-error", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def reason_code(self) -> str | None:

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -36,7 +36,7 @@ from workstation.services.views import DossierDetail, PageView
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.review import KIND_LABELS, Clock, form_label, queue_order, time_left, utc_now
 from workstation.tui.screens.review_decide import ApproveModal, RejectChoice, RejectModal, ReturnModal
-from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.ocr_text import OcrText
 from workstation.tui.widgets.page_image import PageImage
 
@@ -166,7 +166,7 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
                 yield Static("", id="findings")
             with TabPane("字段 Fields", id="tab-fields"):
                 yield DataTable(id="fields", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#fields", DataTable).add_columns(*FIELD_COLUMNS)

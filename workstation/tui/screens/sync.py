@@ -17,14 +17,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk
 from workstation.services.syncstate import SyncStatus
 from workstation.tui.screens import error_line, local_time
-from workstation.tui.widgets.chrome import AppHeader
+from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 POLL_SECONDS = 2.0
 QUARANTINE_COLUMNS = ("seq", "kind", "受理号", "queued (UTC+8)", "reason")
@@ -131,7 +131,7 @@ changes wait in the outbox and for how long, changes the registry refused (parke
             with Horizontal(id="sync-conflict-detail"):
                 yield ConflictSide("", id="sync-conflict-local", classes="sync-side", markup=False)
                 yield ConflictSide("", id="sync-conflict-remote", classes="sync-side", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#sync-quarantined", DataTable).add_columns(*QUARANTINE_COLUMNS)

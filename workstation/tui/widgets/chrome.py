@@ -12,13 +12,45 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.services.syncstate import SyncOverview
 from workstation.tui.modes import modes_for
 
 POLL_SECONDS = 2.0
+
+
+class KeysFooter(Footer):
+    """Textual's Footer, rebuilt only when the keys it shows change.
+
+    Footer recomposes on every bindings signal (a focus move, `refresh_bindings`), even when the same keys come
+    back; opening a dossier sent eight of those, each rebuilding and restyling every key. Here the signals of
+    one refresh collapse into one check, and the keys are rebuilt only when what they show differs.
+    """
+
+    _shown_keys: tuple[object, ...] | None = None
+    _check_pending = False
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus or not self.is_attached or screen is not self.screen or self._check_pending:
+            return
+        self._check_pending = True
+        self.call_after_refresh(self._rebuild_if_changed)
+
+    async def _rebuild_if_changed(self) -> None:
+        self._check_pending = False
+        if not self.is_attached:
+            return
+        shown = tuple(
+            (name, b.binding.key, b.binding.action, b.binding.description, b.binding.show, b.enabled, b.tooltip)
+            for name, b in self.screen.active_bindings.items()
+        )
+        if shown != self._shown_keys:
+            self._shown_keys = shown
+            await self.recompose()
 
 
 class ModeTabs(Static):

@@ -16,9 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from workstation.services.views import DossierDetail, FieldView, PageView, SlotView
+from workstation.tui.widgets.chrome import KeysFooter
 
 LOW_CONFIDENCE = 0.90
 UNKNOWN_MATERIAL = "unknown"
@@ -243,7 +244,7 @@ Type the reason or the corrected value and press `enter`; `escape` closes withou
                 yield Static(self._note, markup=False)
             yield Input(value=self._value, placeholder=self._placeholder, id="prompt-input")
             yield Static("", classes="prompt-error", id="prompt-error", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -285,7 +286,7 @@ class ChoiceScreen(ModalScreen[int | None]):
         with Vertical():
             yield Static(self._title, classes="choice-title", markup=False)
             yield OptionList(*(Text(option) for option in self._options), id="choice-list")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = self._selected
@@ -330,7 +331,7 @@ Scan the missing materials, or waive one with `w` on the checklist, then submit 
             yield Static(self._title, classes="message-title", id="message-title", markup=False)
             with VerticalScroll():
                 yield Static(self._body, id="message-body", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ocr import SAMPLES, Truth, load_truth
+from bench.stats import percentile
 from ocr.engines import unavailable_reason
 from ocr.pipeline import PageResult, read_file_task
 from ocr.pool import OcrPool
@@ -36,17 +37,6 @@ from ocr.pool import OcrPool
 TARGET_OVERHEAD_PERCENT = 10.0
 BUSINESS = "ENT_NONRES_TRANSFER"
 _ADMIN_PASSWORD = "bench-admin-1"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0–100), linear between the closest ranks; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _summary(values: Sequence[float]) -> dict[str, float]:

@@ -47,6 +47,7 @@ from sqlalchemy import Table, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bench.stats import percentile
 from workstation.domain.catalogue import Business, Catalogue, load_catalogue
 from workstation.domain.permissions import Actor, UserRole
 from workstation.domain.qc import default_qc_policy
@@ -269,17 +270,6 @@ def add_reviewers(
 
 
 # -- statistics ----------------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0–100), linear between the closest ranks; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 # -- one run -------------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from bench.stats import percentile
+
 PASSWORD = "bench-pass-1"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "scans"
 TARGETS = {"start_s": 1.0, "open_ms": 300.0, "input_p95_ms": 100.0}
@@ -327,11 +329,6 @@ def _pages_read(data_dir: Path) -> int:
     return int(row[0])
 
 
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
 def main(*, runs: int = 5, pages: int = 200, keys: int = 60, load: int = 24, as_json: bool = False) -> int:
     size = (80, 24)
     root = Path(tempfile.mkdtemp(prefix="bench-tui-"))
@@ -348,23 +345,23 @@ def main(*, runs: int = 5, pages: int = 200, keys: int = 60, load: int = 24, as_
             "terminal": f"{size[0]}x{size[1]} pty, TERM=xterm-256color",
             "setup_s": round(setup_s, 1),
             "runs": runs,
-            "start_s": {"median": round(statistics.median(starts), 3), "p95": round(_p95(starts), 3)},
+            "start_s": {"median": round(statistics.median(starts), 3), "p95": round(percentile(starts, 95), 3)},
             "open_ms": {
                 "pages": pages,
                 "median": round(statistics.median(opens), 1),
-                "p95": round(_p95(opens), 1),
+                "p95": round(percentile(opens, 95), 1),
             },
             "input_idle_ms": {
                 "keys": keys,
                 "median": round(statistics.median(idle), 1),
-                "p95": round(_p95(idle), 1),
+                "p95": round(percentile(idle, 95), 1),
             },
             "input_under_ocr_ms": {
                 "keys": keys,
                 "scans_fed": load,
                 "pages_read_meanwhile": read,
                 "median": round(statistics.median(loaded), 1),
-                "p95": round(_p95(loaded), 1),
+                "p95": round(percentile(loaded, 95), 1),
             },
             "targets": TARGETS,
         }

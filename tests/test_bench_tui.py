@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from bench.tui import _p95, main
+from bench.tui import main
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,3 @@ def test_a_small_run_measures_start_open_and_key_latency(
     assert report["input_idle_ms"]["keys"] == 6 and report["input_idle_ms"]["median"] > 0
     assert report["input_under_ocr_ms"]["scans_fed"] == 2 and report["input_under_ocr_ms"]["median"] > 0
     assert set(report["met"]) == {"start", "open", "input"}
-
-
-def test_p95_picks_the_value_below_which_95_percent_lie() -> None:
-    assert _p95([float(v) for v in range(1, 101)]) == 95.0
-    assert _p95([3.0]) == 3.0

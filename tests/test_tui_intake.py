@@ -585,3 +585,44 @@ def test_a_200_page_dossier_opens_as_fast_as_a_one_page_one_and_uses_a_large_ter
         assert "scan-001.png" in shown and "Missing 缺少" in shown, shown
 
     run_app(desk, script, actor=clerk, mode="intake", size=LARGE)
+
+
+@pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
+def test_v_shows_the_page_beside_its_ocr_text_and_turns_through_the_dossier(
+    desk: Desk, clerk: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_pages import real_page
+    from workstation.tui.screens.page_viewer import PageViewerScreen
+    from workstation.tui.widgets.ocr_text import OcrText
+    from workstation.tui.widgets.page_image import PageImage
+
+    monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")
+    number = _dossier(desk, clerk)
+    _attach(desk, clerk, number, [("M01", None), ("M03", "p2")])
+    real_page(desk, number, problems=True)  # the first page: a real scan, read, with a field taken from it
+
+    async def script(pilot: Pilot[None]) -> None:
+        await _open(pilot, desk, clerk, number)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, PageViewerScreen))
+        viewer = pilot.app.screen
+        await wait_until(pilot, lambda: viewer.query_one(PageImage).has_picture)
+        title = text_of(pilot, "#viewer-title")
+        assert f"{number} · page 1 (1/2) · M01" in title and "OCR done" in title
+        shown = viewer.query_one(OcrText).text
+        assert "济南泉城商贸有限公司" in shown and "统一社会信用代码" in shown
+
+        await pilot.press("right")  # the next page: its bytes are not an image, said in one line
+        await wait_until(pilot, lambda: "(2/2)" in text_of(pilot, "#viewer-title"))
+        await wait_for_workers(pilot)
+        assert not viewer.query_one(PageImage).has_picture
+        assert "cannot show this page" in str(viewer.query_one("#page-image-note").render())
+        await pilot.press("right")  # no page after the last: nothing moves
+        assert "(2/2)" in text_of(pilot, "#viewer-title")
+        await pilot.press("left")
+        await wait_until(pilot, lambda: viewer.query_one(PageImage).has_picture)
+
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DossierDetailScreen))
+
+    run_app(desk, script, actor=clerk)

@@ -257,12 +257,22 @@ INTAKE_STATES = {
     "import": ["enter", "i"],
     "move_page": ["enter", "m"],
     "remove_page": ["enter", "delete"],
+    "page_viewer": ["enter", "down", "down", "down", "v"],  # the licence: a real scan, read
 }
 
 
 @SIZES
 @pytest.mark.parametrize("state", list(INTAKE_STATES))
-def test_intake(snap_compare: SnapCompare, desk: Desk, intake_dossier: str, size: tuple[int, int], state: str) -> None:
+@pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
+def test_intake(
+    snap_compare: SnapCompare,
+    desk: Desk,
+    intake_dossier: str,
+    size: tuple[int, int],
+    state: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")
     app = app_for(desk, "clerk1", "intake")
     assert snap_compare(app, terminal_size=size, run_before=settled(*INTAKE_STATES[state]))
 

@@ -32,6 +32,7 @@ from workstation.services.events import PageEvent
 from workstation.services.receipt import build_receipt, receipt_path, receipt_text, write_receipt_pdf
 from workstation.services.views import DossierDetail, PartyView, mask_id
 from workstation.tui.screens import error_line, local_time
+from workstation.tui.screens.page_viewer import PageViewerScreen
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.intake import (
     ChecklistTable,
@@ -67,11 +68,12 @@ hot folder then files pages here) or import files (`i`). Pages are read by OCR i
 checklist fills as they are recognised.
 
 When nothing is missing, `s` submits (受理); a refusal lists everything missing at once (一次性告知).
-`p` shows the 受理回执 receipt, which can be saved as a PDF.
+`v` shows the selected page beside its OCR text. `p` shows the 受理回执 receipt, which can be saved as a PDF.
 """
     BINDINGS = [
         Binding("a", "activate", "Scan here", id="detail.activate", tooltip="Make this the desk's active dossier"),
         Binding("i", "import_files", "Import", id="detail.import", tooltip="Take scan files from a folder or path"),
+        Binding("v", "view_page", "View", id="detail.view", tooltip="The page beside its OCR text"),
         Binding("m", "move_page", "Move", id="detail.move", tooltip="Put the page in another checklist slot"),
         Binding("r", "rotate_page", "Rotate", id="detail.rotate", tooltip="Turn the page 90° clockwise"),
         Binding("ctrl+up", "reorder_up", "Earlier", id="detail.reorder_up", tooltip="Move the page up", show=False),
@@ -231,6 +233,11 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             self._reload()
 
     # -- pages ---------------------------------------------------------------------------------------------
+
+    def action_view_page(self) -> None:
+        page_id = _cursor_key(self.query_one(PagesTable))
+        if self._detail is not None and page_id is not None:
+            self.app.push_screen(PageViewerScreen(self._desk, self._detail, page_id))
 
     def action_move_page(self) -> None:
         detail, page_id = self._detail, _cursor_key(self.query_one(PagesTable))
@@ -437,6 +444,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         detail = self._detail
         if action == "receipt":
             return detail is not None
+        if action == "view_page":
+            return self.query_one(PagesTable).row_count > 0
         if action not in EDIT_ACTIONS:
             return True
         if detail is None or detail.status not in EDITABLE:

@@ -172,3 +172,19 @@ def test_full_resolution_is_a_png_copy_for_the_system_viewer(desk: Desk, clerk: 
     with Image.open(path) as copy:
         assert copy.size == (600, 300)
         assert ImageChops.difference(copy.convert("L"), rotate_quadrant(scan(), 180)).getbbox() is None
+
+
+def test_full_size_copies_live_in_the_data_dir_and_old_ones_are_removed(desk: Desk, clerk: Actor) -> None:
+    import os
+    import time
+
+    from workstation.services.pages import FULL_SIZE_DIR, FULL_SIZE_KEEP_SECONDS
+
+    number = submitted(desk, clerk).number
+    page_id = real_page(desk, number)
+    first = PageImages(desk).full_resolution(number, page_id)
+    assert first.parent == Path(desk.settings.data_dir) / FULL_SIZE_DIR
+    old = time.time() - FULL_SIZE_KEEP_SECONDS - 60
+    os.utime(first, (old, old))  # viewed more than an hour ago
+    second = PageImages(desk).full_resolution(number, page_id)
+    assert second.is_file() and not first.exists()

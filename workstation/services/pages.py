@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ DISPLAY_MAX_SIDE = 1600  # enough for Sixel/Kitty at 160 columns; half-cell need
 CACHE_SIZE = 8
 # Pages are read no finer than OCR reads them; a 600 dpi scan is not kept at full size only to be shrunk.
 DISPLAY_DPI = 300
+# Full-size copies for the system's image viewer: kept in the data dir (they show ID cards), gone after an hour.
+FULL_SIZE_DIR = "tmp/full-pages"
+FULL_SIZE_KEEP_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,15 @@ class PageImages:
         return image
 
     def full_resolution(self, number: str, page_id: str, directory: Path | None = None) -> Path:
-        """The page upright at its scanned resolution, as a PNG in a temp file, for the system's image viewer."""
+        """The page upright at its scanned resolution, as a PNG for the system's image viewer.
+
+        By default in `<data dir>/tmp/full-pages`, where copies older than an hour are removed as new ones come.
+        """
         stored = self.stored(number, page_id)
         image = self._decode(number, stored, target_dpi=600)
-        folder = Path(directory) if directory is not None else Path(tempfile.gettempdir())
+        folder = Path(directory) if directory is not None else Path(self._desk.settings.data_dir) / FULL_SIZE_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_older(folder, FULL_SIZE_KEEP_SECONDS)
         with tempfile.NamedTemporaryFile(
             prefix=f"{number}-p{stored.position}-", suffix=".png", dir=folder, delete=False
         ) as handle:
@@ -116,3 +125,16 @@ class PageImages:
         except OcrError as exc:
             raise BlobError(f"{where}: the stored scan cannot be shown ({exc})") from None
         raise BlobError(f"{where}: its file has no page {stored.file_page}")
+
+
+def remove_older(folder: Path, seconds: float) -> int:
+    """Remove the PNG copies in `folder` last written more than `seconds` ago; returns how many."""
+    cutoff, removed = time.time() - seconds, 0
+    for path in folder.glob("*.png"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:  # gone already, or not ours to remove: leave it
+            continue
+    return removed

@@ -626,3 +626,40 @@ def test_v_shows_the_page_beside_its_ocr_text_and_turns_through_the_dossier(
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, DossierDetailScreen))
 
     run_app(desk, script, actor=clerk)
+
+
+def test_n_adds_a_party_at_the_desk_checked_first_and_the_checklist_asks_for_their_materials(
+    desk: Desk, clerk: Actor
+) -> None:
+    from workstation.tui.screens.add_party import AddPartyScreen
+
+    number = _dossier(desk, clerk)
+    before = desk.dossiers.show(number)
+
+    async def add(pilot: Pilot[None], name: str, identifier: str) -> None:
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, AddPartyScreen))
+        pilot.app.screen.query_one(".party-kind", Select).value = "individual"
+        await _type(pilot, ".party-name", name)
+        await _type(pilot, ".party-id", identifier)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DossierDetailScreen))
+        await wait_for_workers(pilot)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await _open(pilot, desk, clerk, number)
+        # A wrong identifier: one line on the desk, nothing added.
+        await add(pilot, "王小明", "370102198701055090")
+        assert "370102198701055090" not in str(desk.dossiers.show(number).parties)
+        assert len(desk.dossiers.show(number).parties) == len(before.parties)
+        assert "check digit" in text_of(pilot, "#detail-message")
+
+        await add(pilot, "王小明", "11010519491231002X")
+        after = desk.dossiers.show(number)
+        added = [p for p in after.parties if p.name == "王小明"]
+        assert len(added) == 1 and added[0].role == "seller"
+        assert any(s.party_key == added[0].key for s in after.slots)  # their ID card is asked for
+        assert "seller 王小明 added" in text_of(pilot, "#detail-message")
+        assert any(row[2].startswith(f"{added[0].key} ") for row in table_rows(pilot, "#slots"))
+
+    run_app(desk, script, actor=clerk)

@@ -30,8 +30,9 @@ from workstation.errors import UsageError
 from workstation.services.desk import Desk
 from workstation.services.events import PageEvent
 from workstation.services.receipt import build_receipt, receipt_path, receipt_text, write_receipt_pdf
-from workstation.services.views import DossierDetail, PartyView, mask_id
+from workstation.services.views import DossierDetail, NewParty, PartyView, mask_id
 from workstation.tui.screens import error_line, local_time
+from workstation.tui.screens.add_party import AddPartyScreen
 from workstation.tui.screens.page_viewer import PageViewerScreen
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.intake import (
@@ -53,7 +54,7 @@ SCAN_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf", ".bmp", ".web
 PAGE_ACTIONS = ("move_page", "rotate_page", "delete_page", "reorder_up", "reorder_down")
 FIELD_ACTIONS = ("edit_field", "confirm_field")
 CHANGE_WORKER = "detail.change"
-EDIT_ACTIONS = ("activate", "import_files", "waive", "submit", *PAGE_ACTIONS, *FIELD_ACTIONS)
+EDIT_ACTIONS = ("activate", "import_files", "add_party", "waive", "submit", *PAGE_ACTIONS, *FIELD_ACTIONS)
 
 
 class DossierDetailScreen(Screen[None]):
@@ -68,7 +69,8 @@ hot folder then files pages here) or import files (`i`). Pages are read by OCR i
 checklist fills as they are recognised.
 
 When nothing is missing, `s` submits (受理); a refusal lists everything missing at once (一次性告知).
-`v` shows the selected page beside its OCR text. `p` shows the 受理回执 receipt, which can be saved as a PDF.
+`v` shows the selected page beside its OCR text; `n` adds a party (a second buyer, say).
+`p` shows the 受理回执 receipt, which can be saved as a PDF.
 """
     BINDINGS = [
         Binding("a", "activate", "Scan here", id="detail.activate", tooltip="Make this the desk's active dossier"),
@@ -83,6 +85,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         Binding("delete", "delete_page", "Remove", id="detail.delete", tooltip="Remove the page (with a reason)"),
         Binding("e", "edit_field", "Edit field", id="detail.edit_field", tooltip="Correct the selected field"),
         Binding("c", "confirm_field", "Confirm", id="detail.confirm_field", tooltip="Confirm the field as read"),
+        Binding("n", "add_party", "Add party", id="detail.add_party", tooltip="Add a party (buyer, seller…)"),
         Binding("w", "waive", "Waive", id="detail.waive", tooltip="Waive the selected missing material"),
         Binding("s", "submit", "Submit", id="detail.submit", tooltip="Submit the dossier (受理)"),
         Binding("p", "receipt", "Receipt", id="detail.receipt", tooltip="The 受理回执 receipt (text, PDF)"),
@@ -233,6 +236,30 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             self._reload()
 
     # -- pages ---------------------------------------------------------------------------------------------
+
+    def action_add_party(self) -> None:
+        detail = self._detail
+        if detail is None:
+            return
+
+        def chosen(party: NewParty | None) -> None:
+            if party is None:
+                return
+            self._change(
+                "add_party",
+                lambda: self._desk.dossiers.add_party(
+                    self._actor,
+                    self._number,
+                    role=party.role,
+                    kind=party.kind,
+                    name=party.name,
+                    id_value=party.id_value,
+                ),
+                f"{' '.join(filter(None, (party.role, party.name)))} added; the checklist asks for their materials",
+            )
+
+        business = self._desk.catalogue.business(detail.business)
+        self.app.push_screen(AddPartyScreen(detail.number, business), chosen)
 
     def action_view_page(self) -> None:
         page_id = _cursor_key(self.query_one(PagesTable))

@@ -362,7 +362,7 @@ class SyncAgent:
                 select(OutboxOp).where(OutboxOp.station_id == self.station_id, OutboxOp.seq >= expected)
             ).scalars()
             for op in rows:
-                if op.state in ("sent", "conflict"):
+                if op.state in ("sent", "conflict", "settled"):
                     op.state = "pending"
                 elif op.state in ("quarantined", "retried"):
                     op.sent_at = None

@@ -258,6 +258,7 @@ INTAKE_STATES = {
     "move_page": ["enter", "m"],
     "remove_page": ["enter", "delete"],
     "page_viewer": ["enter", "down", "down", "down", "v"],  # the licence: a real scan, read
+    "add_party": ["enter", "n"],
 }
 
 

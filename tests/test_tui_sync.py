@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -104,6 +105,42 @@ def test_a_conflict_shows_the_desks_change_and_the_registrys_dossier_side_by_sid
 
         run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync", size=LARGE)
         run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync")  # and at 80×24
+        agent.stop()
+        desk.close()
+
+
+def test_a_conflict_dealt_with_is_marked_settled_with_a_note_kept_and_audited(tmp_path: Path) -> None:
+    from sqlalchemy import select as select_
+
+    from workstation.store.models import AuditEvent, OutboxOp
+    from workstation.tui.widgets.intake import PromptScreen
+
+    with running_registry(tmp_path / "registry") as (registry, url):
+        desk, agent, _number = withdrawn_here_resubmitted_there(tmp_path, registry, url)
+        desk.sync.attach(url, None)
+
+        async def script(pilot: Pilot[None]) -> None:
+            assert len(table_rows(pilot, "#sync-conflicts")) == 1
+            await pilot.press("tab")  # to the conflicts
+            await pilot.press("d")
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen))
+            await pilot.press("enter")  # no note: nothing happens, the prompt stays
+            assert isinstance(pilot.app.screen, PromptScreen)
+            await pilot.press(*"以中心为准", "enter")
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, SyncScreen))
+            await wait_for_workers(pilot, rounds=3)
+            await wait_until(pilot, lambda: table_rows(pilot, "#sync-conflicts") == [])
+            assert "Conflicts 冲突 (0)" in text_of(pilot, "#sync-conflicts-title")
+
+        run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync", size=LARGE)
+        with desk.db.read() as s:
+            [op] = s.execute(select_(OutboxOp).where(OutboxOp.state == "settled")).scalars()
+            assert op.last_error and op.last_error.startswith("stale_version")
+            assert "settled by clerk1: 以中心为准" in op.last_error
+            [event] = s.execute(select_(AuditEvent).where(AuditEvent.action == "sync.settle")).scalars()
+            assert event.actor == "clerk1" and json.loads(event.payload)["note"] == "以中心为准"
+        assert desk.sync.overview().parked == 0
+        assert desk.verify_audit().ok
         agent.stop()
         desk.close()
 

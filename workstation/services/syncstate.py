@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from workstation.domain.permissions import Actor
 from workstation.errors import NotFound, UsageError
-from workstation.services import outbox
+from workstation.services import audit, outbox
 from workstation.store.db import Database
 from workstation.store.models import DeskState, Dossier, OutboxOp, SyncCursor
 
@@ -186,6 +186,33 @@ class SyncService:
         new_op = retry_quarantined(self._db, self._station_id, op_id)
         self.sync_now()
         return new_op
+
+    def settle(self, actor: Actor, op_id: str, note: str) -> None:
+        """Take a conflict off the list once a person has dealt with it; the note says how. Kept, audited.
+
+        The refused change stays on record (state `settled`, its reason and the note); the registry's side is
+        what stands. Nothing is sent.
+        """
+        note = " ".join(note.split())[:300]
+        if not note:
+            raise UsageError("say how the conflict was settled (the note is kept with it)")
+        with self._db.transaction() as session:
+            op = session.get(OutboxOp, op_id)
+            if op is None:
+                raise NotFound(f"no op {op_id}")
+            if op.state != "conflict":
+                raise UsageError(f"op {op.seq} is {op.state}, not a conflict; only conflicts are settled")
+            op.state = "settled"
+            op.last_error = f"{op.last_error} · settled by {actor.username}: {note}"[:1000]
+            audit.append(
+                session,
+                station_id=self._station_id,
+                actor=actor.username,
+                action="sync.settle",
+                entity="op",
+                entity_id=op.op_id,
+                payload={"seq": op.seq, "kind": op.kind, "entity_id": op.entity_id, "note": note},
+            )
 
     def sync_now(self) -> None:
         if self._wake is not None:

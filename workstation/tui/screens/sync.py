@@ -25,6 +25,7 @@ from workstation.services.desk import Desk
 from workstation.services.syncstate import SyncStatus
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
+from workstation.tui.widgets.intake import PromptScreen
 
 POLL_SECONDS = 2.0
 QUARANTINE_COLUMNS = ("seq", "kind", "受理号", "queued (UTC+8)", "reason")
@@ -86,6 +87,7 @@ class SyncScreen(Screen[None]):
     BINDINGS = [
         Binding("y", "sync_now", "Sync now", id="sync.now", tooltip="Push and pull now instead of waiting"),
         Binding("t", "retry", "Retry", id="sync.retry", tooltip="Send the selected parked op again, then sync"),
+        Binding("d", "settle", "Settled", id="sync.settle", tooltip="Mark the selected conflict settled, with a note"),
     ]
     HELP = """
 ## Sync 同步
@@ -93,7 +95,8 @@ class SyncScreen(Screen[None]):
 Whether this desk's work has reached the registry: online or offline, the last success and error, how many
 changes wait in the outbox and for how long, changes the registry refused (parked) and conflicts.
 
-- `y` syncs now · `t` retries the selected parked op · `tab` moves between the lists.
+- `y` syncs now · `t` retries the selected parked op · `d` marks the selected conflict settled (with a note
+  saying how; it stays on record) · `tab` moves between the lists.
 - Everything works offline; the outbox is sent when the registry answers again.
 """
 
@@ -240,6 +243,31 @@ changes wait in the outbox and for how long, changes the registry refused (parke
         if item is not None:
             self._retry(item["op_id"], int(item["seq"]))
 
+    def action_settle(self) -> None:
+        key = _cursor_key(self.query_one("#sync-conflicts", DataTable))
+        item = self._conflicts.get(key) if key is not None else None
+        if item is None:
+            return
+
+        def noted(note: str | None) -> None:
+            if note:
+                self._settle(item["op_id"], int(item["seq"]), note)
+
+        self.app.push_screen(
+            PromptScreen(
+                f"Conflict on {item.get('number') or 'op ' + str(item['seq'])} settled: how?",
+                placeholder="e.g. 已与中心核对，以中心为准 / claimed again and decided anew",
+                note="The refused change stays on record with this note; nothing is sent.",
+            ),
+            noted,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync.settle")
+    def _settle(self, op_id: str, seq: int, note: str) -> None:
+        self._desk.sync.settle(self._actor, op_id, note)
+        self.app.call_from_thread(self.notify, f"conflict of op {seq} settled", title="sync", markup=False)
+        self.post_message(self.Nudged(None))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync.retry")
     def _retry(self, op_id: str, seq: int) -> None:
         self._desk.sync.retry(self._actor, op_id)  # re-queues the op and wakes the agent
@@ -266,6 +294,9 @@ changes wait in the outbox and for how long, changes the registry refused (parke
         if action == "retry":
             tables = self.query("#sync-quarantined")
             return bool(tables) and self.query_one("#sync-quarantined", DataTable).row_count > 0
+        if action == "settle":
+            tables = self.query("#sync-conflicts")
+            return bool(tables) and self.query_one("#sync-conflicts", DataTable).row_count > 0
         if action == "sync_now":
             return self._desk.sync.registry is not None
         return True

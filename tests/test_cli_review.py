@@ -152,3 +152,42 @@ def test_clock_pause_evaluate_and_records_csv(tmp_path: Path) -> None:
         rows = {row["username"]: row for row in csv.DictReader(fh)}
     assert rows["clerk1"]["created"] == "2" and rows["clerk1"]["evaluations"] == "1"
     assert rows["clerk1"]["evaluation_mean"].startswith("5")
+
+
+def test_with_a_registry_review_commands_claim_there_and_the_decision_goes_back_fenced(tmp_path: Path) -> None:
+    """`review pool|next|queue|decide` on a desk configured with a registry, then `sync now`."""
+    from sqlalchemy import select
+
+    from tests.sync_helpers import agent_for, make_desk, running_registry
+    from workstation.store.models import Decision
+
+    with running_registry(tmp_path / "registry") as (registry, url):
+        intake = make_desk(tmp_path / "intake", "JN-01")
+        number = submitted(intake, intake.users.actor("clerk1")).number
+        agent_for(intake, registry, url).sync_once()
+        intake.close()
+        desk = tmp_path / "review"
+        desk.mkdir()
+        token = registry.add_station("JN-REV", "审核")
+        (desk / "config.toml").write_text(
+            f'station_id = "JN-REV"\nregistry_url = "{url}"\nregistry_token = "{token}"\n', encoding="utf-8"
+        )
+        assert ws(desk, "user", "add", "rev1", "--role", "reviewer", "--online", "--offline").returncode == 0
+
+        pool = ws(desk, "--as", "rev1", "review", "pool", "--json")
+        assert pool.returncode == 0, pool.stderr
+        assert json.loads(pool.stdout) == {"online": 0, "offline": 1}
+        claimed = ws(desk, "--as", "rev1", "review", "next", "--json")
+        assert claimed.returncode == 0, claimed.stderr
+        lease = json.loads(claimed.stdout)
+        assert lease["number"] == number
+        queue = json.loads(ws(desk, "--as", "rev1", "review", "queue", "--json").stdout)
+        assert [x["lease_id"] for x in queue] == [lease["lease_id"]]
+        decided = ws(desk, "--as", "rev1", "review", "decide", number, "approve", "--json")
+        assert decided.returncode == 0, decided.stderr
+        assert json.loads(decided.stdout)["outcome"] == "applied"
+        assert ws(desk, "sync", "now").returncode == 0
+        with registry.db.read() as s:
+            assert s.execute(select(Decision.kind, Decision.fence, Decision.outcome)).all() == [
+                ("approve", lease["fence"], "applied")
+            ]

@@ -7,24 +7,20 @@ turning pages quickly only ever shows the last one asked for.
 
 from __future__ import annotations
 
-from PIL import Image as PILImage
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
-from textual.worker import get_current_worker
 
-from workstation.errors import BlobError, NotFound
 from workstation.services.desk import Desk
 from workstation.services.pages import PageImages
 from workstation.services.views import DossierDetail, PageView
 from workstation.tui.widgets.chrome import KeysFooter
 from workstation.tui.widgets.intake import OCR_LABELS
 from workstation.tui.widgets.ocr_text import OcrText
-from workstation.tui.widgets.page_image import PageImage
+from workstation.tui.widgets.page_image import PageImage, PageLoaded, read_page
 
 
 class PageViewerScreen(ModalScreen[None]):
@@ -56,16 +52,6 @@ lines read with low confidence dimmed. Check a field against its page before con
         ),
         Binding("escape,v", "close", "Back", id="viewer.close", tooltip="Back to the dossier"),
     ]
-
-    class Loaded(Message):
-        def __init__(
-            self, page_id: str, image: PILImage.Image | None, note: str, lines: list[tuple[str, float]]
-        ) -> None:
-            super().__init__()
-            self.page_id = page_id
-            self.image = image
-            self.note = note
-            self.lines = lines
 
     def __init__(self, desk: Desk, detail: DossierDetail, page_id: str, *, images: PageImages | None = None) -> None:
         super().__init__()
@@ -127,21 +113,12 @@ lines read with low confidence dimmed. Check a field against its page before con
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer.load")
     def _load(self, page_id: str) -> None:
-        number = self._detail.number
-        image: PILImage.Image | None = None
-        note = ""
-        try:
-            lines = [(text, confidence) for text, _box, confidence in self._desk.dossiers.page_lines(number, page_id)]
-            if get_current_worker().is_cancelled:  # the clerk turned on: do not decode this one
-                return
-            image = self._images.image(number, page_id)
-        except (BlobError, NotFound) as exc:
-            lines, note = [], f"cannot show this page: {exc}"
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(page_id, image, note, lines))
+        loaded = read_page(self._desk, self._images, self._detail.number, page_id)
+        if loaded is not None:
+            self.post_message(loaded)
 
-    @on(Loaded)
-    def _loaded(self, message: Loaded) -> None:
+    @on(PageLoaded)
+    def _loaded(self, message: PageLoaded) -> None:
         if message.page_id != self.page.id:
             return
         picture = self.query_one(PageImage)

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image as PILImage
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,7 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from workstation.domain.errors import DomainError
 from workstation.domain.permissions import Actor
 from workstation.domain.review import ReturnItem, merge_items
-from workstation.errors import BlobError, ConflictError, NotFound
+from workstation.errors import ConflictError
 from workstation.services.desk import Desk
 from workstation.services.pages import PageImages
 from workstation.services.review import DecisionView, Heartbeat, LeaseView
@@ -38,7 +37,7 @@ from workstation.tui.screens.review import KIND_LABELS, Clock, form_label, queue
 from workstation.tui.screens.review_decide import ApproveModal, RejectChoice, RejectModal, ReturnModal
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.ocr_text import OcrText
-from workstation.tui.widgets.page_image import PageImage
+from workstation.tui.widgets.page_image import PageImage, PageLoaded, read_page
 
 KIND_DONE = {"approve": "approved 审核通过", "return": "returned 补正", "reject": "rejected 不予登记"}
 TAB_FOCUS = {
@@ -87,20 +86,6 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             super().__init__()
             self.detail = detail
             self.lease = lease
-
-    class PageShown(Message):
-        def __init__(
-            self,
-            page_id: str,
-            image: PILImage.Image | None,
-            note: str,
-            lines: Sequence[tuple[str, float]],
-        ) -> None:
-            super().__init__()
-            self.page_id = page_id
-            self.image = image
-            self.note = note
-            self.lines = lines
 
     class Suggested(Message):
         def __init__(self, items: list[ReturnItem]) -> None:
@@ -243,18 +228,9 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review.page")
     def load_page(self, page_id: str) -> None:
-        number = self._lease.number
-        lines = [(text, confidence) for text, _box, confidence in self._desk.dossiers.page_lines(number, page_id)]
-        image: PILImage.Image | None = None
-        note = ""
-        if get_current_worker().is_cancelled:  # the reviewer has moved on: do not decode this one
-            return
-        try:
-            image = self._pages.image(number, page_id)
-        except (BlobError, NotFound) as exc:
-            note = f"cannot show this page: {exc}"
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.PageShown(page_id, image, note, lines))
+        loaded = read_page(self._desk, self._pages, self._lease.number, page_id)
+        if loaded is not None:
+            self.post_message(loaded)
 
     def heartbeat(self) -> None:
         if self._lease_lost is None and not self._busy:
@@ -336,8 +312,8 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         self._draw_fields(detail)
         self.refresh_bindings()
 
-    @on(PageShown)
-    def _page_shown(self, message: PageShown) -> None:
+    @on(PageLoaded)
+    def _page_shown(self, message: PageLoaded) -> None:
         if message.page_id != self._page_id or self._detail is None:
             return
         page = next((p for p in self._detail.pages if p.id == message.page_id), None)

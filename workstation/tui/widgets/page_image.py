@@ -15,15 +15,23 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from workstation.errors import BlobError, NotFound
+
+if TYPE_CHECKING:
+    from workstation.services.desk import Desk
+    from workstation.services.pages import PageImages
 
 RENDERER_ENV = "WS_TUI_IMAGE"
 RENDERERS = ("auto", "halfcell", "unicode", "sixel", "tgp")
@@ -127,3 +135,32 @@ Graphics terminals (Sixel, Kitty) show the scan itself; others show coloured hal
     def _remove_picture(self) -> None:
         for old in self.query(".page-picture"):
             old.remove()
+
+
+class PageLoaded(Message):
+    """One page read off the UI thread: its picture (None, with `note` saying why, when it cannot be shown) and
+    the lines OCR read on it."""
+
+    def __init__(
+        self, page_id: str, image: PILImage.Image | None, note: str, lines: Sequence[tuple[str, float]]
+    ) -> None:
+        super().__init__()
+        self.page_id = page_id
+        self.image = image
+        self.note = note
+        self.lines = lines
+
+
+def read_page(desk: Desk, images: PageImages, number: str, page_id: str) -> PageLoaded | None:
+    """In a thread worker: the page's OCR lines and picture; None once the worker is cancelled (moved on)."""
+    lines: list[tuple[str, float]] = []
+    image: PILImage.Image | None = None
+    note = ""
+    try:
+        lines = [(text, confidence) for text, _box, confidence in desk.dossiers.page_lines(number, page_id)]
+        if get_current_worker().is_cancelled:  # do not decode a page nobody is looking at any more
+            return None
+        image = images.image(number, page_id)
+    except (BlobError, NotFound) as exc:
+        note = f"cannot show this page: {exc}"
+    return None if get_current_worker().is_cancelled else PageLoaded(page_id, image, note, lines)

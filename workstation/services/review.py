@@ -47,6 +47,7 @@ from workstation.store.types import utcnow
 log = logging.getLogger(__name__)
 
 _POOL_STATUSES = (Status.SUBMITTED.value, Status.IN_REVIEW.value)
+REGISTRY_USER = "registry"  # the local author of dossiers that came from the registry with a lease
 
 
 @dataclass(frozen=True)
@@ -898,9 +899,6 @@ def _registry_user(session: Session) -> str:
         session.add(user)
         session.flush()
     return user.id
-
-
-REGISTRY_USER = "registry"
 
 
 def _review_classes(actor: Actor) -> tuple[bool, ...]:

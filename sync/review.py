@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from sync.client import RETRYABLE_STATUS
 from sync.protocol import MAX_BLOB_BYTES, ClaimResponse, HeartbeatResponse, Lease, PoolResponse
 from workstation.domain.permissions import Actor
 from workstation.errors import BlobError, Offline, UsageError
@@ -27,8 +28,6 @@ from workstation.services.review import RegistryClaim, RegistryLease, reviewer_p
 from workstation.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
-
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class RegistryLeases:

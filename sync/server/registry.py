@@ -666,16 +666,7 @@ class Registry:
                         "lease_id": lease.lease_id,
                     },
                 )
-        return ClaimResponse(
-            lease=Lease(
-                lease_id=lease.lease_id,
-                fence=lease.fence,
-                dossier_id=lease.dossier_id,
-                number=lease.number,
-                expires_at=lease.expires_at,
-            ),
-            dossier=manifest,
-        )
+        return ClaimResponse(lease=_wire_lease(lease), dossier=manifest)
 
     def release(self, station_id: str, reviewer: Reviewer, lease_id: str) -> ReleaseResponse:
         """Give a lease back to the pool; one no longer live (or never this reviewer's) is `released: false`."""
@@ -692,16 +683,7 @@ class Registry:
             actor = self.reviewer_actor(session, station_id, reviewer)
         beat = self.review.heartbeat(actor, lease_ids)
         return HeartbeatResponse(
-            renewed=[
-                Lease(
-                    lease_id=x.lease_id,
-                    fence=x.fence,
-                    dossier_id=x.dossier_id,
-                    number=x.number,
-                    expires_at=x.expires_at,
-                )
-                for x in beat.renewed
-            ],
+            renewed=[_wire_lease(x) for x in beat.renewed],
             lost=[{"lease_id": lid, "reason": why} for lid, why in beat.lost],
         )
 
@@ -786,6 +768,16 @@ def _current_state(session: Session, op: Op) -> dict[str, Any] | None:
     if dossier is None:
         return None
     return {"number": dossier.number, "version": dossier.version, "stage": dossier.stage, "status": dossier.status}
+
+
+def _wire_lease(lease: LeaseView) -> Lease:
+    return Lease(
+        lease_id=lease.lease_id,
+        fence=lease.fence,
+        dossier_id=lease.dossier_id,
+        number=lease.number,
+        expires_at=lease.expires_at,
+    )
 
 
 def _result(row: AppliedOp, *, replayed: bool = False) -> OpResult:

@@ -672,7 +672,8 @@ class ReviewService:
             if lease_ids is not None:
                 query = query.where(Assignment.lease_id.in_(list(lease_ids)))
             active = list(session.execute(query).scalars())
-        unknown = [(x, "no such lease for this reviewer") for x in lease_ids or () if x not in set(active)]
+        live = set(active)
+        unknown = [(x, "no such lease for this reviewer") for x in lease_ids or () if x not in live]
         if not active:
             return Heartbeat((), tuple(unknown))
         try:

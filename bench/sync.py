@@ -8,7 +8,7 @@ SQLite (a temp file) or, given a URL (`pg_url` / `--pg`, else WS_BENCH_PG_URL), 
 Dossiers are captured through the window flow, as `tests/review_helpers.submitted` does: `dossiers.new` (the
 applicant), the other required parties, `attach_page` × `pages` (random, incompressible bytes, distinct per page,
 `page_kb` KiB each; the first pages fill the required slots, any required slot left over is waived), `submit`.
-That is 1 + parties + pages + 1 ops per dossier; the submission carries the manifest naming every page blob.
+That is 1 + parties + pages + 1 ops per dossier; the submission carries the content naming every page blob.
 Capture is timed apart (it is not a sync figure) and done once: each measurement works on a copy of the captured
 desk (database copied, blob files hard-linked: they are immutable and the agent only reads them) against a fresh,
 empty registry.

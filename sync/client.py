@@ -5,13 +5,16 @@ Nothing is lost and nothing is done twice, whatever the network does:
   means the op is sent again and the registry returns its first result;
 - the blobs a batch references are uploaded (and verified there) before the batch;
 - the change cursor is stored in the same transaction as the changes it covers;
-- network errors, 5xx, 408 and 429 are retried with jittered exponential backoff; any other refusal of one op
-  parks that op in a visible quarantine (its sequence number is reported to the registry as skipped) and the
-  queue moves on. The loop runs on a timer, not only when something new is written.
+- network errors, 5xx, 408 and 429 are retried with jittered exponential backoff; an op the registry refuses
+  (answered per op, with its code) is parked in a visible quarantine and the queue moves on; an op the registry
+  fails on (500) when sent alone, `PARK_AFTER_SERVER_ERRORS` times in a row while the registry is otherwise up, is
+  parked too, so one op can never stop a desk's queue. The loop runs on a timer, not only when something new is
+  written.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -23,7 +26,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sync.protocol import SCHEMA_VERSION
+from sync.protocol import MAX_BATCH_BYTES, SCHEMA_VERSION
 from workstation.errors import BlobError
 from workstation.services.syncstate import SyncStatus, put_state, retry_quarantined, sync_status
 from workstation.store.blobs import BlobStore
@@ -34,11 +37,21 @@ from workstation.store.types import utcnow
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Ops that ask the registry to move a dossier; refused or in conflict, the desk's copy shows the registry's state.
+_MOVES = frozenset(
+    {"dossier.submit", "dossier.resubmit", "dossier.withdraw", "dossier.issue", "dossier.register", "review.decision"}
+)
 CURSOR = "changes"
+PARK_AFTER_SERVER_ERRORS = 5
+BATCH_BYTES = 8 * 1024 * 1024  # a batch's ops, as sent; well below the registry's cap (MAX_BATCH_BYTES)
 
 
 class Transient(Exception):
     """Try again later: the network or the registry is not answering properly now."""
+
+
+class ServerError(Transient):
+    """The registry failed on a batch (500): retried, and once the op is alone in its batch, counted against it."""
 
 
 class Refused(Exception):
@@ -97,6 +110,8 @@ class SyncAgent:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one sync pass at a time (background loop and `sync now`)
         self.failures = 0  # consecutive failed passes
+        # After a 500 for a batch: its ops go one per batch, up to its last sequence number, to find the one at fault.
+        self._alone_through: int | None = None
         self.on_change: Callable[[], None] | None = None
 
     # -- one pass ----------------------------------------------------------------------------------------
@@ -123,14 +138,25 @@ class SyncAgent:
             ops, skipped = self._next_batch()  # a corrupt local blob may have parked an op
             if not ops and not skipped:
                 return report
+            wired = self._fit(ops, report)
+            if not wired and ops:
+                continue  # the first op was too large to send at all: parked; look again
             body = {
                 "schema_version": SCHEMA_VERSION,
                 "station_id": self.station_id,
-                "ops": [_wire(op) for op in ops],
+                "ops": wired,
                 "skipped": skipped,
             }
-            response = self._request("POST", "/v1/ops", json=body)
+            try:
+                response = self._request("POST", "/v1/ops", json=body)
+            except ServerError:
+                self._server_error(wired, report)
+                raise
             report.batches += 1
+            if wired and self._alone_through is not None:
+                self._reset_server_errors(wired[0]["op_id"])
+                if wired[0]["seq"] >= self._alone_through:
+                    self._alone_through = None
             if response.status_code == 200:
                 answer = response.json()
                 self._take_results(answer.get("results", []), report)
@@ -153,7 +179,7 @@ class SyncAgent:
                         else:
                             raise Refused(str(exc)) from None
                 continue
-            if response.status_code in (400, 401, 403) and data.get("seq") is None:
+            if response.status_code in (400, 401, 403, 413) and data.get("seq") is None:
                 raise Refused(f"registry refused this desk: {code}: {data.get('message')}")
             if data.get("seq") is not None:
                 self._park(int(data["seq"]), f"{code}: {data.get('message')}", report)
@@ -233,9 +259,64 @@ class SyncAgent:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise Transient(f"registry unreachable: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 500:
+            raise ServerError(f"registry answered {response.status_code}")
         if response.status_code in RETRYABLE_STATUS:
             raise Transient(f"registry answered {response.status_code}")
         return response
+
+    def _fit(self, ops: list[OutboxOp], report: PushReport) -> list[dict[str, Any]]:
+        """The ops on the wire, as many as fit in one batch (one alone while finding an op the registry fails on)."""
+        wired: list[dict[str, Any]] = []
+        size = 0
+        for op in ops[:1] if self._alone_through is not None else ops:
+            item = _wire(op)
+            length = len(json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"))
+            if length > MAX_BATCH_BYTES - 4096:
+                if not wired:
+                    self._park_op(
+                        op.op_id,
+                        f"too_large: {length} bytes as sent; the registry takes a batch of at most {MAX_BATCH_BYTES}",
+                        report,
+                    )
+                break
+            if wired and size + length > BATCH_BYTES:
+                break
+            wired.append(item)
+            size += length
+        return wired
+
+    def _server_error(self, wired: list[dict[str, Any]], report: PushReport) -> None:
+        """A 500 for this batch: next time its first op goes alone; alone and failing again and again, it is parked
+        (only while the registry answers its health check: an outage parks nothing)."""
+        if not wired:
+            return
+        if self._alone_through is None or len(wired) > 1:
+            self._alone_through = wired[-1]["seq"]
+            return
+        op_id = wired[0]["op_id"]
+        with self.db.transaction() as session:
+            op = session.get(OutboxOp, op_id)
+            if op is None or op.state != "pending":
+                return
+            op.server_errors += 1
+            count = op.server_errors
+        if count >= PARK_AFTER_SERVER_ERRORS and self._registry_up():
+            self._park_op(op_id, f"server_error: the registry failed on this op {count} times (500)", report)
+            if wired[0]["seq"] >= self._alone_through:
+                self._alone_through = None
+
+    def _reset_server_errors(self, op_id: str) -> None:
+        with self.db.transaction() as session:
+            session.execute(update(OutboxOp).where(OutboxOp.op_id == op_id).values(server_errors=0))
+
+    def _registry_up(self) -> bool:
+        for _attempt in range(2):  # after a 500 the server may have closed the connection this would reuse
+            try:
+                return self._http.get("/v1/health").status_code == 200
+            except httpx.TransportError:
+                continue
+        return False
 
     def _next_batch(self) -> tuple[list[OutboxOp], list[int]]:
         with self.db.read() as session:
@@ -263,8 +344,8 @@ class SyncAgent:
     def _send_blobs(self, ops: list[OutboxOp], report: PushReport) -> None:
         wanted: dict[str, str] = {}  # sha256 → op_id of the first op needing it
         for op in ops:
-            manifest = op.payload.get("manifest") if isinstance(op.payload, dict) else None
-            for sha in (manifest or {}).get("blobs", []):
+            content = op.payload.get("content") if isinstance(op.payload, dict) else None
+            for sha in (content or {}).get("blobs", []):
                 wanted.setdefault(sha, op.op_id)
         if not wanted:
             return
@@ -315,14 +396,20 @@ class SyncAgent:
                     continue
                 op.sent_at = now
                 op.attempts += 1
+                why = f"{result.get('code')}: {result.get('message')}"[:1000]
                 if status == "applied":
                     op.state = "sent"
                     report.applied += 1
-                else:
-                    op.state, op.last_error = "conflict", f"{result.get('code')}: {result.get('message')}"
-                    if isinstance(result.get("version"), int):  # the registry's version; the feed adds its state
-                        op.remote = {**(op.remote or {}), "version": result["version"]}
+                    continue
+                if isinstance(result.get("version"), int):  # the registry's version; the feed adds its state
+                    op.remote = {**(op.remote or {}), "version": result["version"]}
+                if status == "conflict":
+                    op.state, op.last_error = "conflict", why
                     report.conflicts += 1
+                else:  # refused: it may never be applied as sent; parked, with the registry's reason
+                    op.state, op.last_error = "quarantined", why
+                    report.quarantined += 1
+                    log.warning("op %s (%s) refused by the registry: %s", op.seq, op.kind, why)
 
     def _acknowledge_skips(self, last_seq: int) -> None:
         """Parked ops at or below the registry's last sequence number are known there as skipped."""
@@ -368,7 +455,7 @@ class SyncAgent:
                     op.sent_at = None
 
     def _apply_change(self, session: Session, change: dict[str, Any]) -> int:
-        if change.get("kind") == "sync.conflict":
+        if change.get("kind") in ("sync.conflict", "sync.refused"):
             self._note_conflict(session, change)
             return 0
         if change.get("kind") != "dossier.state":
@@ -390,7 +477,7 @@ class SyncAgent:
         op = session.get(OutboxOp, payload.get("op_id"))
         if op is not None and op.station_id == self.station_id:
             op.remote = {**(op.remote or {}), **current}
-            if op.kind == "review.decision":  # refused by its fence: the desk's copy goes back to the registry's
+            if op.kind in _MOVES:  # a move the registry did not make: the desk's copy goes back to the registry's
                 dossier = session.get(Dossier, op.entity_id)
                 stage, status, version = current.get("stage"), current.get("status"), current.get("version")
                 if dossier is not None and isinstance(stage, str) and isinstance(status, str):
@@ -418,6 +505,7 @@ def _wire(op: OutboxOp) -> dict[str, Any]:
         "base_version": op.base_version,
         "payload": op.payload,
         "created_at": op.created_at.isoformat(),
+        "actor": op.actor,
     }
 
 

@@ -1,6 +1,8 @@
-"""The wire format between desks and the registry (version 1), as pydantic models.
+"""The wire format between desks and the registry (version 2), as pydantic models.
 
-Everything a desk sends is checked here before the registry looks at it: sizes, patterns, the schema version.
+Everything a desk sends is checked here before the registry looks at it: sizes, patterns, the schema version,
+and for each op its kind's own payload (one model per kind, `extra="forbid"`): an op carries what its sender asks
+for, never a stage, a status or a version it would like the dossier to have. The registry decides those.
 Errors carry a `code` a desk can act on (see `ErrorCode`); the HTTP status says whether to retry.
 """
 
@@ -8,37 +10,70 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SHA256 = r"^[0-9a-f]{64}$"
 STATION = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+ROW_ID = r"^[A-Za-z0-9][A-Za-z0-9-]{0,35}$"  # UUIDv7 made on the desk (tests and tools may use shorter ids)
+NUMBER = r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"  # 受理号: <station>-<year>-<sequence>
+PERSON = r"^[a-z][a-z0-9_.-]{1,31}$"  # a user name, as desks and the registry spell them
+ACTOR = r"^(?:[a-z][a-z0-9_.-]{1,31}|\(applicant\))$"  # who did it on the desk (a user, "ocr", "(applicant)")
+MATERIAL = r"^M[0-9]{2}$"
+PARTY_KEY = r"^p[0-9]{1,3}$"
+FIELD_KEY = r"^[a-z][a-z0-9_]{0,39}$"
+CODE = r"^[A-Za-z][A-Za-z0-9_-]{0,39}$"  # business, role, condition and reason codes
+UNIT = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"  # a district office (unit) code
 MAX_OPS_PER_BATCH = 500
 MAX_BLOB_BYTES = 64 * 1024 * 1024
+MAX_BATCH_BYTES = 32 * 1024 * 1024  # a batch of ops; desks cut their batches well below it
+MAX_JSON_BYTES = 1024 * 1024  # any other request body
 MAX_CHANGES_PER_PAGE = 1000
-MAX_INT = 2**31 - 1  # sequence numbers and versions are 32-bit integers in the registry's tables
+MAX_INT = 2**31 - 1  # sequence numbers, versions and fences are 32-bit integers in the registry's tables
+MAX_PAGES = 2000  # pages of one dossier
+PERSON_HEADER = "X-Person-Token"
 
 
 class ErrorCode(StrEnum):
     AUTH_MISSING = "auth_missing"  # 401: no bearer token
     AUTH_INVALID = "auth_invalid"  # 401: unknown token
     AUTH_REVOKED = "auth_revoked"  # 401: the station's token was revoked
-    STATION_MISMATCH = "station_mismatch"  # 403: a station acting as another
+    PERSON_MISSING = "person_missing"  # 401: the route acts for a person and no person token was sent
+    PERSON_INVALID = "person_invalid"  # 401: unknown person token, wrong name or password, or a disabled person
+    PERSON_EXPIRED = "person_expired"  # 401: the person's token ran out; log in again
+    STATION_MISMATCH = "station_mismatch"  # 403: a station acting as another (or a person token of another)
     INVALID = "invalid"  # 400/422: malformed body
+    TOO_LARGE = "too_large"  # 413: the request body is larger than the route takes
     SCHEMA_VERSION = "schema_version"  # 400: the desk speaks another protocol version
     SEQ_GAP = "seq_gap"  # 409: an op's sequence number skips ahead; resend from `expected`
-    UNKNOWN_KIND = "unknown_kind"  # 422: an op kind the registry does not know (park it)
-    BAD_OP = "bad_op"  # 422: an op the registry cannot apply as sent (park it)
+    UNKNOWN_KIND = "unknown_kind"  # per op: an op kind the registry does not know (parked)
+    BAD_OP = "bad_op"  # per op: malformed for its kind, or breaks what the registry can store (parked)
+    NOT_OWNER = "not_owner"  # per op: only the station that created a dossier changes its draft (parked)
+    NOT_ALLOWED = "not_allowed"  # 403 / per op: the person's role or grants do not allow it, or the registry decides
+    NOT_EDITABLE = "not_editable"  # per op: the dossier is past 受理; its content is the registry's now (parked)
+    ILLEGAL_TRANSITION = "illegal_transition"  # per op: the stage machine has no such move from here (parked)
+    DUPLICATE = "duplicate"  # per op: the dossier id or 受理号 exists already (parked)
+    INCOMPLETE = "incomplete"  # per op: a submission missing required materials or parties (parked)
     BLOB_MISSING = "blob_missing"  # 409: an op references a blob not uploaded yet (upload, then resend)
     BLOB_MISMATCH = "blob_mismatch"  # 400: the bytes do not hash to the name (re-read, resend)
     BLOB_TOO_LARGE = "blob_too_large"  # 413
     LENGTH_REQUIRED = "length_required"  # 411
-    STALE_VERSION = "stale_version"  # 409 (per op): edited from an old base version; recorded as a conflict
-    STALE_FENCE = "stale_fence"  # 409 (per op): decided under a lease that is no longer live; recorded
-    NOT_FOUND = "not_found"  # 404
-    NOT_ALLOWED = "not_allowed"  # 403: the reviewer's grants do not allow it
+    STALE_VERSION = "stale_version"  # per op (conflict): edited from an old base version; recorded
+    STALE_FENCE = "stale_fence"  # per op (conflict): decided under a lease that is no longer live; recorded
+    NOT_FOUND = "not_found"  # 404 / per op: no such dossier (or not one this station may see)
+    UNAVAILABLE = "unavailable"  # 503: the registry's database cannot be reached now; retry
 
 
 class Problem(BaseModel):
@@ -51,6 +86,22 @@ class Problem(BaseModel):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Text = Annotated[str, Field(max_length=2000)]
+RowId = Annotated[str, Field(pattern=ROW_ID)]
+Sha = Annotated[str, Field(pattern=SHA256)]
+Material = Annotated[str, Field(pattern=MATERIAL)]
+PartyKey = Annotated[str, Field(pattern=PARTY_KEY)]
+FieldKey = Annotated[str, Field(pattern=FIELD_KEY)]
+Code = Annotated[str, Field(pattern=CODE)]
+Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
+Channel = Literal["window", "online", "field", "extension", "self_service"]
+PartyKind = Literal["enterprise", "individual"]
+Fence = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]
+
+
+# -- blobs ---------------------------------------------------------------------------------------------------
 
 
 class BlobsMissingRequest(_Strict):
@@ -67,35 +118,526 @@ class BlobStored(BaseModel):
     created: bool  # False: the registry had it already (idempotent)
 
 
-class Op(_Strict):
-    op_id: str = Field(min_length=1, max_length=36)
-    seq: int = Field(ge=1, le=MAX_INT)
-    kind: str = Field(min_length=1, max_length=60)
-    entity_id: str = Field(min_length=1, max_length=64)
-    base_version: int | None = Field(default=None, ge=1, le=MAX_INT)
-    payload: dict[str, Any]
+# -- a dossier's content (the manifest) ----------------------------------------------------------------------
+
+
+class PartyRow(_Strict):
+    id: RowId
+    key: PartyKey
+    position: Position
+    role: Code
+    kind: PartyKind
+    name: str | None = Field(default=None, max_length=200)
+    id_type: Literal["id_number", "uscc", "other"] | None = None
+    id_value: str | None = Field(default=None, max_length=64)
+
+
+class SlotRow(_Strict):
+    id: RowId
+    position: Position
+    material: Material
+    accepts: list[Material] = Field(max_length=30)
+    party_key: PartyKey | None = None
+    label: str = Field(max_length=200)
+    required: StrictBool
+    satisfied: StrictBool  # what the desk says; the registry counts the pages in the slot itself
+    waived: StrictBool
+    waiver_reason: str | None = Field(default=None, max_length=1000)
+
+
+Box = Annotated[list[Annotated[StrictInt, Field(ge=-100_000, le=100_000)]], Field(min_length=4, max_length=4)]
+OcrLine = tuple[Annotated[str, Field(max_length=2000)], Box, Annotated[float, Field(ge=0, le=1)]]
+
+
+class PageRow(_Strict):
+    id: RowId
+    slot_id: RowId | None
+    position: Position
+    sha256: Sha
+    file_page: Annotated[StrictInt, Field(ge=1, le=MAX_PAGES)]
+    source_name: str = Field(max_length=255)
+    media_type: str = Field(max_length=64)
+    size: Annotated[StrictInt, Field(ge=0, le=MAX_BLOB_BYTES)]
+    rotation: Literal[0, 90, 180, 270]
+    ocr_status: Literal["none", "queued", "reading", "done", "failed"]
+    ocr_text: str | None = Field(default=None, max_length=200_000)
+    material_guess: str | None = Field(default=None, max_length=8)
+    material_confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    ocr_lines: list[OcrLine] | None = Field(default=None, max_length=5000)
+    material_basis: str | None = Field(default=None, max_length=12)
+    slot_by_clerk: StrictBool
+    ocr_engine: str | None = Field(default=None, max_length=20)
+    deleted: StrictBool
+
+
+class FieldRow(_Strict):
+    id: RowId
+    page_id: RowId | None
+    key: FieldKey
+    value: str = Field(max_length=2000)
+    confidence: Annotated[float, Field(ge=0, le=1)]
+    valid: StrictBool | None
+    box: Box | None = None
+
+
+class FindingRow(_Strict):
+    id: RowId
+    rule: str = Field(max_length=60)
+    severity: Literal["info", "warning", "error"]
+    message: str = Field(max_length=2000)
+    page_ids: list[RowId] = Field(max_length=MAX_PAGES)
+    resolved: StrictBool
+
+
+class Content(_Strict):
+    """What a window sends at 受理 (and again at a 补正 resubmission): the dossier's content, nothing of its state."""
+
+    parties: list[PartyRow] = Field(max_length=50)
+    slots: list[SlotRow] = Field(max_length=200)
+    pages: list[PageRow] = Field(max_length=MAX_PAGES)
+    fields: list[FieldRow] = Field(max_length=20_000)
+    findings: list[FindingRow] = Field(max_length=2000)
+    blobs: list[Sha] = Field(max_length=MAX_PAGES)
+
+
+# -- ops: one model per kind -------------------------------------------------------------------------------
+
+Authority = Literal["create", "draft", "request", "lease", "person", "note", "registry"]
+
+
+class _Op(_Strict):
+    """What every op carries. `base_version` is the dossier's version the change was made on (every change)."""
+
+    op_id: str = Field(pattern=ROW_ID)
+    seq: StrictInt = Field(ge=1, le=MAX_INT)
+    kind: str  # each kind's model narrows it to its own name
+    entity_id: RowId
+    base_version: Annotated[StrictInt, Field(ge=1, le=MAX_INT)] | None = None
     created_at: AwareDatetime | None = None  # the desk's clock: recorded, never trusted for ordering
-    actor: str = Field(default="", max_length=64)
+    actor: str | None = Field(default=None, pattern=ACTOR)
+
+    # Who may send the kind and what it does to the version (the authority table, see `AUTHORITY`).
+    authority: ClassVar[Authority]
+    versioned: ClassVar[bool] = True
+
+
+class PartyIn(_Strict):
+    id: RowId | None = None
+    key: PartyKey
+    position: Position
+    role: Code
+    kind: PartyKind
+    name: str | None = Field(default=None, max_length=200)
+    id_type: Literal["id_number", "uscc", "other"] | None = None
+    id_value: str | None = Field(default=None, max_length=64)  # masked: the full number arrives with 受理
+
+
+class CreatePayload(_Strict):
+    number: str = Field(pattern=NUMBER)
+    business: Code
+    applicant_kind: PartyKind
+    channel: Channel
+    conditions: list[Code] = Field(default_factory=list, max_length=20)
+    applied_at: AwareDatetime
+    hall_mode: Literal["standard", "professional"] = "standard"
+    parties: list[PartyIn] = Field(max_length=50)
+
+
+class CreateOp(_Op):
+    kind: Literal["dossier.create"]
+    payload: CreatePayload
+    authority = "create"
+    versioned = False
+
+
+class PartyAddPayload(_Strict):
+    party: PartyIn
+
+
+class PartyAddOp(_Op):
+    kind: Literal["dossier.party_add"]
+    payload: PartyAddPayload
+    authority = "draft"
+
+
+class PageAddPayload(_Strict):
+    page_id: RowId
+    sha256: Sha
+    source_name: str = Field(max_length=255)
+    material: Material | None = None
+    party_key: PartyKey | None = None
+    position: Position
+
+
+class PageAddOp(_Op):
+    kind: Literal["dossier.page_add"]
+    payload: PageAddPayload
+    authority = "draft"
+
+
+class FilePage(_Strict):
+    page_id: RowId
+    position: Position
+    file_page: Annotated[StrictInt, Field(ge=1, le=MAX_PAGES)]
+
+
+class PagesAddPayload(_Strict):
+    file_id: RowId
+    sha256: Sha
+    source: str = Field(max_length=500)
+    pages: list[FilePage] = Field(min_length=1, max_length=MAX_PAGES)
+
+
+class PagesAddOp(_Op):
+    kind: Literal["dossier.pages_add"]
+    payload: PagesAddPayload
+    authority = "draft"
+
+
+class PagesRestorePayload(_Strict):
+    file_id: RowId
+    source: str = Field(max_length=500)
+    pages: list[RowId] = Field(min_length=1, max_length=MAX_PAGES)
+
+
+class PagesRestoreOp(_Op):
+    kind: Literal["dossier.pages_restore"]
+    payload: PagesRestorePayload
+    authority = "draft"
+
+
+class WaivePayload(_Strict):
+    material: Material
+    party_key: PartyKey | None = None
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class WaiveOp(_Op):
+    kind: Literal["dossier.waive"]
+    payload: WaivePayload
+    authority = "draft"
+
+
+class PageMovePayload(_Strict):
+    page_id: RowId
+    to: Material | None = None
+    party_key: PartyKey | None = None
+
+
+class PageMoveOp(_Op):
+    kind: Literal["page.move"]
+    payload: PageMovePayload
+    authority = "draft"
+
+
+class PageReorderPayload(_Strict):
+    page_id: RowId
+    to: Position
+
+
+class PageReorderOp(_Op):
+    kind: Literal["page.reorder"]
+    payload: PageReorderPayload
+    authority = "draft"
+
+
+class PageRotatePayload(_Strict):
+    page_id: RowId
+    rotation: Literal[0, 90, 180, 270]
+
+
+class PageRotateOp(_Op):
+    kind: Literal["page.rotate"]
+    payload: PageRotatePayload
+    authority = "draft"
+
+
+class PageDeletePayload(_Strict):
+    page_id: RowId
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PageDeleteOp(_Op):
+    kind: Literal["page.delete"]
+    payload: PageDeletePayload
+    authority = "draft"
+
+
+class FieldConfirmPayload(_Strict):
+    page_id: RowId
+    key: FieldKey
+    value: str | None = Field(default=None, max_length=2000)  # masked for identity numbers; None: confirmed as read
+
+
+class FieldConfirmOp(_Op):
+    kind: Literal["field.confirm"]
+    payload: FieldConfirmPayload
+    authority = "draft"
+
+
+class PageOcrPayload(_Strict):
+    page_id: RowId
+    material: str | None = Field(default=None, max_length=8)
+    confidence: Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)] | None = None
+    engine: str | None = Field(default=None, max_length=20)
+    fields: list[FieldKey] = Field(default_factory=list, max_length=100)
+
+
+class PageOcrOp(_Op):
+    kind: Literal["page.ocr"]
+    payload: PageOcrPayload
+    authority = "draft"
+
+
+class PageOcrFailedPayload(_Strict):
+    page_id: RowId
+    reason: str = Field(max_length=500)
+
+
+class PageOcrFailedOp(_Op):
+    kind: Literal["page.ocr_failed"]
+    payload: PageOcrFailedPayload
+    authority = "draft"
+
+
+class SubmitPayload(_Strict):
+    content: Content
+    accepted_at: AwareDatetime | None = None  # the window's clock at 受理: recorded, bounded by the registry's
+
+
+class SubmitOp(_Op):
+    kind: Literal["dossier.submit"]
+    payload: SubmitPayload
+    authority = "request"
+
+
+class ResubmitOp(_Op):
+    kind: Literal["dossier.resubmit"]
+    payload: SubmitPayload
+    authority = "request"
+
+
+class WithdrawPayload(_Strict):
+    reason: str = Field(default="", max_length=1000)
+
+
+class WithdrawOp(_Op):
+    kind: Literal["dossier.withdraw"]
+    payload: WithdrawPayload
+    authority = "request"
+
+
+class IssuePayload(_Strict):
+    pass
+
+
+class IssueOp(_Op):
+    kind: Literal["dossier.issue"]
+    payload: IssuePayload
+    authority = "request"
+
+
+class ReturnItemIn(_Strict):
+    problem: Code
+    material: Material | None = None
+    party_key: PartyKey | None = None
+    field: FieldKey | None = None
+    note: str = Field(default="", max_length=500)
+
+
+class DecisionPayload(_Strict):
+    decision: Literal["approve", "return", "reject"]
+    lease_id: RowId
+    fence: Fence
+    items: list[ReturnItemIn] = Field(default_factory=list, max_length=200)
+    reason_code: Code | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class DecisionOp(_Op):
+    kind: Literal["review.decision"]
+    payload: DecisionPayload
+    authority = "lease"
+
+
+class RegisterPayload(_Strict):
+    pass
+
+
+class RegisterOp(_Op):
+    kind: Literal["dossier.register"]
+    payload: RegisterPayload
+    authority = "person"
+
+
+class ClockPayload(_Strict):
+    reason: Literal["announcement", "site_visit"]
+    note: str = Field(default="", max_length=500)
+
+
+class ClockPauseOp(_Op):
+    kind: Literal["clock.pause"]
+    payload: ClockPayload
+    authority = "note"
+    versioned = False
+
+
+class ClockResumeOp(_Op):
+    kind: Literal["clock.resume"]
+    payload: ClockPayload
+    authority = "note"
+    versioned = False
+
+
+class EvaluatePayload(_Strict):
+    evaluation_id: RowId
+    score: Annotated[StrictInt, Field(ge=1, le=5)]
+    comment: str = Field(default="", max_length=1000)
+    channel: Channel = "window"
+
+
+class EvaluateOp(_Op):
+    kind: Literal["dossier.evaluate"]
+    payload: EvaluatePayload
+    authority = "note"
+    versioned = False
+
+
+class RegistryOnlyOp(_Op):
+    """Kinds a desk of an older version may still hold: the registry decides these itself and refuses them."""
+
+    kind: Literal[
+        "review.claim",
+        "review.release",
+        "review.approve",
+        "review.return",
+        "review.reject",
+        "review.conflict",
+        "qc.open",
+        "qc.record",
+        "correction.open",
+        "correction.resolve",
+    ]
+    payload: dict[str, Any]
+    authority = "registry"
+    versioned = False
+
+
+TypedOp = Annotated[
+    CreateOp
+    | PartyAddOp
+    | PageAddOp
+    | PagesAddOp
+    | PagesRestoreOp
+    | WaiveOp
+    | PageMoveOp
+    | PageReorderOp
+    | PageRotateOp
+    | PageDeleteOp
+    | FieldConfirmOp
+    | PageOcrOp
+    | PageOcrFailedOp
+    | SubmitOp
+    | ResubmitOp
+    | WithdrawOp
+    | IssueOp
+    | DecisionOp
+    | RegisterOp
+    | ClockPauseOp
+    | ClockResumeOp
+    | EvaluateOp
+    | RegistryOnlyOp,
+    Field(discriminator="kind"),
+]
+_TYPED = TypeAdapter(TypedOp)
+
+AUTHORITY: dict[Authority, str] = {
+    "create": "any station; the 受理号 carries its own prefix and is new city-wide; the dossier starts as a draft",
+    "draft": "the station that created the dossier, while it is a draft or returned for 补正",
+    "request": "the station that created the dossier; the stage machine decides whether the move exists",
+    "lease": "the station where the live lease was granted, for the person who holds it (fence checked)",
+    "person": "a person provisioned at the registry with the role, logged in at the sending station",
+    "note": "the station that created the dossier or the station holding its live lease; no version change",
+    "registry": "nobody: the registry does this itself",
+}
+
+
+def op_kinds() -> dict[str, type[_Op]]:
+    """Every op kind the registry knows, with its model."""
+    out: dict[str, type[_Op]] = {}
+    for model in _op_models():
+        for kind in get_args(model.model_fields["kind"].annotation):
+            out[kind] = model
+    return out
+
+
+def _op_models() -> tuple[type[_Op], ...]:
+    return tuple(_Op.__subclasses__())
+
+
+class OpHead(BaseModel):
+    """The part of an op the registry needs to answer for it; the rest is checked per op (`parse_op`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    op_id: str = Field(pattern=ROW_ID)
+    seq: StrictInt = Field(ge=1, le=MAX_INT)
+    kind: str = Field(min_length=1, max_length=60)
+
+
+class OpRefusal(Exception):
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def parse_op(head: OpHead) -> _Op:
+    """The op as its kind's model, or OpRefusal (unknown kind, or a payload its kind does not take)."""
+    data = {"op_id": head.op_id, "seq": head.seq, "kind": head.kind, **(head.model_extra or {})}
+    if head.kind not in op_kinds():
+        raise OpRefusal(ErrorCode.UNKNOWN_KIND, f"unknown op kind '{head.kind[:60]}'")
+    try:
+        return _TYPED.validate_python(data)
+    except ValidationError as exc:
+        raise OpRefusal(ErrorCode.BAD_OP, f"{head.kind} is malformed: {first_error(exc)}") from None
+
+
+def first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(x) for x in error["loc"] if not (isinstance(x, str) and x.startswith(("function-", "tagged"))))
+    return f"{where}: {error['msg']}"[:300] if where else str(error["msg"])[:300]
 
 
 class OpsBatch(_Strict):
     schema_version: int
     station_id: str = Field(pattern=STATION)
-    ops: list[Op] = Field(max_length=MAX_OPS_PER_BATCH)
-    # Sequence numbers of ops the desk parked and will never send; only those next in its sequence are used.
+    ops: list[OpHead] = Field(max_length=MAX_OPS_PER_BATCH)
+    # Sequence numbers of ops the desk parked before sending and will never send; only those next in its sequence
+    # are used.
     skipped: list[int] = Field(default_factory=list, max_length=MAX_OPS_PER_BATCH)
 
 
-OpStatus = Literal["applied", "conflict", "skipped"]
+class OpsBatchSchema(_Strict):
+    """`OpsBatch` as the schema documents it: each op is one of the typed kinds."""
+
+    schema_version: int
+    station_id: str = Field(pattern=STATION)
+    ops: list[TypedOp] = Field(max_length=MAX_OPS_PER_BATCH)
+    skipped: list[int] = Field(default_factory=list, max_length=MAX_OPS_PER_BATCH)
+
+
+OpStatus = Literal["applied", "conflict", "refused", "skipped"]
 
 
 class OpResult(BaseModel):
     op_id: str | None
     seq: int
+    # applied; conflict (recorded: the registry had moved on); refused (recorded: the op may never be applied as
+    # sent, e.g. not this station's dossier; park it); skipped (the desk parked it before sending)
     status: OpStatus
     code: ErrorCode | None = None
     message: str | None = None
-    version: int | None = None  # the entity's version at the registry after the op
+    version: int | None = None  # the dossier's version at the registry after the op
     replayed: bool = False  # the registry had this op already; this is its first result
 
 
@@ -105,14 +647,14 @@ class OpsResponse(BaseModel):
 
 
 class OpsRefused(BaseModel):
-    """An op that stopped the batch: nothing from it onward was stored."""
+    """What stopped a batch (a gap in the sequence, a page not uploaded yet): nothing from that op on was stored."""
 
     code: ErrorCode
     message: str
     seq: int | None = None
     op_id: str | None = None
     expected: int | None = None  # for seq_gap: the next sequence number the registry wants
-    results: list[OpResult] = Field(default_factory=list)  # the ops before it, applied
+    results: list[OpResult] = Field(default_factory=list)  # the ops before it, answered
 
 
 class Change(BaseModel):
@@ -130,23 +672,40 @@ class ChangesResponse(BaseModel):
     more: bool
 
 
-class Reviewer(_Strict):
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    roles: list[str] = Field(max_length=8)
-    can_review_online: StrictBool = False
-    can_review_offline: StrictBool = False
+# -- people ----------------------------------------------------------------------------------------------------
+
+
+class LoginRequest(_Strict):
+    username: str = Field(pattern=PERSON)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Person(BaseModel):
+    username: str
+    display_name: str
+    roles: list[str]
+    can_review_online: bool
+    can_review_offline: bool
+    unit: str | None
+
+
+class LoginResponse(BaseModel):
+    token: str  # send as X-Person-Token with the station's own bearer token; bound to this station
+    expires_at: datetime
+    person: Person
+
+
+# -- review --------------------------------------------------------------------------------------------------
 
 
 class ClaimRequest(_Strict):
-    reviewer: Reviewer
-    # The leases the desk holds for this reviewer. A live lease of theirs not among them (the answer to an
-    # earlier claim was lost on the way) is handed back before a new one is taken, so none is stranded.
-    held: list[str] | None = Field(default=None, max_length=200)
+    # The leases the desk holds for this person. A live lease of theirs not among them (the answer to an earlier
+    # claim was lost on the way) is handed back before a new one is taken, so none is stranded.
+    held: list[Annotated[str, Field(pattern=ROW_ID)]] | None = Field(default=None, max_length=200)
 
 
 class ReleaseRequest(_Strict):
-    reviewer: Reviewer
-    lease_id: str = Field(min_length=1, max_length=36)
+    lease_id: str = Field(pattern=ROW_ID)
 
 
 class ReleaseResponse(BaseModel):
@@ -159,8 +718,7 @@ class PoolResponse(BaseModel):
 
 
 class HeartbeatRequest(_Strict):
-    reviewer: Reviewer
-    lease_ids: list[str] = Field(max_length=200)
+    lease_ids: list[Annotated[str, Field(pattern=ROW_ID)]] = Field(max_length=200)
 
 
 class Lease(BaseModel):
@@ -173,9 +731,16 @@ class Lease(BaseModel):
 
 class ClaimResponse(BaseModel):
     lease: Lease | None
-    dossier: dict[str, Any] | None = None  # the manifest: parties, slots, pages (blob sha256s), fields, findings
+    # The manifest (parties with their identity numbers, slots, pages as blob sha256s, fields, findings): only ever
+    # sent to the holder of the live lease.
+    dossier: dict[str, Any] | None = None
+
+
+class LostLease(BaseModel):
+    lease_id: str
+    reason: str
 
 
 class HeartbeatResponse(BaseModel):
     renewed: list[Lease]
-    lost: list[dict[str, str]]
+    lost: list[LostLease]

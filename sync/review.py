@@ -1,6 +1,6 @@
 """A review desk's side of the registry's pool: leases and their dossiers, pages included, over HTTP.
 
-`ReviewService` (with `pool_at_registry`) keeps what this returns in the desk's own database, so the reviewer
+`RegistryPoolReview` keeps what this returns in the desk's own database, so the reviewer
 goes on deciding the dossiers in the local queue through a network drop; decisions travel back through the
 outbox as fenced `review.decision` ops, which the registry applies or records as conflicts.
 
@@ -20,11 +20,12 @@ import httpx
 from pydantic import ValidationError
 
 from sync.client import RETRYABLE_STATUS
-from sync.protocol import MAX_BLOB_BYTES, ClaimResponse, HeartbeatResponse, Lease, PoolResponse
+from sync.people import RegistryPeople
+from sync.protocol import MAX_BLOB_BYTES, ClaimResponse, ErrorCode, HeartbeatResponse, Lease, PoolResponse
 from workstation.domain.permissions import Actor
-from workstation.errors import BlobError, Offline, UsageError
+from workstation.errors import AuthError, BlobError, Offline, UsageError
 from workstation.services.manifest import manifest_blobs
-from workstation.services.review import RegistryClaim, RegistryLease, reviewer_payload
+from workstation.services.review import RegistryClaim, RegistryLease
 from workstation.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class RegistryLeases:
     def __init__(
         self,
         blobs: BlobStore,
+        people: RegistryPeople,
         *,
         url: str,
         token: str,
@@ -43,6 +45,7 @@ class RegistryLeases:
         transport: httpx.BaseTransport | None = None,
     ):
         self.blobs = blobs
+        self.people = people
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,
@@ -59,7 +62,7 @@ class RegistryLeases:
     # -- LeaseSource ---------------------------------------------------------------------------------------
 
     def claim(self, actor: Actor, held: Sequence[str]) -> RegistryClaim | None:
-        answer = self._call("POST", "/v1/review/claim", {"reviewer": reviewer_payload(actor), "held": list(held)})
+        answer = self._call("POST", "/v1/review/claim", {"held": list(held)}, actor)
         try:
             body = ClaimResponse.model_validate(answer)
         except ValidationError as exc:
@@ -80,18 +83,19 @@ class RegistryLeases:
         return RegistryClaim(lease=lease, manifest=manifest)
 
     def renew(self, actor: Actor, lease_ids: Sequence[str]) -> tuple[list[RegistryLease], list[tuple[str, str]]]:
-        answer = self._call(
-            "POST", "/v1/review/heartbeat", {"reviewer": reviewer_payload(actor), "lease_ids": list(lease_ids)}
-        )
+        try:
+            answer = self._call("POST", "/v1/review/heartbeat", {"lease_ids": list(lease_ids)}, actor)
+        except AuthError as exc:  # the person's login ran out: their leases stand until they log in again
+            raise Offline(str(exc)) from None
         try:
             body = HeartbeatResponse.model_validate(answer)
         except ValidationError as exc:
             raise UsageError(f"the registry's heartbeat answer is malformed: {_first(exc)}") from None
-        lost = [(str(x.get("lease_id", "")), str(x.get("reason", "lost"))) for x in body.lost]
+        lost = [(x.lease_id, x.reason) for x in body.lost]
         return [_lease(x) for x in body.renewed], lost
 
     def release(self, actor: Actor, lease_id: str) -> None:
-        self._call("POST", "/v1/review/release", {"reviewer": reviewer_payload(actor), "lease_id": lease_id})
+        self._call("POST", "/v1/review/release", {"lease_id": lease_id}, actor)
 
     def pool_counts(self) -> dict[str, int]:
         try:
@@ -102,9 +106,10 @@ class RegistryLeases:
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None, actor: Actor | None = None) -> Any:
+        headers = self.people.headers_for(actor.username) if actor is not None else None
         try:
-            response = self._http.request(method, path, json=body)
+            response = self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise Offline(
                 f"registry unreachable ({type(exc).__name__}); the dossiers in your queue can be decided"
@@ -118,6 +123,10 @@ class RegistryLeases:
         if response.status_code != 200:
             problem = data if isinstance(data, dict) else {}
             message = problem.get("message") or response.text[:200]
+            if problem.get("code") in (ErrorCode.PERSON_EXPIRED, ErrorCode.PERSON_INVALID, ErrorCode.PERSON_MISSING):
+                if actor is not None:
+                    self.people.forget(actor.username)
+                raise AuthError(f"the registry does not know this login: {message}")
             raise UsageError(f"the registry refused: {message}")
         return data
 

@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 
-def ws(data: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def ws(
+    data: Path, *args: str, input: str | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WS_")}
     env["WS_DATA_DIR"] = str(data)
     env["WS_ADMIN_PASSWORD"] = "admin-pass-1"
     env["WS_NEW_PASSWORD"] = "clerk-pass-1"
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "workstation", *args], capture_output=True, text=True, env=env, input=input, timeout=120
     )

@@ -172,18 +172,29 @@ def test_with_a_registry_review_commands_claim_there_and_the_decision_goes_back_
         (desk / "config.toml").write_text(
             f'station_id = "JN-REV"\nregistry_url = "{url}"\nregistry_token = "{token}"\n', encoding="utf-8"
         )
-        assert ws(desk, "user", "add", "rev1", "--role", "reviewer", "--online", "--offline").returncode == 0
+        # Reviewers are the registry's: the desk cannot make one; the registry's operator provisions them.
+        local = ws(desk, "user", "add", "rev1", "--role", "reviewer", "--online", "--offline")
+        assert "provisioned at the registry" in _one_line_error(local, 2)
+        central = tmp_path / "registry"
+        added = ws(central, "registry", "user", "add", "rev1", "--role", "reviewer", "--online", "--offline")
+        assert added.returncode == 0, added.stderr
+        # Acting as rev1 needs rev1's password (WS_PASSWORD), checked at the registry.
+        wrong = ws(desk, "--as", "rev1", "review", "next", extra_env={"WS_PASSWORD": "not-the-password"})
+        assert "wrong user name or password" in _one_line_error(wrong, 2)
+        missing = ws(desk, "--as", "rev1", "review", "next")
+        assert "WS_PASSWORD" in _one_line_error(missing, 2)
+        as_rev1 = {"WS_PASSWORD": "clerk-pass-1"}
 
-        pool = ws(desk, "--as", "rev1", "review", "pool", "--json")
+        pool = ws(desk, "--as", "rev1", "review", "pool", "--json", extra_env=as_rev1)
         assert pool.returncode == 0, pool.stderr
         assert json.loads(pool.stdout) == {"online": 0, "offline": 1}
-        claimed = ws(desk, "--as", "rev1", "review", "next", "--json")
+        claimed = ws(desk, "--as", "rev1", "review", "next", "--json", extra_env=as_rev1)
         assert claimed.returncode == 0, claimed.stderr
         lease = json.loads(claimed.stdout)
         assert lease["number"] == number
-        queue = json.loads(ws(desk, "--as", "rev1", "review", "queue", "--json").stdout)
+        queue = json.loads(ws(desk, "--as", "rev1", "review", "queue", "--json", extra_env=as_rev1).stdout)
         assert [x["lease_id"] for x in queue] == [lease["lease_id"]]
-        decided = ws(desk, "--as", "rev1", "review", "decide", number, "approve", "--json")
+        decided = ws(desk, "--as", "rev1", "review", "decide", number, "approve", "--json", extra_env=as_rev1)
         assert decided.returncode == 0, decided.stderr
         assert json.loads(decided.stdout)["outcome"] == "applied"
         assert ws(desk, "sync", "now").returncode == 0

@@ -93,3 +93,70 @@ def test_an_operator_issues_a_token_serves_the_registry_and_a_desk_syncs(tmp_pat
 def test_sync_without_a_registry_says_what_to_set(tmp_path: Path) -> None:
     out = ws(tmp_path / "desk", "sync", "now")
     assert "registry_url" in _one_line_error(out, 2)
+
+
+def test_the_registrys_operator_provisions_people_and_their_grants_and_a_desk_cannot(tmp_path: Path) -> None:
+    central = tmp_path / "central"
+    added = ws(central, "registry", "user", "add", "li", "--role", "reviewer", "--online", "--unit", "JN-LX", "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout) == {
+        "username": "li",
+        "display_name": "li",
+        "roles": ["reviewer"],
+        "can_review_online": True,
+        "can_review_offline": False,
+        "unit": "JN-LX",
+        "active": True,
+    }
+    from_stdin = ws(central, "registry", "user", "add", "zhang", "--role", "qc", input="zhang-pass-1\n")
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert "not a role the registry provisions" in _one_line_error(
+        ws(central, "registry", "user", "add", "wang", "--role", "clerk"), 2
+    )
+    assert "already exists" in _one_line_error(ws(central, "registry", "user", "add", "li", "--role", "qc"), 2)
+    assert "bad unit code" in _one_line_error(
+        ws(central, "registry", "user", "add", "zhao", "--role", "registrar", "--unit", "no spaces"), 2
+    )
+    granted = ws(
+        central,
+        "registry",
+        "user",
+        "grant",
+        "li",
+        "--offline",
+        "--no-online",
+        "--role",
+        "reviewer",
+        "--role",
+        "registrar",
+        "--json",
+    )
+    assert granted.returncode == 0, granted.stderr
+    view = json.loads(granted.stdout)
+    assert (view["roles"], view["can_review_online"], view["can_review_offline"]) == (
+        ["registrar", "reviewer"],
+        False,
+        True,
+    )
+    assert "no person 'nobody'" in _one_line_error(ws(central, "registry", "user", "grant", "nobody", "--online"), 2)
+    disabled = json.loads(ws(central, "registry", "user", "disable", "zhang", "--json").stdout)
+    assert disabled["active"] is False
+    listed = json.loads(ws(central, "registry", "user", "list", "--json").stdout)
+    assert [(p["username"], p["active"]) for p in listed] == [("li", True), ("zhang", False)]
+
+    # A desk working alone is its own registry: the same commands keep its people, who log in there.
+    alone = tmp_path / "alone"
+    assert ws(alone, "registry", "user", "add", "rev1", "--role", "reviewer", "--offline").returncode == 0
+    users = json.loads(ws(alone, "user", "list", "--json").stdout)
+    assert {u["username"] for u in users} == {"admin", "rev1"}
+    # A desk configured with a registry provisions nobody: it says where that is done.
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "config.toml").write_text(
+        'station_id = "JN-LX-02"\nregistry_url = "http://registry.invalid:8750"\nregistry_token = "wst_x"\n',
+        encoding="utf-8",
+    )
+    refused = ws(linked, "registry", "user", "add", "rev2", "--role", "reviewer")
+    assert "people are provisioned there" in _one_line_error(refused, 2)
+    elevated = ws(linked, "user", "add", "rev2", "--role", "reviewer", "--online")
+    assert "provisioned at the registry" in _one_line_error(elevated, 2)

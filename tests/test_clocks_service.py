@@ -16,6 +16,7 @@ from workstation.domain.errors import PermissionDenied
 from workstation.domain.permissions import Actor
 from workstation.domain.review import ReturnItem
 from workstation.errors import NotFound, UsageError
+from workstation.services.changes import Recorder
 from workstation.services.clocks import ClockService, office_date
 from workstation.services.desk import Desk
 from workstation.store.ids import new_id
@@ -390,8 +391,10 @@ def test_announcement_pause_and_resume_are_audited_without_a_version_bump(
     assert desk.verify_audit().ok
 
 
-def test_without_outbox_only_the_audit_records_a_pause(desk: Desk, clerk: Actor) -> None:
-    clocks = ClockService(desk.db, desk.catalogue, station_id=desk.settings.station_id, use_outbox=False)
+def test_a_recorder_without_a_sink_only_audits_a_pause(desk: Desk, clerk: Actor) -> None:
+    clocks = ClockService(
+        desk.db, desk.catalogue, station_id=desk.settings.station_id, recorder=Recorder(desk.settings.station_id)
+    )
     number = submitted(desk, clerk).number
     clocks.pause(clerk, number, "site_visit")
     assert [a for a, _, _ in dossier_events(desk, number)][-1] == "clock.pause"

@@ -42,6 +42,7 @@ def actor(*roles: UserRole, online: bool = False, offline: bool = False, name: s
         (UserRole.REVIEWER, {P.DOSSIER_VIEW, P.REVIEW_DECIDE, P.REGISTER}),
         (UserRole.QC, {P.DOSSIER_VIEW, P.QC_INSPECT}),
         (UserRole.ADMIN, {P.USER_MANAGE, P.STATION_MANAGE, P.AUDIT_VERIFY, P.DOSSIER_VIEW}),
+        (UserRole.REGISTRAR, {P.DOSSIER_VIEW, P.REGISTER}),
     ],
 )
 def test_each_role_grants_exactly_its_permissions(role: UserRole, expected: set[Permission]) -> None:
@@ -115,5 +116,5 @@ def test_permission_table_granting_an_unknown_permission_is_refused() -> None:
 
 
 def test_permission_table_missing_a_role_is_refused() -> None:
-    with pytest.raises(CatalogueError, match="role 'admin' has no entry"):
+    with pytest.raises(CatalogueError, match="role 'registrar' has no entry"):
         load_permissions("[roles]\nclerk = []\nreviewer = []\nqc = []\n")

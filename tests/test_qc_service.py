@@ -243,7 +243,7 @@ def test_disabled_registrar_needs_a_named_assignee(
     assert svc.record(inspector, check.id, "major", defects=["x"], assign_to="qc1").correction_id is not None
 
 
-def test_every_change_is_audited_and_queued(
+def test_every_change_is_audited_and_none_is_sent_qc_being_the_registrys(
     desk: Desk, clerk: Actor, registrar: Actor, inspector: Actor, svc: QcService
 ) -> None:
     number = registered(desk, clerk, registrar, "MORT_CIP")
@@ -266,19 +266,9 @@ def test_every_change_is_audited_and_queued(
     assert (opened["correction_id"], opened["assigned_to"]) == (view.correction_id, "reg1")
     assert (resolved["correction_id"], resolved["resolution"]) == (view.correction_id, "已更正登记簿并重新制证")
 
-    ops = [op for op in outbox_of(desk, number) if op.kind.startswith(("qc.record", "correction."))]
-    assert [op.kind for op in ops] == ["qc.record", "correction.open", "correction.resolve"]
-    assert all(op.base_version is None and op.payload["version"] == version for op in ops)
+    # QC is no stage (no new version) and the registry's own (R3): nothing of it goes into the outbox.
+    assert [op.kind for op in outbox_of(desk, number) if op.kind.startswith(("qc.", "correction."))] == []
     assert desk.dossiers.show(number).version == version
-    assert desk.verify_audit().ok
-
-
-def test_without_outbox_only_the_audit_is_written(desk: Desk, clerk: Actor, registrar: Actor, inspector: Actor) -> None:
-    local = QcService(desk.db, station_id=desk.settings.station_id, use_outbox=False)
-    number = registered(desk, clerk, registrar, "MORT_CIP")
-    local.record(inspector, check_of(local, number).id, "major", defects=["x"])
-    assert not [op for op in outbox_of(desk, number) if op.kind in ("qc.record", "correction.open")]
-    assert [a for a, _, _ in events_of(desk, number)][-2:] == ["qc.record", "correction.open"]
     assert desk.verify_audit().ok
 
 

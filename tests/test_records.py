@@ -16,6 +16,7 @@ from tests.review_helpers import submitted
 from workstation.domain.permissions import Actor
 from workstation.domain.review import ReturnItem
 from workstation.errors import ConflictError, NotFound, UsageError
+from workstation.services.changes import Recorder
 from workstation.services.desk import Desk
 from workstation.services.records import CSV_COLUMNS, PersonRecord, RecordsService
 from workstation.store.models import (
@@ -249,7 +250,7 @@ def test_evaluation_is_recorded_audited_and_range_checked(desk: Desk, clerk: Act
 
 
 def test_evaluation_without_outbox(desk: Desk, clerk: Actor) -> None:
-    records = RecordsService(desk.db, station_id=desk.settings.station_id, use_outbox=False)
+    records = RecordsService(desk.db, station_id=desk.settings.station_id, recorder=Recorder(desk.settings.station_id))
     number = submitted(desk, clerk).number
     records.evaluate(number, 4)
     with desk.db.read() as session:

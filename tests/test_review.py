@@ -267,15 +267,20 @@ def test_a_lease_used_by_someone_else_is_refused(desk: Desk, clerk, both) -> Non
     assert desk.review.show_state(d.number) == ("REVIEW", "in_review")
 
 
-def test_claims_and_decisions_are_audited_and_queued_for_the_registry(desk: Desk, clerk, both) -> None:  # type: ignore[no-untyped-def]
+def test_a_desk_alone_audits_its_claims_and_decisions_and_sends_none_of_them(desk: Desk, clerk, both) -> None:  # type: ignore[no-untyped-def]
+    """Alone, the desk is its own registry: what it decides in review is decided for good, never a request."""
     d = submitted(desk, clerk)
+    with desk.db.read() as s:
+        queued = s.execute(select(OutboxOp.kind).where(OutboxOp.entity_id == d.id)).scalars().all()
     lease = desk.review.claim_next(both)
     assert lease is not None
-    desk.review.decide(both, d.number, "approve", lease_id=lease.lease_id, fence=lease.fence)
+    view = desk.review.decide(both, d.number, "approve", lease_id=lease.lease_id, fence=lease.fence)
     with desk.db.read() as s:
-        kinds = s.execute(select(OutboxOp.kind).where(OutboxOp.entity_id == d.id).order_by(OutboxOp.seq)).scalars()
-        ops = list(kinds)
-    assert ops[-2:] == ["review.claim", "review.approve"]
+        after = s.execute(select(OutboxOp.kind).where(OutboxOp.entity_id == d.id)).scalars().all()
+        actions = s.execute(select(AuditEvent.action).where(AuditEvent.entity_id == d.id)).scalars().all()
+    assert after == queued and queued[-1] == "dossier.submit"
+    assert actions[-2:] == ["review.claim", "review.approve"] and view.op_id is None
+    assert desk.dossiers.show(d.number).version == d.version + 2  # claim and decision: one version each
     assert desk.verify_audit().ok
 
 

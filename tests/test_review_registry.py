@@ -11,20 +11,20 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from sqlalchemy import func, select, update
 
 from sync.client import SyncAgent, sync_status
+from sync.people import RegistryPeople
 from sync.review import RegistryLeases
 from sync.server.registry import Registry
 from tests.faultproxy import FaultProxy
 from tests.review_helpers import submitted
-from tests.sync_helpers import agent_for, make_desk, running_registry
+from tests.sync_helpers import PERSON_PASSWORD, agent_for, log_in, make_desk, provision, running_registry, station
 from workstation.config import load_settings
 from workstation.domain.permissions import Actor
 from workstation.domain.review import ReturnItem
-from workstation.errors import ConflictError, Offline, UsageError
+from workstation.errors import AuthError, ConflictError, Offline, UsageError
 from workstation.services.desk import Desk, open_desk
 from workstation.services.views import DossierDetail
 from workstation.store.models import Assignment, Decision, Dossier, OutboxOp, Page
@@ -60,6 +60,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             intake_agent.sync_once()
 
             token = registry.add_station("JN-REV", "审核")
+            provision(registry, "rev1")
             review = open_desk(
                 load_settings(
                     data_dir=tmp_path / "review",
@@ -70,16 +71,9 @@ def world(tmp_path: Path) -> Iterator[World]:
                     review_queue_size=4,
                 )
             )
-            admin = review.users.actor("admin")
-            review.users.add(
-                admin,
-                username="rev1",
-                password="rev-pass-1",
-                roles=["reviewer"],
-                can_review_online=True,
-                can_review_offline=True,
-            )
-            source = RegistryLeases(review.blobs, url=proxy.url, token=token, timeout=5)
+            people = RegistryPeople(url=proxy.url, token=token, timeout=5)
+            source = RegistryLeases(review.blobs, people, url=proxy.url, token=token, timeout=5)
+            review.users.attach_directory(people)
             review.review.attach_registry(source)
             review_agent = SyncAgent(
                 review.db, review.blobs, station_id="JN-REV", url=proxy.url, token=token, timeout=5
@@ -94,11 +88,12 @@ def world(tmp_path: Path) -> Iterator[World]:
                     review,
                     review_agent,
                     source,
-                    review.users.actor("rev1"),
+                    log_in(review, "rev1"),
                     dossiers,
                 )
             finally:
                 source.close()
+                people.close()
                 review_agent.stop()
                 intake_agent.stop()
                 review.close()
@@ -131,7 +126,7 @@ def test_leases_come_with_every_page_and_are_decided_offline_then_reach_the_regi
     # K dossiers leased at the registry, in R15 order, the same lease ids and fences on both sides.
     assert len(queue) == 3
     held = registry_leases(w)
-    assert {x.lease_id: (x.number, x.fence, "rev1@JN-REV") for x in queue} == held
+    assert {x.lease_id: (x.number, x.fence, "rev1") for x in queue} == held
     assert [x.number for x in queue] == [d.number for d in w.dossiers[:3]]
 
     # Each dossier is whole on the review desk: parties, slots, fields, and every page's bytes, verified.
@@ -166,8 +161,8 @@ def test_leases_come_with_every_page_and_are_decided_offline_then_reach_the_regi
     )
     with w.review.db.read() as s:
         ops = list(s.execute(select(OutboxOp).where(OutboxOp.state == "pending").order_by(OutboxOp.seq)).scalars())
-    assert [(op.kind, op.payload["number"], op.payload["fence"]) for op in ops] == [
-        ("review.decision", x.number, x.fence) for x in queue
+    assert [(op.kind, op.entity_id, op.payload["fence"], op.actor) for op in ops] == [
+        ("review.decision", x.dossier_id, x.fence, "rev1") for x in queue
     ]
     assert w.review.review.queue(w.reviewer) == []
 
@@ -210,13 +205,10 @@ def test_a_lease_taken_over_while_the_desk_was_offline_makes_its_decision_a_reco
     with w.registry.db.transaction() as s:
         s.execute(update(Assignment).where(Assignment.lease_id == lease.lease_id).values(expires_at=past))
         s.execute(update(Dossier).where(Dossier.id == lease.dossier_id).values(lease_expires_at=past))
-    other = httpx.Client(
-        base_url=w.url, headers={"Authorization": f"Bearer {w.registry.add_station('JN-REV2', '审核二')}"}
-    )
-    taken = other.post(
-        "/v1/review/claim",
-        json={"reviewer": {"username": "rev2", "roles": ["reviewer"], "can_review_offline": True}},
-    ).json()["lease"]
+    provision(w.registry, "rev2")
+    other = station(w.registry, w.url, "JN-REV2")
+    assert other.login("rev2").status_code == 200
+    taken = other.claim().json()["lease"]
     assert (taken["number"], taken["fence"]) == (lease.number, lease.fence + 1)
 
     # Offline, the desk still holds its lease and decides; the decision is sent when the network returns.
@@ -289,3 +281,31 @@ def test_release_gives_the_lease_back_at_the_registry_and_the_pool_counts_it_aga
     w.proxy.partitioned = True
     again = w.review.review.queue(w.reviewer)
     assert again == []
+
+
+def test_a_person_logs_in_at_the_registry_and_offline_on_the_verifier_kept_from_then(world: World) -> None:
+    w = world
+    lease = w.review.review.claim_next(w.reviewer)
+    assert lease is not None
+    w.proxy.partitioned = True
+    # The registry cannot be reached: rev1, who logged in here before, logs in again and decides what they hold.
+    again = w.review.users.authenticate("rev1", PERSON_PASSWORD)
+    assert again.username == "rev1" and again.can_review_online
+    with pytest.raises(AuthError, match="wrong user name or password"):
+        w.review.users.authenticate("rev1", "not-the-password")
+    provision(w.registry, "rev9")
+    with pytest.raises(AuthError, match="never logged in at this desk"):
+        w.review.users.authenticate("rev9", PERSON_PASSWORD)
+    w.review.review.decide(again, lease.number, "approve", lease_id=lease.lease_id, fence=lease.fence)
+    w.proxy.partitioned = False
+    w.review_agent.sync_once()
+    assert registry_dossier(w, lease.number).stage == "REGISTER"
+    # Online again, the registry decides: a wrong password is refused there, a disabled person cannot log in.
+    with pytest.raises(AuthError, match="wrong user name or password"):
+        w.review.users.authenticate("rev1", "not-the-password")
+    w.registry.people.disable("registry-admin", "rev1")
+    with pytest.raises(AuthError, match="disabled"):
+        w.review.users.authenticate("rev1", PERSON_PASSWORD)
+    # And the desk cannot make a reviewer of its own.
+    with pytest.raises(UsageError, match="provisioned at the registry"):
+        w.review.users.add(w.review.users.actor("admin"), username="rev8", password="x" * 8, roles=["reviewer"])

@@ -36,11 +36,11 @@ import pytest
 from sqlalchemy import func, select
 
 from sync.client import SyncAgent, Transient, read_cursor
-from sync.protocol import Op, OpsBatch, Reviewer
+from sync.protocol import SCHEMA_VERSION, OpHead, OpsBatch
 from sync.server.registry import Registry
 from tests.faultproxy import FaultProxy
 from tests.review_helpers import IDN, USCC
-from tests.sync_helpers import make_desk, running_registry
+from tests.sync_helpers import make_desk, provision, running_registry
 from workstation.config import load_settings
 from workstation.domain.permissions import Actor
 from workstation.services.desk import Desk, open_desk
@@ -703,6 +703,17 @@ def change_feed(registry: Registry) -> list[tuple[str, str, str, dict[str, Any]]
         return [(c.kind, c.entity_id, c.station_id, c.payload) for c in rows]
 
 
+def station_feed(registry: Registry, station: str) -> list[tuple[int, str, str, str, dict[str, Any]]]:
+    """The changes one station may read: (seq, kind, dossier id, where it came from, payload)."""
+    with registry.db.read() as s:
+        rows = s.execute(
+            select(ChangeRecord)
+            .where((ChangeRecord.audience == station) | (ChangeRecord.audience2 == station))
+            .order_by(ChangeRecord.seq)
+        ).scalars()
+        return [(c.seq, c.kind, c.entity_id, c.station_id, c.payload) for c in rows]
+
+
 def desk_state(root: Path) -> tuple[str, dict[str, tuple[str, str, int]]]:
     """The desk's cursor and its dossiers' (stage, status, version)."""
     db = Database(desk_url(root))
@@ -780,26 +791,26 @@ class CursorWatch:
 
 
 def review_some(registry: Registry, n: int, seq: list[int]) -> None:
-    """A registry reviewer claims and approves n dossiers (digitised ones first, i.e. desk B's)."""
-    reviewer = Reviewer(username="rev1", roles=["reviewer"], can_review_online=True, can_review_offline=True)
+    """rev1, logged in at JN-REV, claims and approves n dossiers (digitised ones first, i.e. desk B's)."""
+    reviewer = registry.people.verify("JN-REV", registry.people.login("JN-REV", "rev1", "person-pass-1").token)
     for _ in range(n):
         lease = registry.claim("JN-REV", reviewer).lease
         assert lease is not None
         seq[0] += 1
-        op = Op(
-            op_id=f"decision-{seq[0]}",
-            seq=seq[0],
-            kind="review.decision",
-            entity_id=lease.dossier_id,
-            payload={
-                "number": lease.number,
-                "decision": "approve",
-                "lease_id": lease.lease_id,
-                "fence": lease.fence,
-                "reviewer": reviewer.model_dump(),
-            },
+        with registry.db.read() as s:
+            version = s.execute(select(Dossier.version).where(Dossier.id == lease.dossier_id)).scalar_one()
+        op = OpHead.model_validate(
+            {
+                "op_id": f"decision-{seq[0]}",
+                "seq": seq[0],
+                "kind": "review.decision",
+                "entity_id": lease.dossier_id,
+                "base_version": version,
+                "actor": "rev1",
+                "payload": {"decision": "approve", "lease_id": lease.lease_id, "fence": lease.fence},
+            }
         )
-        answer = registry.apply_batch("JN-REV", OpsBatch(schema_version=1, station_id="JN-REV", ops=[op]))
+        answer = registry.apply_batch("JN-REV", OpsBatch(schema_version=SCHEMA_VERSION, station_id="JN-REV", ops=[op]))
         assert [r.status for r in answer.results] == ["applied"]
 
 
@@ -875,6 +886,7 @@ def test_a_pull_killed_mid_way_and_a_desk_clock_a_year_off_change_nothing(workdi
             token=main_registry.add_station("JN-02", "JN-02"),
         )
         main_registry.add_station("JN-REV", "审核")
+        provision(main_registry, "rev1")
         clerk_a, decisions = desk_a.users.actor("clerk1"), [0]
         for round_ in range(3):
             for i in range(10):  # opened and withdrawn again: two changes each, no pages to wait for
@@ -890,17 +902,22 @@ def test_a_pull_killed_mid_way_and_a_desk_clock_a_year_off_change_nothing(workdi
             review_some(main_registry, 4, decisions)
         agent_a.stop()
         desk_a.close()
-        feed = change_feed(main_registry)
-        assert len(feed) >= 100
+        # B reads its own dossiers' changes only: nothing of desk A's, whose changes are interleaved with them.
+        feed = station_feed(main_registry, STATION)
+        seqs = [seq for seq, *_ in feed]
+        a_ids = {entity for kind, entity, station, _ in change_feed(main_registry) if station == "JN-02"}
+        assert not a_ids & {entity for _, _, entity, _, _ in feed}
+        assert len(feed) >= 36 and seqs[-1] > len(feed)  # submitted, claimed and approved: 12 each
+        moved = sum(1 for _, kind, _, _, p in feed if kind == "dossier.state" and p["cause"].startswith("review."))
 
         clean_root = workdir / "pull-clean"
         shutil.copytree(b_root, clean_root)
         clean_agent = desk_agent(clean_root, main_proxy.url, b_token)
-        assert clean_agent.pull() == 12  # every approval of B's dossiers reached B once
+        assert clean_agent.pull() == moved == 24  # every claim and approval of B's dossiers reached B once
         clean_agent.stop()
         clean_agent.db.dispose()
         clean_cursor, clean_dossiers = desk_state(clean_root)
-        assert clean_cursor == str(len(feed))
+        assert clean_cursor == str(seqs[-1])
         assert sum(v[0] == "REVIEW" for v in clean_dossiers.values()) == 0
 
         # The network cuts a response short: the page is not taken, the cursor stays where it was.
@@ -915,8 +932,7 @@ def test_a_pull_killed_mid_way_and_a_desk_clock_a_year_off_change_nothing(workdi
 
         # Kill B while it takes a page that carries an approval of one of its dossiers: the moment a cursor stored
         # apart from (or before) the changes it covers would show.
-        reviewed = [(seq, kind) for seq, (kind, _, station, _) in enumerate(feed, start=1) if station == "JN-REV"]
-        approvals = {seq for seq, kind in reviewed if kind == "dossier.state"}  # B's dossiers, moved on by the reviewer
+        approvals = {seq for seq, kind, _, _, p in feed if kind == "dossier.state" and p["cause"] == "review.approve"}
         assert len(approvals) == 12
         cursors, snapshots = [], 0
         b_changes = state_changes(main_registry, clean_dossiers)
@@ -924,8 +940,9 @@ def test_a_pull_killed_mid_way_and_a_desk_clock_a_year_off_change_nothing(workdi
         for k in range(12):
             cursor = int(desk_state(b_root)[0])
             limit = rng.choice((2, 3, 5))
-            pages = range(cursor, len(feed), limit)  # each page: the seqs after `lo`, up to `lo + limit`
-            targets = [i for i, lo in enumerate(pages, start=1) if any(lo < seq <= lo + limit for seq in approvals)]
+            after = [seq for seq in seqs if seq > cursor]
+            pages = [after[i : i + limit] for i in range(0, len(after), limit)]  # as the registry pages B's feed
+            targets = [i for i, page in enumerate(pages, start=1) if approvals & set(page)]
             if not targets:
                 break
             with CursorWatch(b_root, b_changes) as watch:
@@ -951,6 +968,6 @@ def test_a_pull_killed_mid_way_and_a_desk_clock_a_year_off_change_nothing(workdi
         last.pull()  # restart: the pull completes
         last.stop()
         last.db.dispose()
-        print(f"\ncursors after the kills (of {len(feed)}): {cursors}; {snapshots} snapshots of B watched")
-        assert any(0 < c < len(feed) and not done for c, done in cursors), "no kill landed mid-pull"
+        print(f"\ncursors after the kills (of {seqs[-1]}): {cursors}; {snapshots} snapshots of B watched")
+        assert any(0 < c < seqs[-1] and not done for c, done in cursors), "no kill landed mid-pull"
         assert desk_state(b_root) == (clean_cursor, clean_dossiers), "B differs from a clean pull"

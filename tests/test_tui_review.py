@@ -477,10 +477,12 @@ def test_with_a_registry_the_desk_claims_there_shows_the_fetched_pages_and_decid
     from urllib.parse import urlsplit
 
     from sync.client import SyncAgent
+    from sync.people import RegistryPeople
     from sync.review import RegistryLeases
     from tests.faultproxy import FaultProxy
-    from tests.sync_helpers import agent_for, running_registry
+    from tests.sync_helpers import PERSON_PASSWORD, agent_for, provision, running_registry
     from tests.sync_helpers import make_desk as make_intake_desk
+    from tests.tui_helpers import log_in as type_login
     from workstation.store.models import Decision, OutboxOp
 
     with (
@@ -500,11 +502,18 @@ def test_with_a_registry_the_desk_claims_there_shows_the_fetched_pages_and_decid
             tmp_path / "review", monkeypatch, station_id="JN-REV", registry_url=proxy.url, registry_token=token
         )
         monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")
-        source = RegistryLeases(desk.blobs, url=proxy.url, token=token, timeout=5)
+        people = RegistryPeople(url=proxy.url, token=token, timeout=5)
+        source = RegistryLeases(desk.blobs, people, url=proxy.url, token=token, timeout=5)
+        desk.users.attach_directory(people)
         desk.review.attach_registry(source)
-        reviewer = add_user(desk, "rev1", ["reviewer"], can_review_online=True)
+        provision(registry, "rev1", online=True, offline=False)
 
         async def script(pilot: Pilot[None]) -> None:
+            # rev1 is the registry's: the login screen checks the password there and the review area opens.
+            await type_login(pilot, "rev1", "not-the-password")
+            assert text_of(pilot, "#login-error") == "wrong user name or password"
+            await pilot.press(*PERSON_PASSWORD, "enter")  # the password field has the focus again
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
             await settle(pilot)
             assert "registry pool: 2 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
             screen = await open_next(pilot)  # claimed at the registry, fetched with its pages
@@ -525,7 +534,8 @@ def test_with_a_registry_the_desk_claims_there_shows_the_fetched_pages_and_decid
             await settle(pilot)
             assert "registry pool: unreachable now" in text_of(pilot, "#review-summary")
 
-        run_app(desk, script, actor=reviewer, mode="review")
+        run_app(desk, script)
+        reviewer = desk.users.actor("rev1")  # the desk's copy of the person, from the login
 
         proxy.partitioned = False
         agent = SyncAgent(desk.db, desk.blobs, station_id="JN-REV", url=proxy.url, token=token, timeout=5)

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from textual.pilot import Pilot
 
 from tests.review_helpers import submitted
-from tests.sync_helpers import agent_for, running_registry
+from tests.sync_helpers import agent_for, reviewer_at, running_registry
 from tests.sync_helpers import make_desk as make_sync_desk
-from tests.test_sync import withdrawn_here_resubmitted_there
+from tests.test_sync import withdrawn_here_claimed_there
 from tests.tui_helpers import (
     LARGE,
     add_user,
@@ -36,8 +36,8 @@ def test_a_parked_op_is_shown_with_its_reason_and_retried_until_the_registry_app
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running_registry(tmp_path / "registry") as (registry, url):
-        # Desk JN-01 holds a dossier the registry has not heard of yet; this desk (JN-02) already sent a change
-        # to it, which the registry refused (unknown dossier) and the desk parked.
+        # Desk JN-01 holds a dossier the registry has not heard of yet; this review desk (JN-02) already sent a
+        # note on it (a site visit stops its clock), which the registry refused (no such dossier) and the desk parked.
         other = make_sync_desk(tmp_path / "other", "JN-01")
         other_agent = agent_for(other, registry, url)
         d = submitted(other, other.users.actor("clerk1"))
@@ -47,22 +47,25 @@ def test_a_parked_op_is_shown_with_its_reason_and_retried_until_the_registry_app
             op = outbox.enqueue(
                 s,
                 station_id="JN-02",
-                kind="dossier.resubmit",
+                kind="clock.pause",
                 entity_id=d.id,
-                payload={"number": d.number, "stage": "REVIEW", "status": "in_review"},
+                actor="rev1",
+                payload={"reason": "site_visit", "note": "实地查看"},
             )
             s.flush()
             parked_seq = op.seq
         assert agent.sync_once().quarantined == 1
         other_agent.sync_once()  # now the registry knows the dossier
+        lease = registry.claim("JN-02", reviewer_at(registry, "JN-02")).lease  # and this desk's reviewer leases it
+        assert lease is not None and lease.number == d.number
         desk.sync.attach(url, lambda: agent.sync_once())
         admin = desk.users.actor("admin")
 
         async def script(pilot: Pilot[None]) -> None:
             assert isinstance(pilot.app.screen, SyncScreen)
             [row] = table_rows(pilot, "#sync-quarantined")
-            assert row[:3] == [str(parked_seq), "dossier.resubmit", d.number]
-            assert row[4].startswith("bad_op:") and "unknown here" in row[4]
+            assert row[:2] == [str(parked_seq), "clock.pause"]
+            assert row[4].startswith("not_found:") and "no dossier" in row[4]
             assert "online" in text_of(pilot, "#sync-facts") and "outbox 0 waiting" in text_of(pilot, "#sync-facts")
             await pilot.press("t")
             await wait_for_workers(pilot, rounds=3)
@@ -72,10 +75,16 @@ def test_a_parked_op_is_shown_with_its_reason_and_retried_until_the_registry_app
 
         run_app(desk, script, actor=admin, mode="sync")
         with registry.db.read() as s:
-            applied = s.execute(
-                select(AppliedOp.status).where(AppliedOp.station_id == "JN-02", AppliedOp.kind == "dossier.resubmit")
-            ).scalar_one()
-        assert applied == "applied"
+            applied = (
+                s.execute(
+                    select(AppliedOp.status)
+                    .where(AppliedOp.station_id == "JN-02", AppliedOp.kind == "clock.pause")
+                    .order_by(AppliedOp.seq)
+                )
+                .scalars()
+                .all()
+            )
+        assert applied == ["refused", "applied"]
         assert desk.sync.status().outbox_depth == 0 and desk.sync.status().quarantined == []
         agent.stop()
         other_agent.stop()
@@ -85,7 +94,7 @@ def test_a_parked_op_is_shown_with_its_reason_and_retried_until_the_registry_app
 
 def test_a_conflict_shows_the_desks_change_and_the_registrys_dossier_side_by_side(tmp_path: Path) -> None:
     with running_registry(tmp_path / "registry") as (registry, url):
-        desk, agent, number = withdrawn_here_resubmitted_there(tmp_path, registry, url)
+        desk, agent, number = withdrawn_here_claimed_there(tmp_path, registry, url)
         base = desk.dossiers.show(number).version - 1
         desk.sync.attach(url, None)
 
@@ -116,7 +125,7 @@ def test_a_conflict_dealt_with_is_marked_settled_with_a_note_kept_and_audited(tm
     from workstation.tui.widgets.intake import PromptScreen
 
     with running_registry(tmp_path / "registry") as (registry, url):
-        desk, agent, _number = withdrawn_here_resubmitted_there(tmp_path, registry, url)
+        desk, agent, _number = withdrawn_here_claimed_there(tmp_path, registry, url)
         desk.sync.attach(url, None)
 
         async def script(pilot: Pilot[None]) -> None:

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--backlog", type=int, default=500, help="dossiers captured offline for the drain figure")
     bs.add_argument("--pg", help="PostgreSQL URL for the registry (default: WS_BENCH_PG_URL; else SQLite)")
     bs.add_argument("--json", action="store_true")
+    br = bench.add_parser("registry", help="the registry's memory while a large page is uploaded")
+    br.add_argument("--runs", type=int, default=3, help="fresh registry processes measured; medians reported")
+    br.add_argument("--upload-mb", type=float, default=60.0, help="size of the page uploaded, MB (default 60)")
+    br.add_argument("--json", action="store_true")
     bt = bench.add_parser("tui", help="terminal UI: cold start, opening a 200-page dossier, key latency under OCR")
     bt.add_argument("--runs", type=int, default=5, help="start-ups and openings measured; medians reported")
     bt.add_argument("--pages", type=int, default=200, help="pages of the dossier opened (default 200)")
@@ -532,6 +536,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             backends=tuple(args.backend or ("sqlite", "postgresql")),
             as_json=args.json,
         )
+    if args.action == "registry":
+        from bench import registry as bench_registry
+
+        if args.runs < 1 or args.upload_mb <= 0:
+            raise UsageError("--runs must be at least 1 and --upload-mb more than 0")
+        return bench_registry.main(runs=args.runs, upload_mb=args.upload_mb, as_json=args.json)
     if args.action == "tui":
         from bench import tui as bench_tui
 
@@ -601,6 +611,9 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
         logging.getLogger("workstation").propagate = False  # the UI owns the terminal: log to the file only
         _start_process_helpers()
         _probe_terminal_graphics()
+        from workstation.cli_sync import attach_registry
+
+        attach_registry(settings, desk)  # before the login screen: people with a registry log in there
         background = _Background(desk, settings)
         try:
             WorkstationApp(desk, login_hint=login_hint, on_shown=background.go).run()
@@ -694,11 +707,10 @@ def _start_background_sync(desk: Any, settings: Settings) -> Any:
     if not settings.registry_url or settings.registry_token is None:
         log.info("no registry configured: this desk works alone (set registry_url and registry_token)")
         return None
-    from workstation.cli_sync import attach_registry_review, make_agent
+    from workstation.cli_sync import make_agent
 
     agent = make_agent(settings, desk).start()
     desk.sync.attach(settings.registry_url, agent.wake)
-    attach_registry_review(settings, desk)
     return agent
 
 
@@ -716,7 +728,7 @@ def _start_background_intake(desk: Any, settings: Settings) -> Any:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """`make run`: a fresh desk with sample users and dossiers; the sample scans wait in the hot folder."""
-    from workstation.services.demo import DEMO_PASSWORD, seed_demo
+    from workstation.services.demo import DEMO_PASSWORD, provision_people, seed_demo
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="workstation-demo-"))
     settings = load_settings(
@@ -731,11 +743,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from sync.local import start_local_registry
 
     local = start_local_registry(settings)
+    provision_people(local.registry.people)
     print(f"local registry on {local.url} (data in {data_dir / 'registry'})", file=sys.stderr)
     settings = settings.model_copy(update={"registry_url": local.url, "registry_token": SecretStr(local.token)})
     try:
         return _cmd_run(
-            settings, login_hint=f"演示账户 demo users: clerk1 / reviewer1 / admin, password {DEMO_PASSWORD}"
+            settings,
+            login_hint=f"演示账户 demo users: clerk1 / reviewer1 / qc1 / admin, password {DEMO_PASSWORD}",
         )
     finally:
         local.stop()

@@ -171,12 +171,12 @@ def _decision_line(view: Any) -> str:
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
-    from workstation.cli_sync import attach_registry_review
+    from workstation.cli_sync import attach_registry
     from workstation.services.desk import open_desk
 
     desk = open_desk(settings)
     try:
-        attach_registry_review(settings, desk)
+        attach_registry(settings, desk)
         svc = desk.review
         if args.action == "reasons":
             rules = svc.rules
@@ -213,7 +213,7 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "records":
             return _records(args, desk)
-        actor = desk.users.actor(settings.user)
+        actor = person(desk, settings)
         if args.action == "next":
             lease = svc.claim_next(actor)
             if lease is None:
@@ -250,6 +250,26 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"unknown action {args.action}")  # pragma: no cover - argparse restricts the choices
     finally:
         desk.close()
+
+
+def person(desk: Any, settings: Settings) -> Any:
+    """Who acts (`--as`): on a desk with a registry, a person logged in there with their password (WS_PASSWORD, or
+    asked for on a terminal); on a desk working alone, its local user."""
+    if not desk.has_registry:
+        return desk.users.actor(settings.user)
+    import os
+    import sys
+
+    password = os.environ.get("WS_PASSWORD")
+    if not password and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password of {settings.user}: ")
+    if not password:
+        raise UsageError(
+            f"{settings.user} acts at the registry: give their password in WS_PASSWORD (or run on a terminal)"
+        )
+    return desk.users.authenticate(settings.user, password)
 
 
 def _day(text: str | None, option: str) -> date | None:

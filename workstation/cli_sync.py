@@ -33,6 +33,28 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     lst = station.add_parser("list", help="stations and whether their tokens are live")
     lst.add_argument("--db")
     lst.add_argument("--json", action="store_true")
+    user = reg.add_parser("user", help="the city's people: reviewers, QC inspectors, registrars (R14)").add_subparsers(
+        dest="user_action", parser_class=parser_class, metavar="ACTION", required=True
+    )
+    uadd = user.add_parser("add", help="provision a person; the password is read from stdin or WS_NEW_PASSWORD")
+    uadd.add_argument("name", help="their user name (2-32 lower-case letters, digits, '_', '.', '-')")
+    uadd.add_argument("--role", action="append", required=True, help="reviewer|qc|registrar (repeatable)")
+    uadd.add_argument("--online", action="store_true", help="may review digitised dossiers (网上审核, R14)")
+    uadd.add_argument("--offline", action="store_true", help="may review paper dossiers (线下审核, R14)")
+    uadd.add_argument("--unit", help="their district office, e.g. JN-LX")
+    uadd.add_argument("--display-name", default="", help="e.g. 审核员 李强")
+    ugrant = user.add_parser("grant", help="change a person's roles, review grants or unit")
+    ugrant.add_argument("name")
+    ugrant.add_argument("--role", action="append", help="the roles they now have (repeatable; replaces the old)")
+    ugrant.add_argument("--online", action=argparse.BooleanOptionalAction, default=None, help="online review")
+    ugrant.add_argument("--offline", action=argparse.BooleanOptionalAction, default=None, help="paper review")
+    ugrant.add_argument("--unit")
+    udis = user.add_parser("disable", help="a person leaves: logins end, their leases go back to the pool")
+    udis.add_argument("name")
+    ulist = user.add_parser("list", help="the people and their grants")
+    for cmd in (uadd, ugrant, udis, ulist):
+        cmd.add_argument("--db", help="the registry's database URL (default: the registry under the data dir)")
+        cmd.add_argument("--json", action="store_true")
     con = reg.add_parser("conflicts", help="ops refused as conflicts (stale version or lease)")
     con.add_argument("--db")
     con.add_argument("--json", action="store_true")
@@ -57,9 +79,65 @@ def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
             print(line)
 
 
+def _person_line(p: Any) -> str:
+    grants = "+".join(g for g, on in (("online", p.can_review_online), ("offline", p.can_review_offline)) if on)
+    state = "" if p.active else "  (disabled)"
+    return f"{p.username:<16} {' '.join(p.roles):<22} {grants or '-':<15} {p.unit or '-':<10} {p.display_name}{state}"
+
+
+def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
+    """`registry user …`: at the registry (its database), or on a desk working alone (it is its own registry)."""
+    from sync.server.open import open_registry, registry_dir
+    from workstation.cli import _read_new_password
+    from workstation.services.desk import open_desk
+    from workstation.services.people import PeopleService
+
+    here = args.db or (registry_dir(settings) / "registry.db").is_file()
+    if not here and settings.registry_url:
+        raise UsageError(
+            f"this desk works with the registry at {settings.registry_url}: people are provisioned there "
+            "(run this where the registry runs, or give its database with --db)"
+        )
+    if here:
+        registry = open_registry(settings, args.db)
+        people, close = registry.people, registry.db.dispose
+    else:
+        desk = open_desk(settings)
+        people, close = PeopleService(desk.db, station_id=settings.station_id), desk.close
+    operator = "registry-admin"
+    try:
+        if args.user_action == "list":
+            rows = people.list()
+            _emit(args, [p.to_json() for p in rows], [_person_line(p) for p in rows] or ["no people yet"])
+            return 0
+        if args.user_action == "add":
+            view = people.add(
+                operator,
+                args.name,
+                _read_new_password(),
+                args.role,
+                online=args.online,
+                offline=args.offline,
+                unit=args.unit,
+                display_name=args.display_name,
+            )
+        elif args.user_action == "grant":
+            view = people.grant(
+                operator, args.name, roles=args.role, online=args.online, offline=args.offline, unit=args.unit
+            )
+        else:
+            view = people.disable(operator, args.name)
+        _emit(args, view.to_json(), [_person_line(view)])
+        return 0
+    finally:
+        close()
+
+
 def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
     from sync.server.open import open_registry
 
+    if args.action == "user":
+        return cmd_people(args, settings)
     registry = open_registry(settings, args.db)
     try:
         if args.action == "serve":
@@ -110,15 +188,19 @@ def make_agent(settings: Settings, desk: Any) -> Any:
     )
 
 
-def attach_registry_review(settings: Settings, desk: Any) -> None:
-    """A desk with a registry reviews the registry's pool: leases (with their pages) are fetched from there."""
-    if not desk.review.pool_at_registry or not settings.registry_url or settings.registry_token is None:
+def attach_registry(settings: Settings, desk: Any) -> None:
+    """A desk with a registry: its people log in there, and it reviews the registry's pool (leases with their pages).
+
+    No network is used here; the first login or claim reaches the registry."""
+    if not desk.has_registry or not settings.registry_url or settings.registry_token is None:
         return
+    from sync.people import RegistryPeople
     from sync.review import RegistryLeases
 
-    desk.review.attach_registry(
-        RegistryLeases(desk.blobs, url=settings.registry_url, token=settings.registry_token.get_secret_value())
-    )
+    token = settings.registry_token.get_secret_value()
+    people = RegistryPeople(url=settings.registry_url, token=token)
+    desk.users.attach_directory(people)
+    desk.review.attach_registry(RegistryLeases(desk.blobs, people, url=settings.registry_url, token=token))
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,19 +1,32 @@
-"""The registry's HTTP API (FastAPI), version 1. Every route but the health check needs a station token."""
+"""The registry's HTTP API (FastAPI), version 2. Every route but the health check needs a station token; the routes
+that act for a person (claim, heartbeat, release, logout) also need that person's token (`X-Person-Token`).
+
+Request bodies are capped on every route before they are read (`BodyLimit`); a blob upload streams to disk as it
+arrives, so the registry's memory stays flat whatever the upload's size.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.protocol import (
+    MAX_BATCH_BYTES,
+    MAX_BLOB_BYTES,
+    MAX_JSON_BYTES,
+    PERSON_HEADER,
     SCHEMA_VERSION,
     SHA256,
     BlobsMissingRequest,
@@ -25,7 +38,10 @@ from sync.protocol import (
     ErrorCode,
     HeartbeatRequest,
     HeartbeatResponse,
+    LoginRequest,
+    LoginResponse,
     OpsBatch,
+    OpsBatchSchema,
     OpsRefused,
     OpsResponse,
     PoolResponse,
@@ -34,6 +50,9 @@ from sync.protocol import (
     ReleaseResponse,
 )
 from sync.server.registry import ApiError, Registry
+from workstation.domain.permissions import Actor
+from workstation.errors import BlobError
+from workstation.store.blobs import Upload
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem},
@@ -44,6 +63,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     411: {"model": Problem},
     413: {"model": Problem},
     422: {"model": Problem},
+    503: {"model": Problem},
 }
 
 # A blob is named by the lower-case sha256 of its bytes; its body is read raw, so the schema states it here.
@@ -52,6 +72,13 @@ _BLOB_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+# A batch is read loosely (each op is answered for on its own), but documented with every op's own schema.
+_OPS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpsBatchSchema"}}},
     }
 }
 
@@ -68,11 +95,90 @@ async def _station(request: Request, authorization: Annotated[str | None, Header
 StationId = Annotated[str, Depends(_station)]
 
 
+async def _person(
+    request: Request,
+    station_id: StationId,
+    x_person_token: Annotated[str | None, Header(alias=PERSON_HEADER, max_length=200)] = None,
+) -> tuple[str, Actor]:
+    """The station, and the person logged in there whose token came with the request."""
+    registry: Registry = request.app.state.registry
+    return station_id, await run_in_threadpool(registry.person, station_id, x_person_token)
+
+
+StationPerson = Annotated[tuple[str, Actor], Depends(_person)]
+
+
+def body_limit_of(path: str, method: str, max_blob_bytes: int) -> int:
+    """The largest request body a route takes."""
+    if path == "/v1/ops":
+        return MAX_BATCH_BYTES
+    if method == "PUT" and path.startswith("/v1/blobs/"):
+        return max_blob_bytes
+    return MAX_JSON_BYTES
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses a request body larger than its route takes (413), by its Content-Length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, registry: Registry | None):
+        self.app = app
+        self.registry = registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        blobs = self.registry.max_blob_bytes if self.registry is not None else MAX_BLOB_BYTES
+        limit = body_limit_of(scope["path"], scope["method"], blobs)
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(scope, send, limit)
+            return
+        received = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watch)
+        except _TooLarge:
+            if not started:
+                await _too_large(scope, send, limit)
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    blob = scope["method"] == "PUT" and scope["path"].startswith("/v1/blobs/")
+    code = ErrorCode.BLOB_TOO_LARGE if blob else ErrorCode.TOO_LARGE
+    message = f"the request body is larger than this route takes ({limit} bytes)"
+    await JSONResponse({"code": code.value, "message": message}, status_code=413)(scope, _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
 def create_app(registry: Registry) -> FastAPI:
     app = FastAPI(
         title="不动产登记 registry",
         version=f"{SCHEMA_VERSION}",
-        description="Desks push ops and blobs, pull changes, and claim review work. Errors carry a `code`.",
+        description="Desks push typed ops and blobs, pull their changes, and claim review work for their people. "
+        "Errors carry a `code`.",
     )
 
     @app.exception_handler(ApiError)
@@ -105,11 +211,32 @@ def create_app(registry: Registry) -> FastAPI:
             {"code": code.value, "message": str(exc.detail)}, status_code=exc.status_code, headers=headers
         )
 
+    @app.exception_handler(OperationalError)
+    async def _unavailable(_request: Request, _exc: OperationalError) -> JSONResponse:
+        return JSONResponse(
+            {"code": ErrorCode.UNAVAILABLE.value, "message": "the registry's database cannot be reached now; retry"},
+            status_code=503,
+        )
+
     app.state.registry = registry
+    app.add_middleware(BodyLimit, registry=registry)
 
     @app.get("/v1/health")
     async def health() -> dict[str, Any]:
         return {"ok": True, "schema_version": SCHEMA_VERSION}
+
+    @app.post("/v1/auth/login", responses=_ERRORS)
+    async def login(body: LoginRequest, station_id: StationId) -> LoginResponse:
+        """A person logs in from this station: a short-lived personal token bound to it."""
+        return await run_in_threadpool(registry.login, station_id, body.username, body.password)
+
+    @app.post("/v1/auth/logout", responses=_ERRORS, status_code=204)
+    async def logout(
+        station_id: StationId,
+        x_person_token: Annotated[str | None, Header(alias=PERSON_HEADER, max_length=200)] = None,
+    ) -> Response:
+        await run_in_threadpool(registry.logout, station_id, x_person_token)
+        return Response(status_code=204)
 
     @app.post("/v1/blobs/missing", responses=_ERRORS)
     async def blobs_missing(body: BlobsMissingRequest, _station: StationId) -> BlobsMissingResponse:
@@ -126,50 +253,108 @@ def create_app(registry: Registry) -> FastAPI:
             raise ApiError(411, ErrorCode.LENGTH_REQUIRED, "send Content-Length with the blob")
         if content_length > registry.max_blob_bytes:
             raise ApiError(413, ErrorCode.BLOB_TOO_LARGE, f"blobs are limited to {registry.max_blob_bytes} bytes")
-        chunks = await _collect(request.stream(), registry.max_blob_bytes)
-        if sum(len(c) for c in chunks) != content_length:
-            raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the body is shorter or longer than its Content-Length")
-        created = await run_in_threadpool(registry.put_blob, sha256, iter(chunks))
+        upload = await run_in_threadpool(registry.open_upload, sha256)
+        created = upload is not None
+        await _receive_blob(request, sha256, content_length, upload)
         return BlobStored(sha256=sha256, size=content_length, created=created)
 
     @app.get("/v1/blobs/{sha256}", responses=_ERRORS)
-    async def get_blob(sha256: BlobName, _station: StationId) -> Response:
-        data = await run_in_threadpool(registry.read_blob, sha256)
+    async def get_blob(sha256: BlobName, station_id: StationId) -> Response:
+        data = await run_in_threadpool(registry.read_blob, station_id, sha256)
         return Response(content=data, media_type="application/octet-stream")
 
-    @app.post("/v1/ops", responses=_ERRORS)
-    async def ops(batch: OpsBatch, station_id: StationId) -> OpsResponse:
+    @app.post("/v1/ops", responses=_ERRORS, openapi_extra=_OPS_BODY)
+    async def ops(request: Request, station_id: StationId) -> OpsResponse:
+        batch = _parse_batch(await _read_body(request))
         return await run_in_threadpool(registry.apply_batch, station_id, batch)
 
     @app.get("/v1/changes", responses=_ERRORS)
     async def changes(
-        _station: StationId,
+        station_id: StationId,
         after: Annotated[str, Query(max_length=20, pattern=r"^[0-9]+$")] = "0",
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> ChangesResponse:
-        return await run_in_threadpool(registry.changes, int(after), limit)
+        return await run_in_threadpool(registry.changes, station_id, int(after), limit)
 
     @app.post("/v1/review/claim", responses=_ERRORS)
-    async def claim(body: ClaimRequest, station_id: StationId) -> ClaimResponse:
-        return await run_in_threadpool(registry.claim, station_id, body.reviewer, body.held)
+    async def claim(body: ClaimRequest, who: StationPerson) -> ClaimResponse:
+        return await run_in_threadpool(registry.claim, who[0], who[1], body.held)
 
     @app.post("/v1/review/release", responses=_ERRORS)
-    async def release(body: ReleaseRequest, station_id: StationId) -> ReleaseResponse:
-        return await run_in_threadpool(registry.release, station_id, body.reviewer, body.lease_id)
+    async def release(body: ReleaseRequest, who: StationPerson) -> ReleaseResponse:
+        return await run_in_threadpool(registry.release, who[0], who[1], body.lease_id)
 
     @app.get("/v1/review/pool", responses=_ERRORS)
     async def pool(_station: StationId) -> PoolResponse:
         return PoolResponse(**await run_in_threadpool(registry.review.pool_counts))
 
     @app.post("/v1/review/heartbeat", responses=_ERRORS)
-    async def heartbeat(body: HeartbeatRequest, station_id: StationId) -> HeartbeatResponse:
-        return await run_in_threadpool(registry.heartbeat, station_id, body.reviewer, body.lease_ids)
+    async def heartbeat(body: HeartbeatRequest, who: StationPerson) -> HeartbeatResponse:
+        return await run_in_threadpool(registry.heartbeat, who[0], who[1], body.lease_ids)
 
     @app.get("/v1/conflicts", responses=_ERRORS)
     async def conflicts(station_id: StationId) -> list[dict[str, Any]]:
         return await run_in_threadpool(registry.conflicts, station_id)
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            typed = TypeAdapter(OpsBatchSchema).json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(typed.pop("$defs", {}))
+            components["OpsBatchSchema"] = typed
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _read_body(request: Request) -> bytes:
+    try:
+        return await request.body()
+    except ClientDisconnect:
+        raise ApiError(400, ErrorCode.INVALID, "the request was cut short") from None
+
+
+def _parse_batch(body: bytes) -> OpsBatch:
+    from pydantic import ValidationError
+
+    from sync.protocol import first_error
+
+    try:
+        return OpsBatch.model_validate_json(body)
+    except ValidationError as exc:
+        raise ApiError(422, ErrorCode.INVALID, first_error(exc)) from None
+
+
+async def _receive_blob(request: Request, sha256: str, content_length: int, upload: Upload | None) -> None:
+    """Stream the body to the blob store (or, for a blob already here, only hash it); nothing kept unless whole."""
+    digest = hashlib.sha256() if upload is None else None
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > content_length:
+                raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the body is longer than its Content-Length")
+            if upload is not None:
+                await run_in_threadpool(upload.write, chunk)
+            elif digest is not None:
+                digest.update(chunk)
+        if size != content_length:
+            raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the body is shorter than its Content-Length")
+        if upload is not None:
+            await run_in_threadpool(upload.commit)
+        elif digest is not None and digest.hexdigest() != sha256:
+            raise ApiError(400, ErrorCode.BLOB_MISMATCH, f"the bytes sent hash to {digest.hexdigest()}, not {sha256}")
+    except ClientDisconnect:
+        raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the upload was cut short; nothing was stored") from None
+    except BlobError as exc:
+        code = ErrorCode.BLOB_TOO_LARGE if "larger than" in str(exc) else ErrorCode.BLOB_MISMATCH
+        raise ApiError(413 if code is ErrorCode.BLOB_TOO_LARGE else 400, code, str(exc)) from None
+    finally:
+        if upload is not None:
+            upload.abort()  # nothing once committed; otherwise the partial file goes
 
 
 def _allowed_methods(request: Request) -> str:
@@ -179,17 +364,3 @@ def _allowed_methods(request: Request) -> str:
         if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
             methods |= route.methods
     return ", ".join(sorted(methods))
-
-
-async def _collect(stream: AsyncIterator[bytes], limit: int) -> list[bytes]:
-    """The whole body, or ApiError: too large (413), or cut short by the client going away (400, nothing kept)."""
-    chunks, size = [], 0
-    try:
-        async for chunk in stream:
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, ErrorCode.BLOB_TOO_LARGE, f"blobs are limited to {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the upload was cut short; nothing was stored") from None
-    return chunks

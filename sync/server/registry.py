@@ -1,9 +1,19 @@
-"""The registry's use cases behind the HTTP API: stations, blobs, ops applied exactly once, the change feed, review.
+"""The registry's use cases behind the HTTP API: the city's authority over dossiers, people and review.
 
-Ops from a station are applied in its sequence, each in its own transaction: the op's effect, its AppliedOp row
-(a replay returns it), the station's last sequence number, one audit event and the change-feed entries commit
-together or not at all. A stale `base_version` or lease fence is a conflict: recorded (SyncConflict), answered
-with 409 for that op, and the station's queue moves on.
+Desks send typed ops (`sync.protocol`); the registry decides what each may do (`AUTHORITY` in the protocol):
+- a dossier belongs to the station that created it; only that station changes its draft or asks for its
+  submission, resubmission, withdrawal or issue, and every lookup after the create is by the dossier's id;
+- every stage or status change is the stage machine's (`workstation.domain.stages.apply`), from the kind of
+  request, never from a stage or status in a payload; a change needs the version it was made on and raises the
+  version by exactly one;
+- people are the registry's: a claim, heartbeat or release carries a personal token, a decision counts only under
+  the live lease its person holds at the sending station, 登簿 only for a registrar logged in there.
+
+Ops from a station are applied in its sequence, each in its own transaction: the op's effect, its AppliedOp row (a
+replay returns it), the station's last sequence number, one audit event (station and person) and the change-feed
+entries commit together or not at all. What the registry cannot apply is answered per op and recorded: a stale
+version or fence is a conflict, anything else a refusal with its code; the station's queue moves on. Nothing a
+station sends makes the registry answer 500.
 """
 
 from __future__ import annotations
@@ -12,50 +22,73 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sync.protocol import (
     MAX_BLOB_BYTES,
     MAX_CHANGES_PER_PAGE,
+    MAX_INT,
     SCHEMA_VERSION,
     Change,
     ChangesResponse,
     ClaimResponse,
+    ClockPauseOp,
+    ClockResumeOp,
+    Content,
+    CreateOp,
+    DecisionOp,
     ErrorCode,
+    EvaluateOp,
     HeartbeatResponse,
+    IssueOp,
     Lease,
-    Op,
+    LoginResponse,
+    LostLease,
+    OpHead,
+    OpRefusal,
     OpResult,
     OpsBatch,
     OpsResponse,
+    Person,
+    RegisterOp,
     ReleaseResponse,
-    Reviewer,
+    ResubmitOp,
+    SubmitOp,
+    WithdrawOp,
+    _Op,
+    parse_op,
 )
 from workstation.domain.catalogue import Catalogue
+from workstation.domain.checklist import PartyRef, SlotState, missing_for_submit, validate_new_dossier
 from workstation.domain.errors import DomainError
-from workstation.domain.permissions import Actor, UserRole
-from workstation.domain.qc import QcPolicy, must_inspect
-from workstation.domain.review import DecisionKind, ReturnItem, validate_reject, validate_return
+from workstation.domain.permissions import Actor, Permission, has_permission
+from workstation.domain.qc import QcPolicy
+from workstation.domain.review import DecisionKind, ReturnItem
+from workstation.domain.stages import Action, DossierState, HallMode, Stage, Status, apply, initial_state, stage_plan
 from workstation.errors import BlobError, UsageError
 from workstation.services import audit
-from workstation.services.manifest import dossier_manifest, manifest_blobs, replace_content
+from workstation.services.changes import Change as RecordedChange
+from workstation.services.changes import Recorder
+from workstation.services.clocks import ClockService, end_supplement_pause
+from workstation.services.manifest import dossier_manifest, replace_content
+from workstation.services.people import PeopleService, PersonAuthError, actor_of
+from workstation.services.records import RecordsService
 from workstation.services.review import LeaseView, ReviewService
-from workstation.store.blobs import BlobStore
+from workstation.store.blobs import BlobStore, Upload
 from workstation.store.db import Database, _insert_ignore, next_counter
 from workstation.store.models import (
     AppliedOp,
     Assignment,
     ChangeRecord,
     Dossier,
+    Page,
     Party,
-    QcCheck,
     RegistryStation,
     Station,
     StationSeq,
@@ -67,9 +100,10 @@ from workstation.store.types import utcnow
 log = logging.getLogger(__name__)
 
 REGISTRY = "registry"
-KNOWN_PREFIXES = ("dossier.", "page.", "field.", "review.", "clock.", "qc.", "correction.")
+OPERATOR = "registry-admin"  # who runs the registry's own commands (stations, people) on its host
+STATION_ORIGIN = "station"  # the registry's record of a desk's clerk: `name@STATION`, never a login
 _TOKEN_PREFIX = "wst_"
-_MAX_INT = 2**31 - 1  # the largest version or sequence number an Integer column holds on every database
+_CLOCK_SKEW = timedelta(minutes=5)  # a window's clock may run this far ahead of the registry's
 
 
 class ApiError(Exception):
@@ -84,18 +118,28 @@ class BlobBackend(Protocol):
     """Where the registry keeps page images: a filesystem store here; an S3-compatible store can do the same."""
 
     def exists(self, sha256: str) -> bool: ...
-    def put_expected(self, chunks: Iterator[bytes], sha256: str, *, max_bytes: int) -> str: ...
+    def open_upload(self, *, expected: str | None = None, max_bytes: int | None = None) -> Upload: ...
     def read(self, sha256: str) -> bytes: ...
 
 
 class _Conflict(Exception):
+    """The registry had moved on (stale version or fence): recorded as a conflict, never applied."""
+
     def __init__(self, code: ErrorCode, message: str, current_version: int | None = None):
         super().__init__(message)
         self.code, self.message, self.current_version = code, message, current_version
 
 
+class _Refuse(Exception):
+    """The op may never be applied as sent: recorded as refused with its code; the station parks it."""
+
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 class _Stop(Exception):
-    """The op cannot be applied as sent: the batch stops before it; nothing of it is stored."""
+    """The op cannot be taken yet (a page not uploaded, a gap): the batch stops before it; nothing of it is stored."""
 
     def __init__(self, status: int, code: ErrorCode, message: str, **detail: Any):
         super().__init__(message)
@@ -106,11 +150,52 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-@dataclass
-class BatchOutcome:
-    response: OpsResponse | None
-    refused: ApiError | None
-    results: list[OpResult]
+def _append_change(
+    session: Session,
+    kind: str,
+    entity_id: str,
+    station_id: str,
+    payload: dict[str, Any],
+    audience: Iterable[str | None],
+) -> None:
+    """One entry of the change feed, readable by up to two stations (a dossier's own and its lease holder's)."""
+    readers: list[str | None] = [*dict.fromkeys(s for s in audience if s and s != REGISTRY), None, None]
+    # The counter row's lock is held to commit: sequence numbers become visible in order, so a reader's cursor
+    # never passes a change that commits later.
+    seq = next_counter(session, "change_feed")
+    session.add(
+        ChangeRecord(
+            seq=seq,
+            kind=kind,
+            entity_id=entity_id,
+            station_id=station_id,
+            payload=payload,
+            audience=readers[0],
+            audience2=readers[1],
+        )
+    )
+
+
+def feed_sink(session: Session, change: RecordedChange) -> str | None:
+    """The registry's sink: each new version of a dossier goes into the feed for its station and the sender's."""
+    if change.base_version is None:
+        return None  # a note: no new state for desks to mirror
+    dossier = change.dossier
+    _append_change(
+        session,
+        "dossier.state",
+        dossier.id,
+        change.station_id,
+        {
+            "number": dossier.number,
+            "stage": dossier.stage,
+            "status": dossier.status,
+            "version": dossier.version,
+            "cause": change.action,
+        },
+        (dossier.station_id, change.station_id),
+    )
+    return None
 
 
 class Registry:
@@ -124,12 +209,16 @@ class Registry:
         lease_seconds: float = 30 * 60,
         queue_size: int = 3,
         max_blob_bytes: int = MAX_BLOB_BYTES,
+        person_token_minutes: float = 10 * 60,
     ):
         self.db = db
         self.blobs = blobs
         self.catalogue = catalogue
         self.qc_policy = qc_policy
         self.max_blob_bytes = max_blob_bytes
+        self.recorder = Recorder(REGISTRY, feed_sink)
+        # Draft edits are the station's own business: recorded and versioned here, but not fed back to it.
+        self._quiet = Recorder(REGISTRY)
         self.review = ReviewService(
             db,
             catalogue,
@@ -137,8 +226,11 @@ class Registry:
             qc_policy=qc_policy,
             lease_seconds=lease_seconds,
             queue_size=queue_size,
-            use_outbox=False,
+            recorder=self.recorder,
         )
+        self.people = PeopleService(db, station_id=REGISTRY, token_minutes=person_token_minutes)
+        self._clocks = ClockService(db, catalogue, station_id=REGISTRY, recorder=self._quiet)
+        self._records = RecordsService(db, station_id=REGISTRY, recorder=self._quiet)
 
     # -- stations --------------------------------------------------------------------------------------
 
@@ -158,7 +250,7 @@ class Registry:
             audit.append(
                 session,
                 station_id=REGISTRY,
-                actor="registry-admin",
+                actor=OPERATOR,
                 action="station.token_issued",
                 entity="station",
                 entity_id=station_id,
@@ -175,7 +267,7 @@ class Registry:
             audit.append(
                 session,
                 station_id=REGISTRY,
-                actor="registry-admin",
+                actor=OPERATOR,
                 action="station.token_revoked",
                 entity="station",
                 entity_id=station_id,
@@ -210,6 +302,43 @@ class Registry:
             raise ApiError(401, ErrorCode.AUTH_REVOKED, f"the token of station {row.id} was revoked")
         return row.id
 
+    # -- people ----------------------------------------------------------------------------------------
+
+    def login(self, station_id: str, username: str, password: str) -> LoginResponse:
+        try:
+            login = self.people.login(station_id, username, password)
+        except PersonAuthError as exc:
+            raise ApiError(401, ErrorCode.PERSON_INVALID, str(exc)) from None
+        p = login.person
+        return LoginResponse(
+            token=login.token,
+            expires_at=login.expires_at,
+            person=Person(
+                username=p.username,
+                display_name=p.display_name,
+                roles=list(p.roles),
+                can_review_online=p.can_review_online,
+                can_review_offline=p.can_review_offline,
+                unit=p.unit,
+            ),
+        )
+
+    def logout(self, station_id: str, token: str | None) -> None:
+        if token:
+            self.people.logout(station_id, token)
+
+    def person(self, station_id: str, token: str | None) -> Actor:
+        """The person a personal token stands for at this station; ApiError (401/403) otherwise."""
+        try:
+            return self.people.verify(station_id, token)
+        except PersonAuthError as exc:
+            code = {
+                "missing": ErrorCode.PERSON_MISSING,
+                "expired": ErrorCode.PERSON_EXPIRED,
+                "station": ErrorCode.STATION_MISMATCH,
+            }.get(exc.reason, ErrorCode.PERSON_INVALID)
+            raise ApiError(403 if exc.reason == "station" else 401, code, str(exc)) from None
+
     # -- blobs -----------------------------------------------------------------------------------------
 
     def missing_blobs(self, digests: Iterable[str]) -> list[str]:
@@ -221,33 +350,31 @@ class Registry:
                 out.append(sha)
         return out
 
-    def put_blob(self, sha256: str, chunks: Iterator[bytes]) -> bool:
-        """Store an upload verified against its name; True if new. Idempotent."""
+    def open_upload(self, sha256: str) -> Upload | None:
+        """Where an upload's bytes go as they arrive: a new blob, or None when the registry has it already (the
+        body is still hashed, so damaged bytes are refused the same way)."""
         if not _is_sha(sha256):
             raise ApiError(422, ErrorCode.INVALID, "the blob name must be its lower-case sha256")
         if self.blobs.exists(sha256):
-            # The blob is already here; the body is still checked, so damaged bytes are refused the same way.
-            digest = hashlib.sha256()
-            for chunk in chunks:
-                digest.update(chunk)
-            if digest.hexdigest() != sha256:
-                raise ApiError(
-                    400, ErrorCode.BLOB_MISMATCH, f"the bytes sent hash to {digest.hexdigest()}, not {sha256}"
-                )
-            return False
-        try:
-            self.blobs.put_expected(chunks, sha256, max_bytes=self.max_blob_bytes)
-        except BlobError as exc:
-            if "larger than" in str(exc):
-                raise ApiError(413, ErrorCode.BLOB_TOO_LARGE, str(exc)) from None
-            raise ApiError(400, ErrorCode.BLOB_MISMATCH, str(exc)) from None
-        return True
+            return None
+        return self.blobs.open_upload(expected=sha256, max_bytes=self.max_blob_bytes)
 
-    def read_blob(self, sha256: str) -> bytes:
+    def read_blob(self, station_id: str, sha256: str) -> bytes:
+        """A page's bytes, for a station that owns a dossier with that page or holds a live lease on one."""
         if not _is_sha(sha256):
             raise ApiError(422, ErrorCode.INVALID, "the blob name must be its lower-case sha256")
-        if not self.blobs.exists(sha256):
-            raise ApiError(404, ErrorCode.NOT_FOUND, f"no blob {sha256}")
+        with self.db.read() as session:
+            allowed = session.execute(
+                select(Page.id)
+                .join(Dossier, Dossier.id == Page.dossier_id)
+                .outerjoin(Assignment, (Assignment.dossier_id == Dossier.id) & (Assignment.state == "active"))
+                .where(
+                    Page.sha256 == sha256, or_(Dossier.station_id == station_id, Assignment.station_id == station_id)
+                )
+                .limit(1)
+            ).first()
+        if allowed is None or not self.blobs.exists(sha256):
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"no blob {sha256} for station {station_id}")
         try:
             return self.blobs.read(sha256)
         except BlobError as exc:  # damaged on the registry's disk: never served, never a 500
@@ -257,7 +384,7 @@ class Registry:
     # -- ops -------------------------------------------------------------------------------------------
 
     def apply_batch(self, station_id: str, batch: OpsBatch) -> OpsResponse:
-        """Apply the batch's ops in order; raises ApiError at the first op that cannot be taken."""
+        """Apply the batch's ops in order; raises ApiError at the first op that cannot be taken yet."""
         if batch.schema_version != SCHEMA_VERSION:
             raise ApiError(
                 400,
@@ -271,12 +398,18 @@ class Registry:
         results: list[OpResult] = []
         skipped = set(batch.skipped)
         self._touch(station_id)
-        for op in batch.ops:
+        for head in batch.ops:
             try:
-                results.extend(self._apply_one(station_id, op, skipped))
+                results.extend(self._apply_one(station_id, head, skipped))
             except _Stop as stop:
                 raise ApiError(
-                    stop.status, stop.code, stop.message, seq=op.seq, op_id=op.op_id, results=results, **stop.detail
+                    stop.status,
+                    stop.code,
+                    stop.message,
+                    seq=head.seq,
+                    op_id=head.op_id,
+                    results=results,
+                    **stop.detail,
                 ) from None
         if not batch.ops and skipped:
             results.extend(self._skip_through(station_id, max(skipped), skipped))
@@ -321,404 +454,554 @@ class Registry:
         )
         return OpResult(op_id=None, seq=seq, status="skipped")
 
-    def _apply_one(self, station_id: str, op: Op, skipped: set[int]) -> list[OpResult]:
+    def _apply_one(self, station_id: str, head: OpHead, skipped: set[int]) -> list[OpResult]:
         out: list[OpResult] = []
         with self.db.transaction() as session:
             seq_row = self._lock_seq(session, station_id)
-            known = session.get(AppliedOp, op.op_id)
+            known = session.get(AppliedOp, head.op_id)
             if known is not None:
-                if known.station_id != station_id or known.seq != op.seq:
+                if known.station_id != station_id or known.seq != head.seq:
                     raise _Stop(
-                        422, ErrorCode.BAD_OP, f"op {op.op_id} was received before with another sequence number"
+                        422, ErrorCode.BAD_OP, f"op {head.op_id} was received before with another sequence number"
                     )
                 return [_result(known, replayed=True)]
-            while seq_row.last_seq + 1 < op.seq and seq_row.last_seq + 1 in skipped:
+            while seq_row.last_seq + 1 < head.seq and seq_row.last_seq + 1 in skipped:
                 seq_row.last_seq += 1
                 out.append(self._record_skip(session, station_id, seq_row.last_seq))
-            if op.seq <= seq_row.last_seq:
-                raise _Stop(422, ErrorCode.BAD_OP, f"sequence number {op.seq} of op {op.op_id} was already used")
-            if op.seq != seq_row.last_seq + 1:
+            if head.seq <= seq_row.last_seq:
+                raise _Stop(422, ErrorCode.BAD_OP, f"sequence number {head.seq} of op {head.op_id} was already used")
+            if head.seq != seq_row.last_seq + 1:
                 raise _Stop(
                     409,
                     ErrorCode.SEQ_GAP,
-                    f"op {op.seq} skips ahead; the registry holds up to {seq_row.last_seq}",
+                    f"op {head.seq} skips ahead; the registry holds up to {seq_row.last_seq}",
                     expected=seq_row.last_seq + 1,
                 )
-            if not op.kind.startswith(KNOWN_PREFIXES):
-                raise _Stop(422, ErrorCode.UNKNOWN_KIND, f"unknown op kind '{op.kind[:60]}'")
-            if op.created_at is not None and op.created_at.tzinfo is None:
-                raise _Stop(422, ErrorCode.INVALID, f"op {op.op_id}: created_at must carry its UTC offset")
-            if op.base_version is not None and op.base_version > _MAX_INT:
-                raise _Stop(422, ErrorCode.INVALID, f"op {op.op_id}: base_version {op.base_version} is out of range")
+            entity = (head.model_extra or {}).get("entity_id")
             record = AppliedOp(
-                op_id=op.op_id,
+                op_id=head.op_id,
                 station_id=station_id,
-                seq=op.seq,
-                kind=op.kind,
-                entity_id=op.entity_id,
+                seq=head.seq,
+                kind=head.kind,
+                entity_id=entity if isinstance(entity, str) and 0 < len(entity) <= 64 else "-",
                 status="applied",
-                desk_at=op.created_at,
             )
-            conflict: _Conflict | None = None
+            actor = f"station:{station_id}"
+            outcome: int | _Conflict | _Refuse
+            op: _Op | None = None
             try:
-                with session.begin_nested():
-                    outcome = self._apply(session, station_id, op)
-            except _Conflict as refused:
-                conflict = refused
-            except (IntegrityError, DataError, OverflowError) as exc:
-                # What the op carries breaks the registry's constraints (a number taken twice, a page without
-                # its position, text too long, a number too large): the op is refused and parked at the desk,
-                # never answered 500 and retried for ever.
-                cause = getattr(exc, "orig", None) or exc
-                why = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
-                raise _Stop(422, ErrorCode.BAD_OP, f"op {op.kind} cannot be stored here: {why}") from None
+                op = parse_op(head)
+            except OpRefusal as refusal:
+                outcome = _Refuse(refusal.code, refusal.message)
             else:
-                if isinstance(outcome, _Conflict):  # refused, but what the refusal wrote is kept
-                    conflict = outcome
-                else:
-                    record.version = outcome
-            if conflict is not None:
-                current = _current_state(session, op)
-                record.status, record.code, record.message = "conflict", conflict.code.value, conflict.message
-                # A refused op's result carries the version the registry holds, so the desk can show both.
-                record.version = current["version"] if current else conflict.current_version
-                session.add(
-                    SyncConflict(
-                        station_id=station_id,
-                        op_id=op.op_id,
-                        kind=op.kind,
-                        entity_id=op.entity_id,
-                        code=conflict.code.value,
-                        message=conflict.message,
-                        base_version=op.base_version,
-                        current_version=conflict.current_version,
-                        payload=op.payload,
-                    )
-                )
-                self._change(
-                    session,
-                    "sync.conflict",
-                    op.entity_id,
-                    station_id,
-                    {
-                        "op_id": op.op_id,
-                        "kind": op.kind,
-                        "code": conflict.code.value,
-                        "message": conflict.message,
-                        "current": current,
-                    },
-                )
+                record.desk_at = op.created_at
+                actor = op.actor or actor
+                outcome = self._apply_typed(session, station_id, op)
+            if isinstance(outcome, int):
+                record.version = outcome
+            else:
+                self._refused(session, station_id, head, op, record, outcome)
             session.add(record)
-            seq_row.last_seq = op.seq
+            seq_row.last_seq = head.seq
             audit.append(
                 session,
                 station_id=station_id,
-                actor=op.actor or f"station:{station_id}",
+                actor=actor,
                 action=f"sync.{record.status}",
                 entity="op",
-                entity_id=op.op_id,
-                payload={"kind": op.kind, "entity_id": op.entity_id, "seq": op.seq, "code": record.code},
+                entity_id=head.op_id,
+                payload={"kind": head.kind, "entity_id": record.entity_id, "seq": head.seq, "code": record.code},
             )
             session.flush()
             out.append(_result(record))
         return out
 
-    def _apply(self, session: Session, station_id: str, op: Op) -> int | _Conflict | None:
-        payload = op.payload
-        if op.kind == "dossier.create":
+    def _apply_typed(self, session: Session, station_id: str, op: _Op) -> int | _Conflict | _Refuse:
+        """The op's effect inside a savepoint: a version, or why not (what a conflict wrote is kept)."""
+        try:
+            with session.begin_nested():
+                return self._apply(session, station_id, op)
+        except (_Refuse, _Conflict) as outcome:
+            return outcome
+        except _Stop:
+            raise
+        except (IntegrityError, DataError, OverflowError) as exc:
+            # What the op carries breaks the registry's constraints: refused and parked at the desk, never a 500
+            # retried for ever.
+            cause = getattr(exc, "orig", None) or exc
+            why = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+            return _Refuse(ErrorCode.BAD_OP, f"{op.kind} cannot be stored here: {why}")
+        except OperationalError:
+            raise  # the database itself is unavailable: 503, the desk retries
+        except (DomainError, UsageError) as exc:
+            return _Refuse(ErrorCode.BAD_OP, f"{op.kind} cannot be applied: {exc}")
+        except Exception as exc:  # a case the registry did not foresee: refused for this op alone, and logged
+            log.exception("op %s (%s) from %s could not be applied", op.op_id, op.kind, station_id)
+            return _Refuse(ErrorCode.BAD_OP, f"{op.kind} could not be applied here ({type(exc).__name__}); logged")
+
+    def _refused(
+        self,
+        session: Session,
+        station_id: str,
+        head: OpHead,
+        op: _Op | None,
+        record: AppliedOp,
+        outcome: _Conflict | _Refuse,
+    ) -> None:
+        current = _current_state(session, record.entity_id, station_id)
+        record.code, record.message = outcome.code.value, outcome.message
+        # A result carries the version the registry holds, so the desk can show both sides.
+        record.version = current["version"] if current else None
+        if isinstance(outcome, _Refuse):
+            record.status = "refused"
+        else:
+            record.status = "conflict"
+            session.add(
+                SyncConflict(
+                    station_id=station_id,
+                    op_id=head.op_id,
+                    kind=head.kind,
+                    entity_id=record.entity_id,
+                    code=outcome.code.value,
+                    message=outcome.message,
+                    base_version=op.base_version if op else None,
+                    current_version=current["version"] if current else None,
+                    payload=op.model_dump(mode="json")["payload"] if op else {},
+                )
+            )
+        # The sender's desk shows its op beside the dossier as the registry holds it (for no one else to read).
+        _append_change(
+            session,
+            f"sync.{record.status}",
+            record.entity_id,
+            station_id,
+            {
+                "op_id": head.op_id,
+                "kind": head.kind,
+                "code": outcome.code.value,
+                "message": outcome.message,
+                "current": current,
+            },
+            (station_id,),
+        )
+
+    # -- what each kind of op may do ------------------------------------------------------------------------
+
+    def _apply(self, session: Session, station_id: str, op: _Op) -> int | _Conflict:
+        if isinstance(op, CreateOp):
             return self._create(session, station_id, op)
-        if op.kind == "review.decision":
-            return self._decision(session, station_id, op)
+        if op.authority == "registry":
+            raise _Refuse(ErrorCode.NOT_ALLOWED, f"{op.kind} is the registry's own to decide; desks do not send it")
         dossier = session.execute(
             select(Dossier).where(Dossier.id == op.entity_id).with_for_update()
         ).scalar_one_or_none()
         if dossier is None:
-            raise _Stop(422, ErrorCode.BAD_OP, f"op {op.kind} is for dossier {op.entity_id}, unknown here")
-        if op.base_version is not None:
-            if dossier.version != op.base_version:
-                raise _Conflict(
-                    ErrorCode.STALE_VERSION,
-                    f"dossier {dossier.number} is at version {dossier.version} here; the change was made on "
-                    f"version {op.base_version}",
-                    dossier.version,
+            raise _Refuse(ErrorCode.NOT_FOUND, f"no dossier {op.entity_id} at the registry")
+        if op.versioned and op.base_version is None:
+            raise _Refuse(ErrorCode.BAD_OP, f"{op.kind} changes the dossier: it must carry the base_version")
+        if not op.versioned and op.base_version is not None:
+            raise _Refuse(ErrorCode.BAD_OP, f"{op.kind} changes no version: it carries no base_version")
+        if isinstance(op, DecisionOp):
+            return self._decision(session, station_id, op, dossier)
+        if isinstance(op, RegisterOp):
+            return self._register(session, station_id, op, dossier)
+        if op.authority == "note":
+            return self._note(session, station_id, op, dossier)
+        if dossier.station_id != station_id:
+            raise _Refuse(
+                ErrorCode.NOT_OWNER,
+                f"dossier {dossier.id} is another station's; only the station that created it may change or ask this",
+            )
+        self._check_version(op, dossier)
+        actor = op.actor or f"station:{station_id}"
+        if op.authority == "draft":
+            if dossier.status not in (Status.DRAFT.value, Status.RETURNED.value):
+                raise _Refuse(
+                    ErrorCode.NOT_EDITABLE,
+                    f"dossier {dossier.number} is {dossier.status}: only a draft or a returned dossier is changed "
+                    "at its window",
                 )
-            version = _version(payload.get("version"))
-            dossier.version = version if version is not None and version > dossier.version else dossier.version + 1
-        manifest = payload.get("manifest")
-        if manifest is not None:
-            self._take_manifest(session, dossier, manifest)
-        before = dossier.status
-        stage, status = payload.get("stage"), payload.get("status")
-        if isinstance(stage, str) and isinstance(status, str) and (stage, status) != (dossier.stage, dossier.status):
-            dossier.stage, dossier.status = stage, status
-            if status == "withdrawn":
-                for lease in session.execute(
-                    select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
-                ).scalars():
-                    lease.state, lease.ended_at = "ended", utcnow()
-                dossier.lease_expires_at = None
-            if status == "registered" and before != "registered":
-                self._open_qc(session, dossier)
-            self._state_change(session, dossier, station_id, op.kind)
-        dossier.updated_at = utcnow()
+            # The draft's content arrives whole with 受理; each edit is versioned and audited here.
+            payload = op.model_dump(mode="json")["payload"]
+            self._quiet.change(session, actor, dossier, op.kind, payload, station_id=station_id)
+            return dossier.version
+        if isinstance(op, SubmitOp | ResubmitOp):
+            return self._submit(session, station_id, op, dossier)
+        if isinstance(op, WithdrawOp):
+            return self._withdraw(session, station_id, op, dossier)
+        if isinstance(op, IssueOp):
+            self._move(dossier, Action.ISSUE)
+            self.review.issue_in(session, self._clerk(session, station_id, op.actor), dossier, station_id=station_id)
+            return dossier.version
+        raise _Refuse(ErrorCode.UNKNOWN_KIND, f"the registry does not apply {op.kind}")
+
+    @staticmethod
+    def _check_version(op: _Op, dossier: Dossier) -> None:
+        if op.base_version != dossier.version:
+            raise _Conflict(
+                ErrorCode.STALE_VERSION,
+                f"dossier {dossier.number} is at version {dossier.version} here; the change was made on "
+                f"version {op.base_version}",
+                dossier.version,
+            )
+
+    @staticmethod
+    def _move(dossier: Dossier, action: Action) -> DossierState:
+        """The state the stage machine gives for `action`, or a refusal: nothing else moves a dossier."""
+        try:
+            return apply(
+                DossierState(Stage(dossier.stage), Status(dossier.status)),
+                action,
+                tuple(Stage(s) for s in dossier.stage_plan.split()),
+            )
+        except DomainError as exc:
+            raise _Refuse(ErrorCode.ILLEGAL_TRANSITION, f"dossier {dossier.number}: {exc}") from None
+
+    def _create(self, session: Session, station_id: str, op: CreateOp) -> int:
+        p = op.payload
+        if not p.number.startswith(f"{station_id}-"):
+            raise _Refuse(
+                ErrorCode.NOT_OWNER, f"受理号 {p.number} does not carry this station's prefix '{station_id}-'"
+            )
+        if session.get(Dossier, op.entity_id) is not None:
+            raise _Refuse(ErrorCode.DUPLICATE, f"dossier {op.entity_id} exists already")
+        if session.execute(select(Dossier.id).where(Dossier.number == p.number)).first() is not None:
+            raise _Refuse(ErrorCode.DUPLICATE, f"受理号 {p.number} is taken already")
+        try:
+            biz = self.catalogue.business(p.business)
+            validate_new_dossier(biz, p.applicant_kind, tuple(p.conditions))
+            plan = stage_plan(self.catalogue, HallMode(p.hall_mode), business=biz)
+            roles = {r.name for r in biz.roles}
+            for party in p.parties:
+                if party.role not in roles:
+                    raise DomainError(f"business {biz.code} has no role '{party.role}'")
+        except DomainError as exc:
+            raise _Refuse(ErrorCode.BAD_OP, f"dossier.create: {exc}") from None
+        if p.applied_at > utcnow() + _CLOCK_SKEW:
+            raise _Refuse(ErrorCode.BAD_OP, "dossier.create: the application time is in the future")
+        state = initial_state()  # a create is a draft: the stage machine starts every dossier there
+        dossier = Dossier(
+            id=op.entity_id,
+            number=p.number,
+            station_id=station_id,
+            business_code=biz.code,
+            registration_type=biz.registration_type,
+            channel=p.channel,
+            applicant_kind=p.applicant_kind,
+            digitized=biz.digitized_through(p.channel),
+            hall_mode=p.hall_mode,
+            stage_plan=" ".join(s.value for s in plan),
+            conditions=list(dict.fromkeys(p.conditions)),
+            stage=state.stage.value,
+            status=state.status.value,
+            applied_at=p.applied_at,
+            created_by=self._clerk(session, station_id, op.actor).user_id,
+            version=1,
+        )
+        session.add(dossier)
+        session.flush()
+        for party in p.parties:
+            session.add(
+                Party(
+                    id=party.id or None,
+                    dossier_id=dossier.id,
+                    key=party.key,
+                    position=party.position,
+                    role=party.role,
+                    kind=party.kind,
+                    name=party.name,
+                    id_type=party.id_type,
+                    id_value=None,  # the create carries it masked; the full number arrives with 受理
+                )
+            )
+        session.flush()
+        self._quiet.note(
+            session,
+            op.actor or f"station:{station_id}",
+            dossier,
+            "dossier.create",
+            {"business": biz.code, "channel": p.channel, "applicant_kind": p.applicant_kind},
+            station_id=station_id,
+        )
         return dossier.version
 
-    def _take_manifest(self, session: Session, dossier: Dossier, manifest: Any) -> None:
-        if not isinstance(manifest, dict):
-            raise _Stop(422, ErrorCode.BAD_OP, "the manifest must be an object")
-        try:
-            blobs = manifest_blobs(manifest)
-        except ValueError as exc:
-            raise _Stop(422, ErrorCode.BAD_OP, str(exc)) from None
-        named: list[object] = list(blobs)
-        pages = manifest.get("pages")
-        if isinstance(pages, list):  # a page whose blob the list leaves out must be here all the same
-            named += [p.get("sha256") for p in pages if isinstance(p, dict) and not p.get("deleted")]
-        digests = [sha for sha in named if isinstance(sha, str) and _is_sha(sha)]
-        if len(digests) != len(named):
-            bad = next(sha for sha in named if not isinstance(sha, str) or not _is_sha(sha))
-            raise _Stop(422, ErrorCode.BAD_OP, f"the manifest names {str(bad)[:80]!r}, not a sha256 digest")
-        missing = [sha for sha in dict.fromkeys(digests) if not self.blobs.exists(sha)]
+    def _submit(self, session: Session, station_id: str, op: SubmitOp | ResubmitOp, dossier: Dossier) -> int:
+        resubmit = isinstance(op, ResubmitOp)
+        after = self._move(dossier, Action.RESUBMIT if resubmit else Action.SUBMIT)
+        content = op.payload.content
+        filled = self._check_content(dossier, content)
+        missing = [sha for sha in dict.fromkeys(content.blobs) if not self.blobs.exists(sha)]
         if missing:
             # Reviewers never see half a dossier: the op waits until every page is here.
             raise _Stop(409, ErrorCode.BLOB_MISSING, f"{len(missing)} page blob(s) not uploaded yet", missing=missing)
-        try:
-            replace_content(session, dossier, manifest)
-        except ValueError as exc:
-            raise _Stop(422, ErrorCode.BAD_OP, str(exc)) from None
-        accepted = manifest.get("accepted_at")
-        if isinstance(accepted, str):
-            try:
-                accepted_at = datetime.fromisoformat(accepted)
-            except ValueError:
-                raise _Stop(422, ErrorCode.BAD_OP, "manifest accepted_at is not an ISO time") from None
-            if accepted_at.tzinfo is None:
-                raise _Stop(422, ErrorCode.BAD_OP, "manifest accepted_at must carry its UTC offset")
-            dossier.accepted_at = accepted_at
-
-    def _create(self, session: Session, station_id: str, op: Op) -> int:
-        p = op.payload
-        if session.get(Dossier, op.entity_id) is not None:
-            raise _Conflict(ErrorCode.STALE_VERSION, f"dossier {op.entity_id} exists already")
-        try:
-            applied_at = datetime.fromisoformat(str(p["applied_at"]))
-            if applied_at.tzinfo is None:
-                raise ValueError
-            dossier = Dossier(
-                id=op.entity_id,
-                number=str(p["number"])[:64],
-                station_id=station_id,
-                business_code=str(p["business"]),
-                registration_type=str(p["registration_type"]),
-                channel=str(p["channel"]),
-                applicant_kind=str(p["applicant_kind"]),
-                digitized=bool(p["digitized"]),
-                hall_mode=str(p["hall_mode"]),
-                stage_plan=str(p["stage_plan"]),
-                conditions=list(p.get("conditions") or []),
-                stage=str(p["stage"]),
-                status=str(p["status"]),
-                applied_at=applied_at,
-                created_by=self._shadow_user(session, station_id, op.actor or "desk").id,
-                version=_version(p.get("version")) or 1,
-            )
-            self.catalogue.business(dossier.business_code)
-            parties, parties_full = p.get("parties") or [], p.get("parties_full") or []
-            if not isinstance(parties, list) or not isinstance(parties_full, list):
-                raise TypeError("parties and parties_full must be lists")
-            if not all(isinstance(x, dict) for x in (*parties, *parties_full)):
-                raise TypeError("every party must be an object")
-        except (KeyError, TypeError, ValueError, DomainError) as exc:
-            raise _Stop(422, ErrorCode.BAD_OP, f"dossier.create is missing or has a bad value: {exc}") from None
-        session.add(dossier)
+        now = utcnow()
+        rows = content.model_dump(mode="python")
+        for slot in rows["slots"]:  # satisfied as the registry counts it, whatever the desk said
+            slot["satisfied"] = slot["id"] in filled
+        replace_content(session, dossier, rows)
         session.flush()
-        for i, (party, full) in enumerate(zip(parties, parties_full, strict=False)):
-            session.add(
-                Party(
-                    id=full.get("id"),
-                    dossier_id=dossier.id,
-                    key=full.get("key", f"p{i + 1}"),
-                    position=full.get("position", i + 1),
-                    role=party.get("role", ""),
-                    kind=party.get("kind", dossier.applicant_kind),
-                    name=party.get("name"),
-                    id_type=party.get("id_type"),
-                    id_value=None,  # the full identifier arrives with the manifest; the create op carries it masked
-                )
-            )
-        self._state_change(session, dossier, station_id, op.kind)
+        dossier.stage, dossier.status = after.stage.value, after.status.value
+        if resubmit:
+            end_supplement_pause(session, dossier.id, now, op.actor or f"station:{station_id}")
+        else:
+            accepted = op.payload.accepted_at
+            # The window's clock is recorded but bounded: never ahead of the registry's, never before the application.
+            if accepted is None or accepted > now + _CLOCK_SKEW or accepted < dossier.applied_at:
+                accepted = now
+            dossier.accepted_at = min(accepted, now)
+        self.recorder.change(
+            session,
+            op.actor or f"station:{station_id}",
+            dossier,
+            op.kind,
+            {"pages": sum(1 for p in content.pages if not p.deleted), "accepted_at": _iso(dossier.accepted_at)},
+            station_id=station_id,
+        )
         return dossier.version
 
-    def _decision(self, session: Session, station_id: str, op: Op) -> int | _Conflict | None:
-        p = op.payload
+    def _check_content(self, dossier: Dossier, content: Content) -> set[str]:
+        """A submission's content must hold together and be complete by the checklist (the registry's own count).
+
+        Returns the ids of the slots a page fills."""
         try:
-            reviewer = Reviewer.model_validate(p["reviewer"])
-            kind = DecisionKind(p["decision"])
-            items = tuple(ReturnItem.from_json(i) for i in p.get("items") or [])
-            number = str(p["number"])
-            lease_id, fence = p.get("lease_id"), p.get("fence")
-            if lease_id is not None and not isinstance(lease_id, str):
-                raise TypeError("lease_id must be text")
-            if fence is not None and (not isinstance(fence, int) or isinstance(fence, bool) or abs(fence) > _MAX_INT):
-                raise TypeError("fence must be a lease's fence number")
-            if kind is DecisionKind.RETURN:
-                items = validate_return(items, self.review.rules)
-            reason = validate_reject(p.get("reason_code"), self.review.rules) if kind is DecisionKind.REJECT else None
-        except (KeyError, TypeError, ValueError, DomainError) as exc:
-            raise _Stop(422, ErrorCode.BAD_OP, f"review.decision is malformed: {exc}") from None
-        actor = self.reviewer_actor(session, station_id, reviewer)
+            biz = self.catalogue.business(dossier.business_code)
+        except DomainError as exc:
+            raise _Refuse(ErrorCode.BAD_OP, str(exc)) from None
+        party_keys = [p.key for p in content.parties]
+        slot_ids = {s.id for s in content.slots}
+        page_ids = {p.id for p in content.pages}
+        problems = []
+        for ids, what in ((party_keys, "party key"), ([p.id for p in content.parties], "party id")):
+            if len(set(ids)) != len(ids):
+                problems.append(f"a {what} is listed twice")
+        for ids, what in (
+            ([s.id for s in content.slots], "slot"),
+            ([p.id for p in content.pages], "page"),
+            ([f.id for f in content.fields], "field"),
+            ([f.id for f in content.findings], "finding"),
+        ):
+            if len(set(ids)) != len(ids):
+                problems.append(f"a {what} id is listed twice")
+        if any(s.party_key is not None and s.party_key not in party_keys for s in content.slots):
+            problems.append("a slot names a party the content does not have")
+        if any(p.slot_id is not None and p.slot_id not in slot_ids for p in content.pages):
+            problems.append("a page names a slot the content does not have")
+        if any(f.page_id is not None and f.page_id not in page_ids for f in content.fields):
+            problems.append("a field names a page the content does not have")
+        if {p.sha256 for p in content.pages if not p.deleted} - set(content.blobs):
+            problems.append("a page's blob is missing from the blob list")
+        roles = {r.name for r in biz.roles}
+        if any(p.role not in roles for p in content.parties):
+            problems.append(f"a party has a role business {biz.code} does not have")
+        if problems:
+            raise _Refuse(ErrorCode.BAD_OP, f"the content of {dossier.number} does not hold together: {problems[0]}")
+        filled = {p.slot_id for p in content.pages if not p.deleted and p.slot_id is not None}
         try:
-            view = self.review._decide(
-                session,
-                actor,
-                number,
-                kind,
-                lease_id,
-                fence,
-                items,
-                reason,
-                str(p.get("note") or "")[:2000],
-                op.op_id,
-                op.created_at,
+            missing = missing_for_submit(
+                biz,
+                [PartyRef(key=p.key, role=p.role, kind=p.kind, name=p.name) for p in content.parties],
+                dossier.conditions,
+                [
+                    SlotState(
+                        material=s.material,
+                        party_key=s.party_key,
+                        required=s.required,
+                        satisfied=s.id in filled,
+                        waived=s.waived and bool((s.waiver_reason or "").strip()),
+                    )
+                    for s in content.slots
+                ],
             )
         except DomainError as exc:
-            raise _Stop(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
-        except UsageError as exc:  # e.g. NotFound: no dossier with that number here
-            raise _Stop(422, ErrorCode.BAD_OP, f"review.decision cannot be applied: {exc}") from None
-        dossier = session.execute(select(Dossier).where(Dossier.number == number)).scalar_one()
-        if view.outcome == "conflict":  # the review service recorded the refused decision: keep it
-            return _Conflict(ErrorCode.STALE_FENCE, view.conflict or "stale lease", dossier.version)
-        self._change(
+            raise _Refuse(ErrorCode.BAD_OP, f"the content of {dossier.number}: {exc}") from None
+        if missing:
+            listed = "; ".join(str(m) for m in missing[:10])
+            raise _Refuse(ErrorCode.INCOMPLETE, f"{dossier.number} is missing {len(missing)} item(s): {listed}")
+        return filled
+
+    def _withdraw(self, session: Session, station_id: str, op: WithdrawOp, dossier: Dossier) -> int:
+        after = self._move(dossier, Action.WITHDRAW)
+        ended = []
+        for lease in session.execute(
+            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+        ).scalars():
+            # A reviewer's decision under this lease will now be refused as a conflict.
+            lease.state, lease.ended_at = "ended", utcnow()
+            ended.append(lease.lease_id)
+        dossier.stage, dossier.status, dossier.lease_expires_at = after.stage.value, after.status.value, None
+        self.recorder.change(
             session,
-            "review.decision",
-            dossier.id,
-            station_id,
-            {"number": number, "decision": kind.value, "status": dossier.status, "stage": dossier.stage},
+            op.actor or f"station:{station_id}",
+            dossier,
+            op.kind,
+            {"reason": op.payload.reason, "leases_ended": ended},
+            station_id=station_id,
         )
-        self._state_change(session, dossier, station_id, op.kind)
         return dossier.version
 
-    def _open_qc(self, session: Session, dossier: Dossier) -> None:
-        if session.execute(select(QcCheck.id).where(QcCheck.dossier_id == dossier.id)).first():
-            return
-        inspect, basis = must_inspect(self.catalogue.business(dossier.business_code), dossier.id, self.qc_policy)
-        if inspect:
-            session.add(QcCheck(dossier_id=dossier.id, basis=basis))
-            self._change(session, "qc.open", dossier.id, REGISTRY, {"number": dossier.number, "basis": basis})
+    def _decision(self, session: Session, station_id: str, op: DecisionOp, dossier: Dossier) -> int | _Conflict:
+        p = op.payload
+        lease = session.execute(select(Assignment).where(Assignment.lease_id == p.lease_id)).scalar_one_or_none()
+        if lease is None or lease.dossier_id != dossier.id or lease.station_id != station_id:
+            raise _Refuse(
+                ErrorCode.NOT_ALLOWED,
+                f"lease {p.lease_id} on dossier {dossier.id} was not granted to station {station_id}",
+            )
+        person = session.get(User, lease.reviewer_id)
+        assert person is not None
+        if op.actor != person.username:
+            raise _Refuse(
+                ErrorCode.NOT_ALLOWED, f"the lease is {person.username}'s; a decision under it is theirs alone"
+            )
+        if not person.active:
+            raise _Refuse(ErrorCode.NOT_ALLOWED, f"{person.username} is disabled at the registry")
+        kind = DecisionKind(p.decision)
+        try:
+            items, reason = self.review.check_decision(
+                kind, [ReturnItem.from_json(i.model_dump()) for i in p.items], p.reason_code
+            )
+        except (DomainError, UsageError) as exc:
+            raise _Refuse(ErrorCode.BAD_OP, f"review.decision: {exc}") from None
+        live = lease.state == "active" and lease.expires_at > utcnow() and lease.fence == dossier.fence
+        if live and p.fence == lease.fence:
+            self._check_version(op, dossier)
+        view = self.review.decide_in(
+            session,
+            actor_of(person),
+            dossier,
+            kind,
+            lease_id=p.lease_id,
+            fence=p.fence,
+            items=items,
+            reason_code=reason,
+            note=p.note,
+            op_id=op.op_id,
+            client_at=op.created_at,
+            station_id=station_id,
+        )
+        if view.outcome == "conflict":  # the review service recorded the refused decision: keep it
+            return _Conflict(ErrorCode.STALE_FENCE, view.conflict or "stale lease", dossier.version)
+        return dossier.version
 
-    def _shadow_user(self, session: Session, station_id: str, username: str) -> User:
-        """The registry's record of a desk's user, named user@station; it cannot log in here."""
-        name = f"{username}@{station_id}"[:64]
+    def _register(self, session: Session, station_id: str, op: RegisterOp, dossier: Dossier) -> int:
+        person = self.people.logged_in_at(session, station_id, op.actor or "")
+        if person is None or not has_permission(actor_of(person), Permission.REGISTER):
+            raise _Refuse(
+                ErrorCode.NOT_ALLOWED,
+                f"登簿 needs a registrar provisioned at the registry and logged in at station {station_id}; "
+                f"'{op.actor or '-'}' is not",
+            )
+        self._move(dossier, Action.REGISTER)
+        self._check_version(op, dossier)
+        self.review.register_in(session, actor_of(person), dossier, station_id=station_id)
+        return dossier.version
+
+    def _note(self, session: Session, station_id: str, op: _Op, dossier: Dossier) -> int:
+        holder = session.execute(
+            select(Assignment.station_id).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+        ).scalar_one_or_none()
+        if station_id not in (dossier.station_id, holder):
+            raise _Refuse(
+                ErrorCode.NOT_OWNER,
+                f"dossier {dossier.id} is another station's; notes on it come from that station or its reviewer's",
+            )
+        who = op.actor or f"station:{station_id}"
+        if isinstance(op, ClockPauseOp):
+            self._clocks.pause_in(session, who, dossier, op.payload.reason, op.payload.note, station_id=station_id)
+        elif isinstance(op, ClockResumeOp):
+            self._clocks.resume_in(session, who, dossier, op.payload.reason, station_id=station_id)
+        elif isinstance(op, EvaluateOp):
+            if dossier.station_id != station_id:
+                raise _Refuse(ErrorCode.NOT_OWNER, f"an evaluation of dossier {dossier.id} is taken at its own window")
+            p = op.payload
+            self._records.evaluate_in(
+                session, dossier, p.score, p.comment, p.channel, evaluation_id=p.evaluation_id, station_id=station_id
+            )
+        return dossier.version
+
+    def _clerk(self, session: Session, station_id: str, username: str | None) -> Actor:
+        """The registry's record of a desk's clerk (`name@STATION`, no roles, no login): created_by, R17."""
+        name = f"{username or 'station'}@{station_id}"
         user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
         if user is None:
-            user = User(username=name, display_name=name, password_hash="!", roles="", station_id=station_id)
+            user = User(username=name, display_name=name, password_hash="!", roles="", origin=STATION_ORIGIN)
             session.add(user)
             session.flush()
-        return user
-
-    def reviewer_actor(self, session: Session, station_id: str, reviewer: Reviewer) -> Actor:
-        """The reviewer as the station vouches for them (the station token is the trust boundary)."""
-        user = self._shadow_user(session, station_id, reviewer.username)
-        roles = [r for r in reviewer.roles if r in {x.value for x in UserRole}]
-        user.roles = " ".join(sorted(roles))
-        user.can_review_online, user.can_review_offline = reviewer.can_review_online, reviewer.can_review_offline
-        return Actor(
-            user_id=user.id,
-            username=user.username,
-            roles=frozenset(UserRole(r) for r in roles),
-            can_review_online=reviewer.can_review_online,
-            can_review_offline=reviewer.can_review_offline,
-        )
+        return actor_of(user)
 
     # -- review over the network -----------------------------------------------------------------------
 
-    def claim(self, station_id: str, reviewer: Reviewer, held: list[str] | None = None) -> ClaimResponse:
-        with self.db.transaction() as session:
-            actor = self.reviewer_actor(session, station_id, reviewer)
+    def claim(self, station_id: str, actor: Actor, held: list[str] | None = None) -> ClaimResponse:
+        """Lease the next dossier for a person at this station, with its whole manifest (theirs alone to see)."""
         lease: LeaseView | None = None
-        if held is not None:  # a lease of theirs the desk never heard of: its answer was lost; hand it back
+        if held is not None:  # a lease of theirs here the desk never heard of: its answer was lost; hand it back
             known = set(held)
-            lease = next((x for x in self.review.queue(actor) if x.lease_id not in known), None)
-        fresh = lease is None
+            mine = self._leases_at(station_id, actor)
+            lease = next((x for x in self.review.queue(actor) if x.lease_id in mine and x.lease_id not in known), None)
         if lease is None:
             try:
-                lease = self.review.claim_next(actor)
+                lease = self.review.claim_next(actor, station_id=station_id)
             except DomainError as exc:
                 raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
             except UsageError as exc:
                 raise ApiError(409, ErrorCode.NOT_ALLOWED, str(exc)) from None
         if lease is None:
             return ClaimResponse(lease=None)
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             dossier = session.get(Dossier, lease.dossier_id)
             assert dossier is not None
             manifest = dossier_manifest(session, dossier)
-            if fresh:
-                self._change(
-                    session,
-                    "review.lease",
-                    dossier.id,
-                    station_id,
-                    {
-                        "number": dossier.number,
-                        "reviewer": actor.username,
-                        "fence": lease.fence,
-                        "lease_id": lease.lease_id,
-                    },
-                )
         return ClaimResponse(lease=_wire_lease(lease), dossier=manifest)
 
-    def release(self, station_id: str, reviewer: Reviewer, lease_id: str) -> ReleaseResponse:
-        """Give a lease back to the pool; one no longer live (or never this reviewer's) is `released: false`."""
-        with self.db.transaction() as session:
-            actor = self.reviewer_actor(session, station_id, reviewer)
+    def release(self, station_id: str, actor: Actor, lease_id: str) -> ReleaseResponse:
+        """Give a lease back to the pool; one no longer live (or never theirs here) is `released: false`."""
+        if lease_id not in self._leases_at(station_id, actor):
+            return ReleaseResponse(released=False)
         try:
-            self.review.release(actor, lease_id)
-        except UsageError:  # NotFound included: not theirs, or already over; either way nothing is held
+            self.review.release(actor, lease_id, station_id=station_id)
+        except UsageError:  # NotFound included: already over; either way nothing is held
             return ReleaseResponse(released=False)
         return ReleaseResponse(released=True)
 
-    def heartbeat(self, station_id: str, reviewer: Reviewer, lease_ids: list[str]) -> HeartbeatResponse:
-        with self.db.transaction() as session:
-            actor = self.reviewer_actor(session, station_id, reviewer)
-        beat = self.review.heartbeat(actor, lease_ids)
+    def heartbeat(self, station_id: str, actor: Actor, lease_ids: list[str]) -> HeartbeatResponse:
+        mine = self._leases_at(station_id, actor)
+        here = [x for x in lease_ids if x in mine]
+        beat = self.review.heartbeat(actor, here) if here else None
+        lost = [LostLease(lease_id=x, reason="no such lease of this person at this station") for x in lease_ids]
+        lost = [x for x in lost if x.lease_id not in mine]
         return HeartbeatResponse(
-            renewed=[_wire_lease(x) for x in beat.renewed],
-            lost=[{"lease_id": lid, "reason": why} for lid, why in beat.lost],
+            renewed=[_wire_lease(x) for x in beat.renewed] if beat else [],
+            lost=[*lost, *(LostLease(lease_id=i, reason=why) for i, why in (beat.lost if beat else ()))],
         )
+
+    def _leases_at(self, station_id: str, actor: Actor) -> set[str]:
+        with self.db.read() as session:
+            return set(
+                session.execute(
+                    select(Assignment.lease_id).where(
+                        Assignment.reviewer_id == actor.user_id, Assignment.station_id == station_id
+                    )
+                ).scalars()
+            )
 
     # -- the change feed -------------------------------------------------------------------------------
 
-    def _state_change(self, session: Session, dossier: Dossier, station_id: str, cause: str) -> None:
-        self._change(
-            session,
-            "dossier.state",
-            dossier.id,
-            station_id,
-            {
-                "number": dossier.number,
-                "stage": dossier.stage,
-                "status": dossier.status,
-                "version": dossier.version,
-                "cause": cause,
-            },
-        )
-
-    def _change(self, session: Session, kind: str, entity_id: str, station_id: str, payload: dict[str, Any]) -> None:
-        # The counter row's lock is held to commit: sequence numbers become visible in order, so a reader's
-        # cursor never passes a change that commits later.
-        seq = next_counter(session, "change_feed")
-        session.add(ChangeRecord(seq=seq, kind=kind, entity_id=entity_id, station_id=station_id, payload=payload))
-
-    def changes(self, after: int, limit: int = MAX_CHANGES_PER_PAGE) -> ChangesResponse:
+    def changes(self, station_id: str, after: int, limit: int = MAX_CHANGES_PER_PAGE) -> ChangesResponse:
+        """What this station may see: its own dossiers, its people's leases, its own conflicts."""
         limit = max(1, min(limit, MAX_CHANGES_PER_PAGE))
         # A cursor past any sequence number the database can hold has nothing after it (and must not overflow
-        # the query's integer parameter: a 500 on SQLite and PostgreSQL alike).
-        bound = min(after, _MAX_INT)
+        # the query's integer parameter).
+        bound = min(after, MAX_INT)
         with self.db.read() as session:
             rows = (
                 session.execute(
-                    select(ChangeRecord).where(ChangeRecord.seq > bound).order_by(ChangeRecord.seq).limit(limit + 1)
+                    select(ChangeRecord)
+                    .where(
+                        ChangeRecord.seq > bound,
+                        or_(ChangeRecord.audience == station_id, ChangeRecord.audience2 == station_id),
+                    )
+                    .order_by(ChangeRecord.seq)
+                    .limit(limit + 1)
                 )
                 .scalars()
                 .all()
@@ -759,14 +1042,20 @@ class Registry:
             ]
 
 
-def _current_state(session: Session, op: Op) -> dict[str, Any] | None:
-    """The dossier an op was refused for, as the registry holds it now: what the desk shows beside its own op."""
-    dossier = session.get(Dossier, op.entity_id)
-    number = op.payload.get("number")
-    if dossier is None and isinstance(number, str):
-        dossier = session.execute(select(Dossier).where(Dossier.number == number)).scalar_one_or_none()
+def _current_state(session: Session, entity_id: str, station_id: str) -> dict[str, Any] | None:
+    """The dossier an op was refused for, as the registry holds it now, for a station that may see it (its own
+    dossier, or one its people held a lease on): what the desk shows beside its own op."""
+    dossier = session.get(Dossier, entity_id) if entity_id != "-" else None
     if dossier is None:
         return None
+    if dossier.station_id != station_id:
+        leased = session.execute(
+            select(Assignment.id)
+            .where(Assignment.dossier_id == dossier.id, Assignment.station_id == station_id)
+            .limit(1)
+        ).first()
+        if leased is None:
+            return None
     return {"number": dossier.number, "version": dossier.version, "stage": dossier.stage, "status": dossier.status}
 
 
@@ -792,13 +1081,8 @@ def _result(row: AppliedOp, *, replayed: bool = False) -> OpResult:
     )
 
 
-def _version(value: Any) -> int | None:
-    """A dossier version an op carries: None when absent; _Stop when it is not a version the registry can hold."""
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_INT:
-        raise _Stop(422, ErrorCode.BAD_OP, f"version {str(value)[:40]!r} is not a dossier version")
-    return value
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _is_sha(text: str) -> bool:

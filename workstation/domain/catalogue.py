@@ -84,6 +84,11 @@ class Business:
     def applicant_role(self) -> Role:
         return next(role for role in self.roles if role.applicant)
 
+    def digitized_through(self, channel: str) -> bool:
+        """R7: enterprise non-residential purchases are digitised at pre-intake; every channel but the window is
+        digital by nature. Other window businesses stay on paper for now."""
+        return channel != "window" or self.digitized_at_intake
+
 
 @dataclass(frozen=True)
 class Catalogue:

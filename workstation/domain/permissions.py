@@ -19,6 +19,7 @@ class UserRole(StrEnum):
     CLERK = "clerk"  # window clerk: pre-intake, digitisation, submission, handing over
     REVIEWER = "reviewer"  # 审核 and 登簿
     QC = "qc"  # quality inspection (R3)
+    REGISTRAR = "registrar"  # 登簿人: records the registration in the register
     ADMIN = "admin"  # users, stations, audit; not a superuser
 
 

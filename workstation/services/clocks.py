@@ -28,7 +28,7 @@ from workstation.domain.errors import DomainError, PermissionDenied
 from workstation.domain.permissions import Actor, Permission, UserRole, has_permission
 from workstation.domain.stages import Status
 from workstation.errors import NotFound, UsageError
-from workstation.services import audit, outbox
+from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.views import OFFICE_TZ
 from workstation.store.db import Database
 from workstation.store.models import ClockPause, Decision, Dossier
@@ -165,73 +165,78 @@ class ClockService:
         *,
         station_id: str,
         calendar: Calendar | None = None,
-        use_outbox: bool = True,
+        recorder: Recorder | None = None,
     ):
         self._db = db
         self._catalogue = catalogue
         self._station = station_id
         self.calendar = calendar if calendar is not None else default_calendar()
-        self._use_outbox = use_outbox
+        self._recorder = recorder or desk_recorder(station_id)
 
     # -- pausing by hand: 公告 and 实地查看 ---------------------------------------------------------------------
 
     def pause(self, actor: Actor, number: str, reason: str, note: str = "") -> PauseView:
         """Stop the clock of an accepted, unfinished dossier for a 公告 or 实地查看 (one open pause per reason)."""
         _require_clock_permission(actor)
+        with self._db.transaction() as session:
+            return self.pause_in(session, actor.username, _load(session, number, lock=True), reason, note)
+
+    def pause_in(
+        self,
+        session: Session,
+        who: str,
+        dossier: Dossier,
+        reason: str,
+        note: str = "",
+        *,
+        station_id: str | None = None,
+    ) -> PauseView:
+        """`pause` of the locked `dossier` in the caller's transaction (who may is the caller's check)."""
         reason = _manual_reason(reason)
         note = (note or "").strip()[:_NOTE_MAX]
-        with self._db.transaction() as session:
-            dossier = _load(session, number, lock=True)
-            if dossier.accepted_at is None:
-                raise UsageError(f"{dossier.number} is not accepted yet (受理): its clock has not started")
-            if dossier.status in FINISHED_STATUSES:
-                raise UsageError(f"{dossier.number} is {dossier.status}: its clock has stopped")
-            existing = _open_pause(session, dossier.id, reason)
-            if existing is not None:
-                raise UsageError(
-                    f"{dossier.number} already has an open {reason} ({REASON_LABELS[reason]}) pause since "
-                    f"{office_date(existing.started_at).isoformat()}; resume it first"
-                )
-            now = utcnow()
-            pause = ClockPause(
-                dossier_id=dossier.id, reason=reason, started_at=now, started_by=actor.username, note=note
+        if dossier.accepted_at is None:
+            raise UsageError(f"{dossier.number} is not accepted yet (受理): its clock has not started")
+        if dossier.status in FINISHED_STATUSES:
+            raise UsageError(f"{dossier.number} is {dossier.status}: its clock has stopped")
+        existing = _open_pause(session, dossier.id, reason)
+        if existing is not None:
+            raise UsageError(
+                f"{dossier.number} already has an open {reason} ({REASON_LABELS[reason]}) pause since "
+                f"{office_date(existing.started_at).isoformat()}; resume it first"
             )
-            session.add(pause)
-            session.flush()
-            self._record(
-                session,
-                actor,
-                dossier,
-                "clock.pause",
-                {"pause_id": pause.id, "reason": reason, "note": note, "started_at": now.isoformat()},
-            )
-            return _pause_view(pause, dossier.number)
+        now = utcnow()
+        pause = ClockPause(dossier_id=dossier.id, reason=reason, started_at=now, started_by=who, note=note)
+        session.add(pause)
+        session.flush()
+        payload = {"pause_id": pause.id, "reason": reason, "note": note, "started_at": now.isoformat()}
+        self._note(session, who, dossier, "clock.pause", payload, station_id)
+        return _pause_view(pause, dossier.number)
 
     def resume(self, actor: Actor, number: str, reason: str) -> PauseView:
         """Restart the clock: close the dossier's open pause for `reason` (公告 over, site visit done)."""
         _require_clock_permission(actor)
-        reason = _manual_reason(reason)
         with self._db.transaction() as session:
-            dossier = _load(session, number, lock=True)
-            pause = _open_pause(session, dossier.id, reason)
-            if pause is None:
-                raise UsageError(f"{dossier.number} has no open {reason} ({REASON_LABELS[reason]}) pause to resume")
-            now = max(utcnow(), pause.started_at)
-            pause.ended_at, pause.ended_by = now, actor.username
-            session.flush()
-            self._record(
-                session,
-                actor,
-                dossier,
-                "clock.resume",
-                {
-                    "pause_id": pause.id,
-                    "reason": reason,
-                    "started_at": pause.started_at.isoformat(),
-                    "ended_at": now.isoformat(),
-                },
-            )
-            return _pause_view(pause, dossier.number)
+            return self.resume_in(session, actor.username, _load(session, number, lock=True), reason)
+
+    def resume_in(
+        self, session: Session, who: str, dossier: Dossier, reason: str, *, station_id: str | None = None
+    ) -> PauseView:
+        """`resume` of the locked `dossier` in the caller's transaction (who may is the caller's check)."""
+        reason = _manual_reason(reason)
+        pause = _open_pause(session, dossier.id, reason)
+        if pause is None:
+            raise UsageError(f"{dossier.number} has no open {reason} ({REASON_LABELS[reason]}) pause to resume")
+        now = max(utcnow(), pause.started_at)
+        pause.ended_at, pause.ended_by = now, who
+        session.flush()
+        payload = {
+            "pause_id": pause.id,
+            "reason": reason,
+            "started_at": pause.started_at.isoformat(),
+            "ended_at": now.isoformat(),
+        }
+        self._note(session, who, dossier, "clock.resume", payload, station_id)
+        return _pause_view(pause, dossier.number)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -340,22 +345,12 @@ class ClockService:
                 f"{number}: business '{business_code}' is not in the catalogue, so its time limit is unknown"
             ) from None
 
-    def _record(self, session: Session, actor: Actor, dossier: Dossier, action: str, payload: dict[str, Any]) -> None:
-        """Audit event and outbox op in the caller's transaction; a pause is not a version of the dossier."""
-        body = {"number": dossier.number, "version": dossier.version, **payload}
-        audit.append(
-            session,
-            station_id=self._station,
-            actor=actor.username,
-            action=action,
-            entity="dossier",
-            entity_id=dossier.id,
-            payload=body,
-        )
-        if self._use_outbox:
-            outbox.enqueue(
-                session, station_id=self._station, kind=action, entity_id=dossier.id, base_version=None, payload=body
-            )
+    def _note(
+        self, session: Session, who: str, dossier: Dossier, action: str, payload: dict[str, Any], station: str | None
+    ) -> None:
+        """A pause is a fact about the dossier, not a version of it: audited and told to the registry as a note."""
+        wire = {"reason": payload["reason"], "note": payload.get("note", "")}
+        self._recorder.note(session, who, dossier, action, payload, wire=wire, station_id=station)
 
 
 def _require_clock_permission(actor: Actor) -> None:
@@ -390,6 +385,16 @@ def _load(session: Session, number: str, *, lock: bool = False) -> Dossier:
     if dossier is None:
         raise NotFound(f"no dossier {number[:80]}")
     return dossier
+
+
+def end_supplement_pause(session: Session, dossier_id: str, when: datetime, by: str) -> None:
+    """The 补正 pause ends with the resubmission (R19): close the dossier's open supplement pauses."""
+    for pause in session.execute(
+        select(ClockPause).where(
+            ClockPause.dossier_id == dossier_id, ClockPause.reason == "supplement", ClockPause.ended_at.is_(None)
+        )
+    ).scalars():
+        pause.ended_at, pause.ended_by = when, by
 
 
 def _open_pause(session: Session, dossier_id: str, reason: str) -> ClockPause | None:

@@ -10,17 +10,33 @@ from typing import Any
 
 from workstation.config import Settings
 from workstation.services.desk import open_desk
+from workstation.services.people import PeopleService
 from workstation.store.types import utcnow
 
 DEMO_PASSWORD = "demo1234"
 # The sample scans of the repository (an ENT_NONRES_TRANSFER case), when the desk runs from a checkout.
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
-_USERS = (
-    ("clerk1", ["clerk"], "窗口受理员 王敏", False, False),
-    ("reviewer1", ["reviewer"], "审核员 李强", True, True),
+_USERS = (("clerk1", ["clerk"], "窗口受理员 王敏", False, False),)  # the desk's own
+# The city's people, provisioned at the registry: they log in there from the desk.
+_PEOPLE = (
+    ("reviewer1", ["reviewer", "registrar"], "审核员 李强", True, True),
     ("qc1", ["qc"], "质检员 张华", False, False),
 )
+
+
+def provision_people(people: PeopleService) -> int:
+    """The demo's reviewer and QC inspector, at its registry (once)."""
+    known = {p.username for p in people.list()}
+    added = 0
+    for username, roles, name, online, offline in _PEOPLE:
+        if username not in known:
+            people.add(
+                "registry-admin", username, DEMO_PASSWORD, roles, online=online, offline=offline, display_name=name
+            )
+            added += 1
+    return added
+
 
 # (business, applicant kind, applicant name, applicant id, extra parties, hours ago)
 _DOSSIERS: tuple[tuple[str, str, str, str, tuple[tuple[str, str, str, str], ...], int], ...] = (

@@ -17,13 +17,14 @@ from workstation.domain.qc import QcPolicy, default_qc_policy
 from workstation.domain.stages import HallMode, Stage, stage_plan
 from workstation.errors import ConfigError, DataDirError, StoreError
 from workstation.services import audit
+from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.clocks import ClockService
 from workstation.services.dossiers import DossierService
 from workstation.services.events import EventBus
 from workstation.services.intake import IntakeService
 from workstation.services.qc import QcService
 from workstation.services.records import RecordsService
-from workstation.services.review import ReviewService
+from workstation.services.review import RegistryPoolReview, ReviewService
 from workstation.services.syncstate import SyncService
 from workstation.services.users import UserService
 from workstation.store import migrate
@@ -68,7 +69,13 @@ class Desk:
     clocks: ClockService
     records: RecordsService
     sync: SyncService
+    recorder: Recorder
     first_admin_password: str | None = None
+
+    @property
+    def has_registry(self) -> bool:
+        """A registry is configured: it decides from 受理 on and provisions the people (see `open_desk`)."""
+        return isinstance(self.review, RegistryPoolReview)
 
     def ocr_runner(self, engine: str | None = None, workers: int | None = None) -> OcrRunner:
         """The OCR queue's runner on this desk's engine: a process pool, or a recorded replay for tests."""
@@ -81,7 +88,13 @@ class Desk:
         else:
             submit, close = pool_submitter(name, workers or self.settings.ocr_workers)
         return OcrRunner(
-            self.db, self.blobs, station_id=self.settings.station_id, events=self.events, submit=submit, close=close
+            self.db,
+            self.blobs,
+            station_id=self.settings.station_id,
+            events=self.events,
+            submit=submit,
+            close=close,
+            recorder=self.recorder,
         )
 
     def verify_audit(self) -> audit.ChainReport:
@@ -100,17 +113,21 @@ def open_desk(settings: Settings) -> Desk:
     except DomainError as exc:
         raise ConfigError(str(exc)) from None
     url = settings.database_url
+    # With a registry the desk reviews the registry's pool and its people are the registry's; alone, it is its own
+    # registry.
+    with_registry = bool(settings.registry_url and settings.registry_token is not None)
     db = Database(url)
     try:
         migrate.upgrade(db.engine)
         _ensure_station(db, settings)
-        users = UserService(db, settings.station_id)
+        users = UserService(db, settings.station_id, with_registry=with_registry)
         admin_secret = settings.admin_password.get_secret_value() if settings.admin_password else None
         generated = users.ensure_first_admin(admin_secret)
     except (DBAPIError, SQLAlchemyError) as exc:
         db.dispose()
         raise StoreError(describe_db_error(url, exc)) from None
     blobs = BlobStore(data_dir / "blobs")
+    recorder = desk_recorder(settings.station_id)
     dossiers = DossierService(
         db,
         blobs,
@@ -118,29 +135,31 @@ def open_desk(settings: Settings) -> Desk:
         station_id=settings.station_id,
         hall_mode=HallMode(settings.hall_mode.value),
         stages=stages,
+        recorder=recorder,
     )
     events = EventBus()
     try:
         qc_policy = qc_policy_of(settings)
     except DomainError as exc:
         raise ConfigError(str(exc)) from None
-    review = ReviewService(
+    review = (RegistryPoolReview if with_registry else ReviewService)(
         db,
         catalogue,
         station_id=settings.station_id,
         qc_policy=qc_policy,
         lease_seconds=settings.review_lease_minutes * 60,
         queue_size=settings.review_queue_size,
-        pool_at_registry=bool(settings.registry_url and settings.registry_token is not None),
+        recorder=recorder,
     )
     return Desk(
         review=review,
-        qc=QcService(db, station_id=settings.station_id),
-        clocks=ClockService(db, catalogue, station_id=settings.station_id),
-        records=RecordsService(db, station_id=settings.station_id),
+        qc=QcService(db, station_id=settings.station_id, recorder=recorder),
+        clocks=ClockService(db, catalogue, station_id=settings.station_id, recorder=recorder),
+        records=RecordsService(db, station_id=settings.station_id, recorder=recorder),
         sync=SyncService(db, settings.station_id),
+        recorder=recorder,
         events=events,
-        intake=IntakeService(db, blobs, station_id=settings.station_id, events=events),
+        intake=IntakeService(db, blobs, station_id=settings.station_id, events=events, recorder=recorder),
         settings=settings,
         db=db,
         blobs=blobs,

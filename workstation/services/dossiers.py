@@ -1,6 +1,7 @@
 """Dossier use cases at the window: open (预受理), add parties, attach pages, waive, submit, withdraw.
 
-Each state change writes its rows, one audit event and one outbox op in ONE transaction.
+Each state change writes its rows, then records itself through the desk's `Recorder` (version, audit event and
+outbox op) in ONE transaction. The op says what the clerk asked for; the registry applies it by its own rules.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from workstation.domain.errors import DomainError
 from workstation.domain.permissions import Actor, Permission, require
 from workstation.domain.stages import Action, DossierState, HallMode, Stage, Status, apply, initial_state
 from workstation.errors import NotFound, UsageError
-from workstation.services import audit, outbox
+from workstation.services.changes import Recorder
+from workstation.services.clocks import end_supplement_pause
 from workstation.services.views import (
     OFFICE_TZ,
     DossierDetail,
@@ -46,7 +48,6 @@ from workstation.store.blobs import BlobStore
 from workstation.store.db import Database, next_counter
 from workstation.store.models import (
     Assignment,
-    ClockPause,
     Dossier,
     Field,
     Finding,
@@ -83,8 +84,10 @@ class DossierService:
         station_id: str,
         hall_mode: HallMode,
         stages: tuple[Stage, ...],
+        recorder: Recorder,
     ):
         self._db = db
+        self._recorder = recorder
         self._blobs = blobs
         self._catalogue = catalogue
         self._station = station_id
@@ -165,9 +168,7 @@ class DossierService:
                 registration_type=biz.registration_type,
                 channel=channel,
                 applicant_kind=applicant_kind,
-                # R7: enterprise non-residential purchases are digitised at pre-intake; every channel but
-                # the window is digital by nature. Other window businesses stay on paper for now.
-                digitized=channel != "window" or biz.digitized_at_intake,
+                digitized=biz.digitized_through(channel),
                 hall_mode=self._hall_mode.value,
                 stage_plan=" ".join(s.value for s in self._stages),
                 conditions=list(conds),
@@ -191,30 +192,23 @@ class DossierService:
             )
             dossier.parties.append(party)
             self._rebuild_slots(session, dossier, biz)
-            self._record(
+            created = {
+                "number": dossier.number,
+                "business": biz.code,
+                "applicant_kind": applicant_kind,
+                "channel": channel,
+                "conditions": list(conds),
+                "applied_at": when.isoformat(),
+                "parties": [_party_payload(party)],
+            }
+            # A new dossier starts at version 1: it is recorded, not a change of anything.
+            self._recorder.note(
                 session,
-                actor,
+                actor.username,
                 dossier,
                 "dossier.create",
-                {
-                    "number": dossier.number,
-                    "business": biz.code,
-                    "applicant_kind": applicant_kind,
-                    "channel": channel,
-                    "conditions": list(conds),
-                    "applied_at": when.isoformat(),
-                    "parties": [_party_payload(party)],
-                },
-                bump=False,
-                op_extra={
-                    "dossier_id": dossier.id,
-                    "station_id": dossier.station_id,
-                    "registration_type": dossier.registration_type,
-                    "digitized": dossier.digitized,
-                    "hall_mode": dossier.hall_mode,
-                    "stage_plan": dossier.stage_plan,
-                    "parties_full": [{"id": party.id, "key": party.key, "position": party.position}],
-                },
+                created,
+                wire={**created, "hall_mode": self._hall_mode.value},
             )
             for other in others:
                 self._add_party_row(session, actor, dossier, biz, other)
@@ -273,7 +267,7 @@ class DossierService:
         )
         dossier.parties.append(party)
         self._rebuild_slots(session, dossier, biz)
-        self._record(session, actor, dossier, "dossier.party_add", {"party": _party_payload(party)})
+        self._change(session, actor, dossier, "dossier.party_add", {"party": _party_payload(party)})
 
     def attach_page(
         self,
@@ -311,7 +305,7 @@ class DossierService:
             if slot is not None:
                 slot.satisfied = True
             session.flush()
-            self._record(
+            self._change(
                 session,
                 actor,
                 dossier,
@@ -340,7 +334,7 @@ class DossierService:
             self._require_editable(dossier)
             slot = self._find_slot(dossier, material, party_key)
             slot.waived, slot.waiver_reason, slot.waived_by = True, reason[:1000], actor.user_id
-            self._record(
+            self._change(
                 session,
                 actor,
                 dossier,
@@ -361,16 +355,9 @@ class DossierService:
             now = utcnow()
             if action is Action.SUBMIT:
                 dossier.accepted_at = now  # 受理: the time-limit clock starts (R19)
-            else:  # the 补正 pause ends with the resubmission
-                for pause in session.execute(
-                    select(ClockPause).where(
-                        ClockPause.dossier_id == dossier.id,
-                        ClockPause.reason == "supplement",
-                        ClockPause.ended_at.is_(None),
-                    )
-                ).scalars():
-                    pause.ended_at, pause.ended_by = now, actor.username
-            self._move(session, actor, dossier, action, new_state, {}, with_manifest=True)
+            else:
+                end_supplement_pause(session, dossier.id, now, actor.username)
+            self._move(session, actor, dossier, action, new_state, {}, with_content=True)
             return self._detail(session, dossier)
 
     def withdraw(self, actor: Actor, number: str, *, reason: str = "") -> DossierDetail:
@@ -386,8 +373,9 @@ class DossierService:
                 # A reviewer's decision under this lease will now be refused as a conflict.
                 lease.state, lease.ended_at, ended = "ended", utcnow(), lease.lease_id
             dossier.lease_expires_at = None
+            why = reason.strip()[:1000]
             self._move(
-                session, actor, dossier, Action.WITHDRAW, new_state, {"reason": reason.strip()[:1000], "lease": ended}
+                session, actor, dossier, Action.WITHDRAW, new_state, {"reason": why, "lease": ended}, {"reason": why}
             )
             return self._detail(session, dossier)
 
@@ -411,18 +399,8 @@ class DossierService:
             page.material_guess = slot.material if slot else (material or page.material_guess)
             page.material_basis = "clerk"
             refresh_dossier(session, dossier)
-            self._record(
-                session,
-                actor,
-                dossier,
-                "page.move",
-                {
-                    "page_id": page.id,
-                    "from": before,
-                    "to": page.material_guess,
-                    "party_key": slot.party_key if slot else None,
-                },
-            )
+            moved = {"page_id": page.id, "to": page.material_guess, "party_key": slot.party_key if slot else None}
+            self._change(session, actor, dossier, "page.move", {**moved, "from": before}, wire=moved)
             return self._detail(session, dossier)
 
     def reorder_page(self, actor: Actor, number: str, page_id: str, *, position: int) -> DossierDetail:
@@ -444,7 +422,14 @@ class DossierService:
             session.flush()
             for p in pages:
                 p.position = -p.position
-            self._record(session, actor, dossier, "page.reorder", {"page_id": page.id, "from": before, "to": position})
+            self._change(
+                session,
+                actor,
+                dossier,
+                "page.reorder",
+                {"page_id": page.id, "from": before, "to": position},
+                wire={"page_id": page.id, "to": position},
+            )
             return self._detail(session, dossier)
 
     def rotate_page(self, actor: Actor, number: str, page_id: str, *, degrees: int) -> DossierDetail:
@@ -457,7 +442,7 @@ class DossierService:
             self._require_editable(dossier)
             page = self._page(dossier, page_id)
             page.rotation = (page.rotation + degrees) % 360
-            self._record(session, actor, dossier, "page.rotate", {"page_id": page.id, "rotation": page.rotation})
+            self._change(session, actor, dossier, "page.rotate", {"page_id": page.id, "rotation": page.rotation})
             return self._detail(session, dossier)
 
     def delete_page(self, actor: Actor, number: str, page_id: str, *, reason: str) -> DossierDetail:
@@ -473,7 +458,7 @@ class DossierService:
             page = self._page(dossier, page_id)
             page.deleted, page.slot_id = True, None
             refresh_dossier(session, dossier)
-            self._record(session, actor, dossier, "page.delete", {"page_id": page.id, "reason": reason.strip()[:500]})
+            self._change(session, actor, dossier, "page.delete", {"page_id": page.id, "reason": reason.strip()[:500]})
             return self._detail(session, dossier)
 
     def confirm_field(
@@ -502,17 +487,14 @@ class DossierService:
             field.confirmed_by, field.confirmed_at = actor.user_id, utcnow()
             refresh_dossier(session, dossier)
             masked = key in ("id_number",)
-            self._record(
+            shown = mask_id(field.value) if masked else field.value
+            self._change(
                 session,
                 actor,
                 dossier,
                 "field.confirm",
-                {
-                    "page_id": page.id,
-                    "key": key,
-                    "from": mask_id(before) if masked else before,
-                    "to": mask_id(field.value) if masked else field.value,
-                },
+                {"page_id": page.id, "key": key, "from": mask_id(before) if masked else before, "to": shown},
+                wire={"page_id": page.id, "key": key, "value": shown if value is not None else None},
             )
             return self._detail(session, dossier)
 
@@ -619,19 +601,23 @@ class DossierService:
         action: Action,
         new_state: DossierState,
         extra: dict[str, Any],
+        wire: dict[str, Any] | None = None,
         *,
-        with_manifest: bool = False,
+        with_content: bool = False,
     ) -> None:
-        """Move the dossier; `with_manifest` sends its full content to the registry with the op (submission)."""
+        """Move the dossier; `with_content` sends its content to the registry with the request (受理, 补正)."""
         before = self._state(dossier)
         dossier.stage, dossier.status = new_state.stage.value, new_state.status.value
-        op_extra = None
-        if with_manifest:
-            from workstation.services.manifest import dossier_manifest
+        wire = dict(extra if wire is None else wire)
+        if with_content:
+            from workstation.services.manifest import dossier_content
 
             session.flush()
-            op_extra = {"manifest": dossier_manifest(session, dossier)}
-        self._record(
+            wire = {
+                "content": dossier_content(session, dossier),
+                "accepted_at": dossier.accepted_at.isoformat() if dossier.accepted_at else None,
+            }
+        self._change(
             session,
             actor,
             dossier,
@@ -641,10 +627,10 @@ class DossierService:
                 "to": {"stage": new_state.stage.value, "status": new_state.status.value},
                 **extra,
             },
-            op_extra=op_extra,
+            wire=wire,
         )
 
-    def _record(
+    def _change(
         self,
         session: Session,
         actor: Actor,
@@ -652,43 +638,10 @@ class DossierService:
         action: str,
         payload: dict[str, Any],
         *,
-        bump: bool = True,
-        op_extra: dict[str, Any] | None = None,
+        wire: dict[str, Any] | None = None,
     ) -> None:
-        """The change's audit event and outbox op, in the caller's transaction.
-
-        The op also carries the dossier's stage and status after the change (the registry mirrors them) and
-        `op_extra` (what only the registry needs, e.g. the manifest; kept out of the audit chain).
-        """
-        base_version = dossier.version
-        if bump:
-            dossier.version += 1
-            dossier.updated_at = utcnow()
-        session.flush()
-        audit.append(
-            session,
-            station_id=self._station,
-            actor=actor.username,
-            action=action,
-            entity="dossier",
-            entity_id=dossier.id,
-            payload={"number": dossier.number, "version": dossier.version, **payload},
-        )
-        outbox.enqueue(
-            session,
-            station_id=self._station,
-            kind=action,
-            entity_id=dossier.id,
-            base_version=base_version if bump else None,
-            payload={
-                "number": dossier.number,
-                "version": dossier.version,
-                "stage": dossier.stage,
-                "status": dossier.status,
-                **payload,
-                **(op_extra or {}),
-            },
-        )
+        """One change by the clerk: audited as `payload`, sent as `wire` (default: the same)."""
+        self._recorder.change(session, actor.username, dossier, action, payload, wire=payload if wire is None else wire)
 
     def _summary(self, dossier: Dossier) -> DossierSummary:
         applicant = next((p.name for p in dossier.parties if p.key == "p1"), None)
@@ -839,7 +792,9 @@ def _page_view(page: Page, slot: MaterialSlot | None, ocr_error: str | None = No
 
 def _party_payload(party: Party) -> dict[str, Any]:
     return {
+        "id": party.id,
         "key": party.key,
+        "position": party.position,
         "role": party.role,
         "kind": party.kind,
         "name": party.name,

@@ -23,7 +23,7 @@ from ocr.loading import DEFAULT_LIMITS, Limits, iter_pages, sniff
 from workstation.domain.permissions import Actor, Permission, require
 from workstation.domain.stages import Status
 from workstation.errors import NotFound, UsageError
-from workstation.services import audit, outbox
+from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.events import EventBus, PageEvent
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database
@@ -91,8 +91,10 @@ class IntakeService:
         station_id: str,
         events: EventBus,
         limits: Limits = DEFAULT_LIMITS,
+        recorder: Recorder | None = None,
     ):
         self._db = db
+        self._recorder = recorder or desk_recorder(station_id)
         self._blobs = blobs
         self._station = station_id
         self.events = events
@@ -207,19 +209,14 @@ class IntakeService:
                 page.deleted = False
             dossier = session.get(Dossier, known.dossier_id)
             assert dossier is not None
+            if dossier.status not in (Status.DRAFT.value, Status.RETURNED.value):
+                raise IntakeRefused(
+                    f"{source}: dossier {number} is {dossier.status}; pages can only be added to a draft"
+                )
             refresh_dossier(session, dossier)
-            payload = {"number": number, "file_id": known.file_id, "pages": [p.id for p in pages], "source": source}
-            audit.append(
-                session,
-                station_id=self._station,
-                actor="intake",
-                action="intake.restore",
-                entity="dossier",
-                entity_id=dossier.id,
-                payload=payload,
-            )
-            outbox.enqueue(
-                session, station_id=self._station, kind="dossier.pages_restore", entity_id=dossier.id, payload=payload
+            wire = {"file_id": known.file_id, "pages": [p.id for p in pages], "source": source[:500]}
+            self._recorder.change(
+                session, "intake", dossier, "intake.restore", wire, wire=wire, op_kind="dossier.pages_restore"
             )
             return IngestResult(
                 "attached",
@@ -274,24 +271,14 @@ class IntakeService:
             session.flush()
             for page in page_rows:
                 session.add(OcrJob(page_id=page.id))
-            payload = {
-                "number": number,
+            wire = {
                 "file_id": record.id,
                 "sha256": sha,
                 "source": record.source,
                 "pages": [{"page_id": p.id, "position": p.position, "file_page": p.file_page} for p in page_rows],
             }
-            audit.append(
-                session,
-                station_id=self._station,
-                actor=actor.username,
-                action="intake.file",
-                entity="dossier",
-                entity_id=dossier_id,
-                payload=payload,
-            )
-            outbox.enqueue(
-                session, station_id=self._station, kind="dossier.pages_add", entity_id=dossier_id, payload=payload
+            self._recorder.change(
+                session, actor.username, dossier, "intake.file", wire, wire=wire, op_kind="dossier.pages_add"
             )
             return IngestResult(
                 "attached",

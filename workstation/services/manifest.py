@@ -1,8 +1,8 @@
 """A dossier's full content as plain JSON (parties, slots, pages, fields, findings), and back.
 
-The manifest travels with submission to the registry (reviewers there never see half a dossier: every page's
-blob must be present first) and with a lease back to a reviewer's desk. Row ids are kept: they are UUIDv7s
-made where the row was born, unique everywhere.
+The content travels with submission to the registry (reviewers there never see half a dossier: every page's
+blob must be present first); the whole manifest (state and content) travels with a lease to a reviewer's desk,
+and only there. Row ids are kept: they are UUIDv7s made where the row was born, unique everywhere.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def dossier_manifest(session: Session, dossier: Dossier) -> dict[str, Any]:
-    """The dossier as the registry and reviewers need it; `blobs` lists every sha256 its pages reference."""
+def dossier_content(session: Session, dossier: Dossier) -> dict[str, Any]:
+    """What a window sends at 受理: parties, slots, pages, fields, findings; `blobs` lists every page's sha256."""
     pages = session.execute(select(Page).where(Page.dossier_id == dossier.id).order_by(Page.position)).scalars().all()
     slots = session.execute(
         select(MaterialSlot).where(MaterialSlot.dossier_id == dossier.id).order_by(MaterialSlot.position)
@@ -85,17 +85,24 @@ def dossier_manifest(session: Session, dossier: Dossier) -> dict[str, Any]:
     fields = session.execute(select(Field).where(Field.dossier_id == dossier.id).order_by(Field.id)).scalars()
     findings = session.execute(select(Finding).where(Finding.dossier_id == dossier.id).order_by(Finding.id)).scalars()
     return {
-        "manifest_version": MANIFEST_VERSION,
-        "id": dossier.id,
-        **{key: getattr(dossier, key) for key in _DOSSIER_KEYS},
-        "applied_at": _iso(dossier.applied_at),
-        "accepted_at": _iso(dossier.accepted_at),
         "parties": [{key: getattr(p, key) for key in _PARTY_KEYS} for p in parties],
         "slots": [{key: getattr(s, key) for key in _SLOT_KEYS} for s in slots],
         "pages": [{key: getattr(p, key) for key in _PAGE_KEYS} for p in pages],
         "fields": [{key: getattr(f, key) for key in _FIELD_KEYS} for f in fields],
         "findings": [{key: getattr(f, key) for key in _FINDING_KEYS} for f in findings],
         "blobs": sorted({p.sha256 for p in pages if not p.deleted}),
+    }
+
+
+def dossier_manifest(session: Session, dossier: Dossier) -> dict[str, Any]:
+    """The dossier whole, as a reviewer's desk keeps it: its state and its content (identity numbers included)."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "id": dossier.id,
+        **{key: getattr(dossier, key) for key in _DOSSIER_KEYS},
+        "applied_at": _iso(dossier.applied_at),
+        "accepted_at": _iso(dossier.accepted_at),
+        **dossier_content(session, dossier),
     }
 
 

@@ -23,7 +23,8 @@ from ocr.engines.base import Engine, Line
 from ocr.extract import extract_fields
 from ocr.pipeline import FileError, PageResult, Result, read_file_page, read_file_page_task
 from workstation.domain.consistency import DocFields, PartyFacts, check_dossier
-from workstation.services import audit, outbox
+from workstation.domain.stages import Status
+from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.events import EventBus, PageEvent
 from workstation.services.views import OFFICE_TZ
 from workstation.store.blobs import BlobStore
@@ -32,6 +33,7 @@ from workstation.store.models import Dossier, Field, Finding, MaterialSlot, OcrJ
 from workstation.store.types import utcnow
 
 log = logging.getLogger("workstation.ocr")
+OCR_ACTOR = "ocr"  # who reads pages, in the audit trail
 MAX_ATTEMPTS = 3
 
 Submit = Callable[[str, int, str], "Future[Result]"]
@@ -83,8 +85,10 @@ class OcrRunner:
         submit: Submit,
         close: Callable[[], None],
         capacity: int = 4,
+        recorder: Recorder | None = None,
     ):
         self._db = db
+        self._recorder = recorder or desk_recorder(station_id)
         self._blobs = blobs
         self._station = station_id
         self._events = events
@@ -212,7 +216,7 @@ class OcrRunner:
         job.state, job.error, job.updated_at = ("queued" if retry else "failed"), result.error, utcnow()
         page.ocr_status = "queued" if retry else "failed"
         if not retry:
-            self._record(session, dossier, "page.ocr_failed", {"page_id": page.id, "reason": result.error})
+            self._record(session, dossier, "page.ocr_failed", {"page_id": page.id, "reason": result.error[:500]})
         return PageEvent(page.id, dossier.number, "queued" if retry else "failed", result.error)
 
     def _done(self, session: Session, job: OcrJob, page: Page, dossier: Dossier, result: PageResult) -> PageEvent:
@@ -252,17 +256,12 @@ class OcrRunner:
         )
 
     def _record(self, session: Session, dossier: Dossier, action: str, payload: dict[str, Any]) -> None:
-        payload = {"number": dossier.number, **payload}
-        audit.append(
-            session,
-            station_id=self._station,
-            actor="ocr",
-            action=action,
-            entity="dossier",
-            entity_id=dossier.id,
-            payload=payload,
-        )
-        outbox.enqueue(session, station_id=self._station, kind=action, entity_id=dossier.id, payload=payload)
+        """A reading changes a draft (its pages, slots and fields): a new version, told to the registry. After
+        受理 the dossier's content is the registry's: the reading is kept here for this desk, audited, not sent."""
+        if dossier.status in (Status.DRAFT.value, Status.RETURNED.value):
+            self._recorder.change(session, OCR_ACTOR, dossier, action, payload)
+        else:
+            self._recorder.note(session, OCR_ACTOR, dossier, action, payload)
 
 
 def _one_line(exc: BaseException) -> str:

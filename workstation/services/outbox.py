@@ -18,6 +18,8 @@ def enqueue(
     entity_id: str,
     payload: dict[str, Any],
     base_version: int | None = None,
+    actor: str | None = None,
+    intent: dict[str, Any] | None = None,
 ) -> OutboxOp:
     """Queue one op with the station's next sequence number (gap-free: it rolls back with the change)."""
     op = OutboxOp(
@@ -27,6 +29,8 @@ def enqueue(
         entity_id=entity_id,
         base_version=base_version,
         payload=payload,
+        actor=actor,
+        intent=intent,
     )
     session.add(op)
     return op

@@ -20,7 +20,7 @@ from workstation.domain.errors import PermissionDenied
 from workstation.domain.permissions import Actor, Permission, has_permission, require
 from workstation.domain.qc import QcResult, needs_correction
 from workstation.errors import NotFound, UsageError
-from workstation.services import audit, outbox
+from workstation.services.changes import Recorder
 from workstation.store.db import Database
 from workstation.store.models import Correction, Dossier, QcCheck, User
 from workstation.store.types import utcnow
@@ -105,10 +105,10 @@ class CorrectionView:
 
 
 class QcService:
-    def __init__(self, db: Database, *, station_id: str, use_outbox: bool = True):
+    def __init__(self, db: Database, *, station_id: str, recorder: Recorder | None = None):
         self._db = db
         self._station = station_id
-        self._use_outbox = use_outbox
+        self._recorder = recorder or Recorder(station_id)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -338,21 +338,9 @@ class QcService:
         return found[0]
 
     def _record(self, session: Session, actor: Actor, dossier: Dossier, action: str, payload: dict[str, Any]) -> None:
-        """The audit event and outbox op of one QC change; the dossier's version is not bumped (QC is no stage)."""
-        body = {"number": dossier.number, "version": dossier.version, **payload}
-        audit.append(
-            session,
-            station_id=self._station,
-            actor=actor.username,
-            action=action,
-            entity="dossier",
-            entity_id=dossier.id,
-            payload=body,
-        )
-        if self._use_outbox:
-            outbox.enqueue(
-                session, station_id=self._station, kind=action, entity_id=dossier.id, base_version=None, payload=body
-            )
+        """One QC fact about the dossier: audited, no new version (QC is no stage), never sent (R3 is the
+        registry's: it opens its own inspections at 登簿)."""
+        self._recorder.note(session, actor.username, dossier, action, payload)
 
 
 _Registrar = aliased(User, name="registrar")

@@ -23,8 +23,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workstation.domain.permissions import UserRole
 from workstation.errors import NotFound, UsageError
-from workstation.services import audit, outbox
+from workstation.services.changes import Recorder, desk_recorder
 from workstation.store.db import Database
+from workstation.store.ids import new_id
 from workstation.store.models import Correction, Decision, Dossier, Evaluation, QcCheck, User
 from workstation.store.types import utcnow
 
@@ -150,10 +151,10 @@ class _Tally:
 
 
 class RecordsService:
-    def __init__(self, db: Database, *, station_id: str, use_outbox: bool = True):
+    def __init__(self, db: Database, *, station_id: str, recorder: Recorder | None = None):
         self._db = db
         self._station = station_id
-        self._use_outbox = use_outbox
+        self._recorder = recorder or desk_recorder(station_id)
 
     # -- evaluations -------------------------------------------------------------------------------------
 
@@ -169,50 +170,47 @@ class RecordsService:
             raise UsageError(
                 f"unknown evaluation channel '{str(channel)[:40]}'; channels: {', '.join(EVALUATION_CHANNELS)}"
             )
-        comment = (comment or "").strip()[:_COMMENT_MAX]
         with self._db.transaction() as session:
             dossier = session.execute(select(Dossier).where(Dossier.number == number)).scalar_one_or_none()
             if dossier is None:
                 raise NotFound(f"no dossier {number[:80]}")
-            evaluation = Evaluation(
-                dossier_id=dossier.id, score=score, comment=comment, channel=channel, created_at=utcnow()
-            )
-            session.add(evaluation)
-            session.flush()
-            body = {
-                "number": dossier.number,
-                "version": dossier.version,
-                "evaluation_id": evaluation.id,
-                "score": score,
-                "comment": comment,
-                "channel": channel,
-            }
-            audit.append(
-                session,
-                station_id=self._station,
-                actor=EVALUATION_ACTOR,
-                action="dossier.evaluate",
-                entity="dossier",
-                entity_id=dossier.id,
-                payload=body,
-            )
-            if self._use_outbox:
-                outbox.enqueue(
-                    session,
-                    station_id=self._station,
-                    kind="dossier.evaluate",
-                    entity_id=dossier.id,
-                    base_version=None,
-                    payload=body,
-                )
-            return EvaluationView(
-                id=evaluation.id,
-                number=dossier.number,
-                score=evaluation.score,
-                comment=evaluation.comment,
-                channel=evaluation.channel,
-                created_at=evaluation.created_at,
-            )
+            return self.evaluate_in(session, dossier, score, comment, channel)
+
+    def evaluate_in(
+        self,
+        session: Session,
+        dossier: Dossier,
+        score: int,
+        comment: str,
+        channel: str,
+        *,
+        evaluation_id: str | None = None,
+        station_id: str | None = None,
+    ) -> EvaluationView:
+        """An evaluation (score and channel checked by the caller) in the caller's transaction."""
+        comment = (comment or "").strip()[:_COMMENT_MAX]
+        evaluation = Evaluation(
+            id=evaluation_id or new_id(),
+            dossier_id=dossier.id,
+            score=score,
+            comment=comment,
+            channel=channel,
+            created_at=utcnow(),
+        )
+        session.add(evaluation)
+        session.flush()
+        body = {"evaluation_id": evaluation.id, "score": score, "comment": comment, "channel": channel}
+        self._recorder.note(
+            session, EVALUATION_ACTOR, dossier, "dossier.evaluate", body, wire=body, station_id=station_id
+        )
+        return EvaluationView(
+            id=evaluation.id,
+            number=dossier.number,
+            score=evaluation.score,
+            comment=evaluation.comment,
+            channel=evaluation.channel,
+            created_at=evaluation.created_at,
+        )
 
     # -- records ---------------------------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ wait on each other's rows; on SQLite the write transaction (BEGIN IMMEDIATE) ser
 Each lease has an expiry, renewed by heartbeat, and a fence: the dossier's lease counter, one more on every
 new lease. A decision carries its lease's fence and is applied only while that lease is the dossier's live
 one; otherwise it is recorded as a conflict (a Decision row with outcome "conflict", audited) and refused.
+
+Where the pool lives decides the class: `ReviewService` draws from this database's own pool (a desk working
+alone, and the registry itself); `RegistryPoolReview` is a desk's view of the registry's pool (leases come with
+their pages over the network, decisions go back as fenced ops).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from workstation.domain.review import (
 )
 from workstation.domain.stages import Action, DossierState, Stage, Status, apply
 from workstation.errors import ConflictError, NotFound, Offline, UsageError
-from workstation.services import audit, outbox
+from workstation.services import audit
+from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.manifest import take_dossier
 from workstation.store.db import Database
 from workstation.store.ids import new_id
@@ -163,17 +168,13 @@ class LeaseSource(Protocol):
     def pool_counts(self) -> dict[str, int]: ...
 
 
-def reviewer_payload(actor: Actor) -> dict[str, Any]:
-    """The reviewer as a desk vouches for them to the registry (roles and R14 grants)."""
-    return {
-        "username": actor.username,
-        "roles": sorted(role.value for role in actor.roles),
-        "can_review_online": actor.can_review_online,
-        "can_review_offline": actor.can_review_offline,
-    }
-
-
 class ReviewService:
+    """Review with the pool in this database: a desk working alone (its own registry), and the registry itself.
+
+    What is decided here is decided for good: nothing of it is sent anywhere (`recorder` keeps the audit trail and,
+    at the registry, the change feed).
+    """
+
     def __init__(
         self,
         db: Database,
@@ -184,8 +185,7 @@ class ReviewService:
         lease_seconds: float = 30 * 60,
         queue_size: int = 3,
         rules: ReviewRules | None = None,
-        use_outbox: bool = True,
-        pool_at_registry: bool = False,
+        recorder: Recorder | None = None,
     ):
         if lease_seconds <= 0:
             raise UsageError("the review lease must last more than 0 seconds")
@@ -198,42 +198,27 @@ class ReviewService:
         self.lease = timedelta(seconds=lease_seconds)
         self.queue_size = queue_size
         self.rules = rules or default_review_rules()
-        self._use_outbox = use_outbox
-        # A desk with a registry reviews the registry's pool: leases come from there (with the dossier's pages),
-        # decisions go back as fenced `review.decision` ops; the desk's own pool is not drawn from.
-        self.pool_at_registry = pool_at_registry
-        self._source: LeaseSource | None = None
-
-    def attach_registry(self, source: LeaseSource) -> None:
-        self._source = source
-
-    def _registry(self) -> LeaseSource:
-        if self._source is None:
-            raise Offline("the registry connection is still starting; the dossiers in your queue can be decided")
-        return self._source
+        self._recorder = recorder or desk_recorder(station_id)
 
     # -- the pool and leases ---------------------------------------------------------------------------
 
-    def claim_next(self, actor: Actor) -> LeaseView | None:
-        """Lease the first dossier the actor may review (R14–R16), or None when the pool has none for them."""
+    def claim_next(self, actor: Actor, *, station_id: str | None = None) -> LeaseView | None:
+        """Lease the first dossier the actor may review (R14–R16), or None when the pool has none for them.
+
+        `station_id`: the desk the lease is granted to (the registry leases to the desk the person works at).
+        """
         classes = _review_classes(actor)
-        if self.pool_at_registry:
-            return self._claim_at_registry(actor)
         with self._db.transaction() as session:
-            return self._claim(session, actor, classes)
+            return self._claim(session, actor, classes, station_id or self._station)
 
     def fill_queue(self, actor: Actor, size: int | None = None) -> list[LeaseView]:
         """Claim until the actor holds `size` (default K) live leases; returns the whole local queue."""
         classes = _review_classes(actor)
         want = self.queue_size if size is None else size
-        if self.pool_at_registry:
-            while len(self.queue(actor)) < want and self._claim_at_registry(actor) is not None:
-                pass
-            return self.queue(actor)
         while True:
             with self._db.transaction() as session:
                 held = self._live_leases(session, actor.user_id, utcnow())
-                if len(held) >= want or self._claim(session, actor, classes) is None:
+                if len(held) >= want or self._claim(session, actor, classes, self._station) is None:
                     break
         return self.queue(actor)
 
@@ -252,8 +237,6 @@ class ReviewService:
 
     def heartbeat(self, actor: Actor, lease_ids: Sequence[str] | None = None) -> Heartbeat:
         """Renew the actor's live leases (all, or those named); leases that can no longer be renewed are `lost`."""
-        if self.pool_at_registry:
-            return self._heartbeat_at_registry(actor, lease_ids)
         now = utcnow()
         renewed: list[LeaseView] = []
         lost: list[tuple[str, str]] = []
@@ -286,19 +269,11 @@ class ReviewService:
                 renewed.append(_lease_view(assignment, dossier))
         return Heartbeat(tuple(renewed), tuple(lost))
 
-    def release(self, actor: Actor, lease_id: str) -> None:
-        """Give a live lease back to the pool (the dossier keeps its place in the R15 order)."""
+    def release(self, actor: Actor, lease_id: str, *, station_id: str | None = None) -> None:
+        """Give a live lease back to the pool (the dossier keeps its place in the R15 order).
+
+        `station_id`: the desk that asks (the registry releases for the desk the person works at)."""
         now = utcnow()
-        if self.pool_at_registry:
-            with self._db.read() as session:
-                held = session.execute(
-                    select(Assignment.state).where(
-                        Assignment.lease_id == lease_id, Assignment.reviewer_id == actor.user_id
-                    )
-                ).scalar_one_or_none()
-            if held != "active":
-                raise NotFound(f"no lease {lease_id} of {actor.username}")
-            self._registry().release(actor, lease_id)  # the registry first: offline, the lease stays held here
         with self._db.transaction() as session:
             assignment = session.execute(
                 select(Assignment).where(Assignment.lease_id == lease_id, Assignment.reviewer_id == actor.user_id)
@@ -306,24 +281,19 @@ class ReviewService:
             if assignment is None:
                 raise NotFound(f"no lease {lease_id} of {actor.username}")
             dossier = self._lock_dossier(session, assignment.dossier_id)
-            if self.pool_at_registry:  # given back at the registry: the desk's copy is no longer in review here
-                assignment.state, assignment.ended_at, dossier.lease_expires_at = "released", now, None
-                audit.append(
-                    session,
-                    station_id=self._station,
-                    actor=actor.username,
-                    action="review.release",
-                    entity="dossier",
-                    entity_id=dossier.id,
-                    payload={"number": dossier.number, "lease_id": lease_id, "fence": assignment.fence},
-                )
-                return
             if assignment.state != "active" or assignment.expires_at <= now:
                 raise UsageError(f"lease of {dossier.number} is no longer live; nothing to release")
             assignment.state, assignment.ended_at = "released", now
             new_state = apply(_state(dossier), Action.RELEASE, _plan(dossier))
             dossier.status, dossier.lease_expires_at = new_state.status.value, None
-            self._record(session, actor, dossier, "review.release", {"lease_id": lease_id, "fence": assignment.fence})
+            self._recorder.change(
+                session,
+                actor.username,
+                dossier,
+                "review.release",
+                {"lease_id": lease_id, "fence": assignment.fence},
+                station_id=station_id,
+            )
 
     def show_state(self, number: str) -> tuple[str, str]:
         """(stage, status) of a dossier."""
@@ -332,12 +302,7 @@ class ReviewService:
             return dossier.stage, dossier.status
 
     def pool_counts(self) -> dict[str, int]:
-        """Dossiers waiting in the pool now, by class: online (digitised) and offline (paper).
-
-        With a registry, the registry's pool; raises Offline when it cannot be asked.
-        """
-        if self.pool_at_registry:
-            return self._registry().pool_counts()
+        """Dossiers waiting in the pool now, by class: online (digitised) and offline (paper)."""
         now = utcnow()
         with self._db.read() as session:
             rows = session.execute(select(Dossier.digitized).where(*_pool_filter(now))).scalars().all()
@@ -387,30 +352,23 @@ class ReviewService:
             decision_kind = DecisionKind(kind)
         except ValueError:
             raise UsageError(f"unknown decision '{kind}'; decisions: {', '.join(DecisionKind)}") from None
-        checked_items: tuple[ReturnItem, ...] = ()
-        if decision_kind is DecisionKind.RETURN:
-            checked_items = validate_return(list(items), self.rules)
-        elif list(items):
-            raise UsageError("only a 补正 return lists items")
-        if decision_kind is DecisionKind.REJECT:
-            reason_code = validate_reject(reason_code, self.rules)
-        elif reason_code:
-            raise UsageError("only 不予登记 takes a reason code")
+        checked_items, reason_code = self.check_decision(decision_kind, list(items), reason_code)
         note = note.strip()[:2000]
         try:
             with self._db.transaction() as session:
-                view = self._decide(
+                dossier = self._load(session, number, lock=True)
+                view = self.decide_in(
                     session,
                     actor,
-                    number,
+                    dossier,
                     decision_kind,
-                    lease_id,
-                    fence,
-                    checked_items,
-                    reason_code,
-                    note,
-                    op_id,
-                    client_at,
+                    lease_id=lease_id,
+                    fence=fence,
+                    items=checked_items,
+                    reason_code=reason_code,
+                    note=note,
+                    op_id=op_id,
+                    client_at=client_at,
                 )
         except IntegrityError:
             # The same op_id raced itself: the other delivery won; return what it recorded.
@@ -423,25 +381,45 @@ class ReviewService:
             raise ConflictError(f"decision on {view.number} refused as a conflict: {view.conflict}", view)
         return view
 
-    def _decide(
+    def check_decision(
+        self, kind: DecisionKind, items: Sequence[ReturnItem], reason_code: str | None
+    ) -> tuple[tuple[ReturnItem, ...], str | None]:
+        """What a decision must say (一次性告知, a legal reason), checked before anything is stored."""
+        checked: tuple[ReturnItem, ...] = ()
+        if kind is DecisionKind.RETURN:
+            checked = validate_return(items, self.rules)
+        elif items:
+            raise UsageError("only a 补正 return lists items")
+        if kind is DecisionKind.REJECT:
+            return checked, validate_reject(reason_code, self.rules)
+        if reason_code:
+            raise UsageError("only 不予登记 takes a reason code")
+        return checked, None
+
+    def decide_in(
         self,
         session: Session,
         actor: Actor,
-        number: str,
+        dossier: Dossier,
         kind: DecisionKind,
+        *,
         lease_id: str | None,
         fence: int | None,
         items: tuple[ReturnItem, ...],
         reason_code: str | None,
         note: str,
-        op_id: str | None,
-        client_at: datetime | None,
+        op_id: str | None = None,
+        client_at: datetime | None = None,
+        station_id: str | None = None,
     ) -> DecisionView:
+        """A checked decision (`check_decision`) on the locked `dossier`, in the caller's transaction.
+
+        `station_id`: the desk the decision came from (the registry applies decisions sent from desks).
+        """
         if op_id is not None:
             existing = session.execute(select(Decision).where(Decision.op_id == op_id)).scalar_one_or_none()
             if existing is not None:
                 return self._decision_view(session, existing)
-        dossier = self._load(session, number, lock=True)
         require_review(actor, dossier.digitized)
         now = utcnow()
         active = session.execute(
@@ -468,7 +446,7 @@ class ReviewService:
             lease_id=lease_id,
             fence=fence,
             reviewer_id=actor.user_id,
-            station_id=self._station,
+            station_id=station_id or self._station,
             kind=kind.value,
             outcome="conflict" if problem else "applied",
             conflict=problem,
@@ -490,8 +468,15 @@ class ReviewService:
         }
         if problem:
             session.flush()
-            # The conflict is part of the record; the dossier itself does not change (no version bump).
-            self._record(session, actor, dossier, "review.conflict", {**payload, "conflict": problem}, bump=False)
+            # The conflict is part of the record; the dossier itself does not change (no new version).
+            self._recorder.note(
+                session,
+                actor.username,
+                dossier,
+                "review.conflict",
+                {**payload, "conflict": problem},
+                station_id=station_id,
+            )
             return self._decision_view(session, decision)
         assert active is not None
         action = {DecisionKind.APPROVE: Action.APPROVE, DecisionKind.RETURN: Action.RETURN}.get(kind, Action.REJECT)
@@ -514,31 +499,32 @@ class ReviewService:
                 "note": note,
             }
         )
-        if self.pool_at_registry and self._use_outbox:
-            # The registry's lease: the decision goes there as one fenced op, applied or refused by its fence.
-            self._record(session, actor, dossier, f"review.{kind.value}", payload, to_outbox=False)
-            op = outbox.enqueue(
-                session,
-                station_id=self._station,
-                kind="review.decision",
-                entity_id=dossier.id,
-                payload={
-                    "number": dossier.number,
-                    "decision": kind.value,
-                    "lease_id": lease_id,
-                    "fence": fence,
-                    "items": decision.items,
-                    "reason_code": reason_code,
-                    "note": note,
-                    "reviewer": reviewer_payload(actor),
-                },
-            )
-            session.flush()
-            if decision.op_id is None:
-                decision.op_id = op.op_id
-        else:
-            self._record(session, actor, dossier, f"review.{kind.value}", payload)
+        wire = self._decision_wire(kind, lease_id, fence, decision, reason_code, note)
+        sent = self._recorder.change(
+            session,
+            actor.username,
+            dossier,
+            f"review.{kind.value}",
+            payload,
+            wire=wire,
+            op_kind="review.decision" if wire is not None else None,
+            station_id=station_id,
+        )
+        if decision.op_id is None:
+            decision.op_id = sent  # the op that carries it to the registry: its idempotency key there
         return self._decision_view(session, decision)
+
+    def _decision_wire(
+        self,
+        kind: DecisionKind,
+        lease_id: str | None,
+        fence: int | None,
+        decision: Decision,
+        reason_code: str | None,
+        note: str,
+    ) -> dict[str, Any] | None:
+        """What the registry is told of a decision: nothing, where the pool is this database's own."""
+        return None
 
     def conflicts(self, *, limit: int = 200) -> list[DecisionView]:
         """Refused decisions, newest first: shown to the reviewer and the supervisor, never dropped."""
@@ -562,147 +548,79 @@ class ReviewService:
         """登簿: records the registrar (登簿人) and time; QC is opened if due (R3), without holding anything up."""
         require(actor, Permission.REGISTER)
         with self._db.transaction() as session:
-            dossier = self._load(session, number, lock=True)
-            before = _state(dossier)
-            after = apply(before, Action.REGISTER, _plan(dossier))
-            now = utcnow()
-            dossier.stage, dossier.status = after.stage.value, after.status.value
-            dossier.registered_at, dossier.registered_by = now, actor.user_id
-            business = self._catalogue.business(dossier.business_code)
-            inspect, basis = must_inspect(business, dossier.id, self._qc)
-            payload: dict[str, Any] = {
-                "from": {"stage": before.stage.value, "status": before.status.value},
-                "to": {"stage": after.stage.value, "status": after.status.value},
-                "registrar": actor.username,
-                "registered_at": now.isoformat(),
-                "qc": basis,
-            }
-            self._record(session, actor, dossier, "dossier.register", payload)
-            if inspect:
-                check = QcCheck(dossier_id=dossier.id, basis=basis, created_at=now)
-                session.add(check)
-                session.flush()
-                self._record(session, actor, dossier, "qc.open", {"qc_check_id": check.id, "basis": basis}, bump=False)
-            return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status, "qc": basis}
+            return self.register_in(session, actor, self._load(session, number, lock=True))
+
+    def register_in(
+        self, session: Session, actor: Actor, dossier: Dossier, *, station_id: str | None = None
+    ) -> dict[str, Any]:
+        """登簿 of the locked `dossier`, in the caller's transaction (who may register is the caller's check)."""
+        before = _state(dossier)
+        after = apply(before, Action.REGISTER, _plan(dossier))
+        now = utcnow()
+        dossier.stage, dossier.status = after.stage.value, after.status.value
+        dossier.registered_at, dossier.registered_by = now, actor.user_id
+        inspect, basis = self._qc_due(dossier)
+        payload: dict[str, Any] = {
+            "from": {"stage": before.stage.value, "status": before.status.value},
+            "to": {"stage": after.stage.value, "status": after.status.value},
+            "registrar": actor.username,
+            "registered_at": now.isoformat(),
+            "qc": basis,
+        }
+        self._recorder.change(
+            session, actor.username, dossier, "dossier.register", payload, wire=self._sent({}), station_id=station_id
+        )
+        if inspect:
+            check = QcCheck(dossier_id=dossier.id, basis=basis, created_at=now)
+            session.add(check)
+            session.flush()
+            self._recorder.note(
+                session,
+                actor.username,
+                dossier,
+                "qc.open",
+                {"qc_check_id": check.id, "basis": basis},
+                station_id=station_id,
+            )
+        return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status, "qc": basis}
+
+    def _qc_due(self, dossier: Dossier) -> tuple[bool, str | None]:
+        """Whether 登簿 opens a QC inspection here, and on what basis (R3)."""
+        return must_inspect(self._catalogue.business(dossier.business_code), dossier.id, self._qc)
+
+    def _sent(self, wire: dict[str, Any]) -> dict[str, Any] | None:
+        """`wire` where the registry is told of this desk's 登簿 and 发证; None where this database decides alone."""
+        return None
 
     def issue(self, actor: Actor, number: str) -> dict[str, Any]:
         """缴费发证: the certificate or proof handed over; the dossier is done."""
         require(actor, Permission.ISSUE)
         with self._db.transaction() as session:
-            dossier = self._load(session, number, lock=True)
-            before = _state(dossier)
-            after = apply(before, Action.ISSUE, _plan(dossier))
-            dossier.stage, dossier.status = after.stage.value, after.status.value
-            self._record(
-                session,
-                actor,
-                dossier,
-                "dossier.issue",
-                {
-                    "from": {"stage": before.stage.value, "status": before.status.value},
-                    "to": {"stage": after.stage.value, "status": after.status.value},
-                },
-            )
-            return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status}
+            return self.issue_in(session, actor, self._load(session, number, lock=True))
+
+    def issue_in(
+        self, session: Session, actor: Actor, dossier: Dossier, *, station_id: str | None = None
+    ) -> dict[str, Any]:
+        before = _state(dossier)
+        after = apply(before, Action.ISSUE, _plan(dossier))
+        dossier.stage, dossier.status = after.stage.value, after.status.value
+        self._recorder.change(
+            session,
+            actor.username,
+            dossier,
+            "dossier.issue",
+            {
+                "from": {"stage": before.stage.value, "status": before.status.value},
+                "to": {"stage": after.stage.value, "status": after.status.value},
+            },
+            wire=self._sent({}),
+            station_id=station_id,
+        )
+        return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status}
 
     # -- internals -------------------------------------------------------------------------------------
 
-    # -- the registry's pool (a desk with a registry) ------------------------------------------------------
-
-    def _claim_at_registry(self, actor: Actor) -> LeaseView | None:
-        """Lease from the registry and keep the dossier, pages included, in the desk's own database."""
-        with self._db.read() as session:
-            held = [a.lease_id for a, _d in self._live_leases(session, actor.user_id, utcnow())]
-        if len(held) >= self.queue_size:
-            raise UsageError(
-                f"{actor.username} already holds {self.queue_size} dossiers (the desk's queue size); "
-                "decide or release one first"
-            )
-        claim = self._registry().claim(actor, held)
-        if claim is None:
-            return None
-        try:
-            with self._db.transaction() as session:
-                return self._take_lease(session, actor, claim)
-        except ValueError as exc:
-            raise UsageError(f"the registry's dossier {claim.lease.number} cannot be kept here: {exc}") from None
-
-    def _take_lease(self, session: Session, actor: Actor, claim: RegistryClaim) -> LeaseView:
-        lease, now = claim.lease, utcnow()
-        dossier = take_dossier(session, claim.manifest, created_by=lambda: _registry_user(session))
-        if dossier.id != lease.dossier_id:
-            raise ValueError(f"the lease is for dossier {lease.dossier_id}, the manifest for {dossier.id}")
-        for old in session.execute(
-            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
-        ).scalars():  # a lease this desk held before is over: the registry granted a new one
-            old.state, old.ended_at = "ended", now
-        session.flush()
-        assignment = session.execute(
-            select(Assignment).where(Assignment.lease_id == lease.lease_id)
-        ).scalar_one_or_none()
-        if assignment is None:
-            assignment = Assignment(lease_id=lease.lease_id, dossier_id=dossier.id, claimed_at=now)
-            session.add(assignment)
-        assignment.reviewer_id, assignment.station_id, assignment.state = actor.user_id, self._station, "active"
-        assignment.fence, assignment.expires_at, assignment.ended_at = lease.fence, lease.expires_at, None
-        dossier.fence, dossier.lease_expires_at = lease.fence, lease.expires_at
-        session.flush()
-        audit.append(
-            session,
-            station_id=self._station,
-            actor=actor.username,
-            action="review.lease",
-            entity="dossier",
-            entity_id=dossier.id,
-            payload={
-                "number": dossier.number,
-                "lease_id": lease.lease_id,
-                "fence": lease.fence,
-                "expires_at": lease.expires_at.isoformat(),
-                "pages": len(claim.manifest.get("blobs") or []),
-            },
-        )
-        return _lease_view(assignment, dossier)
-
-    def _heartbeat_at_registry(self, actor: Actor, lease_ids: Sequence[str] | None) -> Heartbeat:
-        with self._db.read() as session:
-            query = select(Assignment.lease_id).where(
-                Assignment.reviewer_id == actor.user_id, Assignment.state == "active"
-            )
-            if lease_ids is not None:
-                query = query.where(Assignment.lease_id.in_(list(lease_ids)))
-            active = list(session.execute(query).scalars())
-        live = set(active)
-        unknown = [(x, "no such lease for this reviewer") for x in lease_ids or () if x not in live]
-        if not active:
-            return Heartbeat((), tuple(unknown))
-        try:
-            renewed, lost = self._registry().renew(actor, active)
-        except Offline as exc:
-            return Heartbeat((), tuple(unknown), offline=str(exc))
-        now = utcnow()
-        views: list[LeaseView] = []
-        with self._db.transaction() as session:
-            rows = {
-                a.lease_id: a
-                for a in session.execute(select(Assignment).where(Assignment.lease_id.in_(active))).scalars()
-            }
-            for lease in renewed:
-                assignment = rows.get(lease.lease_id)
-                if assignment is None or assignment.state != "active":
-                    continue
-                dossier = self._lock_dossier(session, assignment.dossier_id)
-                assignment.expires_at = dossier.lease_expires_at = lease.expires_at
-                assignment.renewed_at = now
-                views.append(_lease_view(assignment, dossier))
-            for lease_id, _why in lost:
-                assignment = rows.get(lease_id)
-                if assignment is not None and assignment.state == "active":
-                    assignment.state, assignment.ended_at = "ended", now
-                    self._lock_dossier(session, assignment.dossier_id).lease_expires_at = None
-        return Heartbeat(tuple(views), (*unknown, *lost))
-
-    def _claim(self, session: Session, actor: Actor, classes: tuple[bool, ...]) -> LeaseView | None:
+    def _claim(self, session: Session, actor: Actor, classes: tuple[bool, ...], station_id: str) -> LeaseView | None:
         now = utcnow()
         if len(self._live_leases(session, actor.user_id, now)) >= self.queue_size:
             raise UsageError(
@@ -740,7 +658,7 @@ class ReviewService:
         assignment = Assignment(
             dossier_id=dossier.id,
             reviewer_id=actor.user_id,
-            station_id=self._station,
+            station_id=station_id,
             fence=dossier.fence,
             claimed_at=now,
             expires_at=dossier.lease_expires_at,
@@ -755,7 +673,7 @@ class ReviewService:
         }
         if stale is not None:
             payload["expired_lease"] = {"lease_id": stale.lease_id, "fence": stale.fence}
-        self._record(session, actor, dossier, "review.claim", payload)
+        self._recorder.change(session, actor.username, dossier, "review.claim", payload, station_id=station_id)
         return _lease_view(assignment, dossier)
 
     @staticmethod
@@ -804,42 +722,190 @@ class ReviewService:
             decided_at=decision.decided_at,
         )
 
-    def _record(
+
+class RegistryPoolReview(ReviewService):
+    """A desk's review of the registry's pool: leases come from there, decisions go back as fenced ops.
+
+    A claim brings the dossier whole (pages included) into the desk's database, so the reviewer goes on deciding
+    the dossiers in the local queue through a network drop; each decision is applied here under the lease and
+    sent as one `review.decision` op, which the registry applies or records as a conflict by its fence. 登簿 and
+    发证 are sent as requests; QC is the registry's to open.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._source: LeaseSource | None = None
+
+    def attach_registry(self, source: LeaseSource) -> None:
+        self._source = source
+
+    def _registry(self) -> LeaseSource:
+        if self._source is None:
+            raise Offline("the registry connection is still starting; the dossiers in your queue can be decided")
+        return self._source
+
+    def claim_next(self, actor: Actor, *, station_id: str | None = None) -> LeaseView | None:
+        _review_classes(actor)
+        now = utcnow()
+        with self._db.read() as session:
+            live = [a.lease_id for a, _d in self._live_leases(session, actor.user_id, now)]
+            # Leases decided here whose decision has not reached the registry yet are still live there: named too,
+            # or the registry would hand one back as a lease whose answer was lost.
+            decided = session.execute(
+                select(Assignment.lease_id).where(
+                    Assignment.reviewer_id == actor.user_id,
+                    Assignment.state == "decided",
+                    Assignment.expires_at > now,
+                )
+            ).scalars()
+            held = [*live, *decided]
+        if len(live) >= self.queue_size:
+            raise UsageError(
+                f"{actor.username} already holds {self.queue_size} dossiers (the desk's queue size); "
+                "decide or release one first"
+            )
+        claim = self._registry().claim(actor, held)
+        if claim is None:
+            return None
+        try:
+            with self._db.transaction() as session:
+                return self._take_lease(session, actor, claim)
+        except ValueError as exc:
+            raise UsageError(f"the registry's dossier {claim.lease.number} cannot be kept here: {exc}") from None
+
+    def fill_queue(self, actor: Actor, size: int | None = None) -> list[LeaseView]:
+        want = self.queue_size if size is None else size
+        while len(self.queue(actor)) < want and self.claim_next(actor) is not None:
+            pass
+        return self.queue(actor)
+
+    def heartbeat(self, actor: Actor, lease_ids: Sequence[str] | None = None) -> Heartbeat:
+        with self._db.read() as session:
+            query = select(Assignment.lease_id).where(
+                Assignment.reviewer_id == actor.user_id, Assignment.state == "active"
+            )
+            if lease_ids is not None:
+                query = query.where(Assignment.lease_id.in_(list(lease_ids)))
+            active = list(session.execute(query).scalars())
+        live = set(active)
+        unknown = [(x, "no such lease for this reviewer") for x in lease_ids or () if x not in live]
+        if not active:
+            return Heartbeat((), tuple(unknown))
+        try:
+            renewed, lost = self._registry().renew(actor, active)
+        except Offline as exc:
+            return Heartbeat((), tuple(unknown), offline=str(exc))
+        now = utcnow()
+        views: list[LeaseView] = []
+        with self._db.transaction() as session:
+            rows = {
+                a.lease_id: a
+                for a in session.execute(select(Assignment).where(Assignment.lease_id.in_(active))).scalars()
+            }
+            for lease in renewed:
+                assignment = rows.get(lease.lease_id)
+                if assignment is None or assignment.state != "active":
+                    continue
+                dossier = self._lock_dossier(session, assignment.dossier_id)
+                assignment.expires_at = dossier.lease_expires_at = lease.expires_at
+                assignment.renewed_at = now
+                views.append(_lease_view(assignment, dossier))
+            for lease_id, _why in lost:
+                assignment = rows.get(lease_id)
+                if assignment is not None and assignment.state == "active":
+                    assignment.state, assignment.ended_at = "ended", now
+                    self._lock_dossier(session, assignment.dossier_id).lease_expires_at = None
+        return Heartbeat(tuple(views), (*unknown, *lost))
+
+    def release(self, actor: Actor, lease_id: str, *, station_id: str | None = None) -> None:
+        with self._db.read() as session:
+            held = session.execute(
+                select(Assignment.state).where(Assignment.lease_id == lease_id, Assignment.reviewer_id == actor.user_id)
+            ).scalar_one_or_none()
+        if held != "active":
+            raise NotFound(f"no lease {lease_id} of {actor.username}")
+        self._registry().release(actor, lease_id)  # the registry first: offline, the lease stays held here
+        with self._db.transaction() as session:
+            assignment = session.execute(
+                select(Assignment).where(Assignment.lease_id == lease_id, Assignment.reviewer_id == actor.user_id)
+            ).scalar_one()
+            dossier = self._lock_dossier(session, assignment.dossier_id)
+            # Given back at the registry: the desk's copy is no longer in review here (the registry's state stands).
+            assignment.state, assignment.ended_at, dossier.lease_expires_at = "released", utcnow(), None
+            audit.append(
+                session,
+                station_id=self._station,
+                actor=actor.username,
+                action="review.release",
+                entity="dossier",
+                entity_id=dossier.id,
+                payload={"number": dossier.number, "lease_id": lease_id, "fence": assignment.fence},
+            )
+
+    def pool_counts(self) -> dict[str, int]:
+        """The registry's pool; raises Offline when it cannot be asked."""
+        return self._registry().pool_counts()
+
+    def _decision_wire(
         self,
-        session: Session,
-        actor: Actor,
-        dossier: Dossier,
-        action: str,
-        payload: dict[str, Any],
-        *,
-        bump: bool = True,
-        to_outbox: bool = True,
-    ) -> None:
-        base_version = dossier.version
-        if bump:
-            dossier.version += 1
-            dossier.updated_at = utcnow()
+        kind: DecisionKind,
+        lease_id: str | None,
+        fence: int | None,
+        decision: Decision,
+        reason_code: str | None,
+        note: str,
+    ) -> dict[str, Any] | None:
+        return {
+            "decision": kind.value,
+            "lease_id": lease_id,
+            "fence": fence,
+            "items": decision.items,
+            "reason_code": reason_code,
+            "note": note,
+        }
+
+    def _qc_due(self, dossier: Dossier) -> tuple[bool, str | None]:
+        return False, None  # the registry opens QC at 登簿 (R3); this desk does not
+
+    def _sent(self, wire: dict[str, Any]) -> dict[str, Any] | None:
+        return wire
+
+    def _take_lease(self, session: Session, actor: Actor, claim: RegistryClaim) -> LeaseView:
+        lease, now = claim.lease, utcnow()
+        dossier = take_dossier(session, claim.manifest, created_by=lambda: _registry_user(session))
+        if dossier.id != lease.dossier_id:
+            raise ValueError(f"the lease is for dossier {lease.dossier_id}, the manifest for {dossier.id}")
+        for old in session.execute(
+            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+        ).scalars():  # a lease this desk held before is over: the registry granted a new one
+            old.state, old.ended_at = "ended", now
         session.flush()
-        body = {"number": dossier.number, "version": dossier.version, **payload}
-        op_body = {**body, "stage": dossier.stage, "status": dossier.status}
+        assignment = session.execute(
+            select(Assignment).where(Assignment.lease_id == lease.lease_id)
+        ).scalar_one_or_none()
+        if assignment is None:
+            assignment = Assignment(lease_id=lease.lease_id, dossier_id=dossier.id, claimed_at=now)
+            session.add(assignment)
+        assignment.reviewer_id, assignment.station_id, assignment.state = actor.user_id, self._station, "active"
+        assignment.fence, assignment.expires_at, assignment.ended_at = lease.fence, lease.expires_at, None
+        dossier.fence, dossier.lease_expires_at = lease.fence, lease.expires_at
+        session.flush()
         audit.append(
             session,
             station_id=self._station,
             actor=actor.username,
-            action=action,
+            action="review.lease",
             entity="dossier",
             entity_id=dossier.id,
-            payload=body,
+            payload={
+                "number": dossier.number,
+                "lease_id": lease.lease_id,
+                "fence": lease.fence,
+                "expires_at": lease.expires_at.isoformat(),
+                "pages": len(claim.manifest.get("blobs") or []),
+            },
         )
-        if self._use_outbox and to_outbox:
-            outbox.enqueue(
-                session,
-                station_id=self._station,
-                kind=action,
-                entity_id=dossier.id,
-                base_version=base_version if bump else None,
-                payload=op_body,
-            )
+        return _lease_view(assignment, dossier)
 
 
 class LeaseKeeper:

@@ -100,11 +100,12 @@ def sync_status(db: Database, registry: str | None) -> SyncStatus:
                 quarantined.append(item)
                 continue
             # Both sides of a conflict: the desk's op (from which version, to what) and the registry's dossier.
+            intent = op.intent if isinstance(op.intent, dict) else {}
             item["base_version"] = op.base_version
             item["local"] = {
-                "version": payload.get("version"),
-                "stage": _text(payload.get("stage")),
-                "status": _text(payload.get("status")),
+                "version": op.base_version + 1 if op.base_version is not None else None,
+                "stage": _text(intent.get("stage")),
+                "status": _text(intent.get("status")),
                 "decision": _text(payload.get("decision")),
             }
             item["remote"] = dict(op.remote) if isinstance(op.remote, dict) else None
@@ -150,6 +151,8 @@ def retry_quarantined(db: Database, station_id: str, op_id: str) -> str:
             entity_id=op.entity_id,
             payload=op.payload,
             base_version=op.base_version,
+            actor=op.actor,
+            intent=op.intent,
         )
         session.flush()
         op.state = "retried"

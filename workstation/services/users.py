@@ -1,10 +1,17 @@
-"""Local users, roles and passwords (argon2id). Permissions are checked here, not in the UI."""
+"""Local users, roles and passwords (argon2id). Permissions are checked here, not in the UI.
+
+A desk with a registry keeps only its own people (clerks, admins); reviewers, QC inspectors and registrars are
+the registry's. They log in there (`PersonDirectory`); the desk keeps a copy of what the registry said of them
+(roles, grants, unit) and a verifier of the password they used, so that while the registry cannot be reached they
+can still log in here and decide the leases they hold.
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workstation.domain.permissions import Actor, Permission, UserRole, require
-from workstation.errors import AuthError, NotFound, UsageError
+from workstation.errors import AuthError, NotFound, Offline, UsageError
 from workstation.services import audit
 from workstation.store.db import Database
 from workstation.store.models import User
@@ -20,6 +27,27 @@ from workstation.store.models import User
 _HASHER = PasswordHasher()
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 FIRST_ADMIN = "admin"
+REGISTRY_ROLES = frozenset({UserRole.REVIEWER, UserRole.QC, UserRole.REGISTRAR})
+REGISTRY_ORIGIN = "registry"
+
+
+@dataclass(frozen=True)
+class RemotePerson:
+    """A person as the registry describes them at login."""
+
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    can_review_online: bool
+    can_review_offline: bool
+    unit: str | None
+
+
+class PersonDirectory(Protocol):
+    """The registry's people, as a desk reaches them (`sync/people.py`)."""
+
+    def login(self, username: str, password: str) -> RemotePerson:
+        """AuthError for a wrong name or password; Offline when the registry cannot be asked now."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +145,15 @@ def _insert_user(
 
 
 class UserService:
-    def __init__(self, db: Database, station_id: str):
+    def __init__(self, db: Database, station_id: str, *, with_registry: bool = False):
         self._db = db
         self._station = station_id
+        # With a registry, reviewers, QC inspectors and registrars are the registry's to provision.
+        self.with_registry = with_registry
+        self._directory: PersonDirectory | None = None
+
+    def attach_directory(self, directory: PersonDirectory) -> None:
+        self._directory = directory
 
     def ensure_first_admin(self, password: str | None = None) -> str | None:
         """On the very first start create `admin`; returns the generated password (shown once) or None."""
@@ -159,6 +193,12 @@ class UserService:
             return actor_of(user)
 
     def authenticate(self, username: str, password: str) -> Actor:
+        if self._directory is not None:
+            with self._db.read() as session:
+                local = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+                origin = local.origin if local is not None else None
+            if origin in (None, REGISTRY_ORIGIN):
+                return self._authenticate_at_registry(self._directory, username, password)
         with self._db.read() as session:
             user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
             # Hash even for unknown users so timing does not reveal which names exist.
@@ -174,6 +214,58 @@ class UserService:
                 raise AuthError(f"user '{username}' is disabled")
             return actor_of(user)
 
+    def _authenticate_at_registry(self, directory: PersonDirectory, username: str, password: str) -> Actor:
+        """A registry person logs in there; offline, on the verifier kept from their last login there."""
+        try:
+            person = directory.login(username, password)
+        except Offline as exc:
+            with self._db.read() as session:
+                local = session.execute(
+                    select(User).where(User.username == username, User.origin == REGISTRY_ORIGIN)
+                ).scalar_one_or_none()
+                if local is None:
+                    raise AuthError(
+                        f"the registry cannot be reached ({exc}) and {username} has never logged in at this desk"
+                    ) from None
+                try:
+                    _HASHER.verify(local.password_hash, password)
+                except (VerificationError, InvalidHashError):
+                    raise AuthError("wrong user name or password") from None
+                if not local.active:
+                    raise AuthError(f"user '{username}' is disabled") from None
+                return actor_of(local)  # offline: the leases held can be decided; nothing new is claimed
+        roles = frozenset(UserRole(r) for r in person.roles if r in {x.value for x in UserRole})
+        with self._db.transaction() as session:
+            user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                user = User(username=username, password_hash="!", station_id=self._station, origin=REGISTRY_ORIGIN)
+                session.add(user)
+            user.display_name = person.display_name or username
+            user.roles = " ".join(sorted(r.value for r in roles))
+            user.can_review_online, user.can_review_offline = person.can_review_online, person.can_review_offline
+            user.unit, user.active = person.unit, True
+            user.password_hash = _HASHER.hash(password)
+            session.flush()
+            audit.append(
+                session,
+                station_id=self._station,
+                actor=username,
+                action="user.login_registry",
+                entity="user",
+                entity_id=user.id,
+                payload={"roles": sorted(r.value for r in roles), "unit": person.unit},
+            )
+            return actor_of(user)
+
+    def _refuse_registry_roles(self, roles: frozenset[UserRole] | None, grants: bool = False) -> None:
+        if not self.with_registry:
+            return
+        if (roles and roles & REGISTRY_ROLES) or grants:
+            raise UsageError(
+                "reviewers, QC inspectors and registrars and their review grants are provisioned at the registry "
+                "('workstation registry user add|grant' where the registry runs); this desk keeps clerks and admins"
+            )
+
     def add(
         self,
         actor: Actor,
@@ -187,6 +279,7 @@ class UserService:
     ) -> UserView:
         require(actor, Permission.USER_MANAGE)
         parsed = parse_roles(roles)
+        self._refuse_registry_roles(parsed, can_review_online or can_review_offline)
         with self._db.transaction() as session:
             user = _insert_user(
                 session,
@@ -226,10 +319,13 @@ class UserService:
         """Change a user's roles and review grants (R14); what is None stays. An admin cannot drop their own admin."""
         require(actor, Permission.USER_MANAGE)
         parsed = parse_roles(roles) if roles is not None else None
+        self._refuse_registry_roles(parsed, bool(can_review_online or can_review_offline))
         with self._db.transaction() as session:
             user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
             if user is None:
                 raise NotFound(f"no user '{username[:64]}' on this desk")
+            if self.with_registry and user.origin == REGISTRY_ORIGIN:
+                self._refuse_registry_roles(None, grants=True)
             if parsed is not None and user.id == actor.user_id and UserRole.ADMIN not in parsed:
                 raise UsageError("you cannot take the admin role from yourself; another admin can")
             before = {

@@ -61,34 +61,30 @@ class BlobStore:
         return self._put(chunks, expected=sha256, max_bytes=max_bytes)
 
     def _put(self, chunks: Iterator[bytes], *, expected: str | None = None, max_bytes: int | None = None) -> str:
-        digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
-        tmp = Path(tmp_name)
-        size = 0
+        upload = self.open_upload(expected=expected, max_bytes=max_bytes)
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise BlobError(f"blob is larger than {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            if expected is not None and sha != expected:
-                raise BlobError(f"the bytes sent hash to {sha}, not {expected}")
-            final = self.path_for(sha)
-            if final.is_file() and self._matches(final, sha):
-                tmp.unlink()
-                return sha
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            _fsync_dir(final.parent)
-            return sha
+            for chunk in chunks:
+                upload.write(chunk)
+            return upload.commit()
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            upload.abort()
             raise
+
+    def open_upload(self, *, expected: str | None = None, max_bytes: int | None = None) -> Upload:
+        """A blob written piece by piece (memory stays flat whatever its size); visible only once committed."""
+        if expected is not None:
+            _check_digest(expected)
+        return Upload(self, expected, max_bytes)
+
+    def _adopt(self, tmp: Path, sha: str) -> None:
+        """Make a complete, durable temp file the blob `sha` (or drop it when an intact copy is there already)."""
+        final = self.path_for(sha)
+        if final.is_file() and self._matches(final, sha):
+            tmp.unlink()
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
 
     def read(self, sha256: str) -> bytes:
         path = self.path_for(sha256)
@@ -127,3 +123,48 @@ class BlobStore:
             path.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+class Upload:
+    """One blob being written: `write` its bytes in order, then `commit` (verified, durable, visible) or `abort`."""
+
+    def __init__(self, store: BlobStore, expected: str | None, max_bytes: int | None):
+        self._store = store
+        self._expected = expected
+        self._max = max_bytes
+        self._digest = hashlib.sha256()
+        self.size = 0
+        fd, name = tempfile.mkstemp(dir=store._tmp, prefix="put-")
+        self._tmp = Path(name)
+        self._out: BinaryIO | None = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        assert self._out is not None, "the upload is finished"
+        self.size += len(chunk)
+        if self._max is not None and self.size > self._max:
+            self.abort()
+            raise BlobError(f"blob is larger than {self._max} bytes")
+        self._digest.update(chunk)
+        self._out.write(chunk)
+
+    def commit(self) -> str:
+        assert self._out is not None, "the upload is finished"
+        try:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            self._out = None
+            sha = self._digest.hexdigest()
+            if self._expected is not None and sha != self._expected:
+                raise BlobError(f"the bytes sent hash to {sha}, not {self._expected}")
+            self._store._adopt(self._tmp, sha)
+            return sha
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self._tmp.unlink(missing_ok=True)

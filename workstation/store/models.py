@@ -54,7 +54,8 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[str] = _id()
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # Desk users are 2-32 characters; the registry's record of a desk's clerk is `name@STATION` (up to 65).
+    username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     roles: Mapped[str] = mapped_column(String(100), default="")  # space-separated UserRole values
@@ -63,12 +64,31 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     station_id: Mapped[str | None] = mapped_column(ForeignKey("stations.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unit: Mapped[str | None] = mapped_column(String(32))  # the district office a registry person works for
+    # desk: a user of this desk; registry: a person provisioned at the registry (on a desk, the copy kept from
+    # their last login there: roles, grants and a password verifier for logging in while offline).
+    origin: Mapped[str] = mapped_column(String(16), default="desk", server_default="desk")
+
+
+class PersonSession(Base):
+    """A person's short-lived login at the registry, bound to the station they logged in at (token as a digest)."""
+
+    __tablename__ = "person_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    station_id: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Dossier(Base):
     __tablename__ = "dossiers"
     __table_args__ = (
         UniqueConstraint("station_id", "number"),
+        # 受理号 are unique city-wide (they carry their station's prefix; the registry refuses any other).
+        Index("ix_dossiers_number", "number", unique=True),
         Index("ix_dossiers_stage_status", "stage", "status"),
         # The review pool in R15 order, per R14 class: the claim reads the first unlocked row of this index.
         # Partial: returned and rejected dossiers stay at REVIEW for good and would be scanned on every claim.
@@ -303,6 +323,11 @@ class OutboxOp(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    actor: Mapped[str | None] = mapped_column(String(64))  # who made the change on this desk (sent with the op)
+    # What the change meant here (stage and status after it), shown beside the registry's side of a conflict;
+    # never sent: the registry decides those.
+    intent: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    server_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 500s answered to it alone
     # For a conflict: the dossier as the registry holds it (version, stage, status), shown beside the desk's op.
     remote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
@@ -513,6 +538,10 @@ class ChangeRecord(Base):
     """The registry's change feed: gap-free, commit-ordered sequence (taken under the counter row's lock)."""
 
     __tablename__ = "change_feed"
+    __table_args__ = (
+        Index("ix_change_feed_audience_seq", "audience", "seq"),
+        Index("ix_change_feed_audience2_seq", "audience2", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(60))
@@ -520,3 +549,7 @@ class ChangeRecord(Base):
     station_id: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who may read it: the dossier's own station and the station holding (or that held) its lease; a station sees
+    # its own dossiers and its people's leases, not the city's.
+    audience: Mapped[str | None] = mapped_column(String(32))
+    audience2: Mapped[str | None] = mapped_column(String(32))

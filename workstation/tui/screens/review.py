@@ -282,7 +282,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
             return f"{self._actor.username} · {held} · pool loading…"
         if isinstance(self._pool, str):
             return f"{self._actor.username} · {held} · {self._pool}"
-        where = "registry pool" if self._desk.review.pool_at_registry else "pool"
+        where = "registry pool" if self._desk.has_registry else "pool"
         pool = f"{where}: {self._pool.get('online', 0)} 电子 online · {self._pool.get('offline', 0)} 纸质 paper"
         return f"{self._actor.username} · {held} · {pool}"
 

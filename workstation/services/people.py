@@ -15,7 +15,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,19 +22,23 @@ from sqlalchemy.orm import Session
 from workstation.domain.permissions import Actor, UserRole
 from workstation.errors import AuthError, NotFound, UsageError
 from workstation.services import audit
-from workstation.services.users import actor_of, parse_roles
+from workstation.services.users import (
+    DUMMY_HASH,
+    HASHER,
+    PERSON_ROLES,
+    REGISTRY_ORIGIN,
+    USERNAME,
+    actor_of,
+    insert_user,
+    parse_roles,
+)
 from workstation.store.db import Database
 from workstation.store.models import Assignment, Dossier, PersonSession, User
 from workstation.store.types import utcnow
 
-PERSON_ROLES = (UserRole.REVIEWER, UserRole.QC, UserRole.REGISTRAR)
-REGISTRY_ORIGIN = "registry"
 TOKEN_PREFIX = "wsp_"
 DEFAULT_TOKEN_MINUTES = 10 * 60  # a working day at the window
-_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 _UNIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
-_HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("not a real password, only for timing")
 
 
 class PersonAuthError(AuthError):
@@ -134,31 +137,22 @@ class PeopleService:
         display_name: str = "",
     ) -> PersonView:
         parsed = parse_person_roles(roles)
-        if not _USERNAME.match(username):
-            raise UsageError(
-                f"bad user name '{username[:64]}': 2-32 lower-case letters, digits, '_', '.' or '-', "
-                "starting with a letter"
-            )
-        if len(password) < 8:
-            raise UsageError("a password needs at least 8 characters")
         if len(display_name) > 200:
             raise UsageError("a display name may have at most 200 characters")
         unit = _check_unit(unit)
         with self._db.transaction() as session:
-            if session.execute(select(User.id).where(User.username == username)).first():
-                raise UsageError(f"user '{username}' already exists")
-            user = User(
+            user = insert_user(
+                session,
+                station_id=None,
                 username=username,
-                display_name=display_name or username,
-                password_hash=_HASHER.hash(password),
-                roles=" ".join(sorted(r.value for r in parsed)),
+                password=password,
+                roles=parsed,
+                display_name=display_name,
                 can_review_online=online,
                 can_review_offline=offline,
                 unit=unit,
                 origin=REGISTRY_ORIGIN,
             )
-            session.add(user)
-            session.flush()
             view = person_view(user)
             self._audit(session, operator, "person.create", user, view.to_json())
             return view
@@ -239,9 +233,9 @@ class PeopleService:
                 select(User).where(User.username == username, User.origin == REGISTRY_ORIGIN)
             ).scalar_one_or_none()
             # Hash even for unknown names so timing does not reveal which exist.
-            stored = user.password_hash if user is not None else _DUMMY_HASH
+            stored = user.password_hash if user is not None else DUMMY_HASH
             try:
-                _HASHER.verify(stored, password)
+                HASHER.verify(stored, password)
                 ok = user is not None
             except (VerificationError, InvalidHashError):
                 ok = False
@@ -250,7 +244,7 @@ class PeopleService:
                 audit.append(
                     session,
                     station_id=station_id,
-                    actor=username if _USERNAME.match(username) else "(unknown)",
+                    actor=username if USERNAME.match(username) else "(unknown)",
                     action="person.login_refused",
                     entity="user",
                     entity_id=user.id if user is not None else "-",

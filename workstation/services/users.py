@@ -24,10 +24,11 @@ from workstation.services import audit
 from workstation.store.db import Database
 from workstation.store.models import User
 
-_HASHER = PasswordHasher()
-_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
+HASHER = PasswordHasher()
+USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 FIRST_ADMIN = "admin"
-REGISTRY_ROLES = frozenset({UserRole.REVIEWER, UserRole.QC, UserRole.REGISTRAR})
+PERSON_ROLES = (UserRole.REVIEWER, UserRole.QC, UserRole.REGISTRAR)  # the registry's people hold these
+REGISTRY_ROLES = frozenset(PERSON_ROLES)
 REGISTRY_ORIGIN = "registry"
 
 
@@ -111,18 +112,21 @@ def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[UserRole]:
     return frozenset(roles)
 
 
-def _insert_user(
+def insert_user(
     session: Session,
     *,
-    station_id: str,
+    station_id: str | None,
     username: str,
     password: str,
     roles: frozenset[UserRole],
     display_name: str,
     can_review_online: bool,
     can_review_offline: bool,
+    unit: str | None = None,
+    origin: str = "desk",
 ) -> User:
-    if not _USERNAME.match(username):
+    """A new user with a checked name and password (argon2id), in the caller's transaction."""
+    if not USERNAME.match(username):
         raise UsageError(
             f"bad user name '{username}': 2-32 lower-case letters, digits, '_', '.' or '-', starting with a letter"
         )
@@ -133,11 +137,13 @@ def _insert_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=_HASHER.hash(password),
+        password_hash=HASHER.hash(password),
         roles=" ".join(sorted(r.value for r in roles)),
         can_review_online=can_review_online,
         can_review_offline=can_review_offline,
         station_id=station_id,
+        unit=unit,
+        origin=origin,
     )
     session.add(user)
     session.flush()
@@ -162,7 +168,7 @@ class UserService:
                 return None
             generated = password is None
             secret = password or secrets.token_urlsafe(12)
-            user = _insert_user(
+            user = insert_user(
                 session,
                 station_id=self._station,
                 username=FIRST_ADMIN,
@@ -202,9 +208,9 @@ class UserService:
         with self._db.read() as session:
             user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
             # Hash even for unknown users so timing does not reveal which names exist.
-            stored = user.password_hash if user is not None else _DUMMY_HASH
+            stored = user.password_hash if user is not None else DUMMY_HASH
             try:
-                _HASHER.verify(stored, password)
+                HASHER.verify(stored, password)
                 ok = user is not None
             except (VerificationError, InvalidHashError):
                 ok = False
@@ -228,7 +234,7 @@ class UserService:
                         f"the registry cannot be reached ({exc}) and {username} has never logged in at this desk"
                     ) from None
                 try:
-                    _HASHER.verify(local.password_hash, password)
+                    HASHER.verify(local.password_hash, password)
                 except (VerificationError, InvalidHashError):
                     raise AuthError("wrong user name or password") from None
                 if not local.active:
@@ -244,7 +250,7 @@ class UserService:
             user.roles = " ".join(sorted(r.value for r in roles))
             user.can_review_online, user.can_review_offline = person.can_review_online, person.can_review_offline
             user.unit, user.active = person.unit, True
-            user.password_hash = _HASHER.hash(password)
+            user.password_hash = HASHER.hash(password)
             session.flush()
             audit.append(
                 session,
@@ -281,7 +287,7 @@ class UserService:
         parsed = parse_roles(roles)
         self._refuse_registry_roles(parsed, can_review_online or can_review_offline)
         with self._db.transaction() as session:
-            user = _insert_user(
+            user = insert_user(
                 session,
                 station_id=self._station,
                 username=username,
@@ -361,4 +367,4 @@ class UserService:
             return [_view(u) for u in session.execute(select(User).order_by(User.username)).scalars()]
 
 
-_DUMMY_HASH = _HASHER.hash("not a real password, only for timing")
+DUMMY_HASH = HASHER.hash("not a real password, only for timing")

@@ -426,6 +426,37 @@ def test_identity_numbers_and_pages_reach_only_the_holder_of_a_live_lease(city: 
     assert city.hostile.http.get("/v1/conflicts").json() == []
 
 
+def test_nul_characters_anywhere_in_an_op_are_refused_and_recorded_never_a_500(city: City) -> None:
+    """PostgreSQL text holds no NUL: what a station sends is never stored as it came where it could break that."""
+    for attempt in [
+        op("dossier.\x00withdraw", city.submitted.id, {"reason": "x"}),
+        op("dossier.withdraw", "e\x00", {"reason": "x"}, base_version=1),
+        op("dossier.withdraw", city.draft.id, {"\x00": "x"}, base_version=1),
+        op("dossier.withdraw", city.hostile.id, {"reason": "撤回\x00"}, base_version=1),
+    ]:
+        result = city.hostile.result(attempt)
+        assert result["status"] == "refused", result
+        assert "\x00" not in (result["message"] or "")
+    # A value that reaches a text column: stored where the database can (SQLite), refused where it cannot.
+    party = {"key": "p1", "position": 1, "role": "buyer", "kind": "individual", "name": "王\x00五"}
+    created = city.hostile.result(
+        op(
+            "dossier.create",
+            str(uuid.uuid4()),
+            {
+                "number": "JN-66-2026-000077",
+                "business": "RESALE_TRANSFER",
+                "applicant_kind": "individual",
+                "channel": "window",
+                "applied_at": utcnow().isoformat(),
+                "parties": [party],
+            },
+        )
+    )
+    assert (created["status"], created["code"]) in (("applied", None), ("refused", "bad_op"))
+    victim_syncs_clean(city)
+
+
 # -- malformed payloads of every kind ------------------------------------------------------------------------------
 
 JSON = st.recursive(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from sync.protocol import (
     MAX_BLOB_BYTES,
     MAX_CHANGES_PER_PAGE,
     MAX_INT,
+    ROW_ID,
     SCHEMA_VERSION,
     Change,
     ChangesResponse,
@@ -66,7 +68,7 @@ from sync.protocol import (
 )
 from workstation.domain.catalogue import Catalogue
 from workstation.domain.checklist import PartyRef, SlotState, missing_for_submit, validate_new_dossier
-from workstation.domain.errors import DomainError
+from workstation.domain.errors import DomainError, IllegalTransition
 from workstation.domain.permissions import Actor, Permission, has_permission
 from workstation.domain.qc import QcPolicy
 from workstation.domain.review import DecisionKind, ReturnItem
@@ -482,8 +484,8 @@ class Registry:
                 op_id=head.op_id,
                 station_id=station_id,
                 seq=head.seq,
-                kind=head.kind,
-                entity_id=entity if isinstance(entity, str) and 0 < len(entity) <= 64 else "-",
+                kind=_storable(head.kind),
+                entity_id=entity if isinstance(entity, str) and _ROW_ID.match(entity) else "-",
                 status="applied",
             )
             actor = f"station:{station_id}"
@@ -510,7 +512,7 @@ class Registry:
                 action=f"sync.{record.status}",
                 entity="op",
                 entity_id=head.op_id,
-                payload={"kind": head.kind, "entity_id": record.entity_id, "seq": head.seq, "code": record.code},
+                payload={"kind": record.kind, "entity_id": record.entity_id, "seq": head.seq, "code": record.code},
             )
             session.flush()
             out.append(_result(record))
@@ -533,6 +535,8 @@ class Registry:
             return _Refuse(ErrorCode.BAD_OP, f"{op.kind} cannot be stored here: {why}")
         except OperationalError:
             raise  # the database itself is unavailable: 503, the desk retries
+        except IllegalTransition as exc:  # the stage machine has no such move from where the dossier is
+            return _Refuse(ErrorCode.ILLEGAL_TRANSITION, f"{op.kind}: {exc}")
         except (DomainError, UsageError) as exc:
             return _Refuse(ErrorCode.BAD_OP, f"{op.kind} cannot be applied: {exc}")
         except Exception as exc:  # a case the registry did not foresee: refused for this op alone, and logged
@@ -549,7 +553,7 @@ class Registry:
         outcome: _Conflict | _Refuse,
     ) -> None:
         current = _current_state(session, record.entity_id, station_id)
-        record.code, record.message = outcome.code.value, outcome.message
+        record.code, record.message = outcome.code.value, _storable(outcome.message)
         # A result carries the version the registry holds, so the desk can show both sides.
         record.version = current["version"] if current else None
         if isinstance(outcome, _Refuse):
@@ -560,7 +564,7 @@ class Registry:
                 SyncConflict(
                     station_id=station_id,
                     op_id=head.op_id,
-                    kind=head.kind,
+                    kind=record.kind,
                     entity_id=record.entity_id,
                     code=outcome.code.value,
                     message=outcome.message,
@@ -577,9 +581,9 @@ class Registry:
             station_id,
             {
                 "op_id": head.op_id,
-                "kind": head.kind,
+                "kind": record.kind,
                 "code": outcome.code.value,
-                "message": outcome.message,
+                "message": record.message,
                 "current": current,
             },
             (station_id,),
@@ -630,7 +634,6 @@ class Registry:
         if isinstance(op, WithdrawOp):
             return self._withdraw(session, station_id, op, dossier)
         if isinstance(op, IssueOp):
-            self._move(dossier, Action.ISSUE)
             self.review.issue_in(session, self._clerk(session, station_id, op.actor), dossier, station_id=station_id)
             return dossier.version
         raise _Refuse(ErrorCode.UNKNOWN_KIND, f"the registry does not apply {op.kind}")
@@ -891,7 +894,6 @@ class Registry:
                 f"登簿 needs a registrar provisioned at the registry and logged in at station {station_id}; "
                 f"'{op.actor or '-'}' is not",
             )
-        self._move(dossier, Action.REGISTER)
         self._check_version(op, dossier)
         self.review.register_in(session, actor_of(person), dossier, station_id=station_id)
         return dossier.version
@@ -1083,6 +1085,14 @@ def _result(row: AppliedOp, *, replayed: bool = False) -> OpResult:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+_ROW_ID = re.compile(ROW_ID)
+
+
+def _storable(text: str) -> str:
+    """Text a station sent, as the registry may store it in its records (PostgreSQL text holds no NUL character)."""
+    return text.replace("\x00", "\\0")
 
 
 def _is_sha(text: str) -> bool:

@@ -48,6 +48,7 @@ class Station(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unit: Mapped[str | None] = mapped_column(String(32))  # the district office it belongs to (R17 records)
 
 
 class User(Base):
@@ -129,6 +130,11 @@ class Dossier(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 受理: the time-limit clock starts here
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 登簿
     registered_by: Mapped[str | None] = mapped_column(String(36))  # 登簿人 (user id)
+    # After 补正: offered first to the reviewer who returned it, until this time (then to the pool).
+    preferred_reviewer_id: Mapped[str | None] = mapped_column(String(36))
+    preferred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A desk with a registry: when it last mirrored the registry's clock (R19) of this dossier (registry time).
+    clock_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     parties: Mapped[list[Party]] = relationship(
         back_populates="dossier", order_by="Party.position", cascade="all, delete-orphan"
@@ -406,6 +412,24 @@ class Decision(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # this database's clock
     client_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the desk's clock: recorded, not trusted
     seconds: Mapped[float | None] = mapped_column(Float)  # from claim to decision
+    # 补正: what the dossier held when it was returned (page ids, field values), so a resubmission can be
+    # checked item by item against it.
+    baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SupplementAnswer(Base):
+    """A clerk's note on one item of a 补正 notice: how it was addressed when no page or field shows it."""
+
+    __tablename__ = "supplement_answers"
+    __table_args__ = (UniqueConstraint("decision_id", "item"),)
+
+    id: Mapped[str] = _id()
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id", ondelete="CASCADE"), index=True)
+    decision_id: Mapped[str] = mapped_column(String(36))
+    item: Mapped[int] = mapped_column(Integer)  # the item's position on the notice, from 1
+    note: Mapped[str] = mapped_column(Text)
+    answered_by: Mapped[str] = mapped_column(String(100))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ClockPause(Base):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from importlib import resources
+
 import pytest
 
 from workstation.domain import CatalogueError, default_catalogue, load_catalogue
@@ -139,8 +142,21 @@ def test_change_requires_one_of_its_reasons() -> None:
     assert {"name_change", "id_change", "location_change", "area_change"} <= set(group)
 
 
-def test_default_time_limit_is_five_working_days() -> None:
-    assert {b.time_limit_days for b in default_catalogue().businesses.values()} == {5}
+def test_each_business_states_its_own_time_limit_within_the_national_five_days() -> None:
+    raw = tomllib.loads(resources.files("workstation.domain").joinpath("data", "catalogue.toml").read_text("utf-8"))
+    assert [code for code, table in raw["business"].items() if "time_limit_days" not in table] == []
+    limits = {code: b.time_limit_days for code, b in default_catalogue().businesses.items()}
+    assert limits == {
+        "ENT_NONRES_TRANSFER": 5,
+        "NEW_HOME_TRANSFER": 5,
+        "RESALE_TRANSFER": 5,
+        "MORT_FIRST": 2,  # 抵押首次, a local 承诺 example
+        "MORT_CIP": 3,  # 在建工程抵押 3 + 实地查看, a local 承诺 example
+        "MORT_CANCEL": 1,  # 抵押注销 "1 hour": the shortest the clock counts
+        "CHANGE": 5,
+        "HOUSE_FIRST": 5,  # site visit and 公告 pause the clock instead of a 30-day limit
+    }
+    assert max(limits.values()) <= 5  # 国办发〔2019〕8号: 一般登记 and 抵押登记 ≤ 5 working days
 
 
 def test_minimal_catalogue_loads_and_expands_identity_items_per_kind() -> None:

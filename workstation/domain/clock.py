@@ -11,6 +11,10 @@ Readings, stated once here:
   day and the clock resumes the working day after it. Overlapping pauses are merged (a day is paused once).
 - An open pause (`end is None`) stops the clock: unless the limit was already used up before it began, the due
   date is unknown (None).
+- The calendar loaded from holidays.toml is strict: a computation that looks at a day of a year the file has no
+  table for (asks whether it is a working day, or walks over it while counting) raises `CalendarError`, rather than
+  guessing Monday–Friday and missing that year's holidays and 调休. Days it does not look at do not matter: the
+  acceptance day is never looked at, and an open pause ends the due-date walk before the next day.
 """
 
 from __future__ import annotations
@@ -35,16 +39,26 @@ K = TypeVar("K")
 
 
 class CalendarError(DomainError):
-    """The holiday calendar is invalid."""
+    """The holiday calendar is invalid, or has no data for a year a computation needs."""
 
 
 @dataclass(frozen=True)
 class Calendar:
-    """Working days: Monday–Friday unless a holiday; Saturday/Sunday only when an adjusted working day (调休)."""
+    """Working days: Monday–Friday unless a holiday; Saturday/Sunday only when an adjusted working day (调休).
+
+    `years` are the years the data covers (derived from the dates when not given). What a day outside them is:
+    - strict (`Calendar.load`, i.e. holidays.toml, and so the desk and the registry): unknown. Asking about it
+      raises `CalendarError` naming the year and how to add it. A date listed in a table is known even when its
+      year is not covered (the December make-up day of next year's 元旦, listed under the next year).
+    - permissive (the default for a calendar built in code): Monday–Friday plus the dates given. For arithmetic
+      that should not depend on any year's notice: `Calendar()` is a plain Monday–Friday week, which the property
+      tests and the service tests checked by hand use.
+    """
 
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
     years: frozenset[int] = field(default=frozenset(), compare=False)  # years the data covers
+    strict: bool = False  # refuse days outside `years` instead of treating them as Monday–Friday
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holidays", frozenset(self.holidays))
@@ -63,16 +77,22 @@ class Calendar:
 
     @classmethod
     def load(cls, text: str | None = None) -> Calendar:
-        """The packaged calendar, or one parsed from `text`; a bad file is refused with one line."""
+        """The packaged calendar, or one parsed from `text` (strict); a bad file is refused with one line."""
         if text is None:
             return _packaged_calendar()
         return _parse(text)
 
     def covers(self, day: date) -> bool:
-        """True when the data has the holiday notice for `day`'s year (else only weekends are known)."""
-        return day.year in self.years
+        """True when the data says what `day` is: its year has a table, or the day itself is listed."""
+        return day.year in self.years or day in self.holidays or day in self.workdays
 
     def is_working_day(self, day: date) -> bool:
+        """Whether `day` counts; a strict calendar refuses a day it does not cover (`CalendarError`)."""
+        if self.strict and not self.covers(day):
+            raise CalendarError(
+                f"{HOLIDAYS_FILE} has no [{day.year}]: add that year's 法定节假日 and 调休 from the State Council "
+                f"notice (国务院办公厅关于{day.year}年部分节假日安排的通知); see the file's header"
+            )
         if day.weekday() >= _SATURDAY:
             return day in self.workdays
         return day not in self.holidays
@@ -226,7 +246,7 @@ def _parse(text: str) -> Calendar:
     if both:
         raise CalendarError(f"{HOLIDAYS_FILE}: {both[0].isoformat()} is both a holiday and a working day")
     try:
-        return Calendar(frozenset(holidays), frozenset(workdays), frozenset(years))
+        return Calendar(frozenset(holidays), frozenset(workdays), frozenset(years), strict=True)
     except CalendarError as exc:
         raise CalendarError(f"{HOLIDAYS_FILE}: {exc.message}") from None
 
@@ -260,5 +280,5 @@ def _iso(text: str, where: str) -> date:
 
 
 def default_calendar() -> Calendar:
-    """The packaged calendar, loaded once."""
+    """The packaged calendar (strict), loaded once."""
     return _packaged_calendar()

@@ -214,6 +214,26 @@ def seed_pool(
             next_seq[year] += 1
         if planned:
             session.execute(insert(_table("dossiers")), planned)
+            # Each has its application form's slot (M01, satisfied): what a 补正 item names must be on the
+            # dossier's checklist.
+            session.execute(
+                insert(_table("material_slots")),
+                [
+                    {
+                        "id": new_id(),
+                        "dossier_id": row["id"],
+                        "position": 0,
+                        "material": "M01",
+                        "accepts": [],
+                        "party_key": None,
+                        "label": "不动产登记申请书",
+                        "required": True,
+                        "satisfied": True,
+                        "waived": False,
+                    }
+                    for row in planned
+                ],
+            )
         # The seeding is on the record like any change; it also creates the chain head if there is none yet.
         audit.append(
             session,

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from sync.protocol import MAX_BATCH_BYTES, SCHEMA_VERSION
 from workstation.errors import BlobError
+from workstation.services.mirror import mirror_state
 from workstation.services.syncstate import SyncStatus, put_state, retry_quarantined, sync_status
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database
@@ -458,15 +459,14 @@ class SyncAgent:
         if change.get("kind") in ("sync.conflict", "sync.refused"):
             self._note_conflict(session, change)
             return 0
-        if change.get("kind") != "dossier.state":
+        if change.get("kind") not in ("dossier.state", "dossier.clock"):
             return 0
-        payload = change.get("payload") or {}
+        payload = change.get("payload")
         dossier = session.get(Dossier, change.get("entity_id"))
-        version = payload.get("version")
-        if dossier is None or not isinstance(version, int) or version <= dossier.version:
+        if dossier is None or not isinstance(payload, dict):
             return 0
-        dossier.stage, dossier.status, dossier.version = payload["stage"], payload["status"], version
-        return 1
+        at = change.get("at")
+        return int(mirror_state(session, dossier, payload, at if isinstance(at, str) else None))
 
     def _note_conflict(self, session: Session, change: dict[str, Any]) -> None:
         """Keep the registry's side of one of this desk's conflicts (version, stage, status) on the parked op."""

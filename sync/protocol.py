@@ -74,6 +74,7 @@ class ErrorCode(StrEnum):
     STALE_FENCE = "stale_fence"  # per op (conflict): decided under a lease that is no longer live; recorded
     NOT_FOUND = "not_found"  # 404 / per op: no such dossier (or not one this station may see)
     UNAVAILABLE = "unavailable"  # 503: the registry's database cannot be reached now; retry
+    ALREADY_DONE = "already_done"  # 409: a QC check or correction was recorded already, otherwise; it stands
 
 
 class Problem(BaseModel):
@@ -411,9 +412,20 @@ class SubmitOp(_Op):
     authority = "request"
 
 
+class SupplementAnswerWire(_Strict):
+    """The clerk's note on one item of the 补正 notice (its position, from 1): how it was addressed."""
+
+    item: int = Field(ge=1, le=500)
+    note: str = Field(min_length=1, max_length=1000)
+
+
+class ResubmitPayload(SubmitPayload):
+    answers: list[SupplementAnswerWire] = Field(default_factory=list, max_length=500)
+
+
 class ResubmitOp(_Op):
     kind: Literal["dossier.resubmit"]
-    payload: SubmitPayload
+    payload: ResubmitPayload
     authority = "request"
 
 
@@ -734,6 +746,8 @@ class ClaimResponse(BaseModel):
     # The manifest (parties with their identity numbers, slots, pages as blob sha256s, fields, findings): only ever
     # sent to the holder of the live lease.
     dossier: dict[str, Any] | None = None
+    # The registry's clock of the dossier (R19): the review desk shows it from the claim on, never its own guess.
+    clock: dict[str, Any] | None = None
 
 
 class LostLease(BaseModel):
@@ -744,3 +758,76 @@ class LostLease(BaseModel):
 class HeartbeatResponse(BaseModel):
     renewed: list[Lease]
     lost: list[LostLease]
+
+
+# -- QC (R3–R4) ----------------------------------------------------------------------------------------------
+# The registry opens a check at 登簿; inspectors record results and registrars resolve corrections from any desk,
+# each request with the station's token and the person's. A check or case is named by its id or by its
+# dossier's 受理号 (a dossier has at most one check, and a check opens at most one correction).
+
+QC_REF = NUMBER  # a check's or case's id, or its dossier's 受理号
+QC_TEXT = r"^[^\x00]*$"  # what PostgreSQL can store in a text column
+QcCheckState = Literal["pending", "done"]
+QcResultName = Literal["pass", "minor", "major"]
+CorrectionState = Literal["open", "resolved"]
+
+
+class QcRecordRequest(_Strict):
+    """An inspector's finding. The service decides the rest: a finding names a defect or says it in the note, a
+    pass names none, the registrar of a dossier may not inspect it, a major result opens a correction."""
+
+    result: QcResultName
+    defects: list[Annotated[str, Field(max_length=200, pattern=QC_TEXT)]] = Field(default_factory=list, max_length=50)
+    notes: str = Field(default="", max_length=2000, pattern=QC_TEXT)
+    assign_to: str | None = Field(default=None, pattern=PERSON)  # who corrects a major error (default: 登簿人)
+
+
+class QcResolveRequest(_Strict):
+    resolution: str = Field(min_length=1, max_length=2000, pattern=QC_TEXT)
+
+
+class QcCheckOut(BaseModel):
+    id: str
+    dossier_id: str
+    number: str
+    business: str
+    basis: str  # full | sampled
+    state: QcCheckState
+    result: QcResultName | None
+    defects: list[str]
+    notes: str
+    created_at: datetime
+    registered_at: datetime | None
+    registrar: str | None  # 登簿人
+    inspector: str | None
+    inspected_at: datetime | None
+    correction_id: str | None  # the correction a major result opened
+
+
+class QcChecksResponse(BaseModel):
+    checks: list[QcCheckOut]
+
+
+class QcCountsResponse(BaseModel):
+    pending: int
+    done: int
+
+
+class CorrectionOut(BaseModel):
+    id: str
+    dossier_id: str
+    number: str
+    business: str
+    qc_check_id: str | None
+    state: CorrectionState
+    description: str
+    assigned_to: str
+    opened_by: str
+    opened_at: datetime
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolution: str
+
+
+class CorrectionsResponse(BaseModel):
+    corrections: list[CorrectionOut]

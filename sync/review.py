@@ -80,7 +80,7 @@ class RegistryLeases:
             if isinstance(exc, Offline):
                 raise
             raise UsageError(f"dossier {lease.number} could not be fetched whole ({exc}); given back") from None
-        return RegistryClaim(lease=lease, manifest=manifest)
+        return RegistryClaim(lease=lease, manifest=manifest, clock=body.clock)
 
     def renew(self, actor: Actor, lease_ids: Sequence[str]) -> tuple[list[RegistryLease], list[tuple[str, str]]]:
         try:

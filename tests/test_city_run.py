@@ -119,7 +119,7 @@ def test_three_desks_and_a_registry_through_a_faulty_network_deliver_exactly_onc
         proxies["R"].partitioned = True
         first, second, third = queue
         r.review.decide(rev1, first.number, "approve", lease_id=first.lease_id, fence=first.fence)
-        items = [ReturnItem(problem="missing", material="M05", note="缺完税凭证")]
+        items = [ReturnItem(problem="missing", material="M01", note="申请书缺签字")]
         r.review.decide(rev1, second.number, "return", lease_id=second.lease_id, fence=second.fence, items=items)
         # Meanwhile the third lease runs out at the registry and rev2, logged in at window B, takes the dossier.
         with registry.db.transaction() as s:

@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.review_helpers import submitted
 from tests.test_cli import _one_line_error, ws
 from workstation.config import load_settings
+from workstation.domain.clock import Calendar
 from workstation.services.desk import open_desk
 
 
@@ -43,6 +44,8 @@ def test_claim_return_claim_approve_register(tmp_path: Path) -> None:
     assert lease["number"] == ent and lease["fence"] == 1
     bad = ws(data, "--as", "rev1", "review", "decide", ent, "return", "--item", "M05")
     assert "WHAT:PROBLEM" in _one_line_error(bad, 2)
+    off_list = ws(data, "--as", "rev1", "review", "decide", ent, "return", "--item", "area_m2:inconsistent")
+    assert "field 'area_m2' is not on this dossier" in _one_line_error(off_list, 2)  # the lease is still held
     ret = ws(
         data,
         "--as",
@@ -54,7 +57,7 @@ def test_claim_return_claim_approve_register(tmp_path: Path) -> None:
         "--item",
         "M05:defective:复印件模糊",
         "--item",
-        "area_m2:inconsistent",
+        "M01:unsigned",
         "--json",
     )
     assert ret.returncode == 0, ret.stderr
@@ -62,7 +65,7 @@ def test_claim_return_claim_approve_register(tmp_path: Path) -> None:
     assert view["status_after"] == "returned"
     assert [(i["material"], i["field"], i["problem"]) for i in view["items"]] == [
         ("M05", None, "defective"),
-        (None, "area_m2", "inconsistent"),
+        ("M01", None, "unsigned"),
     ]
     again = json.loads(ws(data, "--as", "rev1", "review", "next", "--json").stdout)
     assert again["number"] == ind
@@ -139,8 +142,12 @@ def test_clock_pause_evaluate_and_records_csv(tmp_path: Path) -> None:
     again = ws(data, "--as", "rev1", "dossier", "pause", ent, "announcement")
     assert _one_line_error(again, 2)
     assert ws(data, "--as", "rev1", "dossier", "resume", ent, "announcement").returncode == 0
-    far = ws(data, "review", "overdue", "--today", "2099-01-05", "--json")
-    assert {e["number"] for e in json.loads(far.stdout)} == {ent, ind}
+    last = max(Calendar.load().years)  # the packaged holidays.toml's last year
+    late = ws(data, "review", "overdue", "--today", f"{last}-12-31", "--json")
+    assert {e["number"] for e in json.loads(late.stdout)} == {ent, ind}
+    # Past the calendar's last year the lists refuse in one line instead of guessing Monday–Friday.
+    far = _one_line_error(ws(data, "review", "overdue", "--today", f"{last + 1}-03-01"), 2)
+    assert f"holidays.toml has no [{last + 1}]: add that year's 法定节假日 and 调休" in far
     assert "not a date" in _one_line_error(ws(data, "review", "overdue", "--today", "soon"), 2)
     assert "from 1 to 5" in _one_line_error(ws(data, "dossier", "evaluate", ent, "9"), 2)
     assert ws(data, "dossier", "evaluate", ent, "5", "--comment", "办事快").returncode == 0
@@ -202,3 +209,39 @@ def test_with_a_registry_review_commands_claim_there_and_the_decision_goes_back_
             assert s.execute(select(Decision.kind, Decision.fence, Decision.outcome)).all() == [
                 ("approve", lease["fence"], "applied")
             ]
+
+
+def test_the_window_reads_the_supplement_notice_answers_it_and_resubmits(tmp_path: Path) -> None:
+    data = tmp_path / "desk"
+    ent, _ = _desk_with_two_dossiers(data)
+    assert ws(data, "--as", "rev1", "review", "next").returncode == 0
+    ret = ws(
+        data, "--as", "rev1", "review", "decide", ent, "return",
+        "--item", "M05:defective:复印件模糊", "--item", "M01:unsigned", "--note", "请一次性补齐",
+    )  # fmt: skip
+    assert ret.returncode == 0, ret.stderr
+    shown = ws(data, "dossier", "show", ent)
+    assert shown.returncode == 0, shown.stderr
+    assert "补正 notice" in shown.stdout and "by rev1 (open 待补正, 2 items)" in shown.stdout
+    assert "opinion 审核意见: 请一次性补齐" in shown.stdout
+    assert "✘ 1. M05 [p1] — " not in shown.stdout  # the item names no party: none is shown
+    assert "✘ 1. M05 — " in shown.stdout and "✘ 2. M01 — " in shown.stdout
+    assert "clock paused" in shown.stdout
+    listed = json.loads(ws(data, "review", "decisions", ent, "--json").stdout)
+    assert [(d["kind"], d["reviewer"], [i["material"] for i in d["items"]]) for d in listed] == [
+        ("return", "rev1", ["M05", "M01"])
+    ]
+    assert "1. M05 — defective: 复印件模糊" in ws(data, "review", "decisions", ent).stdout
+
+    assert ws(data, "--as", "clerk1", "dossier", "answer", ent, "1", "--note", "已换清晰复印件").returncode == 0
+    refused = _one_line_error(ws(data, "--as", "clerk1", "dossier", "submit", ent), 2)
+    assert "1 补正 item(s) not addressed yet" in refused and "2. M01 (unsigned)" in refused
+    assert "no item 3" in _one_line_error(ws(data, "--as", "clerk1", "dossier", "answer", ent, "3", "--note", "x"), 2)
+    assert ws(data, "--as", "clerk1", "dossier", "answer", ent, "2", "--note", "申请人已补签").returncode == 0
+    again = ws(data, "--as", "clerk1", "dossier", "submit", ent, "--json")
+    assert again.returncode == 0, again.stderr
+    body = json.loads(again.stdout)
+    assert body["status"] == "submitted" and body["supplement"]["open"] is False
+    assert [i["answer"] for i in body["supplement"]["items"]] == ["已换清晰复印件", "申请人已补签"]
+    # Back to the reviewer who returned it.
+    assert json.loads(ws(data, "--as", "rev1", "review", "next", "--json").stdout)["number"] == ent

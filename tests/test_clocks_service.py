@@ -144,6 +144,7 @@ def test_return_pauses_the_clock_and_resubmission_restarts_it(desk: Desk, clerk:
     with pytest.raises(UsageError, match="resubmission"):
         clocks.pause(rev, number, "supplement")
 
+    desk.dossiers.answer(clerk, number, 1, "申请书已补交 the form was handed in")
     desk.dossiers.submit(clerk, number)  # resubmission closes the 补正 pause
     view = clocks.clock(number, today=today)
     assert view.pauses == (Pause(start=today, end=today, reason="supplement"),)
@@ -173,6 +174,7 @@ def test_working_days_with_a_backdated_supplement_pause(
 ) -> None:
     number = submitted(desk, clerk).number
     return_for_supplement(desk, rev, number)
+    desk.dossiers.answer(clerk, number, 1, "申请书已补交 the form was handed in")
     desk.dossiers.submit(clerk, number)
     # Accepted Monday 2026-03-02; 补正 issued Wednesday 03-04, resubmitted Monday 03-09.
     set_accepted(desk, number, office("2026-03-02"))

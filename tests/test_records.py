@@ -80,6 +80,7 @@ def run_flow(desk: Desk, clerk: Actor, rev: Actor, records: RecordsService) -> d
     desk.review.decide(
         rev, a, "return", lease_id=lease_id, fence=fence, items=[ReturnItem(problem="missing", material="M01")]
     )
+    desk.dossiers.answer(clerk, a, 1, "申请书已补交")
     desk.dossiers.submit(clerk, a)
     lease_id, fence = claim_aged(desk, rev, a, 1200)
     desk.review.decide(rev, a, "approve", lease_id=lease_id, fence=fence)

@@ -12,7 +12,7 @@ from workstation.domain.errors import DomainError, IllegalTransition, Permission
 from workstation.domain.review import ReturnItem
 from workstation.errors import ConflictError, UsageError
 from workstation.services.desk import Desk
-from workstation.store.models import Assignment, AuditEvent, ClockPause, Decision, Dossier, OutboxOp
+from workstation.store.models import Assignment, AuditEvent, ClockPause, Decision, Dossier, Field, OutboxOp, Page
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
@@ -192,16 +192,42 @@ def test_return_lists_everything_at_once_pauses_the_clock_and_resubmission_resum
             fence=lease.fence,
             items=[ReturnItem(problem="ugly", material="M01")],
         )
+    with desk.db.transaction() as s:  # the area as OCR read it from the contract
+        page_id = s.execute(select(Page.id).where(Page.dossier_id == d.id).limit(1)).scalar_one()
+        s.add(Field(dossier_id=d.id, page_id=page_id, key="area_m2", value="98.60", confidence=0.97, valid=True))
+    with pytest.raises(DomainError, match=r"item 1: material M99 is not on this dossier's checklist"):
+        desk.review.decide(
+            both,
+            d.number,
+            "return",
+            lease_id=lease.lease_id,
+            fence=lease.fence,
+            items=[ReturnItem(problem="missing", material="M99"), ReturnItem(problem="missing", field="price")],
+        )
     items = [
-        ReturnItem(problem="defective", material="M01", party_key="p1", note="复印件模糊"),
+        ReturnItem(problem="defective", material="M03", party_key="p1", note="复印件模糊"),
         ReturnItem(problem="inconsistent", field="area_m2", note="合同与测绘报告面积不一致"),
     ]
     view = desk.review.decide(both, d.number, "return", lease_id=lease.lease_id, fence=lease.fence, items=items)
-    assert view.status_after == "returned" and [i["material"] for i in view.items] == ["M01", None]
+    assert view.status_after == "returned" and [i["material"] for i in view.items] == ["M03", None]
     with desk.db.read() as s:
         pauses = s.execute(select(ClockPause)).scalars().all()
     assert [(p.reason, p.ended_at) for p in pauses] == [("supplement", None)]
     assert desk.review.claim_next(both) is None  # a returned dossier waits for the applicant, not in the pool
+    with pytest.raises(DomainError, match=r"2 补正 item\(s\) not addressed yet .*1\. M03 p1 \(defective\).*2\. area"):
+        desk.dossiers.submit(clerk, d.number)  # nothing addressed yet: refused, nothing sent
+    desk.dossiers.attach_page(  # a clear copy of the ID card: item 1
+        clerk,
+        d.number,
+        data=b"a clear copy",
+        source_name="id.png",
+        media_type="image/png",
+        material="M03",
+        party_key="p1",
+    )
+    with pytest.raises(DomainError, match=r"1 补正 item\(s\) not addressed yet .*2\. area_m2 \(inconsistent\)"):
+        desk.dossiers.submit(clerk, d.number)
+    desk.dossiers.confirm_field(clerk, d.number, page_id, "area_m2", value="89.60")  # item 2: the area corrected
     again = desk.dossiers.submit(clerk, d.number)
     assert (again.stage, again.status) == ("REVIEW", "submitted")
     with desk.db.read() as s:

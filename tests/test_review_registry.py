@@ -153,7 +153,7 @@ def test_leases_come_with_every_page_and_are_decided_offline_then_reach_the_regi
 
     approve, ret, reject = queue
     w.review.review.decide(w.reviewer, approve.number, "approve", lease_id=approve.lease_id, fence=approve.fence)
-    items = [ReturnItem(problem="missing", material="M05", note="缺契税完税凭证")]
+    items = [ReturnItem(problem="missing", material="M01", note="申请书缺签字")]
     w.review.review.decide(w.reviewer, ret.number, "return", lease_id=ret.lease_id, fence=ret.fence, items=items)
     reason = next(iter(w.review.review.rules.reject_reasons))
     w.review.review.decide(
@@ -192,7 +192,7 @@ def test_leases_come_with_every_page_and_are_decided_offline_then_reach_the_regi
     assert (status.outbox_depth, status.conflicts) == (0, [])
     # The 补正 list reached the registry whole.
     returned = w.registry.review.decisions(ret.number)[-1]
-    assert [i["material"] for i in returned.items] == ["M05"]
+    assert [i["material"] for i in returned.items] == ["M01"]
 
 
 def test_a_lease_taken_over_while_the_desk_was_offline_makes_its_decision_a_recorded_conflict(world: World) -> None:

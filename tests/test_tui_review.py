@@ -128,7 +128,7 @@ def test_reviewer_returns_one_for_supplement_then_claims_and_approves_the_next(
         assert len(items.selected) == 2  # pre-filled: everything suggested is ticked
         items.deselect(1)  # the finding does not apply
         await pilot.click("#return-add")
-        await pilot.press(*"M14 unsigned", "enter")
+        await pilot.press(*"M12 unsigned", "enter")
         await pilot.press("ctrl+s")
         await settle(pilot)
 
@@ -136,7 +136,7 @@ def test_reviewer_returns_one_for_supplement_then_claims_and_approves_the_next(
         assert [(d.kind, d.outcome) for d in decisions] == [("return", "applied")]
         assert [(i["problem"], i["material"], i["field"]) for i in decisions[0].items] == [
             ("invalid", None, "uscc"),
-            ("unsigned", "M14", None),
+            ("unsigned", "M12", None),
         ]
         assert desk.review.show_state(enterprise)[1] == "returned"
         assert any(f"{enterprise} returned 补正" in n for n in notes(pilot))
@@ -259,16 +259,16 @@ def test_a_refused_return_keeps_the_list_for_the_next_try(desk: Desk, reviewer: 
         await pilot.press("b")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReturnModal))
         await pilot.click("#return-add")
-        await pilot.press(*"M14 unsigned", "enter", "ctrl+s")
+        await pilot.press(*"M12 unsigned", "enter", "ctrl+s")
         await settle(pilot)
         assert "refused as a conflict" in text_of(pilot, "#dossier-message")
         assert [d.outcome for d in desk.review.decisions(enterprise)] == ["conflict"]
-        assert [i["material"] for i in desk.review.decisions(enterprise)[0].items] == [None, None, "M14"]
+        assert [i["material"] for i in desk.review.decisions(enterprise)[0].items] == [None, None, "M12"]
         # The lease is lost, so no new decision here; what was chosen is still offered.
         screen._lease_lost = None
         await pilot.press("b")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReturnModal))
-        assert "未签字或未盖章 M14" in screen_text(pilot)
+        assert "未签字或未盖章 M12" in screen_text(pilot)
         assert len(pilot.app.screen.query_one("#return-items", SelectionList).selected) == 3
 
     run_app(desk, script, actor=reviewer, mode="review")

@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true")
         if name == "withdraw":
             cmd.add_argument("--reason", default="", help="why the applicants withdraw")
+    ans = dossier.add_parser("answer", help="note how one item of the 补正 notice was addressed (补正说明)")
+    ans.add_argument("number", help="受理号")
+    ans.add_argument("item", type=int, help="the item's number on the notice (dossier show lists them)")
+    ans.add_argument("--note", required=True, help="what was done, e.g. 已补交加盖公章的决议原件")
+    ans.add_argument("--json", action="store_true")
     party = dossier.add_parser("party", help="add a party (buyer, seller, mortgagee…)")
     party.add_argument("number")
     party.add_argument("--role", required=True)
@@ -223,10 +228,29 @@ def _print_detail(d: Any) -> None:
         print(f"  missing ({len(d.missing)}):")
         for item in d.missing:
             print(f"    - {item}")
+    if d.supplement is not None:
+        _print_supplement(d.supplement)
 
 
-def _print_clock(v: Any) -> None:
-    print(f"{v.number}  {v.business}  {v.state}")
+def _print_supplement(sup: Any) -> None:
+    state = "open 待补正" if sup.open else "answered 已补正"
+    print(f"  补正 notice {_local(sup.decided_at)} by {sup.reviewer or '—'} ({state}, {len(sup.items)} items)")
+    if sup.note:
+        print(f"    opinion 审核意见: {sup.note}")
+    for i in sup.items:
+        what = " ".join(x for x in (i.material, f"[{i.party_key}]" if i.party_key else None, i.field) if x)
+        mark = "✔" if i.addressed else "✘"
+        print(f"    {mark} {i.item}. {what} — {i.problem_label} {i.problem}" + (f": {i.note}" if i.note else ""))
+        if i.answer:
+            print(f"         answer 说明: {i.answer}")
+
+
+def _print_clock(v: Any, indent: str = "") -> None:
+    source = ""
+    if v.source == "registry":
+        told = f"as of {_local(v.synced_at)}" if v.synced_at else "the registry has not told this desk yet"
+        source = f"  (the registry's clock, {told})"
+    print((f"{indent}{v.state}" if indent else f"{v.number}  {v.business}  {v.state}") + source)
     if v.accepted is None:
         return
     due = v.due.isoformat() if v.due else "— (paused)"
@@ -257,7 +281,13 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "show":
             detail = svc.show(args.number)
-            _emit(args, detail.to_json(), lambda: _print_detail(detail))
+            clock = desk.clocks.clock(args.number)
+
+            def show() -> None:
+                _print_detail(detail)
+                _print_clock(clock, indent="  clock ")
+
+            _emit(args, {**detail.to_json(), "clock": clock.to_json()}, show)
             return 0
         if args.action == "clock":
             from workstation.cli_review import _day
@@ -317,6 +347,8 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             detail = svc.waive(actor, args.number, material=args.material, party_key=args.party, reason=args.reason)
         elif args.action == "submit":
             detail = svc.submit(actor, args.number)
+        elif args.action == "answer":
+            detail = svc.answer(actor, args.number, args.item, args.note)
         elif args.action == "withdraw":
             detail = svc.withdraw(actor, args.number, reason=args.reason)
         else:  # pragma: no cover - argparse restricts the choices

@@ -76,7 +76,7 @@ def add_qc_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> Non
     pend.add_argument("--state", choices=["pending", "done", "all"], default="pending")
     pend.add_argument("--json", action="store_true")
     rec = qc.add_parser("record", help="record an inspection's result; a major error opens a correction case")
-    rec.add_argument("check", help="the inspection id (from 'qc list')")
+    rec.add_argument("check", help="the inspection id (from 'qc list'), or the dossier's 受理号")
     rec.add_argument("result", choices=["pass", "minor", "major"])
     rec.add_argument("--defect", action="append", default=[], help="what is wrong (repeatable)")
     rec.add_argument("--notes", default="")
@@ -87,7 +87,7 @@ def add_qc_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> Non
     cor.add_argument("--assignee", help="only cases assigned to this user")
     cor.add_argument("--json", action="store_true")
     res = qc.add_parser("resolve", help="close a correction case with what was done")
-    res.add_argument("correction", help="the case id (from 'qc corrections')")
+    res.add_argument("correction", help="the case id (from 'qc corrections'), or the dossier's 受理号")
     res.add_argument("resolution", help="what was corrected and how")
     res.add_argument("--json", action="store_true")
 
@@ -102,11 +102,16 @@ def _correction_line(c: Any) -> str:
 
 
 def cmd_qc(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.cli_sync import attach_registry
     from workstation.services.desk import open_desk
+    from workstation.services.qc_desk import check_id_of, correction_id_of
 
     desk = open_desk(settings)
     try:
+        attach_registry(settings, desk)
         svc = desk.qc
+        # With a registry QC is there, and it serves a person only: even a list needs `--as` and the password.
+        actor = person(desk, settings) if desk.has_registry or args.action in ("record", "resolve") else None
         if args.action == "list":
             checks = svc.checks(None if args.state == "all" else args.state)
             _emit(args, [c.to_json() for c in checks], [_check_line(c) for c in checks] or ["no inspections"])
@@ -115,17 +120,18 @@ def cmd_qc(args: argparse.Namespace, settings: Settings) -> int:
             cases = svc.corrections(None if args.state == "all" else args.state, assigned_to_username=args.assignee)
             _emit(args, [c.to_json() for c in cases], [_correction_line(c) for c in cases] or ["no cases"])
             return 0
-        actor = desk.users.actor(settings.user)
+        assert actor is not None
         if args.action == "record":
-            check = svc.record(
-                actor, args.check, args.result, defects=args.defect, notes=args.notes, assign_to=args.assign_to
-            )
+            # The registry takes a 受理号 itself; here it names the dossier's one check.
+            ref = args.check if desk.has_registry else check_id_of(desk.db, args.check)
+            check = svc.record(actor, ref, args.result, defects=args.defect, notes=args.notes, assign_to=args.assign_to)
             lines = [_check_line(check)]
             if check.correction_id:
                 lines.append(f"correction case {check.correction_id} opened")
             _emit(args, check.to_json(), lines)
             return 0
-        case = svc.resolve_correction(actor, args.correction, args.resolution)
+        ref = args.correction if desk.has_registry else correction_id_of(desk.db, args.correction)
+        case = svc.resolve_correction(actor, ref, args.resolution)
         _emit(args, case.to_json(), [_correction_line(case)])
         return 0
     finally:
@@ -165,9 +171,20 @@ def _lease_line(lease: Any) -> str:
 
 
 def _decision_line(view: Any) -> str:
+    from workstation.cli import _local
+
+    who = f" by {view.reviewer} at {_local(view.decided_at)}"
     if view.outcome == "conflict":
-        return f"{view.number}: {view.kind} REFUSED (conflict): {view.conflict}"
-    return f"{view.number}: {view.kind} → {view.status_after} @ {view.stage_after}"
+        return f"{view.number}: {view.kind} REFUSED (conflict){who}: {view.conflict}"
+    lines = [f"{view.number}: {view.kind} → {view.status_after} @ {view.stage_after}{who}"]
+    if view.reason_code:
+        lines.append(f"  reason 不予登记理由: {view.reason_code}")
+    for n, item in enumerate(view.items, 1):
+        what = " ".join(str(item.get(k)) for k in ("material", "party_key", "field") if item.get(k))
+        lines.append(f"  {n}. {what} — {item.get('problem')}" + (f": {item.get('note')}" if item.get("note") else ""))
+    if view.note:
+        lines.append(f"  opinion 审核意见: {view.note}")
+    return "\n".join(lines)
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:

@@ -25,6 +25,7 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     add = station.add_parser("add", help="register a desk and print its token (shown once)")
     add.add_argument("name", help="the desk's station id (its station_id setting)")
     add.add_argument("--title", default="", help="a display name, e.g. 历下区不动产登记大厅")
+    add.add_argument("--unit", help="the district office it belongs to, e.g. JN-LX (its clerks' records roll up to it)")
     add.add_argument("--db")
     add.add_argument("--json", action="store_true")
     rev = station.add_parser("revoke", help="revoke a desk's token")
@@ -58,6 +59,12 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     con = reg.add_parser("conflicts", help="ops refused as conflicts (stale version or lease)")
     con.add_argument("--db")
     con.add_argument("--json", action="store_true")
+    recs = reg.add_parser("records", help="a quarter's records per person and per unit (R17), for assessment")
+    recs.add_argument("--quarter", required=True, help="YYYYQn, e.g. 2026Q4 (office time)")
+    recs.add_argument("--unit", help="only this unit (district office): its people and its own row")
+    recs.add_argument("--csv", metavar="FILE", help="write them as CSV to FILE")
+    recs.add_argument("--db", help="the registry's database URL (default: the registry under the data dir)")
+    recs.add_argument("--json", action="store_true")
 
     syn = sub.add_parser("sync", help="push this desk's changes to the registry and pull its changes").add_subparsers(
         dest="action", parser_class=parser_class, metavar="ACTION", required=True
@@ -133,11 +140,117 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
         close()
 
 
+def _registry_records(registry: Any) -> Any:
+    from sync.server.registry import REGISTRY
+    from workstation.services.records import RecordsService
+
+    return RecordsService(registry.db, station_id=REGISTRY, recorder=registry.recorder)
+
+
+def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
+    """`registry records`: a quarter's rows per person and per unit, as a table, JSON or a CSV file."""
+    from sync.server.open import open_registry
+    from sync.server.registry import REGISTRY
+    from workstation.services.clocks import ClockService
+    from workstation.services.people import check_unit
+    from workstation.services.records_quarter import Quarter
+
+    quarter = Quarter.parse(args.quarter)  # a mistake is told before any database is opened
+    unit = check_unit(args.unit)
+    registry = open_registry(settings, args.db)
+    try:
+        clocks = ClockService(registry.db, registry.catalogue, station_id=REGISTRY, recorder=registry.recorder)
+        records = _registry_records(registry)
+        rows = records.quarter(quarter, clocks, unit=unit)
+        if args.csv:
+            written = records.write_quarter_csv(args.csv, rows)
+            _emit(args, {"file": args.csv, "rows": written}, [f"wrote {args.csv}: {written} rows"])
+            return 0
+        _emit(args, [r.to_json() for r in rows], records_table(quarter.label, rows))
+        return 0
+    finally:
+        registry.db.dispose()
+
+
+_TABLE = (  # header, right-aligned
+    ("unit", False),
+    ("person", False),
+    ("taken in", True),
+    ("reviewed", True),
+    ("returned", True),
+    ("rejected", True),
+    ("registered", True),
+    ("accept d", True),
+    ("review d", True),
+    ("register d", True),
+    ("overdue", True),
+    ("inspected", True),
+    ("QC", True),
+    ("corrections", True),
+    ("evaluations", True),
+)
+
+
+def records_table(label: str, rows: list[Any]) -> list[str]:
+    """The quarter's rows as an aligned table (ASCII, so it lines up in any terminal), one unit after another."""
+    if not rows:
+        return [f"{label}: no people and no units to report"]
+
+    def days(median: float | None, p90: float | None) -> str:
+        return "-" if median is None or p90 is None else f"{median:.1f}/{p90:.1f}"
+
+    cells = []
+    for r in rows:
+        cells.append(
+            [
+                r.unit or "(none)",
+                r.username if r.scope == "person" else "= unit total",
+                str(r.taken_in),
+                str(r.reviewed),
+                str(r.returned),
+                str(r.rejected),
+                str(r.registered),
+                days(r.accept_days_median, r.accept_days_p90),
+                days(r.review_days_median, r.review_days_p90),
+                days(r.register_days_median, r.register_days_p90),
+                str(r.overdue),
+                f"{r.inspected_pass}/{r.inspected_minor}/{r.inspected_major}",
+                f"{r.qc_pass}/{r.qc_minor}/{r.qc_major}",
+                f"{r.corrections_opened}/{r.corrections_resolved}",
+                str(r.evaluations) + (f" ({r.evaluation_mean:.2f})" if r.evaluation_mean is not None else ""),
+            ]
+        )
+    widths = [max(len(head), *(len(c[i]) for c in cells)) for i, (head, _) in enumerate(_TABLE)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if right else v.ljust(w) for v, w, (_, right) in zip(values, widths, _TABLE, strict=True)
+        ).rstrip()
+
+    lines = [
+        f"{label} records per person and per unit (R17)",
+        "accept/review/register d: working days, median/p90; inspected (as inspector), QC (of their dossiers): "
+        "pass/minor/major",
+        "corrections: opened against them/resolved by them; evaluations: count (mean score)",
+        "",
+        line([head for head, _ in _TABLE]),
+    ]
+    for r, row in zip(rows, cells, strict=True):
+        lines.append(line(row))
+        if r.scope == "unit":
+            lines.append("")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
     from sync.server.open import open_registry
+    from sync.server.registry import OPERATOR
+    from workstation.services.people import check_unit
 
     if args.action == "user":
         return cmd_people(args, settings)
+    if args.action == "records":
+        return cmd_records(args, settings)
     registry = open_registry(settings, args.db)
     try:
         if args.action == "serve":
@@ -155,7 +268,10 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
 
             if not _STATION_ID.match(args.name):
                 raise UsageError("a station id is 1-32 letters, digits or '-', starting with a letter or digit")
+            unit = check_unit(args.unit)  # before the token is issued: a bad code leaves nothing behind
             token = registry.add_station(args.name, args.title)
+            if unit is not None:
+                _registry_records(registry).set_station_unit(OPERATOR, args.name, unit)
             _emit(
                 args,
                 {"station": args.name, "token": token},
@@ -189,18 +305,22 @@ def make_agent(settings: Settings, desk: Any) -> Any:
 
 
 def attach_registry(settings: Settings, desk: Any) -> None:
-    """A desk with a registry: its people log in there, and it reviews the registry's pool (leases with their pages).
+    """A desk with a registry: its people log in there, it reviews the registry's pool (leases with their pages), and
+    its QC inspectors and registrars work the registry's checks and correction cases.
 
     No network is used here; the first login or claim reaches the registry."""
     if not desk.has_registry or not settings.registry_url or settings.registry_token is None:
         return
     from sync.people import RegistryPeople
+    from sync.qc import DeskLogins, RegistryQc
     from sync.review import RegistryLeases
 
     token = settings.registry_token.get_secret_value()
     people = RegistryPeople(url=settings.registry_url, token=token)
-    desk.users.attach_directory(people)
+    logins = DeskLogins(people)  # remembers who works the desk: QC lists go out under their login
+    desk.users.attach_directory(logins)
     desk.review.attach_registry(RegistryLeases(desk.blobs, people, url=settings.registry_url, token=token))
+    desk.qc = RegistryQc(logins, url=settings.registry_url, token=token)  # QC is the registry's (R3–R4)
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:

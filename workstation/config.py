@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     ocr_workers: int | None = None  # default: one per core
     review_queue_size: int = PydField(default=3, ge=1, le=50)  # K: leased dossiers a review desk holds
     review_lease_minutes: float = PydField(default=30.0, gt=0, le=24 * 60)  # renewed by heartbeat while online
+    # After 补正: the resubmitted dossier is offered first to the reviewer who returned it, for this long (while
+    # they are logged in and hold the grant); then it goes to the pool. 0: straight to the pool.
+    review_same_reviewer_minutes: float = PydField(default=240.0, ge=0, le=7 * 24 * 60)
     # At the registry: how long a person's login from a desk lasts (a working day); they log in again after it.
     person_login_minutes: float = PydField(default=600.0, gt=0, le=7 * 24 * 60)
     qc_rate: float | None = PydField(default=None, gt=0, le=1)  # default: domain/data/qc.toml

@@ -49,6 +49,7 @@ from sync.protocol import (
     ReleaseRequest,
     ReleaseResponse,
 )
+from sync.server.qc import add_qc_routes
 from sync.server.registry import ApiError, Registry
 from workstation.domain.permissions import Actor
 from workstation.errors import BlobError
@@ -295,6 +296,8 @@ def create_app(registry: Registry) -> FastAPI:
     @app.get("/v1/conflicts", responses=_ERRORS)
     async def conflicts(station_id: StationId) -> list[dict[str, Any]]:
         return await run_in_threadpool(registry.conflicts, station_id)
+
+    add_qc_routes(app, registry)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

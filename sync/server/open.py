@@ -43,5 +43,6 @@ def open_registry(settings: Settings, db_url: str | None = None) -> Registry:
         qc_policy=policy,
         lease_seconds=settings.review_lease_minutes * 60,
         queue_size=settings.review_queue_size,
+        same_reviewer_seconds=settings.review_same_reviewer_minutes * 60,
         person_token_minutes=settings.person_login_minutes,
     )

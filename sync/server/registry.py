@@ -77,11 +77,17 @@ from workstation.errors import BlobError, UsageError
 from workstation.services import audit
 from workstation.services.changes import Change as RecordedChange
 from workstation.services.changes import Recorder
-from workstation.services.clocks import ClockService, end_supplement_pause
+from workstation.services.clocks import ClockService, clock_facts, end_supplement_pause
 from workstation.services.manifest import dossier_manifest, replace_content
 from workstation.services.people import PeopleService, PersonAuthError, actor_of
 from workstation.services.records import RecordsService
 from workstation.services.review import LeaseView, ReviewService
+from workstation.services.supplement import (
+    check_addressed,
+    latest_return,
+    prefer_returning_reviewer,
+    record_answers,
+)
 from workstation.store.blobs import BlobStore, Upload
 from workstation.store.db import Database, _insert_ignore, next_counter
 from workstation.store.models import (
@@ -178,25 +184,48 @@ def _append_change(
     )
 
 
+_DECISIONS = ("review.approve", "review.return", "review.reject")
+
+
 def feed_sink(session: Session, change: RecordedChange) -> str | None:
-    """The registry's sink: each new version of a dossier goes into the feed for its station and the sender's."""
-    if change.base_version is None:
-        return None  # a note: no new state for desks to mirror
+    """The registry's sink: each new version of a dossier goes into the feed for its station and the sender's,
+    with the registry's clock (R19) and, for a decision, what was decided (the 补正 list reaches the window)."""
     dossier = change.dossier
-    _append_change(
-        session,
-        "dossier.state",
-        dossier.id,
-        change.station_id,
-        {
-            "number": dossier.number,
-            "stage": dossier.stage,
-            "status": dossier.status,
-            "version": dossier.version,
-            "cause": change.action,
-        },
-        (dossier.station_id, change.station_id),
-    )
+    audience = (dossier.station_id, change.station_id)
+    if change.base_version is None:
+        if change.action.startswith("clock."):  # a pause begun or ended: the desks' clocks follow
+            _append_change(
+                session,
+                "dossier.clock",
+                dossier.id,
+                change.station_id,
+                {"number": dossier.number, "clock": clock_facts(session, dossier)},
+                audience,
+            )
+        return None  # any other note: no new state for desks to mirror
+    payload: dict[str, Any] = {
+        "number": dossier.number,
+        "stage": dossier.stage,
+        "status": dossier.status,
+        "version": dossier.version,
+        "cause": change.action,
+        "clock": clock_facts(session, dossier),
+    }
+    if change.action in _DECISIONS:
+        told = change.payload
+        payload["decision"] = {
+            "id": told.get("decision_id"),
+            "op_id": told.get("op_id"),
+            "kind": told.get("kind"),
+            "items": told.get("items") or [],
+            "reason_code": told.get("reason_code"),
+            "note": told.get("note") or "",
+            "reviewer": change.actor,
+            "decided_at": told.get("decided_at"),
+        }
+    if change.action == "dossier.register":
+        payload["registered"] = {"by": change.actor, "at": _iso(dossier.registered_at)}
+    _append_change(session, "dossier.state", dossier.id, change.station_id, payload, audience)
     return None
 
 
@@ -212,6 +241,7 @@ class Registry:
         queue_size: int = 3,
         max_blob_bytes: int = MAX_BLOB_BYTES,
         person_token_minutes: float = 10 * 60,
+        same_reviewer_seconds: float = 4 * 3600,
     ):
         self.db = db
         self.blobs = blobs
@@ -229,15 +259,18 @@ class Registry:
             lease_seconds=lease_seconds,
             queue_size=queue_size,
             recorder=self.recorder,
+            same_reviewer_seconds=same_reviewer_seconds,
+            presence_by_login=True,
         )
         self.people = PeopleService(db, station_id=REGISTRY, token_minutes=person_token_minutes)
-        self._clocks = ClockService(db, catalogue, station_id=REGISTRY, recorder=self._quiet)
+        self._clocks = ClockService(db, catalogue, station_id=REGISTRY, recorder=self.recorder)
         self._records = RecordsService(db, station_id=REGISTRY, recorder=self._quiet)
 
     # -- stations --------------------------------------------------------------------------------------
 
-    def add_station(self, station_id: str, name: str = "", kind: str = "hall") -> str:
-        """Register a desk and return its token (shown once; only its digest is stored)."""
+    def add_station(self, station_id: str, name: str = "", kind: str = "hall", unit: str | None = None) -> str:
+        """Register a desk and return its token (shown once; only its digest is stored); `unit`: the district
+        office it belongs to (its clerks' records roll up there, R17)."""
         token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.transaction() as session:
             row = session.get(RegistryStation, station_id)
@@ -247,8 +280,11 @@ class Registry:
                 session.add(RegistryStation(id=station_id, name=name or station_id, token_sha256=hash_token(token)))
             else:
                 row.token_sha256, row.revoked_at, row.name = hash_token(token), None, name or row.name
-            if session.get(Station, station_id) is None:
-                session.add(Station(id=station_id, name=name or station_id, kind=kind))
+            station = session.get(Station, station_id)
+            if station is None:
+                session.add(Station(id=station_id, name=name or station_id, kind=kind, unit=unit))
+            elif unit is not None:
+                station.unit = unit
             audit.append(
                 session,
                 station_id=REGISTRY,
@@ -744,8 +780,18 @@ class Registry:
         replace_content(session, dossier, rows)
         session.flush()
         dossier.stage, dossier.status = after.stage.value, after.status.value
-        if resubmit:
-            end_supplement_pause(session, dossier.id, now, op.actor or f"station:{station_id}")
+        if isinstance(op, ResubmitOp):
+            who = op.actor or f"station:{station_id}"
+            answers = {a.item: a.note.strip() for a in op.payload.answers if a.note.strip()}
+            try:  # every item of the notice answered, as the registry holds the notice and the content now
+                check_addressed(session, dossier, answers)
+            except DomainError as exc:
+                raise _Refuse(ErrorCode.INCOMPLETE, str(exc)) from None
+            returned = latest_return(session, dossier.id)
+            if returned is not None and answers:
+                record_answers(session, dossier, returned.id, answers, who)
+            end_supplement_pause(session, dossier.id, now, who)
+            prefer_returning_reviewer(session, dossier, now, self.review.same_reviewer)
         else:
             accepted = op.payload.accepted_at
             # The window's clock is recorded but bounded: never ahead of the registry's, never before the application.
@@ -953,7 +999,8 @@ class Registry:
             dossier = session.get(Dossier, lease.dossier_id)
             assert dossier is not None
             manifest = dossier_manifest(session, dossier)
-        return ClaimResponse(lease=_wire_lease(lease), dossier=manifest)
+            clock = clock_facts(session, dossier)
+        return ClaimResponse(lease=_wire_lease(lease), dossier=manifest, clock=clock)
 
     def release(self, station_id: str, actor: Actor, lease_id: str) -> ReleaseResponse:
         """Give a lease back to the pool; one no longer live (or never theirs here) is `released: false`."""

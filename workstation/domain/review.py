@@ -172,3 +172,71 @@ def merge_items(*groups: Iterable[ReturnItem]) -> tuple[ReturnItem, ...]:
                 seen.add(key)
                 out.append(item)
     return tuple(out)
+
+
+# --- 补正 against the dossier: what an item may name, and whether a resubmission addressed it -------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a dossier holds, as far as a 补正 notice is concerned: its pages (by slot) and its field values."""
+
+    pages: Mapping[str, tuple[str, str | None]]  # page id → (material, party key) of the slot it fills
+    fields: Mapping[str, tuple[str, ...]]  # field key → its values, sorted
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pages": {pid: [m, p] for pid, (m, p) in sorted(self.pages.items())},
+            "fields": {k: list(v) for k, v in sorted(self.fields.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Snapshot:
+        data = data or {}
+        pages = {
+            str(pid): (str(mp[0]), mp[1] if mp[1] is None else str(mp[1])) for pid, mp in data.get("pages", {}).items()
+        }
+        fields = {str(k): tuple(sorted(str(v) for v in vs)) for k, vs in data.get("fields", {}).items()}
+        return cls(pages=pages, fields=fields)
+
+
+def items_outside(
+    items: Sequence[ReturnItem], slots: Iterable[tuple[str, str | None]], field_keys: Iterable[str]
+) -> list[str]:
+    """Why items do not name a material (of the party given) or a field of this dossier's checklist; [] if all do."""
+    slot_set = set(slots)
+    materials = {m for m, _ in slot_set}
+    keys = set(field_keys)
+    problems = []
+    for n, item in enumerate(items, 1):
+        if item.material is not None:
+            if item.material not in materials:
+                problems.append(f"item {n}: material {item.material} is not on this dossier's checklist")
+            elif item.party_key is not None and (item.material, item.party_key) not in slot_set:
+                problems.append(f"item {n}: party {item.party_key} has no {item.material} on this dossier's checklist")
+        elif item.party_key is not None:
+            problems.append(f"item {n}: a party is named without a material")
+        if item.field is not None and item.field not in keys:
+            problems.append(f"item {n}: field '{item.field}' is not on this dossier")
+    return problems
+
+
+def unaddressed(items: Sequence[ReturnItem], before: Snapshot, after: Snapshot, answered: Iterable[int]) -> list[int]:
+    """The positions (from 1) of the 补正 items a resubmission leaves unaddressed.
+
+    An item is addressed by a clerk's note on it, by a page that was not there at the return filling a slot of
+    its material (and party, when the item names one), or by a change in the values of its field."""
+    notes = set(answered)
+    new_pages = [slot for pid, slot in after.pages.items() if pid not in before.pages]
+    left = []
+    for n, item in enumerate(items, 1):
+        if n in notes:
+            continue
+        if item.material is not None and any(
+            m == item.material and (item.party_key is None or p == item.party_key) for m, p in new_pages
+        ):
+            continue
+        if item.field is not None and before.fields.get(item.field, ()) != after.fields.get(item.field, ()):
+            continue
+        left.append(n)
+    return left

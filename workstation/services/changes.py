@@ -12,7 +12,7 @@ Every service and the registry record through a `Recorder`. The caller changes t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ class Change:
     base_version: int | None  # the version it was made on; None for a note
     wire: Mapping[str, Any] | None  # what the registry is told; None: nothing (it stays here)
     op_kind: str  # the kind of op `wire` is sent as (usually the action)
+    payload: Mapping[str, Any] = field(default_factory=dict)  # what the audit says happened
 
 
 class Sink(Protocol):
@@ -101,7 +102,7 @@ class Recorder:
         )
         if self._sink is None:
             return None
-        return self._sink(session, Change(action, dossier, station, actor, base, wire, op_kind or action))
+        return self._sink(session, Change(action, dossier, station, actor, base, wire, op_kind or action, payload))
 
 
 class OutboxSink:

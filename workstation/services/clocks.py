@@ -109,10 +109,14 @@ class ClockView:
     due_today: bool
     paused: bool
     pauses: tuple[Pause, ...]  # domain pauses, dates in OFFICE_TZ, oldest first
+    source: str = "desk"  # "desk": this database keeps the clock; "registry": mirrored from the registry's
+    synced_at: datetime | None = None  # for a mirrored clock: the registry's time of the last word of it
 
     def to_json(self) -> dict[str, Any]:
         return {
             "number": self.number,
+            "source": self.source,
+            "synced_at": self.synced_at.isoformat() if self.synced_at else None,
             "business": self.business,
             "status": self.status,
             "limit_days": self.limit_days,
@@ -166,8 +170,11 @@ class ClockService:
         station_id: str,
         calendar: Calendar | None = None,
         recorder: Recorder | None = None,
+        mirrored: bool = False,
     ):
         self._db = db
+        # A desk with a registry shows the registry's clock (R19) as mirrored from the feed, never its own guess.
+        self.mirrored = mirrored
         self._catalogue = catalogue
         self._station = station_id
         self.calendar = calendar if calendar is not None else default_calendar()
@@ -252,36 +259,35 @@ class ClockService:
         with self._db.read() as session:
             dossier = _load(session, number)
             limit = self._limit(dossier.business_code, dossier.number)
-            rows = session.execute(
-                select(ClockPause.reason, ClockPause.started_at, ClockPause.ended_at)
-                .where(ClockPause.dossier_id == dossier.id)
-                .order_by(ClockPause.started_at, ClockPause.id)
-            ).all()
-            pauses = tuple(_domain_pause(reason, start, end) for reason, start, end in rows)
-            base: dict[str, Any] = {
-                "number": dossier.number,
-                "business": dossier.business_code,
-                "status": dossier.status,
-                "limit_days": limit,
-                "accepted_at": dossier.accepted_at,
-                "pauses": pauses,
-            }
-            if dossier.accepted_at is None:
-                return ClockView(
-                    **base,
-                    accepted=None,
-                    as_of=None,
-                    stopped_at=None,
-                    state="not accepted yet",
-                    used=None,
-                    remaining=None,
-                    due=None,
-                    overdue=False,
-                    due_today=False,
-                    paused=False,
-                )
-            stopped_at = _stopped_at(session, dossier) if dossier.status in FINISHED_STATUSES else None
-        accepted = office_date(dossier.accepted_at)
+            facts = self._facts(session, dossier)
+        accepted_at, stopped_at, pauses, synced_at = facts if facts is not None else (None, None, (), None)
+        base: dict[str, Any] = {
+            "number": dossier.number,
+            "business": dossier.business_code,
+            "status": dossier.status,
+            "limit_days": limit,
+            "accepted_at": accepted_at,
+            "pauses": pauses,
+            "source": "registry" if self.mirrored else "desk",
+            "synced_at": synced_at,
+        }
+        if accepted_at is None:
+            # A mirrored clock the registry has not told of yet is not guessed from this desk's own times.
+            unsynced = facts is None and dossier.status != Status.DRAFT.value
+            return ClockView(
+                **base,
+                accepted=None,
+                as_of=None,
+                stopped_at=None,
+                state="not synced" if unsynced else "not accepted yet",
+                used=None,
+                remaining=None,
+                due=None,
+                overdue=False,
+                due_today=False,
+                paused=False,
+            )
+        accepted = office_date(accepted_at)
         as_of = office_date(stopped_at) if stopped_at is not None else (today or office_today())
         st = domain_clock.status(accepted, limit, pauses, as_of, self.calendar)
         return ClockView(
@@ -298,6 +304,22 @@ class ClockService:
             paused=st.paused,
         )
 
+    def _facts(
+        self, session: Session, dossier: Dossier
+    ) -> tuple[datetime | None, datetime | None, tuple[Pause, ...], datetime | None] | None:
+        """(accepted_at, stopped_at, pauses, synced_at) from this database, or from the registry's mirrored
+        clock on a desk with a registry (None when it has not arrived yet)."""
+        if self.mirrored:
+            return _mirrored_facts(dossier.clock_mirror)
+        rows = session.execute(
+            select(ClockPause.reason, ClockPause.started_at, ClockPause.ended_at)
+            .where(ClockPause.dossier_id == dossier.id)
+            .order_by(ClockPause.started_at, ClockPause.id)
+        ).all()
+        pauses = tuple(_domain_pause(reason, start, end) for reason, start, end in rows)
+        stopped_at = _stopped_at(session, dossier) if dossier.status in FINISHED_STATUSES else None
+        return dossier.accepted_at, stopped_at, pauses, None
+
     def overdue(self, today: date | None = None) -> list[ClockEntry]:
         """Accepted, unfinished dossiers past their due date on `today`, earliest due first."""
         return self._select(domain_clock.overdue, today)
@@ -311,6 +333,8 @@ class ClockService:
     def _select(self, pick: _Pick, today: date | None) -> list[ClockEntry]:
         """Two queries whatever the number of dossiers: the open dossiers, then all their pauses."""
         day = today or office_today()
+        if self.mirrored:
+            return self._select_mirrored(pick, day)
         with self._db.read() as session:
             dossiers = session.execute(
                 select(Dossier.id, Dossier.number, Dossier.business_code, Dossier.accepted_at)
@@ -336,6 +360,24 @@ class ClockService:
             items.append((dossier_id, accepted, limit, pauses.get(dossier_id, [])))
         chosen = pick(items, day, self.calendar)
         return [_entry(info[dossier_id], st) for dossier_id, st in chosen]
+
+    def _select_mirrored(self, pick: _Pick, day: date) -> list[ClockEntry]:
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Dossier.id, Dossier.number, Dossier.business_code, Dossier.clock_mirror)
+                .where(Dossier.clock_mirror.is_not(None), Dossier.status.not_in(FINISHED_STATUSES))
+                .order_by(Dossier.accepted_at, Dossier.number)
+            ).all()
+        info: dict[str, tuple[str, str, date, int]] = {}
+        items: list[tuple[str, date, int, list[Pause]]] = []
+        for dossier_id, number, business, mirror in rows:
+            facts = _mirrored_facts(mirror)
+            if facts is None or facts[0] is None or facts[1] is not None:
+                continue  # not accepted, or stopped, as the registry last said
+            accepted, limit = office_date(facts[0]), self._limit(business, number)
+            info[dossier_id] = (number, business, accepted, limit)
+            items.append((dossier_id, accepted, limit, list(facts[2])))
+        return [_entry(info[dossier_id], st) for dossier_id, st in pick(items, day, self.calendar)]
 
     def _limit(self, business_code: str, number: str) -> int:
         try:
@@ -404,6 +446,59 @@ def _open_pause(session: Session, dossier_id: str, reason: str) -> ClockPause | 
         .order_by(ClockPause.started_at)
         .limit(1)
     ).scalar_one_or_none()
+
+
+def clock_facts(session: Session, dossier: Dossier) -> dict[str, Any]:
+    """The clock's facts as the registry holds them (R19), for desks to mirror: acceptance, every pause, the stop.
+
+    A whole snapshot each time, so mirroring it twice or out of a cut-off sync changes nothing."""
+    pauses = session.execute(
+        select(ClockPause.reason, ClockPause.started_at, ClockPause.ended_at)
+        .where(ClockPause.dossier_id == dossier.id)
+        .order_by(ClockPause.started_at, ClockPause.id)
+    ).all()
+    stopped = _stopped_at(session, dossier) if dossier.status in FINISHED_STATUSES else None
+    return {
+        "accepted_at": _iso_time(dossier.accepted_at),
+        "stopped_at": _iso_time(stopped),
+        "status": dossier.status,
+        "pauses": [
+            {"reason": reason, "started_at": _iso_time(start), "ended_at": _iso_time(end)}
+            for reason, start, end in pauses
+        ],
+    }
+
+
+def _mirrored_facts(
+    mirror: dict[str, Any] | None,
+) -> tuple[datetime | None, datetime | None, tuple[Pause, ...], datetime | None] | None:
+    if not isinstance(mirror, dict):
+        return None
+    pauses = []
+    for p in mirror.get("pauses") or []:
+        start = _parse_time(p.get("started_at"))
+        if start is not None and p.get("reason") in REASON_LABELS:
+            pauses.append(_domain_pause(str(p["reason"]), start, _parse_time(p.get("ended_at"))))
+    return (
+        _parse_time(mirror.get("accepted_at")),
+        _parse_time(mirror.get("stopped_at")),
+        tuple(sorted(pauses, key=lambda x: x.start)),
+        _parse_time(mirror.get("at")),
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _iso_time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _stopped_at(session: Session, dossier: Dossier) -> datetime:

@@ -23,6 +23,7 @@ from workstation.services.dossiers import DossierService
 from workstation.services.events import EventBus
 from workstation.services.intake import IntakeService
 from workstation.services.qc import QcService
+from workstation.services.qc_desk import NotConnectedQc, QcDesk
 from workstation.services.records import RecordsService
 from workstation.services.review import RegistryPoolReview, ReviewService
 from workstation.services.syncstate import SyncService
@@ -65,7 +66,7 @@ class Desk:
     events: EventBus
     intake: IntakeService
     review: ReviewService
-    qc: QcService
+    qc: QcDesk  # QcService here; with a registry, its QC over HTTP once attached (`sync.qc.RegistryQc`)
     clocks: ClockService
     records: RecordsService
     sync: SyncService
@@ -136,6 +137,7 @@ def open_desk(settings: Settings) -> Desk:
         hall_mode=HallMode(settings.hall_mode.value),
         stages=stages,
         recorder=recorder,
+        same_reviewer_seconds=settings.review_same_reviewer_minutes * 60,
     )
     events = EventBus()
     try:
@@ -150,11 +152,12 @@ def open_desk(settings: Settings) -> Desk:
         lease_seconds=settings.review_lease_minutes * 60,
         queue_size=settings.review_queue_size,
         recorder=recorder,
+        same_reviewer_seconds=settings.review_same_reviewer_minutes * 60,
     )
     return Desk(
         review=review,
-        qc=QcService(db, station_id=settings.station_id, recorder=recorder),
-        clocks=ClockService(db, catalogue, station_id=settings.station_id, recorder=recorder),
+        qc=NotConnectedQc() if with_registry else QcService(db, station_id=settings.station_id, recorder=recorder),
+        clocks=ClockService(db, catalogue, station_id=settings.station_id, recorder=recorder, mirrored=with_registry),
         records=RecordsService(db, station_id=settings.station_id, recorder=recorder),
         sync=SyncService(db, settings.station_id),
         recorder=recorder,

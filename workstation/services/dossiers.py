@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,8 +30,17 @@ from workstation.domain.errors import DomainError
 from workstation.domain.permissions import Actor, Permission, require
 from workstation.domain.stages import Action, DossierState, HallMode, Stage, Status, apply, initial_state
 from workstation.errors import NotFound, UsageError
+from workstation.services import audit
 from workstation.services.changes import Recorder
 from workstation.services.clocks import end_supplement_pause
+from workstation.services.supplement import (
+    answers_of,
+    check_addressed,
+    latest_return,
+    prefer_returning_reviewer,
+    record_answers,
+    supplement_view,
+)
 from workstation.services.views import (
     OFFICE_TZ,
     DossierDetail,
@@ -85,8 +94,10 @@ class DossierService:
         hall_mode: HallMode,
         stages: tuple[Stage, ...],
         recorder: Recorder,
+        same_reviewer_seconds: float = 4 * 3600,
     ):
         self._db = db
+        self._same_reviewer = timedelta(seconds=max(same_reviewer_seconds, 0))
         self._recorder = recorder
         self._blobs = blobs
         self._catalogue = catalogue
@@ -353,11 +364,42 @@ class DossierService:
             new_state = apply(self._state(dossier), action, self._plan(dossier))
             check_submit(biz, _party_refs(dossier), dossier.conditions, _slot_states(dossier))
             now = utcnow()
+            answers: dict[int, str] = {}
             if action is Action.SUBMIT:
                 dossier.accepted_at = now  # 受理: the time-limit clock starts (R19)
             else:
+                check_addressed(session, dossier)  # every item of the 补正 notice, before anything is sent
+                returned = latest_return(session, dossier.id)
+                answers = answers_of(session, returned.id) if returned is not None else {}
                 end_supplement_pause(session, dossier.id, now, actor.username)
-            self._move(session, actor, dossier, action, new_state, {}, with_content=True)
+                prefer_returning_reviewer(session, dossier, now, self._same_reviewer)
+            self._move(session, actor, dossier, action, new_state, {}, with_content=True, answers=answers)
+            return self._detail(session, dossier)
+
+    def answer(self, actor: Actor, number: str, item: int, note: str) -> DossierDetail:
+        """The clerk's note on one item of the 补正 notice: how it was addressed (kept; sent with the resubmission)."""
+        require(actor, Permission.DOSSIER_EDIT)
+        note = " ".join(note.split())[:1000]
+        if not note:
+            raise UsageError("say how the item was addressed (the note is kept with the notice)")
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            if dossier.status != Status.RETURNED.value:
+                raise UsageError(f"{number} is {dossier.status}: only a dossier returned for 补正 takes answers")
+            returned = latest_return(session, dossier.id)
+            count = len(returned.items or []) if returned is not None else 0
+            if returned is None or not 1 <= item <= count:
+                raise UsageError(f"{number}'s 补正 notice has {count} item(s); there is no item {item}")
+            record_answers(session, dossier, returned.id, {item: note}, actor.username)
+            audit.append(
+                session,
+                station_id=self._station,
+                actor=actor.username,
+                action="dossier.supplement_answer",
+                entity="dossier",
+                entity_id=dossier.id,
+                payload={"number": dossier.number, "decision_id": returned.id, "item": item, "note": note},
+            )
             return self._detail(session, dossier)
 
     def withdraw(self, actor: Actor, number: str, *, reason: str = "") -> DossierDetail:
@@ -604,6 +646,7 @@ class DossierService:
         wire: dict[str, Any] | None = None,
         *,
         with_content: bool = False,
+        answers: dict[int, str] | None = None,
     ) -> None:
         """Move the dossier; `with_content` sends its content to the registry with the request (受理, 补正)."""
         before = self._state(dossier)
@@ -617,6 +660,8 @@ class DossierService:
                 "content": dossier_content(session, dossier),
                 "accepted_at": dossier.accepted_at.isoformat() if dossier.accepted_at else None,
             }
+            if action is Action.RESUBMIT:
+                wire["answers"] = [{"item": n, "note": note} for n, note in sorted((answers or {}).items())]
         self._change(
             session,
             actor,
@@ -758,6 +803,7 @@ class DossierService:
             ),
             missing=missing,
             accepted_at=dossier.accepted_at,
+            supplement=supplement_view(session, dossier),
         )
 
 

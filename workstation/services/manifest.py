@@ -8,13 +8,14 @@ and only there. Row ids are kept: they are UUIDv7s made where the row was born, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from workstation.store.models import Dossier, Field, Finding, MaterialSlot, Page, Party, Station
+from workstation.store.types import utcnow
 
 MANIFEST_VERSION = 1
 
@@ -175,7 +176,7 @@ def take_dossier(session: Session, manifest: dict[str, Any], *, created_by: Call
         for key, value in values.items():
             setattr(dossier, key, value)
     dossier.applied_at, dossier.accepted_at = applied_at, accepted_at
-    dossier.updated_at = datetime.now(UTC)
+    dossier.updated_at = utcnow()
     session.flush()
     replace_content(session, dossier, manifest)
     return dossier

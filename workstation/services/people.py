@@ -100,7 +100,8 @@ def parse_person_roles(names: list[str] | tuple[str, ...]) -> frozenset[UserRole
     return parse_roles(names)
 
 
-def _check_unit(unit: str | None) -> str | None:
+def check_unit(unit: str | None) -> str | None:
+    """A unit (district office) code, as people and stations carry it (R17); None stays None."""
     if unit is None:
         return None
     if not _UNIT.match(unit):
@@ -139,7 +140,7 @@ class PeopleService:
         parsed = parse_person_roles(roles)
         if len(display_name) > 200:
             raise UsageError("a display name may have at most 200 characters")
-        unit = _check_unit(unit)
+        unit = check_unit(unit)
         with self._db.transaction() as session:
             user = insert_user(
                 session,
@@ -169,7 +170,7 @@ class PeopleService:
     ) -> PersonView:
         """Change a person's roles, R14 grants or unit; what is None stays."""
         parsed = parse_person_roles(roles) if roles is not None else None
-        unit = _check_unit(unit)
+        unit = check_unit(unit)
         with self._db.transaction() as session:
             user = self._person(session, username)
             before = person_view(user).to_json()

@@ -8,6 +8,7 @@ atomically (temporary file in the same folder, fsync, rename).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
+from workstation.domain.clock import CalendarError
 from workstation.domain.permissions import Actor, Permission, require
 from workstation.errors import UsageError, WorkstationError
 from workstation.services.views import OFFICE_TZ, DossierDetail, mask_id
@@ -39,6 +41,8 @@ FONT_DIRS: tuple[str, ...] = (
 )
 A4_150DPI = (1240, 1754)
 _MARGIN = 110
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,19 @@ def build_receipt(desk: Desk, actor: Actor, number: str) -> Receipt:
     """The receipt of dossier `number` as it stands now."""
     require(actor, Permission.DOSSIER_VIEW)
     detail = desk.dossiers.show(number)
-    clock = desk.clocks.clock(detail.number)
+    try:
+        clock = desk.clocks.clock(detail.number)
+        limit, due = clock.limit_days or None, clock.due
+    except CalendarError as exc:
+        # The receipt still goes out with the time limit; the due date waits for the holiday calendar.
+        log.warning("receipt of %s without a due date: %s", detail.number, exc)
+        limit, due = desk.catalogue.business(detail.business).time_limit_days, None
     return receipt_from(
         detail,
         station=_station(desk.settings.station_name, desk.settings.station_id),
         clerk=actor.username,
-        limit_days=clock.limit_days or None,
-        due=clock.due,
+        limit_days=limit,
+        due=due,
     )
 
 

@@ -12,9 +12,9 @@ import os
 import statistics
 import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,10 +23,20 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from workstation.domain.permissions import UserRole
 from workstation.errors import NotFound, UsageError
+from workstation.services import audit
 from workstation.services.changes import Recorder, desk_recorder
+from workstation.services.clocks import ClockService
+from workstation.services.people import check_unit
+from workstation.services.records_quarter import (
+    QUARTER_COLUMNS,
+    Quarter,
+    QuarterRecord,
+    people_by_dossier,
+    quarter_records,
+)
 from workstation.store.db import Database
 from workstation.store.ids import new_id
-from workstation.store.models import Correction, Decision, Dossier, Evaluation, QcCheck, User
+from workstation.store.models import Correction, Decision, Dossier, Evaluation, QcCheck, Station, User
 from workstation.store.types import utcnow
 
 EVALUATION_CHANNELS = ("window", "online", "mobile", "phone", "sms", "self_service")  # 窗口 网上 移动端 电话 短信 自助
@@ -331,7 +341,7 @@ class RecordsService:
         ).all()
         if not checks:
             return
-        approvers = _people_by_dossier(
+        approvers = people_by_dossier(
             session,
             select(Decision.dossier_id, Decision.reviewer_id).where(
                 Decision.kind == "approve",
@@ -357,7 +367,7 @@ class RecordsService:
         ).all()
         if not rows:
             return
-        deciders = _people_by_dossier(
+        deciders = people_by_dossier(
             session,
             select(Decision.dossier_id, Decision.reviewer_id).where(
                 Decision.kind.in_(_DECIDED),
@@ -369,15 +379,55 @@ class RecordsService:
             for user_id in deciders.get(dossier_id, set()) | {creator}:
                 tallies[user_id].scores.append(int(score))
 
+    # -- quarterly records, per person and per unit (R17, at the registry) -----------------------------------
+
+    def quarter(
+        self,
+        quarter: Quarter | str,
+        clocks: ClockService,
+        *,
+        unit: str | None = None,
+        today: date | None = None,
+    ) -> list[QuarterRecord]:
+        """A quarter's rows per person and per unit, overdue read by `clocks` as desks read it.
+
+        What each column holds is stated in `workstation.services.records_quarter`. `quarter` is a Quarter or its
+        text (2026Q4); `unit` keeps one unit's rows; `today` is the office date a quarter under way is read to.
+        """
+        parsed = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
+        return quarter_records(self._db, clocks, parsed, unit=unit, today=today)
+
+    def set_station_unit(self, operator: str, station_id: str, unit: str) -> None:
+        """The unit (district office) a station belongs to: its clerks' records roll up to it. Audited."""
+        code = check_unit(unit)
+        with self._db.transaction() as session:
+            station = session.get(Station, station_id)
+            if station is None:
+                raise NotFound(f"no station {station_id[:40]}")
+            if station.unit == code:
+                return
+            before, station.unit = station.unit, code
+            audit.append(
+                session,
+                station_id=self._station,
+                actor=operator,
+                action="station.unit",
+                entity="station",
+                entity_id=station_id,
+                payload={"before": before, "unit": code},
+            )
+
     # -- CSV -------------------------------------------------------------------------------------------
 
     @staticmethod
     def to_csv(records: Sequence[PersonRecord], out: TextIO) -> None:
         """Write a header row (CSV_COLUMNS) and one row per person to `out` (open it with newline="")."""
-        writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\r\n")
-        writer.writeheader()
-        for record in records:
-            writer.writerow(record.csv_row())
+        _csv_rows(out, CSV_COLUMNS, [record.csv_row() for record in records])
+
+    @staticmethod
+    def quarter_to_csv(records: Sequence[QuarterRecord], out: TextIO) -> None:
+        """Write a header row (QUARTER_COLUMNS) and one row per person or unit to `out` (open it with newline="")."""
+        _csv_rows(out, QUARTER_COLUMNS, [record.csv_row() for record in records])
 
     def write_csv(self, path: Path | str, since: datetime | None = None, until: datetime | None = None) -> int:
         """Write the period's records to `path` as UTF-8 CSV, atomically (a temp file renamed over it).
@@ -387,27 +437,45 @@ class RecordsService:
         Returns the number of rows (people) written. A reader sees the old file or the new one, never half.
         """
         records = self.people(since, until)
-        target = Path(path)
-        if not target.parent.is_dir():
-            raise UsageError(f"cannot write {target}: the folder {target.parent} does not exist")
-        try:
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror or type(exc).__name__}") from None
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
-                self.to_csv(records, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise UsageError(f"cannot write {target}: {exc.strerror or type(exc).__name__}") from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        _replace_csv(path, lambda out: self.to_csv(records, out))
         return len(records)
+
+    def write_quarter_csv(self, path: Path | str, records: Sequence[QuarterRecord]) -> int:
+        """Write a quarter's rows to `path` as `write_csv` writes (UTF-8 with a byte-order mark, atomically).
+
+        Returns the number of rows written (people and units)."""
+        _replace_csv(path, lambda out: self.quarter_to_csv(records, out))
+        return len(records)
+
+
+def _csv_rows(out: TextIO, columns: Sequence[str], rows: Sequence[dict[str, str]]) -> None:
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _replace_csv(path: Path | str, write: Callable[[TextIO], None]) -> None:
+    """Write a CSV file by `write`, as UTF-8 with a byte-order mark, through a temp file renamed over `path`."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {target}: the folder {target.parent} does not exist")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or type(exc).__name__}") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {target}: {exc.strerror or type(exc).__name__}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _within(
@@ -421,13 +489,6 @@ def _within(
     if until is not None:
         conditions.append(column < until)
     return tuple(conditions)
-
-
-def _people_by_dossier(session: Session, query: Any) -> dict[str, set[str]]:
-    people: dict[str, set[str]] = defaultdict(set)
-    for dossier_id, user_id in session.execute(query):
-        people[dossier_id].add(user_id)
-    return people
 
 
 def _record(user_id: str, username: str, display: str, roles: tuple[str, ...], tally: _Tally) -> PersonRecord:

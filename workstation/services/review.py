@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from workstation.domain.catalogue import Catalogue
 from workstation.domain.errors import PermissionDenied
@@ -44,9 +44,21 @@ from workstation.errors import ConflictError, NotFound, Offline, UsageError
 from workstation.services import audit
 from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.manifest import take_dossier
+from workstation.services.mirror import mirror_clock
+from workstation.services.supplement import check_items, snapshot_of
 from workstation.store.db import Database
 from workstation.store.ids import new_id
-from workstation.store.models import Assignment, ClockPause, Decision, Dossier, Field, Finding, QcCheck, User
+from workstation.store.models import (
+    Assignment,
+    ClockPause,
+    Decision,
+    Dossier,
+    Field,
+    Finding,
+    PersonSession,
+    QcCheck,
+    User,
+)
 from workstation.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -149,6 +161,7 @@ class RegistryLease:
 class RegistryClaim:
     lease: RegistryLease
     manifest: dict[str, Any]  # every page's blob is in the desk's blob store already
+    clock: dict[str, Any] | None = None  # the registry's clock facts (R19) as of the claim
 
 
 class LeaseSource(Protocol):
@@ -186,6 +199,8 @@ class ReviewService:
         queue_size: int = 3,
         rules: ReviewRules | None = None,
         recorder: Recorder | None = None,
+        same_reviewer_seconds: float = 4 * 3600,
+        presence_by_login: bool = False,
     ):
         if lease_seconds <= 0:
             raise UsageError("the review lease must last more than 0 seconds")
@@ -199,6 +214,10 @@ class ReviewService:
         self.queue_size = queue_size
         self.rules = rules or default_review_rules()
         self._recorder = recorder or desk_recorder(station_id)
+        # After 补正: how long the returning reviewer is offered the dossier first; "present" means logged in at
+        # the registry (`presence_by_login`) or, on a desk alone, an active user.
+        self.same_reviewer = timedelta(seconds=max(same_reviewer_seconds, 0))
+        self._presence_by_login = presence_by_login
 
     # -- the pool and leases ---------------------------------------------------------------------------
 
@@ -421,6 +440,8 @@ class ReviewService:
             if existing is not None:
                 return self._decision_view(session, existing)
         require_review(actor, dossier.digitized)
+        if kind is DecisionKind.RETURN:
+            check_items(session, dossier, items)  # before the lease is used: the reviewer corrects the list
         now = utcnow()
         active = session.execute(
             select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
@@ -489,6 +510,7 @@ class ReviewService:
             session.add(
                 ClockPause(dossier_id=dossier.id, reason="supplement", started_at=now, started_by=actor.username)
             )
+            decision.baseline = snapshot_of(session, dossier).to_json()  # what each item is checked against
         session.flush()
         payload.update(
             {
@@ -497,6 +519,7 @@ class ReviewService:
                 "items": decision.items,
                 "reason_code": reason_code,
                 "note": note,
+                "decided_at": now.isoformat(),
             }
         )
         wire = self._decision_wire(kind, lease_id, fence, decision, reason_code, note)
@@ -543,6 +566,20 @@ class ReviewService:
             return [self._decision_view(session, d) for d in rows]
 
     # -- after review: 登簿 and 发证 -------------------------------------------------------------------------
+
+    def awaiting_register(self, limit: int = 200) -> list[tuple[str, str, datetime]]:
+        """Approved dossiers here that wait for 登簿: (受理号, business, approved at), oldest first."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Dossier.number, Dossier.business_code, Dossier.updated_at)
+                .where(
+                    Dossier.stage.in_((Stage.REGISTER.value, Stage.REGISTER_ISSUE.value)),
+                    Dossier.status == Status.SUBMITTED.value,
+                )
+                .order_by(Dossier.updated_at, Dossier.number)
+                .limit(limit)
+            ).all()
+        return [(number, business, at) for number, business, at in rows]
 
     def register(self, actor: Actor, number: str) -> dict[str, Any]:
         """登簿: records the registrar (登簿人) and time; QC is opened if due (R3), without holding anything up."""
@@ -629,16 +666,23 @@ class ReviewService:
             )
         postgres = session.get_bind().dialect.name == "postgresql"
         dossier_id = None
-        for digitized in classes:
-            query = (
-                select(Dossier.id)
-                .where(*_pool_filter(now), Dossier.digitized.is_(digitized))
-                .order_by(Dossier.applicant_kind, Dossier.applied_at, Dossier.id)
-                .limit(1)
-            )
-            if postgres:
-                query = query.with_for_update(skip_locked=True)
-            dossier_id = session.execute(query).scalar_one_or_none()
+        # First a dossier this reviewer returned for 补正 and that came back; then the pool in the rules' order,
+        # less the dossiers another present reviewer is offered first.
+        searches = [(*_pool_filter(now), Dossier.preferred_reviewer_id == actor.user_id, Dossier.preferred_until > now)]
+        searches += [(*_pool_filter(now), ~self._reserved(actor, now))]
+        for where in searches:
+            for digitized in classes:
+                query = (
+                    select(Dossier.id)
+                    .where(*where, Dossier.digitized.is_(digitized))
+                    .order_by(Dossier.applicant_kind, Dossier.applied_at, Dossier.id)
+                    .limit(1)
+                )
+                if postgres:
+                    query = query.with_for_update(skip_locked=True)
+                dossier_id = session.execute(query).scalar_one_or_none()
+                if dossier_id is not None:
+                    break
             if dossier_id is not None:
                 break
         if dossier_id is None:
@@ -675,6 +719,37 @@ class ReviewService:
             payload["expired_lease"] = {"lease_id": stale.lease_id, "fence": stale.fence}
         self._recorder.change(session, actor.username, dossier, "review.claim", payload, station_id=station_id)
         return _lease_view(assignment, dossier)
+
+    def _reserved(self, actor: Actor, now: datetime) -> ColumnElement[bool]:
+        """Dossiers offered first to another reviewer who returned them, while that reviewer is present and may
+        still review them (the grant for its class, R14)."""
+        other = aliased(User)
+        present = (
+            exists()
+            .where(
+                other.id == Dossier.preferred_reviewer_id,
+                other.active.is_(True),
+                or_(
+                    and_(Dossier.digitized.is_(True), other.can_review_online.is_(True)),
+                    and_(Dossier.digitized.is_(False), other.can_review_offline.is_(True)),
+                ),
+            )
+            .correlate(Dossier)
+        )
+        if self._presence_by_login:
+            present = present.where(
+                exists().where(
+                    PersonSession.user_id == other.id,
+                    PersonSession.expires_at > now,
+                    PersonSession.revoked_at.is_(None),
+                )
+            )
+        return and_(
+            Dossier.preferred_reviewer_id.is_not(None),
+            Dossier.preferred_reviewer_id != actor.user_id,
+            Dossier.preferred_until > now,
+            present,
+        )
 
     @staticmethod
     def _live_leases(session: Session, user_id: str, now: datetime) -> list[tuple[Assignment, Dossier]]:
@@ -889,6 +964,8 @@ class RegistryPoolReview(ReviewService):
         assignment.reviewer_id, assignment.station_id, assignment.state = actor.user_id, self._station, "active"
         assignment.fence, assignment.expires_at, assignment.ended_at = lease.fence, lease.expires_at, None
         dossier.fence, dossier.lease_expires_at = lease.fence, lease.expires_at
+        if claim.clock is not None:
+            mirror_clock(dossier, claim.clock, now.isoformat())
         session.flush()
         audit.append(
             session,

@@ -97,6 +97,38 @@ class DossierSummary:
 
 
 @dataclass(frozen=True)
+class SupplementItem:
+    """One item of a 补正 notice, as the window shows it: what, why, and whether the dossier answers it yet."""
+
+    item: int  # position on the notice, from 1
+    problem: str
+    problem_label: str
+    material: str | None
+    party_key: str | None
+    field: str | None
+    note: str
+    answer: str | None  # the clerk's note on it
+    addressed: bool  # a new page in its slot, a changed field, or the clerk's note
+
+
+@dataclass(frozen=True)
+class SupplementView:
+    """The last 补正 notice of a dossier (一次性告知): the reviewer's opinion, the time, every item."""
+
+    decision_id: str
+    decided_at: datetime
+    reviewer: str | None
+    note: str
+    open: bool  # the dossier is still returned: the items wait for the applicant
+    items: tuple[SupplementItem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["decided_at"] = self.decided_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
 class DossierDetail:
     id: str
     number: str
@@ -122,11 +154,13 @@ class DossierDetail:
     findings: tuple[FindingView, ...]
     missing: tuple[str, ...] = field(default=())
     accepted_at: datetime | None = None  # 受理: set by the first submission
+    supplement: SupplementView | None = None  # the last 补正 notice, if the dossier was ever returned
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["applied_at"] = self.applied_at.isoformat()
         data["accepted_at"] = self.accepted_at.isoformat() if self.accepted_at else None
+        data["supplement"] = self.supplement.to_json() if self.supplement else None
         return data
 
 

@@ -133,8 +133,9 @@ class Dossier(Base):
     # After 补正: offered first to the reviewer who returned it, until this time (then to the pool).
     preferred_reviewer_id: Mapped[str | None] = mapped_column(String(36))
     preferred_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # A desk with a registry: when it last mirrored the registry's clock (R19) of this dossier (registry time).
-    clock_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A desk with a registry: the registry's clock (R19) of this dossier as last mirrored from the change feed
+    # (acceptance, pauses, stop, and the registry's time of the entry); None until the first one arrives.
+    clock_mirror: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     parties: Mapped[list[Party]] = relationship(
         back_populates="dossier", order_by="Party.position", cascade="all, delete-orphan"

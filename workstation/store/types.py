@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,5 +32,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+_clock: Callable[[], datetime] | None = None
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The time of this process: the system's, unless a drill or a test set another (`set_clock`)."""
+    return _clock() if _clock is not None else datetime.now(UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Run this process on another clock (an aware datetime each call), or back on the system's with None.
+
+    For rehearsing a flow across days, holidays and quarters (the tests of time limits do): every service, the
+    registry and the desks read the time through `utcnow`."""
+    global _clock
+    _clock = clock

@@ -24,7 +24,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from workstation.domain.errors import MissingMaterials
+from workstation.domain.errors import DomainError, MissingMaterials
 from workstation.domain.permissions import Actor
 from workstation.errors import UsageError
 from workstation.services.desk import Desk
@@ -89,15 +89,21 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         Binding("w", "waive", "Waive", id="detail.waive", tooltip="Waive the selected missing material"),
         Binding("s", "submit", "Submit", id="detail.submit", tooltip="Submit the dossier (受理)"),
         Binding("p", "receipt", "Receipt", id="detail.receipt", tooltip="The 受理回执 receipt (text, PDF)"),
+        Binding(
+            "t", "answer", "Answer 补正", id="detail.answer", tooltip="Note how an item of the 补正 notice was met"
+        ),
         Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the dossier list"),
     ]
 
     class Shown(Message):
-        def __init__(self, detail: DossierDetail, active: str | None, note: str = "") -> None:
+        def __init__(
+            self, detail: DossierDetail, active: str | None, note: str = "", clock: Content | None = None
+        ) -> None:
             super().__init__()
             self.detail = detail
             self.active = active
             self.note = note
+            self.clock = clock
 
     class PagesChanged(Message):
         """Posted from the event bus's thread; a burst collapses to one message in the queue."""
@@ -118,12 +124,14 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         self._last_reload = 0.0
         self._busy = False  # a change is running
         self.reloads = 0  # loads started (the live-progress test counts them)
+        self._shown_supplement = False
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
         yield Static(f"{self._number} loading…", id="detail-header", markup=False)
         yield Static("", id="detail-progress", markup=False)
         yield Static("", id="detail-message", markup=False)
+        yield Static("", id="detail-clock", markup=False)
         with Horizontal(id="detail-main"):
             with Vertical(id="pages-pane"):
                 yield PagesTable(id="pages")
@@ -137,6 +145,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     yield FindingsTable(id="findings")
                 with TabPane("Parties 当事人", id="tab-parties"), VerticalScroll():
                     yield Static("", id="detail-parties")
+                with TabPane("补正 Supplement", id="tab-supplement"), VerticalScroll():
+                    yield Static("Never returned for 补正 未退回补正", id="detail-supplement")
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -164,8 +174,9 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
     def _load(self) -> None:
         detail = self._desk.dossiers.show(self._number)
         active = self._desk.intake.active_number()
+        clock = _clock_line(self._desk, self._number)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Shown(detail, active))
+            self.post_message(self.Shown(detail, active, clock=clock))
 
     @on(PagesChanged)
     def _pages_changed(self) -> None:
@@ -204,6 +215,12 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             self.query_one(FindingsTable).fill(detail)
             self.query_one("#detail-missing", Static).update(_missing(detail.missing))
             self.query_one("#detail-parties", Static).update(_parties(detail.parties))
+            self.query_one("#detail-supplement", Static).update(_supplement(detail))
+            if message.clock is not None:
+                self.query_one("#detail-clock", Static).update(message.clock)
+            if detail.status == "returned" and detail.supplement is not None and not self._shown_supplement:
+                self._shown_supplement = True  # a returned dossier opens on what the applicant must bring
+                self.query_one(TabbedContent).active = "tab-supplement"
             _restore_cursor(pages, page_key)
             _restore_cursor(fields, field_key)
             if slots.row_count:
@@ -445,7 +462,32 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         detail = call()
         if note is None:  # the submission: say where it went
             note = f"submitted (受理): status {detail.status} @ {detail.stage}; P shows the receipt"
-        self.post_message(self.Shown(detail, self._desk.intake.active_number(), note))
+        clock = _clock_line(self._desk, self._number)
+        self.post_message(self.Shown(detail, self._desk.intake.active_number(), note, clock=clock))
+
+    def action_answer(self) -> None:
+        detail = self._detail
+        if detail is None or detail.supplement is None or not detail.supplement.open:
+            self._say("Nothing to answer: the dossier is not returned for 补正 未处于补正状态", ok=False)
+            return
+        count = len(detail.supplement.items)
+
+        def given(text: str | None) -> None:
+            if not text:
+                return
+            head, _, note = text.strip().partition(" ")
+            if not head.isdigit() or not 1 <= int(head) <= count or not note.strip():
+                self._say(f"Write the item's number (1–{count}), a space, then what was done", ok=False)
+                return
+            item = int(head)
+            self._change(
+                "answer",
+                lambda: self._desk.dossiers.answer(self._actor, self._number, item, note),
+                f"补正 item {item} answered 已说明",
+            )
+
+        title = f"Answer a 补正 item (1–{count}): number, then what was done"
+        self.app.push_screen(PromptScreen(title, placeholder="e.g. 2 已补交加盖公章的决议原件"), given)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -471,6 +513,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         detail = self._detail
         if action == "receipt":
             return detail is not None
+        if action == "answer":  # only while a 补正 notice waits for the applicant
+            return detail is not None and detail.supplement is not None and detail.supplement.open
         if action == "view_page":
             return self.query_one(PagesTable).row_count > 0
         if action not in EDIT_ACTIONS:
@@ -741,6 +785,59 @@ def _progress(detail: DossierDetail) -> str:
         parts.append(f"{len(detail.findings)} finding(s)")
     parts.append(f"applied {local_time(detail.applied_at)}")
     return " · ".join(parts)
+
+
+def _clock_line(desk: Desk, number: str) -> Content:
+    """The time limit (R19) as this desk knows it: its own, or the registry's as last mirrored, with its age."""
+    try:
+        view = desk.clocks.clock(number)
+    except (UsageError, DomainError) as exc:
+        return Content.styled(f"时限 clock: {error_line(exc)}", "$text-error")
+    parts = [f"时限 clock: {CLOCK_LABELS.get(view.state, view.state)}"]
+    if view.used is not None:
+        parts.append(f"used {view.used}/{view.limit_days} working days 工作日")
+    if view.due is not None:
+        parts.append(f"due {view.due.isoformat()}")
+    if view.source == "registry":
+        parts.append(
+            f"registry's as of {local_time(view.synced_at)}" if view.synced_at else "not synced with the registry"
+        )
+    style = "$text-error" if view.overdue or view.state == "not synced" else ("$text-warning" if view.paused else "")
+    return Content.styled(" · ".join(parts), style) if style else Content(" · ".join(parts))
+
+
+CLOCK_LABELS = {
+    "not accepted yet": "not accepted yet 未受理",
+    "not synced": "not synced 未同步 (the registry keeps it)",
+    "stopped": "stopped 已停止",
+    "overdue": "overdue 已超期",
+    "due today": "due today 今日到期",
+    "paused": "paused 暂停计时",
+    "running": "running 计时中",
+}
+
+
+def _supplement(detail: DossierDetail) -> Content:
+    sup = detail.supplement
+    if sup is None:
+        return Content("Never returned for 补正 未退回补正")
+    state = "open 待补正 — T answers an item" if sup.open else "answered 已补正"
+    lines: list[Content] = [
+        Content.assemble(
+            ("补正告知 notice ", "bold"),
+            f"{local_time(sup.decided_at)} · {sup.reviewer or '—'} · {len(sup.items)} item(s) · {state}",
+        )
+    ]
+    if sup.note:
+        lines.append(Content(f"审核意见 opinion: {sup.note}"))
+    for i in sup.items:
+        what = " ".join(x for x in (i.material, f"[{i.party_key}]" if i.party_key else None, i.field) if x)
+        mark = ("✔ ", "$text-success") if i.addressed else ("✘ ", "$text-error")
+        text = f"{i.item}. {what} — {i.problem_label}" + (f": {i.note}" if i.note else "")
+        lines.append(Content.assemble(mark, text))
+        if i.answer:
+            lines.append(Content(f"     说明 answer: {i.answer}"))
+    return Content("\n").join(lines)
 
 
 def _missing(missing: tuple[str, ...]) -> Content:

@@ -19,11 +19,12 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from workstation.domain.permissions import Actor
+from workstation.domain.permissions import Actor, Permission, has_permission
 from workstation.errors import NotFound, Offline, UsageError
 from workstation.services.desk import Desk
 from workstation.services.review import Heartbeat, LeaseView
 from workstation.tui.screens import error_line, local_time
+from workstation.tui.screens.review_decide import RegisterModal
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 KIND_LABELS = {"enterprise": "企业", "individual": "个人"}
@@ -62,6 +63,7 @@ class ReviewScreen(Screen[None]):
         Binding("enter", "open", "Open", id="review.open", tooltip="Review the selected dossier", priority=True),
         Binding("l", "release", "Release", id="review.release", tooltip="Give the selected dossier back to the pool"),
         Binding("r", "refresh", "Refresh", id="review.refresh", tooltip="Reload my queue and the pool", show=False),
+        Binding("g", "register", "登簿", id="review.register", tooltip="Register an approved dossier (登簿)"),
     ]
 
     HELP = """
@@ -73,6 +75,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
 - `n` claims the next dossier the system assigns (online work first, R16) and opens it.
 - `f` fills your queue to K dossiers, so a network drop does not stop you.
 - `enter` opens the selected dossier; `l` gives it back to the pool.
+- `g` (registrars): 登簿 of an approved dossier, confirmed under your name; the registry applies it.
 """
 
     class Loaded(Message):
@@ -145,7 +148,36 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
     def _row_selected(self) -> None:
         self.action_open()
 
+    def action_register(self) -> None:
+        self._awaiting_register()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.register")
+    def _awaiting_register(self) -> None:
+        waiting = [(n, b, local_time(at)) for n, b, at in self._desk.review.awaiting_register()]
+        self.app.call_from_thread(self._choose_register, waiting)
+
+    def _choose_register(self, waiting: list[tuple[str, str, str]]) -> None:
+        if not waiting:
+            self.notify("Nothing approved waits for 登簿 here 暂无待登簿", title="登簿", markup=False)
+            return
+
+        def chosen(number: str | None) -> None:
+            if number:
+                self._register(number)
+
+        self.app.push_screen(RegisterModal(waiting, self._actor.username), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review.register")
+    def _register(self, number: str) -> None:
+        done = self._desk.review.register(self._actor, number)
+        qc = f"; QC {done['qc']}" if done.get("qc") else ""
+        self.app.call_from_thread(
+            self.notify, f"{number}: 登簿 recorded ({done['status']} @ {done['stage']}){qc}", title="登簿", markup=False
+        )
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "register":
+            return has_permission(self._actor, Permission.REGISTER)
         if action in ("open", "release"):
             return self._selected() is not None
         if action in ("next", "fill"):

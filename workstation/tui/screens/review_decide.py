@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets import Input, OptionList, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from workstation.domain.review import ReturnItem
@@ -77,6 +77,44 @@ class ApproveModal(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class RegisterModal(ModalScreen[str | None]):
+    """登簿: the registrar picks an approved dossier and confirms, under their own name, that it is registered."""
+
+    CSS_PATH = "review_decide.tcss"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="review.register.no", tooltip="Back without registering"),
+    ]
+    HELP = """
+## 登簿 Register
+
+The approved dossiers waiting for 登簿. `enter` on one registers it under your name (登簿人) — the registry
+records it and opens QC when the rules say so (R3). `escape` goes back.
+"""
+
+    def __init__(self, waiting: Sequence[tuple[str, str, str]], registrar: str) -> None:
+        super().__init__()
+        self._waiting = list(waiting)
+        self._registrar = registrar
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="decide-box", classes="decide-approve"):
+            yield Static("登簿 Register", classes="decide-title")
+            yield Static(
+                f"登簿人 registrar: {self._registrar}. Enter registers the selected dossier; Esc cancels.",
+                id="register-text",
+                markup=False,
+            )
+            yield OptionList(*(f"{n}  {b}  approved {at}" for n, b, at in self._waiting), id="register-list")
+        yield KeysFooter()
+
+    @on(OptionList.OptionSelected, "#register-list")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self._waiting[event.option_index][0])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class ReturnModal(ModalScreen[list[ReturnItem] | None]):

@@ -24,7 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("dossiers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("preferred_reviewer_id", sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column("preferred_until", UTCDateTime(), nullable=True))
-        batch_op.add_column(sa.Column("clock_synced_at", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("clock_mirror", sa.JSON(), nullable=True))
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("baseline", sa.JSON(), nullable=True))
     op.create_table(
@@ -56,7 +56,7 @@ def downgrade() -> None:
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.drop_column("baseline")
     with op.batch_alter_table("dossiers", schema=None) as batch_op:
-        batch_op.drop_column("clock_synced_at")
+        batch_op.drop_column("clock_mirror")
         batch_op.drop_column("preferred_until")
         batch_op.drop_column("preferred_reviewer_id")
     with op.batch_alter_table("stations", schema=None) as batch_op:

@@ -9,8 +9,11 @@ STAMP  := $(VENV)/.installed-stamp
 run: setup
 	$(VENV)/bin/workstation demo
 
+# Two workers by default (the suite is sized for a 2-core machine); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 setup: system $(STAMP)
 

@@ -7,12 +7,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from workstation.config import Settings, load_settings
 from workstation.services.desk import Desk, open_desk
 
-PG_URL = os.environ.get("WS_TEST_PG_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """Under parallel workers (`pytest -n`), each worker its own PostgreSQL database (`<name>_gw0`, …), created
+    here if missing, so one worker's reset never drops another's tables. The URL is put back into the
+    environment, where every test module and child process reads it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    mine = base.set(database=name).render_as_string(hide_password=False)
+    os.environ["WS_TEST_PG_URL"] = mine
+    return mine
+
+
+PG_URL = _worker_database(os.environ.get("WS_TEST_PG_URL"))
 REQUIRE_PG = os.environ.get("WS_TEST_REQUIRE_PG") == "1"
 ADMIN_PASSWORD = "admin-pass-1"
 

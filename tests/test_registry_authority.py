@@ -504,3 +504,40 @@ def test_malformed_payloads_of_every_op_kind_are_refused_per_op_and_never_a_500(
     assert refused == events == len(sent)
     assert at_registry(city, city.submitted.id)[1:3] == ("REVIEW", "submitted")
     victim_syncs_clean(city)
+
+
+def test_a_return_must_name_the_checklist_and_a_resubmission_must_answer_it_at_the_registry_too(
+    city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lease = city.review.claim().json()["lease"]
+    version = at_registry(city, city.submitted.id)[0]
+
+    def returning(*items: dict[str, Any]) -> dict[str, Any]:
+        payload = {"decision": "return", "lease_id": lease["lease_id"], "fence": lease["fence"], "items": list(items)}
+        return op("review.decision", city.submitted.id, payload, base_version=version, actor="rev1")
+
+    off_list = city.review.result(returning({"problem": "missing", "material": "M99"}))
+    assert (off_list["status"], off_list["code"]) == ("refused", "bad_op") and "M99" in off_list["message"]
+    assert at_registry(city, city.submitted.id)[:3] == (version, "REVIEW", "in_review")  # the lease still holds
+    good = city.review.result(
+        returning(
+            {"problem": "missing", "material": "M01"}, {"problem": "defective", "material": "M03", "party_key": "p1"}
+        )
+    )
+    assert good["status"] == "applied"
+    victim_syncs_clean(city)
+    shown = city.desk.dossiers.show(city.submitted.number)
+    assert shown.status == "returned" and shown.supplement is not None and len(shown.supplement.items) == 2
+
+    # A careless desk that skips its own check (answers one item, adds nothing) is refused at the registry too.
+    monkeypatch.setattr("workstation.services.dossiers.check_addressed", lambda *a, **k: None)
+    clerk = city.desk.users.actor("clerk1")
+    city.desk.dossiers.answer(clerk, city.submitted.number, 1, "申请书已补签")
+    city.desk.dossiers.submit(clerk, city.submitted.number)
+    report = city.agent.sync_once()
+    assert report.quarantined == 1
+    parked = city.agent.status().quarantined
+    assert [p["kind"] for p in parked] == ["dossier.resubmit"]
+    assert "incomplete" in parked[0]["reason"] and "2. M03 p1 (defective)" in parked[0]["reason"]
+    assert at_registry(city, city.submitted.id)[2] == "returned"
+    assert city.desk.dossiers.show(city.submitted.number).status == "returned"  # the desk's copy follows

@@ -782,12 +782,13 @@ class Registry:
         dossier.stage, dossier.status = after.stage.value, after.status.value
         if isinstance(op, ResubmitOp):
             who = op.actor or f"station:{station_id}"
-            answers = {a.item: a.note.strip() for a in op.payload.answers if a.note.strip()}
+            returned = latest_return(session, dossier.id)
+            count = len(returned.items or []) if returned is not None else 0
+            answers = {a.item: a.note.strip() for a in op.payload.answers if a.note.strip() and a.item <= count}
             try:  # every item of the notice answered, as the registry holds the notice and the content now
                 check_addressed(session, dossier, answers)
             except DomainError as exc:
                 raise _Refuse(ErrorCode.INCOMPLETE, str(exc)) from None
-            returned = latest_return(session, dossier.id)
             if returned is not None and answers:
                 record_answers(session, dossier, returned.id, answers, who)
             end_supplement_pause(session, dossier.id, now, who)

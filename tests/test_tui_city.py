@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import OptionList
+from textual.widgets import DataTable, OptionList
 
 from tests.review_helpers import submitted
 from tests.tui_helpers import add_user, make_desk, run_app, text_of, wait_for_workers, wait_until
@@ -99,3 +99,29 @@ def test_a_registrar_registers_an_approved_dossier_from_the_review_desk(desk: De
 
     run_app(desk, script, actor=registrar, mode="review")
     assert desk.review.show_state(number) == ("ISSUE", "registered")
+
+
+def test_the_registrar_finds_the_correction_a_major_error_opened_in_the_qc_area(desk: Desk) -> None:
+    clerk = add_user(desk, "clerk1", ["clerk"])
+    registrar = add_user(desk, "reg1", ["reviewer", "registrar"], can_review_online=True, can_review_offline=True)
+    inspector = add_user(desk, "qc1", ["qc"])
+    number = submitted(desk, clerk, business="MORT_CIP", kind="enterprise").number
+    lease = desk.review.claim_next(registrar)
+    assert lease is not None
+    desk.review.decide(registrar, number, "approve", lease_id=lease.lease_id, fence=lease.fence)
+    desk.review.register(registrar, number)  # 在建工程抵押: inspected 100 % (R3)
+    check = next(c for c in desk.qc.pending() if c.number == number)
+    desk.qc.record(inspector, check.id, "major", defects=["抵押面积有误"])
+
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("f5")
+        await wait_for_workers(pilot, rounds=3)
+        screen = pilot.app.screen
+        assert not screen.check_action("record", ())  # inspectors record; the registrar works the cases
+        await pilot.press("c")
+        await wait_for_workers(pilot)
+        assert screen.check_action("resolve", ())
+        table = screen.query_one("#qc-corrections", DataTable)
+        assert number in " ".join(str(cell) for cell in table.get_row_at(0))
+
+    run_app(desk, script, actor=registrar, mode="review")

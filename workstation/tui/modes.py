@@ -30,7 +30,8 @@ def modes_for(actor: Actor) -> tuple[Mode, ...]:
         allowed.add("intake")
     if has_permission(actor, Permission.REVIEW_DECIDE):
         allowed.add("review")
-    if has_permission(actor, Permission.QC_INSPECT):
+    # QC: inspectors record results; whoever may 登簿 receives the correction cases a major error opens (R4).
+    if has_permission(actor, Permission.QC_INSPECT) or has_permission(actor, Permission.REGISTER):
         allowed.add("qc")
     if has_permission(actor, Permission.USER_MANAGE) or has_permission(actor, Permission.STATION_MANAGE):
         allowed.add("admin")

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from workstation.domain.permissions import Actor
+from workstation.domain.permissions import Actor, Permission, has_permission
 from workstation.services.desk import Desk
 from workstation.services.qc import CorrectionView, QcCheckView
 from workstation.tui.screens import error_line, local_time
@@ -229,9 +229,10 @@ Checks of registered dossiers, pending first; corrections (更正) opened by maj
         if not self.is_mounted or not self.query("#qc-tabs"):
             return True
         on_corrections = self._on_corrections()
-        if action == "record":
+        if action == "record":  # inspectors only; a registrar here works the correction cases
             check = None if on_corrections else self._selected_check()
-            return check is not None and check.state == "pending"
+            inspector = has_permission(self._actor, Permission.QC_INSPECT)
+            return inspector and check is not None and check.state == "pending"
         if action == "resolve":
             case = self._selected_correction() if on_corrections else None
             return case is not None and case.state == "open"

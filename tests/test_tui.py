@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 
+from tests.tui_helpers import wait_until
 from workstation.config import load_settings
 from workstation.services.desk import Desk, open_desk
 from workstation.tui.app import WorkstationApp
@@ -175,6 +176,8 @@ def test_admin_without_clerk_role_cannot_open_intake_and_the_service_refuses_any
         await pilot.pause()
         await pilot.click("#create")
         await wait_for_workers(pilot)
+        # The refusal comes back from a worker as a message: under load it may land a moment after the worker ends.
+        await wait_until(pilot, lambda: text_of(pilot, "#new-dossier-error") != "")
 
         assert isinstance(pilot.app.screen, NewDossierScreen)
         assert text_of(pilot, "#new-dossier-error") == "user 'admin' (admin) may not dossier_create"

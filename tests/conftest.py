@@ -47,6 +47,16 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture
+def registry_db() -> str | None:
+    """A registry's database for the city runs: PostgreSQL (reset) where the tests have one (CI), else None for
+    the registry's own SQLite."""
+    if not PG_URL:
+        return None
+    _reset_postgres(PG_URL)
+    return PG_URL
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

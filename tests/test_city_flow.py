@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -33,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from sync.client import SyncAgent, Transient
 from tests.faultproxy import FaultProxy
@@ -50,7 +49,6 @@ from workstation.store.types import set_clock
 
 pytestmark = pytest.mark.slow
 
-PG_URL = os.environ.get("WS_TEST_PG_URL")
 WINDOW, REVIEW, QC = "JN-W01", "JN-REV", "JN-QC"
 
 
@@ -78,19 +76,6 @@ def clock() -> Iterator[RehearsalClock]:
         yield rehearsal
     finally:
         set_clock(None)
-
-
-@pytest.fixture
-def registry_db() -> Iterator[str | None]:
-    if not PG_URL:
-        yield None
-        return
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    yield PG_URL
 
 
 @dataclass

@@ -9,16 +9,14 @@ registry decided, and no desk learned of another's dossiers.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 
 from sync.client import SyncAgent, Transient
 from tests.faultproxy import FaultProxy
@@ -40,22 +38,6 @@ from workstation.store.models import (
 from workstation.store.types import utcnow
 
 pytestmark = pytest.mark.slow
-
-PG_URL = os.environ.get("WS_TEST_PG_URL")
-
-
-@pytest.fixture
-def registry_db() -> Iterator[str | None]:
-    """PostgreSQL where the tests have one (CI), else the registry's SQLite."""
-    if not PG_URL:
-        yield None
-        return
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    yield PG_URL
 
 
 def drain(agent: SyncAgent, proxy: FaultProxy, *, deadline: float = 90.0) -> None:

@@ -15,18 +15,31 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from ocr.codes import normalize, repair
 from ocr.engines.base import Box, Line
-from ocr.values import clean_text, fold, parse_area, parse_date, parse_dates, parse_decimal, parse_money
+from ocr.grammar import (
+    NO_HINT,
+    Found,
+    Hint,
+    find_address,
+    find_area,
+    find_date,
+    find_money,
+    find_person,
+    strip_label_tail,
+)
+from ocr.values import clean_text, fold, parse_dates, parse_decimal
 
 IDENTIFIER_TYPES = ("uscc", "id_number", "unit_number", "cert_number")
 VALUE_TYPES = (
     *IDENTIFIER_TYPES,
     "text",
+    "address",
     "org",
     "person",
     "date",
@@ -80,6 +93,21 @@ _ORG_WORDS = (
 )
 _PERSON = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff·]{1,5}$")
 COMMON_STOPS = "common"
+GRAMMAR = "grammar"
+# Types whose value can be told apart inside running text (by its unit, its marker, its shape).
+_SENTENCE_TYPES = ("area", "money", "date", "address")
+# How much a place of finding is trusted: the value right after its label on the same line is the surest.
+PLACE_SAME_LINE = 1.0
+PLACE_PATTERN = 1.0
+PLACE_RIGHT = 0.97
+PLACE_BELOW = 0.93
+PLACE_SENTENCE = 0.93
+PLACE_INSIDE = 0.9  # a label inside a line, not standing as a label
+PLACE_SCAN = 0.9
+# A second reading of another value this close to the best one makes the best one doubtful.
+_RIVAL = 0.9
+_NEAR = 0.9  # a reading found earlier wins over a surer one found later when it is this close
+_RIVAL_PENALTY = 0.8
 _MAX_DATE_RESIDUE = 5
 _DATE_LABELS = re.compile(r"(签订日期|签署日期|填发日期|开具日期|申请日期|日期|时间)[:：]?")
 
@@ -94,6 +122,8 @@ class FieldSpec:
     before: str | None = None
     scan: bool = False
     options: tuple[str, ...] = ()  # for choice: the printed options of the row of check boxes
+    exclude: tuple[str, ...] = ()  # words that, printed just before a label, make it another value's (套内建筑面积)
+    sentence: bool = False  # also look for the label inside running text (joined over line breaks)
 
 
 @dataclass(frozen=True)
@@ -105,6 +135,7 @@ class FieldValue:
     raw: str | None = None  # what was read, when a repair changed it
     repaired: bool = False
     note: str | None = None  # why it is invalid, or what was repaired
+    found: str | None = None  # how: pattern, label, right, below, sentence, inside, scan, date
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"value": self.value, "confidence": round(self.confidence, 3), "valid": self.valid}
@@ -115,7 +146,12 @@ class FieldValue:
             data["raw"] = self.raw
         if self.note:
             data["note"] = self.note
+        if self.found:
+            data["found"] = self.found
         return data
+
+
+_SPEC_KEYS = {"type", "labels", "patterns", "after", "before", "scan", "options", "exclude", "sentence", "grammar"}
 
 
 def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
@@ -123,6 +159,11 @@ def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
     specs: dict[str, tuple[FieldSpec, ...]] = {}
     data = tomllib.loads(raw)
     common = data.pop("common", {})
+    grammar = data.pop(GRAMMAR, {})
+    for key, table in grammar.items():
+        unknown = set(table) - {"labels", "exclude"}
+        if unknown:
+            raise ValueError(f"fields.toml: grammar.{key}: unknown keys {sorted(unknown)}")
     specs[COMMON_STOPS] = tuple(
         FieldSpec(key=f"stop:{label}", type="text", labels=(fold(label),)) for label in common.get("stops", [])
     )
@@ -133,7 +174,7 @@ def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
             kind = table.get("type")
             if kind not in VALUE_TYPES:
                 raise ValueError(f"{where}: unknown type {kind!r}")
-            unknown = set(table) - {"type", "labels", "patterns", "after", "before", "scan", "options"}
+            unknown = set(table) - _SPEC_KEYS
             if unknown:
                 raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
             try:
@@ -142,7 +183,11 @@ def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
                 raise ValueError(f"{where}: bad pattern: {exc}") from None
             if any("v" not in p.groupindex for p in patterns):
                 raise ValueError(f"{where}: every pattern needs a group named v")
-            labels = tuple(fold(label) for label in table.get("labels", []))
+            shared = grammar.get(key, {}) if table.get("grammar", True) else {}
+            labels = tuple(
+                dict.fromkeys(fold(label) for label in (*table.get("labels", []), *shared.get("labels", [])))
+            )
+            exclude = tuple(dict.fromkeys(fold(w) for w in (*table.get("exclude", []), *shared.get("exclude", []))))
             if not (labels or patterns or kind == "doc_date" or table.get("scan")):
                 raise ValueError(f"{where}: no labels, patterns or scan: it can never be found")
             items.append(
@@ -155,10 +200,17 @@ def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
                     before=fold(table["before"]) if "before" in table else None,
                     scan=bool(table.get("scan", False)),
                     options=tuple(fold(o) for o in table.get("options", [])),
+                    exclude=exclude,
+                    sentence=bool(table.get("sentence", kind in _SENTENCE_TYPES and bool(labels))),
                 )
             )
         specs[material] = tuple(items)
     return specs
+
+
+def _merged(table: Mapping[str, Any], shared: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """The material's own words first, then the grammar's shared ones, folded, each once."""
+    return tuple(dict.fromkeys(fold(word) for word in (*table.get(name, []), *shared.get(name, []))))
 
 
 @cache
@@ -171,6 +223,9 @@ class _Candidate:
     text: str
     box: Box
     confidence: float
+    place: float = PLACE_SAME_LINE
+    found: str = "label"
+    hint: Hint = NO_HINT
 
 
 def _spaced(text: str) -> str:
@@ -223,15 +278,31 @@ def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
-def _label_at(text: str, label: str, *, strict: bool) -> int | None:
-    """Where `label` ends in `text`; strictly only where it stands as a label (line start or after a separator)."""
+def _label_at(text: str, label: str, *, strict: bool, exclude: Sequence[str] = ()) -> int | None:
+    """Where `label` ends in `text`; strictly only where it stands as a label (line start or after a separator).
+
+    Never where one of `exclude` is printed just before it: 套内建筑面积 is not the 建筑面积.
+    """
     start = 0
     while (pos := text.find(label, start)) >= 0:
         before = text[pos - 1] if pos else ""
-        if not strict or not before or not _is_cjk(before):
+        excluded = _excluded(text, pos, exclude)
+        if not excluded and (not strict or not before or not _is_cjk(before)):
             return pos + len(label)
         start = pos + 1
     return None
+
+
+_CLAUSE = re.compile(r"[,.;:，。；：、()（）\s]")
+
+
+def _excluded(text: str, pos: int, exclude: Sequence[str]) -> bool:
+    """A word of `exclude` qualifies the label at `pos`: in the few characters before it, in the same clause
+    (分摊建筑面积, 套内面积, 土地使用权面积), not in the one before ("宗地面积，建筑面积 89.5")."""
+    if not exclude:
+        return False
+    head = _CLAUSE.split(text[max(0, pos - 8) : pos])[-1]
+    return any(word in head for word in exclude)
 
 
 def _cut_at_stop(rest: str, stops: Sequence[str], own: str) -> str:
@@ -244,6 +315,12 @@ def _cut_at_stop(rest: str, stops: Sequence[str], own: str) -> str:
         if 0 < pos < cut:
             cut = pos
     return rest[:cut].rstrip(" :：")
+
+
+def _label_hint(label: str, tail: Hint) -> Hint:
+    """What the label says about its value's unit, from its own text (建筑面积(m2)) and what follows it."""
+    unit = tail.unit or bool(re.search(r"[(（](?:m2|平方米|元|万元)[)）]", label))
+    return Hint(wan=tail.wan or "万元" in label, unit=unit)
 
 
 def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> list[_Candidate]:
@@ -259,20 +336,23 @@ def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> lis
             if not strict and len(label) < 4:
                 continue
             for i in rows:
-                end = _label_at(page.folded[i], label, strict=strict)
+                end = _label_at(page.folded[i], label, strict=strict, exclude=spec.exclude)
                 if end is None:
                     continue
                 line = page.lines[i]
-                rest = _cut_at_stop(_LEADING.sub("", page.after_label(i, end)), stops, label)
+                tail, tail_hint = strip_label_tail(page.after_label(i, end).lstrip())
+                hint = _label_hint(label, tail_hint)
+                rest = _cut_at_stop(_LEADING.sub("", tail), stops, label)
+                place = PLACE_SAME_LINE if strict else PLACE_INSIDE
                 if rest:
-                    found.append(_Candidate(rest, line.box, line.confidence))
-                found.extend(_neighbours(i, page, stops))
+                    found.append(_Candidate(rest, line.box, line.confidence, place, "label", hint))
+                found.extend(_neighbours(i, page, stops, hint, strict))
             if found:
                 return found
     return []
 
 
-def _neighbours(i: int, page: _Page, stops: Sequence[str]) -> list[_Candidate]:
+def _neighbours(i: int, page: _Page, stops: Sequence[str], hint: Hint, strict: bool) -> list[_Candidate]:
     """The cell to the right on the same row, then the line just below, of a label line."""
     l0, t0, r0, b0 = page.lines[i].box
     height = max(1, b0 - t0)
@@ -288,11 +368,16 @@ def _neighbours(i: int, page: _Page, stops: Sequence[str]) -> list[_Candidate]:
             # A table's value sits under its header: rank by how well the centres line up.
             below.append((abs((l1 + r1) - (l0 + r0)) // 2, j))
     out = []
-    for _, j in sorted(right)[:1] + sorted(below)[:1]:
+    scale = 1.0 if strict else PLACE_INSIDE
+    for (_, j), place, how in [
+        *((r, PLACE_RIGHT, "right") for r in sorted(right)[:1]),
+        *((b, PLACE_BELOW, "below") for b in sorted(below)[:1]),
+    ]:
         text = page.folded[j]
         if any(text.startswith(stop) for stop in stops if len(stop) >= 2):
             continue  # the neighbour is another label, not a value
-        out.append(_Candidate(_LEADING.sub("", page.spaced[j]), page.lines[j].box, page.lines[j].confidence))
+        line = page.lines[j]
+        out.append(_Candidate(_LEADING.sub("", page.spaced[j]), line.box, line.confidence, place * scale, how, hint))
     return out
 
 
@@ -301,7 +386,28 @@ def _pattern_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:
     for pattern in spec.patterns:
         for match in pattern.finditer(page.joined):
             line = page.line_at(match.start("v"))
-            found.append(_Candidate(match.group("v"), line.box, line.confidence))
+            found.append(_Candidate(match.group("v"), line.box, line.confidence, PLACE_PATTERN, "pattern"))
+    return found
+
+
+def _sentence_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:
+    """A label inside running text, the value after it up to its unit or punctuation, over line breaks:
+    "该房屋坐落于…，建筑面积共89.50平方米" or "成交价格：人民币贰佰捌拾陆万元整"."""
+    found = []
+    text = page.joined
+    for label in sorted(spec.labels, key=len, reverse=True):
+        if len(label) < 2:
+            continue
+        start = 0
+        while (pos := text.find(label, start)) >= 0:
+            start = pos + 1
+            if _excluded(text, pos, spec.exclude):
+                continue
+            end = pos + len(label)
+            line = page.line_at(end)
+            tail, tail_hint = strip_label_tail(text[end : end + 90])
+            hint = _label_hint(label, tail_hint)
+            found.append(_Candidate(tail, line.box, line.confidence, PLACE_SENTENCE, "sentence", hint))
     return found
 
 
@@ -316,29 +422,32 @@ def _looks_like_org(text: str) -> bool:
 _ONE_CELL = ("text", "org", "person", "code")
 
 
-def _parse_plain(kind: str, text: str) -> str | None:
+def _parse_plain(kind: str, text: str, hint: Hint) -> Found | None:
+    """The value of `kind` in the text after its label, and how well the text fitted its grammar."""
+    if kind == "area":
+        return find_area(text, hint)
+    if kind == "money":
+        return find_money(text, hint)
+    if kind in ("date", "doc_date"):
+        return find_date(text)
+    if kind == "date_end":
+        return find_date(text, last=True)
+    if kind == "address":
+        return find_address(text)
+    if kind == "person":
+        found = find_person(text)
+        return found if found is not None and not _looks_like_org(found.value) else None
     if kind in _ONE_CELL:
         text = text.strip().split(" ")[0] if text.strip() else ""
     if kind == "text":
-        return clean_text(text)
+        value = clean_text(text)
+        return Found(value, 1.0) if value else None
     if kind == "org":
         value = clean_text(text)
-        return value if value and _looks_like_org(value) else None
-    if kind == "person":
-        value = clean_text(text)
-        return value if value and _PERSON.match(value) and not _looks_like_org(value) else None
-    if kind in ("date", "doc_date"):
-        return parse_date(text)
-    if kind == "date_end":
-        dates = parse_dates(text)
-        return dates[-1] if len(dates) >= 2 else None
-    if kind == "money":
-        return parse_money(text)
-    if kind == "area":
-        return parse_area(text)
+        return Found(value, 1.0) if value and _looks_like_org(value) else None
     if kind == "code":
         match = re.search(r"[0-9A-Za-z][0-9A-Za-z-]{3,}", text)
-        return match.group(0).upper() if match else None
+        return Found(match.group(0).upper(), 1.0 if match.start() <= 2 else 0.95) if match else None
     raise ValueError(f"unknown field type {kind!r}")
 
 
@@ -370,23 +479,29 @@ def _identifier(kind: str, cand: _Candidate) -> FieldValue | None:
         return None
     fixed = repair(kind, _as_read(token, cand.text))
     check = fixed.check
+    # A value that passes its check is read right whatever the place it was found; the place still tells
+    # whether it is this field's value (the other party's number printed on the same page).
+    place = max(cand.place, 0.97) if cand.found != "scan" else cand.place
     if fixed.value is not None and check is not None:
         note = "; ".join(check.warnings) or None
         if fixed.repaired:
             note = f"repaired from {token}" + (f"; {note}" if note else "")
         return FieldValue(
             value=fixed.value,
-            confidence=cand.confidence * fixed.confidence_factor * (1.0 if check.valid else 0.6),
+            confidence=cand.confidence * place * fixed.confidence_factor * (1.0 if check.valid else 0.6),
             valid=check.valid,
             box=cand.box,
             raw=token if fixed.repaired else None,
             repaired=fixed.repaired,
             note=note,
+            found=cand.found,
         )
     reason = "; ".join(check.errors) if check is not None and check.errors else "does not check"
     if fixed.candidates:
         reason += f"; ambiguous repairs: {', '.join(fixed.candidates)}"
-    return FieldValue(value=token, confidence=cand.confidence * 0.3, valid=False, box=cand.box, note=reason)
+    return FieldValue(
+        value=token, confidence=cand.confidence * 0.3, valid=False, box=cand.box, note=reason, found=cand.found
+    )
 
 
 def _other_kind(kind: str, token: str) -> bool:
@@ -420,23 +535,62 @@ def _token(kind: str, text: str) -> str | None:
 def _value(spec: FieldSpec, cand: _Candidate) -> FieldValue | None:
     if spec.type in IDENTIFIER_TYPES:
         return _identifier(spec.type, cand)
-    value = _ticked(cand.text, spec.options) if spec.type == "choice" else _parse_plain(spec.type, cand.text)
-    if value is None:
+    if spec.type == "choice":
+        chosen = _ticked(cand.text, spec.options)
+        found = Found(chosen, 1.0) if chosen is not None else None
+    else:
+        found = _parse_plain(spec.type, cand.text, cand.hint)
+    if found is None:
         return None
-    return FieldValue(value=value, confidence=cand.confidence, valid=True, box=cand.box)
+    return FieldValue(
+        value=found.value,
+        confidence=cand.confidence * cand.place * found.fit,
+        valid=True,
+        box=cand.box,
+        note=found.note,
+        found=cand.found,
+    )
 
 
-def _first(spec: FieldSpec, candidates: Sequence[_Candidate]) -> FieldValue | None:
-    """The first valid value; failing that, the first readable one (kept, marked invalid)."""
-    fallback = None
+def _best(spec: FieldSpec, candidates: Sequence[_Candidate]) -> FieldValue | None:
+    """The first valid value nearly as sure as the surest one; failing any, the first readable one (kept,
+    marked invalid). Candidates come nearest-first (patterns, the label's line, its right cell, below, then
+    inside running text), so the order breaks near-ties the way the page is read.
+
+    A rival reading of another value, found at a label and nearly as sure, makes the chosen one doubtful: its
+    confidence drops and the note names the rival, so the clerk checks it against the page.
+    """
+    fallback: FieldValue | None = None
+    valid: list[tuple[FieldValue, str]] = []
     for cand in candidates:
         value = _value(spec, cand)
         if value is None:
             continue
         if value.valid:
-            return value
-        fallback = fallback or value
-    return fallback
+            valid.append((value, cand.found))
+        else:
+            fallback = fallback or value
+    if not valid:
+        return fallback
+    surest = max(v.confidence for v, _ in valid)
+    best = next(v for v, _ in valid if v.confidence >= _NEAR * surest)
+    # The same value found again (at another label, inside a sentence) is as sure as its surest finding.
+    best = replace(best, confidence=max(v.confidence for v, _ in valid if _same(spec.type, v.value, best.value)))
+    rivals = [
+        v
+        for v, how in valid
+        if how != "pattern" and not _same(spec.type, v.value, best.value) and v.confidence >= _RIVAL * best.confidence
+    ]
+    if rivals:
+        note = f"also read {rivals[0].value}" + (f"; {best.note}" if best.note else "")
+        best = replace(best, confidence=best.confidence * _RIVAL_PENALTY, note=note)
+    return best
+
+
+def _same(kind: str, a: str, b: str) -> bool:
+    if kind in ("money", "area"):
+        return numbers_equal(a, b)
+    return a == b
 
 
 def _scan(kind: str, page: _Page) -> FieldValue | None:
@@ -446,7 +600,7 @@ def _scan(kind: str, page: _Page) -> FieldValue | None:
     sources.append((normalize(page.joined), page.lines[0] if page.lines else Line("", (0, 0, 0, 0), 0.0)))
     for text, line in sources:
         for match in _SCAN_PATTERNS[kind].finditer(text):
-            value = _identifier(kind, _Candidate(match.group(0), line.box, line.confidence))
+            value = _identifier(kind, _Candidate(match.group(0), line.box, line.confidence, PLACE_SCAN, "scan"))
             if value is not None and value.valid:
                 return value
             fallback = fallback or value
@@ -471,22 +625,30 @@ def _document_date(page: _Page) -> FieldValue | None:
     if best is None:
         return None
     line = page.lines[best[1]]
-    return FieldValue(value=best[0], confidence=line.confidence * 0.9, valid=True, box=line.box)
+    return FieldValue(value=best[0], confidence=line.confidence * 0.9, valid=True, box=line.box, found="date")
 
 
 def extract_fields(
     material: str, lines: Sequence[Line], specs: Mapping[str, Sequence[FieldSpec]] | None = None
 ) -> dict[str, FieldValue]:
-    """The fields `material` carries, as read from `lines` (reading order, boxes in page pixels)."""
+    """The fields `material` carries, as read from `lines` (reading order, boxes in page pixels).
+
+    Each field's candidates are gathered from its patterns, its labels (same line, the cell to the right, the
+    line below), and, for values a grammar can tell apart, the label inside running text; the surest valid
+    reading wins. Identifiers are also scanned for anywhere on the page when nothing else found them.
+    """
     table = (specs if specs is not None else default_specs()).get(material, ())
     page = _Page(lines)
     every = specs if specs is not None else default_specs()
     stops = [label for spec in (*table, *every.get(COMMON_STOPS, ())) for label in spec.labels]
     out: dict[str, FieldValue] = {}
     for spec in table:
-        value = _first(spec, _pattern_candidates(spec, page)) if spec.patterns else None
-        if (value is None or not value.valid) and spec.labels:
-            value = _first(spec, _label_candidates(spec, page, stops)) or value
+        candidates = _pattern_candidates(spec, page) if spec.patterns else []
+        if spec.labels:
+            candidates += _label_candidates(spec, page, stops)
+            if spec.sentence:
+                candidates += _sentence_candidates(spec, page)
+        value = _best(spec, candidates)
         if (value is None or not value.valid) and spec.scan and spec.type in IDENTIFIER_TYPES:
             value = _scan(spec.type, page) or value
         if value is None and spec.type == "doc_date":

@@ -103,14 +103,51 @@ def _date(year: str, month: str, day: str) -> str | None:
     return found.isoformat() if MIN_YEAR <= found.year <= MAX_YEAR else None
 
 
+# 二〇二六年三月十五日: the year digit by digit, month and day as numbers (十二, 三十一).
+_CN_DIGIT = "〇一二三四五六七八九"
+_CN_DATE = re.compile(
+    r"([〇零○Ｏ一二三四五六七八九]{4})\s*年\s*([一二三四五六七八九十]{1,3})\s*月\s*([一二三四五六七八九十]{1,3})\s*日"
+)
+
+
+def _cn_number(s: str) -> int:
+    """一…九十九 as written in dates: 十 = 10, 十二 = 12, 二十 = 20, 三十一 = 31."""
+    if "十" not in s:
+        return _CN_DIGIT.index(s) if len(s) == 1 else -1
+    tens, _, ones = s.partition("十")
+    return (_CN_DIGIT.index(tens) if tens else 1) * 10 + (_CN_DIGIT.index(ones) if ones else 0)
+
+
+def _cn_date(s: str) -> list[tuple[int, str]]:
+    found = []
+    for match in _CN_DATE.finditer(s):
+        year = "".join(str(_CN_DIGIT.index("〇" if ch in "零○O" else ch)) for ch in match.group(1))
+        try:
+            month, day = _cn_number(match.group(2)), _cn_number(match.group(3))
+        except ValueError:
+            continue
+        iso = _date(year, str(month), str(day)) if month > 0 and day > 0 else None
+        if iso is not None:
+            found.append((match.start(), iso))
+    return found
+
+
 def parse_date(text: str) -> str | None:
-    """The first real calendar date: 2026年3月15日, 2026-03-15, 2026.03.15 or 20260315."""
+    """The first real calendar date: 2026年3月15日, 2026-03-15, 2026.03.15, 2026/3/15, 20260315 or
+    二〇二六年三月十五日."""
     s = fold(text)
-    for pattern in _DATE_PATTERNS:
+    for pattern in _DATE_PATTERNS[:2]:
         for match in pattern.finditer(s):
             found = _date(match.group(1), match.group(2), match.group(3))
             if found is not None:
                 return found
+    chinese = _cn_date(s)
+    if chinese:
+        return chinese[0][1]
+    for match in _DATE_PATTERNS[2].finditer(s):
+        found = _date(match.group(1), match.group(2), match.group(3))
+        if found is not None:
+            return found
     return None
 
 
@@ -123,6 +160,7 @@ def parse_dates(text: str) -> list[str]:
             iso = _date(match.group(1), match.group(2), match.group(3))
             if iso is not None:
                 found.append((match.start(), iso))
+    found.extend(_cn_date(s))
     return [iso for _, iso in sorted(found)]
 
 

@@ -462,3 +462,15 @@ def test_check_dossier_never_raises_on_arbitrary_fields(
 ) -> None:
     for finding in check_dossier(business, parties, docs, today=date(2026, 9, 30)):
         assert finding.severity in {"error", "warning", "info"}
+
+
+# --------------------------------------------------------------------------------------------- the loan
+
+
+def test_a_mortgage_contract_securing_another_amount_than_the_loan_is_a_warning() -> None:
+    case = Case("case-02")  # MORT_FIRST: loan contract and mortgage contract
+    assert [f for f in case.check() if f.rule == "loan_amount_mismatch"] == []
+    mortgage = next(d.page_id for d in case.docs if d.material == "M20")
+    finding = only(case.check(case.altered(mortgage, loan_amount_yuan="1.00")), "loan_amount_mismatch")
+    assert finding.severity == "warning"
+    assert len(finding.page_ids) == 2

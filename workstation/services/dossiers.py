@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ocr.codes import CodeError, parse_id_number, parse_uscc
+from ocr.corroborate import Reading, corroborate
 from workstation.domain.catalogue import Business, Catalogue
 from workstation.domain.checklist import (
     PartyRef,
@@ -720,6 +721,18 @@ class DossierService:
             .where(Field.dossier_id == dossier.id)
             .order_by(Field.key, Field.id)
         ).all()
+        live = {
+            p.id: (slots_by_id[p.slot_id].material if p.slot_id in slots_by_id else p.material_guess) or ""
+            for p in dossier.pages
+            if not p.deleted
+        }
+        # How sure each value read is once the dossier's other pages are taken into account (a value set by a
+        # person is theirs, and not weighed).
+        sure = corroborate(
+            Reading(f.page_id, f.key, f.value, f.confidence, f.valid is not False, live[f.page_id])
+            for f, _ in fields
+            if f.page_id in live and f.confirmed_by is None
+        )
         # Why a page failed or is being read again: one query for the whole dossier, not one per page.
         ocr_errors: dict[str, str] = {
             page_id: str(error)
@@ -789,7 +802,7 @@ class DossierService:
                 FieldView(
                     key=f.key,
                     value=f.value,
-                    confidence=f.confidence,
+                    confidence=sure.get((f.page_id or "", f.key), f.confidence),
                     valid=f.valid,
                     page_id=f.page_id,
                     confirmed=f.confirmed_by is not None,

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ocr.corroborate import SURE
+
 # The registry's calendar (受理号 years, time limits, times shown): China Standard Time, no daylight saving.
 OFFICE_TZ = timezone(timedelta(hours=8))
 
@@ -66,6 +68,11 @@ class FieldView:
     page_id: str | None
     confirmed: bool
     confirmed_by: str | None = None  # the user name of the clerk who confirmed or corrected it
+
+    @property
+    def to_check(self) -> bool:
+        """Read, not yet confirmed, and not sure enough to be shown as read: the clerk checks it on the page."""
+        return not self.confirmed and self.valid is not False and self.confidence < SURE
 
 
 @dataclass(frozen=True)

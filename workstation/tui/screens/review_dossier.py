@@ -488,7 +488,7 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         positions = {p.id: str(p.position) for p in detail.pages}
         table.clear()
         for f in sorted(detail.fields, key=lambda f: (f.key, f.value)):
-            valid = "—" if f.valid is None else ("✓" if f.valid else "✗")
+            valid = "—" if f.valid is None else ("✗" if not f.valid else ("核对 check" if f.to_check else "✓"))
             table.add_row(
                 f.key,
                 f.value,

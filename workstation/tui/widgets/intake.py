@@ -21,7 +21,6 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from workstation.services.views import DossierDetail, FieldView, PageView, SlotView
 from workstation.tui.widgets.chrome import KeysFooter
 
-LOW_CONFIDENCE = 0.90
 UNKNOWN_MATERIAL = "unknown"
 OCR_LABELS = {"none": "—", "queued": "queued", "reading": "reading…", "done": "done", "failed": "failed"}
 
@@ -136,8 +135,10 @@ class FieldsTable(DataTable[str | Text]):
     HELP = """
 ## Fields 字段
 
-What OCR read from the pages: value, confidence, whether an identifier passed its check (✔/✘) and who
-confirmed it. Low confidence (below 90%) and invalid values are highlighted.
+What OCR read from the pages: value, confidence, whether it is sure (✔), to be checked on the page (核对 check)
+or failed its check (✘), and who confirmed it. The confidence says how the value was found: right after its
+label with its unit, in the cell below, inside a sentence; an identifier's check digit; the same value on the
+dossier's other pages. A value below 90% or read differently on another page shows as 核对 check.
 
 - `c` confirm the value as read, `e` or `enter` correct it (identifiers are checked again)
 """
@@ -160,22 +161,24 @@ confirmed it. Low confidence (below 90%) and invalid values are highlighted.
                 Text(f.key, style=style),
                 Text(f.value, style=style),
                 Text(f"{round(f.confidence * 100)}%", style=style),
-                _valid_cell(f.valid),
+                _valid_cell(f),
                 f.confirmed_by or ("✔" if f.confirmed else ""),
                 key=f"{f.page_id}\t{f.key}",
             )
 
 
-def _valid_cell(valid: bool | None) -> Text:
-    if valid is None:
-        return Text("")
-    return Text("✔", style="green") if valid else Text("✘", style="bold red")
+def _valid_cell(field: FieldView) -> Text:
+    if field.valid is False:
+        return Text("✘", style="bold red")
+    if field.to_check:
+        return Text("核对 check", style="bold yellow")
+    return Text("") if field.valid is None else Text("✔", style="green")
 
 
 def _field_style(field: FieldView) -> str:
     if field.valid is False:
         return "bold red"
-    if field.confidence < LOW_CONFIDENCE and not field.confirmed:
+    if field.to_check:
         return "yellow"
     return ""
 

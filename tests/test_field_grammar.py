@@ -1,0 +1,196 @@
+"""Field grammar: values found however an issuer prints them, and never a unit, a mark or a label as a value.
+
+The wordings are those of real forms of many issuers (完税证明 and 税收缴款书, 存量房 and 商品房买卖合同, 不动产权证书
+editions, 申请书 of several cities), typed here as lines the way an engine returns them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocr.engines.base import Line
+from ocr.extract import extract_fields
+from ocr.grammar import find_address, find_area, find_date, find_money, strip_label_tail
+from ocr.values import parse_date, parse_dates
+
+SURE = 0.9  # below this a field shows as "check"
+
+
+def _lines(texts: list[str], confidence: float = 0.99) -> list[Line]:
+    return [Line(text, (200, 150 + 70 * i, 2200, 200 + 70 * i), confidence) for i, text in enumerate(texts)]
+
+
+# --- a unit inside the label is never the value --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label", ["面积(m²)", "面积（㎡）", "建筑面积(平方米)", "面积 (m2)", "建筑面积※", "*建筑面积"])
+def test_a_unit_or_a_mark_in_the_label_is_never_read_as_the_area(label: str) -> None:
+    got = extract_fields("M08", _lines(["不动产权证书", f"{label}", "用途 住宅"]))
+    assert "area_m2" not in got or got["area_m2"].value != "2.00"
+    got = extract_fields("M08", _lines(["不动产权证书", f"{label} 128.56", "用途 住宅"]))
+    assert got["area_m2"].value == "128.56"
+    assert got["area_m2"].confidence >= SURE
+
+
+def test_the_value_under_a_header_that_carries_the_unit() -> None:
+    lines = [
+        Line("不动产权证书", (800, 100, 1200, 170), 0.99),
+        Line("坐落", (300, 1000, 420, 1050), 0.99),
+        Line("面积(m²)", (1600, 1000, 1800, 1050), 0.98),
+        Line("济南市市中区经十路88号3号楼1单元502室", (200, 1090, 1000, 1140), 0.99),
+        Line("96.35", (1650, 1090, 1760, 1145), 0.99),
+    ]
+    got = extract_fields("M08", lines)
+    assert got["area_m2"].value == "96.35"
+    assert got["area_m2"].found == "below"
+    assert got["location"].value == "济南市市中区经十路88号3号楼1单元502室"
+
+
+def test_a_value_on_the_line_below_its_label() -> None:
+    got = extract_fields(
+        "M12", _lines(["税收完税证明", "房屋坐落", "济南市槐荫区经七路12号2单元301室", "纳税人名称 王小明"])
+    )
+    assert got["location"].value == "济南市槐荫区经七路12号2单元301室"
+
+
+# --- values inside running text ---------------------------------------------------------------------------
+
+
+def test_values_inside_a_sentence_end_at_their_unit_or_punctuation() -> None:
+    text = [
+        "存量房买卖合同",
+        "第一条 房屋基本情况",
+        "房屋坐落：济南市历城区华信路3号5号楼2单元1102室，建筑面积89.50平方米，",
+        "规划用途为住宅。",
+        "第二条 成交价格：人民币 1,350,000.00 元（大写：壹佰叁拾伍万元整）。",
+    ]
+    got = extract_fields("M11", _lines(text))
+    assert got["location"].value == "济南市历城区华信路3号5号楼2单元1102室"
+    assert got["area_m2"].value == "89.50"
+    assert got["price_yuan"].value == "1350000.00"
+    assert got["price_yuan"].confidence >= SURE  # 大写 and 小写 agree
+    assert got["use"].value == "住宅"
+
+
+def test_a_sentence_broken_over_two_lines_reads_whole() -> None:
+    text = ["商品房买卖合同", "该商品房坐落于济南市天桥区北园大街", "66号1号楼3单元801室，建筑面积共112.36", "平方米。"]
+    got = extract_fields("M10", _lines(text))
+    assert got["location"].value == "济南市天桥区北园大街66号1号楼3单元801室"
+    assert got["area_m2"].value == "112.36"
+
+
+def test_the_inner_area_is_not_the_floor_area() -> None:
+    got = extract_fields("M11", _lines(["存量房买卖合同", "套内建筑面积75.20平方米，建筑面积89.50平方米。"]))
+    assert got["area_m2"].value == "89.50"
+
+
+def test_a_unit_price_is_not_the_price() -> None:
+    got = extract_fields("M11", _lines(["存量房买卖合同", "单价每平方米15,000元，成交价格1,342,500元。"]))
+    assert got["price_yuan"].value == "1342500.00"
+
+
+# --- money ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("printed", "value"),
+    [
+        ("人民币 2,860,000.00 元", "2860000.00"),
+        ("¥2,860,000.00", "2860000.00"),
+        ("286万元", "2860000.00"),
+        ("人民币贰佰捌拾陆万元整", "2860000.00"),
+        ("(大写)贰佰捌拾陆万元整 (小写)¥2,860,000.00", "2860000.00"),
+        ("为人民币(大写)壹佰零伍万元整(¥1,050,000.00)", "1050000.00"),
+        ("：286.5万元", "2865000.00"),
+    ],
+)
+def test_money_as_printed_by_many_issuers(printed: str, value: str) -> None:
+    found = find_money(printed)
+    assert found is not None and found.value == value
+
+
+def test_money_in_wan_when_the_label_says_so() -> None:
+    got = extract_fields("M11", _lines(["存量房买卖合同", "成交价格(万元) 286", "建筑面积 89.50㎡"]))
+    assert got["price_yuan"].value == "2860000.00"
+
+
+def test_capital_and_figures_that_disagree_are_never_sure() -> None:
+    found = find_money("人民币贰佰捌拾陆万元整（¥2,680,000.00）")
+    assert found is not None and found.fit < SURE and found.note is not None
+
+
+def test_a_bare_number_without_its_unit_is_not_sure() -> None:
+    got = extract_fields("M11", _lines(["存量房买卖合同", "成交价格", "1350000"]))
+    assert got["price_yuan"].value == "1350000.00"
+    assert got["price_yuan"].confidence < SURE
+
+
+@given(st.decimals(min_value=1, max_value=10**9, places=2, allow_nan=False, allow_infinity=False))
+def test_any_amount_with_separators_after_a_label_reads_back(amount: Decimal) -> None:
+    found = find_money(f"：人民币 {amount:,.2f} 元")
+    assert found is not None and found.value == f"{amount:.2f}" and found.fit == 1.0
+
+
+@given(st.decimals(min_value=1, max_value=99999, places=2, allow_nan=False, allow_infinity=False))
+def test_any_area_with_any_unit_reads_back_and_the_unit_is_never_the_value(area: Decimal) -> None:
+    for unit in ("平方米", "㎡", "m²", "m2", "平米"):
+        found = find_area(f"{area}{unit}")
+        assert found is not None and found.value == f"{area:.2f}"
+    assert find_area("(m²)") is None
+
+
+# --- dates and addresses -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("printed", "iso"),
+    [
+        ("2026年3月15日", "2026-03-15"),
+        ("2026.03.15", "2026-03-15"),
+        ("2026/3/15", "2026-03-15"),
+        ("2026-03-15", "2026-03-15"),
+        ("二〇二六年三月十五日", "2026-03-15"),
+        ("二○一八年十二月三十一日", "2018-12-31"),
+        ("二零二零年十月一日", "2020-10-01"),
+    ],
+)
+def test_dates_in_every_common_form(printed: str, iso: str) -> None:
+    assert parse_date(printed) == iso
+    found = find_date(f"：{printed}")
+    assert found is not None and found.value == iso
+
+
+def test_a_range_in_chinese_numerals() -> None:
+    assert parse_dates("自二〇二〇年一月一日起至二〇九〇年十二月三十一日止") == ["2020-01-01", "2090-12-31"]
+
+
+def test_an_address_ends_at_its_punctuation_and_loses_what_follows() -> None:
+    found = find_address("：济南市历下区和平路308号2单元301室的房屋，")
+    assert found is not None and found.value == "济南市历下区和平路308号2单元301室" and found.fit == 1.0
+    assert find_address("：见附件") is None
+
+
+def test_the_label_tail_gives_its_hints() -> None:
+    rest, hint = strip_label_tail("（万元）：286")
+    assert (rest, hint.wan, hint.unit) == ("286", True, True)
+    rest, hint = strip_label_tail("※ 89.5")
+    assert (rest, hint.wan) == ("89.5", False)
+
+
+# --- confidence tells how the value was found ------------------------------------------------------------------
+
+
+def test_two_different_readings_of_one_field_make_it_doubtful() -> None:
+    got = extract_fields("M08", _lines(["不动产权证书", "建筑面积 128.56㎡", "房屋建筑面积 182.56㎡"]))
+    assert got["area_m2"].confidence < SURE
+    assert "also read" in (got["area_m2"].note or "")
+
+
+def test_a_value_right_after_its_label_with_its_unit_is_sure() -> None:
+    got = extract_fields("M08", _lines(["不动产权证书", "坐落 济南市历下区和平路308号2单元301室", "面积 128.56㎡"]))
+    assert got["area_m2"].confidence >= SURE
+    assert got["location"].confidence >= SURE

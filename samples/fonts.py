@@ -14,6 +14,8 @@ FACES = {
     "serif-bold": ("NotoSerifCJK-Bold.ttc", 2),
     "sans": ("NotoSansCJK-Regular.ttc", 2),  # stands in for 黑体, labels and headings
     "sans-bold": ("NotoSansCJK-Bold.ttc", 2),
+    "mono": ("NotoSansCJK-Regular.ttc", 7),  # Noto Sans Mono CJK SC: values printed by office systems
+    "mono-bold": ("NotoSansCJK-Bold.ttc", 7),
 }
 _SEARCH_DIRS = (
     "/usr/share/fonts/opentype/noto",

@@ -2,6 +2,7 @@
 
     python -m samples.generate --committed                 rebuild samples/scans and samples/cases
     python -m samples.generate --out DIR [--seed N] [--cases N] [--dpi 300]
+    python -m samples.generate --heldout --out DIR [--seed N] [--cases N] [--dpi 300]   the held-out family
 
 Same seed, same fonts and same library versions: byte-identical files.
 """
@@ -21,6 +22,7 @@ import numpy as np
 from samples.docs import RENDERERS, Ctx, Rendered
 from samples.facts import Case, case_facts
 from samples.fonts import FontsMissing
+from samples.heldout import generate as generate_heldout
 from samples.plan import FilePlan, Plan, committed_plan, random_plan
 from samples.scan import phone_photo, scan
 from samples.truth import is_printed, problems
@@ -184,12 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m samples.generate", description=__doc__.splitlines()[0])
     parser.add_argument("--committed", action="store_true", help="rebuild samples/scans and samples/cases")
     parser.add_argument("--out", type=Path, help="directory for a random set")
+    parser.add_argument(
+        "--heldout", action="store_true", help="with --out: the held-out family (samples/heldout), not samples/docs"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cases", type=int, default=5)
     parser.add_argument("--dpi", type=int, default=300)
     args = parser.parse_args(argv)
     if args.committed == bool(args.out):
         parser.error("give either --committed or --out DIR")
+    if args.heldout and not args.out:
+        parser.error("--heldout needs --out DIR")
     if not 72 <= args.dpi <= 600:
         parser.error("--dpi must be between 72 and 600")
     if args.cases < 1:
@@ -203,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"error: more than {MAX_COMMITTED_BYTES / 1e6:.0f} MB; lower quality or resolution", file=sys.stderr
                 )
                 return 1
+        elif args.heldout:
+            files = generate_heldout(args.out, args.seed, args.cases, args.dpi, verbose=True)
+            total = sum(p.stat().st_size for p in files)
+            print(f"{len(files)} files, {total / 1e6:.2f} MB in {args.out}")
         else:
             files = generate_random(args.out, args.seed, args.cases, args.dpi, verbose=True)
             total = sum(p.stat().st_size for p in files)

@@ -276,6 +276,46 @@ class Page:
         self.blend(mask, round(self.pxf(cx) - size / 2), round(self.pxf(cy) - size / 2), color, opacity)
         self.seals.append(f"{text} {bottom}".strip())
 
+    def box_stamp(
+        self,
+        cx: float,
+        cy: float,
+        lines: Sequence[str],
+        pt: float = 11.0,
+        color: tuple[int, int, int] = RED,
+        opacity: float = 0.8,
+        tilt: float | None = None,
+    ) -> None:
+        """A rectangular rubber stamp (核对章, 收讫章): a double frame around one or more short lines."""
+        rng = self.rng
+        font = get_font("sans-bold", round(pt * self.dpi / 72))
+        line_h = self.pxf(pt * 25.4 / 72 * 1.45)
+        width = max(font.getlength(s) for s in lines) + self.pxf(7)
+        height = line_h * len(lines) + self.pxf(5)
+        margin = self.px(2)
+        mask = Image.new("L", (round(width) + 2 * margin, round(height) + 2 * margin), 0)
+        dr = ImageDraw.Draw(mask)
+        frame = max(1, round(self.pxf(0.7)))
+        dr.rectangle([margin, margin, margin + width, margin + height], outline=255, width=frame)
+        inset = self.pxf(1.1)
+        dr.rectangle(
+            [margin + inset, margin + inset, margin + width - inset, margin + height - inset],
+            outline=255,
+            width=max(1, frame // 2),
+        )
+        for k, s in enumerate(lines):
+            dr.text((mask.width / 2, margin + self.pxf(2.5) + line_h * (k + 0.5)), s, font=font, fill=255, anchor="mm")
+        nprng = np.random.default_rng(rng.getrandbits(32))
+        coverage = np.clip(nprng.normal(0.9, 0.12, (mask.height, mask.width)), 0, 1) * (
+            nprng.random((mask.height, mask.width)) > 0.08
+        )
+        m = np.asarray(mask, dtype=np.float32) * coverage
+        out = Image.fromarray(m.astype(np.uint8)).filter(ImageFilter.GaussianBlur(max(0.5, self.dpi / 300)))
+        tilt = rng.uniform(-6, 6) if tilt is None else tilt
+        out = out.rotate(tilt, resample=Image.Resampling.BICUBIC, expand=True)
+        self.blend(out, round(self.pxf(cx) - out.width / 2), round(self.pxf(cy) - out.height / 2), color, opacity)
+        self.seals.append(" ".join(lines))
+
     def signature(self, x: float, y: float, w: float = 28.0, h: float = 9.0, chars: int = 3, ink=BLUE_INK) -> None:
         """A cursive, loopy scribble whose box has its bottom-left corner at (x, y)."""
         rng = self.rng

@@ -60,7 +60,9 @@ _SCAN_PATTERNS = {
     "cert_number": re.compile(rf"[{_PROVINCES}]\(\d{{4}}\)[^()]{{1,20}}?不动产(?:权|证明)第\d{{1,10}}号"),
 }
 # What may precede a value after its label: punctuation, and a bracketed note such as (盖章) or (签字).
-_LEADING = re.compile(r"^(?:[\s:：;；,，.。、|]|[(（][\u4e00-\u9fff]{1,4}[)）]?)+")
+_LEADING = re.compile(r"^(?:[\s:：;；,，.。、|】\]]|[(（【\[][\u4e00-\u9fff]{1,4}[)）】\]]?)+")
+# What ends a name printed in running text: "济南明湖置业有限公司（以下简称甲方），" or "张三，身份证号…".
+_NAME_END = re.compile(r"[(（](?:以下简称|以下称|下称|简称|甲方|乙方|丙方).*$|[，。；;,].*$")
 # Letters an ID number's digits are misread as; any other letter says the token is not an ID number.
 _DIGIT_LOOKALIKES = set("OoDQUIlLTJZSBGbgqA")
 _TICKS = "☑✓√■☒▣✔●◉"
@@ -439,6 +441,8 @@ def _parse_plain(kind: str, text: str, hint: Hint) -> Found | None:
         return found if found is not None and not _looks_like_org(found.value) else None
     if kind in _ONE_CELL:
         text = text.strip().split(" ")[0] if text.strip() else ""
+    if kind in ("text", "org"):
+        text = _NAME_END.sub("", unicodedata.normalize("NFKC", text))
     if kind == "text":
         value = clean_text(text)
         return Found(value, 1.0) if value else None

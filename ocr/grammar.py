@@ -232,7 +232,8 @@ def find_person(text: str) -> Found | None:
     """A person's name standing alone after its label: 2–6 Chinese characters (a middle dot for 维吾尔族 names)."""
     rest, _ = strip_label_tail(text)
     cell = rest.strip().split(" ")[0] if rest.strip() else ""
-    value = clean_text(_SENTENCE_END.split(cell, maxsplit=1)[0])
+    cell = re.sub(r"[(（【\[].*$", "", _SENTENCE_END.split(cell, maxsplit=1)[0])  # 张三（以下简称乙方）
+    value = clean_text(cell)
     if value and _PERSON.match(value):
         return Found(value, 1.0 if len(value) <= 4 else 0.9, 0)
     return None

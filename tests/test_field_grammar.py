@@ -194,3 +194,20 @@ def test_a_value_right_after_its_label_with_its_unit_is_sure() -> None:
     got = extract_fields("M08", _lines(["不动产权证书", "坐落 济南市历下区和平路308号2单元301室", "面积 128.56㎡"]))
     assert got["area_m2"].confidence >= SURE
     assert got["location"].confidence >= SURE
+
+
+# --- parties as contracts of many templates print them -------------------------------------------------------
+
+
+def test_names_lose_the_contracts_own_short_names_and_brackets() -> None:
+    text = [
+        "商品房买卖合同",
+        "出卖人：济南明湖置业有限公司（以下简称甲方）",
+        "【法定代表人】：周建国",
+        "买受人：李红梅（以下简称乙方），",
+    ]
+    got = extract_fields("M10", _lines(text))
+    assert got["obligor"].value == "济南明湖置业有限公司"
+    assert got["legal_rep"].value == "周建国"
+    assert got["name"].value == "李红梅"
+    assert got["right_holder"].value == "李红梅"

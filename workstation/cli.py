@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ocr.corroborate import SURE
 from workstation.config import Settings, load_settings
 from workstation.domain.errors import DomainError
 from workstation.errors import UsageError, WorkstationError
@@ -66,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     bocr.add_argument("--runs", type=int, default=3, help="timed runs; the median is reported")
     bocr.add_argument("--samples", help="a folder of scans with ground-truth JSON (default: the committed samples)")
     bocr.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    bocr.add_argument(
+        "--heldout-seed",
+        type=int,
+        help="seed of the held-out family (default: the current one; retire a seed once seen)",
+    )
+    bocr.add_argument("--heldout-cases", type=int, help="cases in the held-out family (default 6)")
+    bocr.add_argument("--no-heldout", action="store_true", help="the committed samples (or --samples) only")
     bocr.add_argument("--json", action="store_true")
     bint = bench.add_parser("intake", help="scan-to-fields latency and pages/minute, hot folder and pool running")
     bint.add_argument("--runs", type=int, default=3, help="timed runs; the medians are reported")
@@ -603,7 +611,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError("--runs must be at least 1")
     samples = Path(args.samples) if args.samples else bench_ocr.SAMPLES
     try:
-        return bench_ocr.main(engines, runs=args.runs, samples=samples, workers=args.workers, as_json=args.json)
+        return bench_ocr.main(
+            engines,
+            runs=args.runs,
+            samples=samples,
+            workers=args.workers,
+            as_json=args.json,
+            heldout=not args.no_heldout and args.samples is None,
+            heldout_seed=args.heldout_seed or bench_ocr.HELDOUT_SEED,
+            heldout_cases=args.heldout_cases or bench_ocr.HELDOUT_CASES,
+        )
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
 
@@ -615,8 +632,9 @@ def _print_page(result: Any) -> None:
         f"{result.engine} {result.seconds:.2f}s{turned}"
     )
     for key, value in result.fields.items():
-        mark = "✔" if value.valid else "✘"
-        extra = f"  [{value.note}]" if value.note else ""
+        mark = "✘" if not value.valid else ("?" if value.confidence < SURE else "✔")
+        check = "  核对 check" if value.valid and value.confidence < SURE else ""
+        extra = check + (f"  [{value.note}]" if value.note else "")
         print(f"    {mark} {key:<16} {value.value}  ({value.confidence:.0%}){extra}")
 
 

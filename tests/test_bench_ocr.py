@@ -1,0 +1,40 @@
+"""The OCR benchmark's scoring: a wrong value shown sure is counted; a doubtful one is shown as check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.ocr import Truth, score
+from ocr.engines.base import Line
+from ocr.extract import FieldValue
+from ocr.pipeline import PageResult
+
+
+def _result(file: str, material: str, fields: dict[str, FieldValue]) -> PageResult:
+    lines = [Line("建筑面积89.50平方米", (0, 0, 10, 10), 0.99)]
+    return PageResult(file, 1, material, 0.99, "replay", 0.1, lines, fields)
+
+
+def _truth(file: str, material: str, case: str, area: str) -> Truth:
+    page = {"page": 1, "material": material, "lines": ["建筑面积89.50平方米"], "fields": {"area_m2": area}}
+    return Truth(Path(file), [page], case)
+
+
+def test_a_wrong_value_shown_sure_is_confident_wrong_and_a_doubtful_one_is_only_to_check() -> None:
+    truths = [_truth("a.jpg", "M08", "c1", "89.50"), _truth("b.jpg", "M11", "c2", "89.50")]
+    results = {
+        "a.jpg": [_result("a.jpg", "M08", {"area_m2": FieldValue("39.50", 0.97, True)})],
+        "b.jpg": [_result("b.jpg", "M11", {"area_m2": FieldValue("39.50", 0.6, True)})],
+    }
+    s = score(truths, results)
+    assert (s.fields, s.fields_right, s.confident_wrong, s.to_check) == (2, 0, 1, 1)
+
+
+def test_a_page_of_the_same_case_disagreeing_makes_a_sure_value_doubtful() -> None:
+    truths = [_truth("a.jpg", "M08", "c1", "89.50"), _truth("b.jpg", "M11", "c1", "89.50")]
+    results = {
+        "a.jpg": [_result("a.jpg", "M08", {"area_m2": FieldValue("39.50", 0.97, True)})],
+        "b.jpg": [_result("b.jpg", "M11", {"area_m2": FieldValue("89.50", 0.97, True)})],
+    }
+    s = score(truths, results)
+    assert (s.fields_right, s.confident_wrong, s.to_check) == (1, 0, 2)

@@ -28,9 +28,12 @@ from ocr.grammar import (
     Hint,
     find_address,
     find_area,
+    find_code,
     find_date,
     find_money,
     find_person,
+    find_use,
+    person_fit,
     strip_label_tail,
 )
 from ocr.values import clean_text, fold, parse_dates, parse_decimal
@@ -49,6 +52,8 @@ VALUE_TYPES = (
     "area",
     "code",
     "choice",
+    "use",
+    "party",
 )
 
 _PROVINCES = "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川蜀贵黔云滇藏陕甘青宁新"
@@ -94,6 +99,7 @@ _ORG_WORDS = (
     "经营部",
 )
 _PERSON = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff·]{1,5}$")
+_PERSON_NAME = _PERSON
 COMMON_STOPS = "common"
 GRAMMAR = "grammar"
 # Types whose value can be told apart inside running text (by its unit, its marker, its shape).
@@ -111,6 +117,7 @@ _RIVAL = 0.9
 _NEAR = 0.9  # a reading found earlier wins over a surer one found later when it is this close
 _RIVAL_PENALTY = 0.8
 _MAX_DATE_RESIDUE = 5
+_CN_DATE_TEXT = re.compile(r"[〇零○O一二三四五六七八九]{4}年[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日")
 _DATE_LABELS = re.compile(r"(签订日期|签署日期|填发日期|开具日期|申请日期|日期|时间)[:：]?")
 
 
@@ -126,6 +133,7 @@ class FieldSpec:
     options: tuple[str, ...] = ()  # for choice: the printed options of the row of check boxes
     exclude: tuple[str, ...] = ()  # words that, printed just before a label, make it another value's (套内建筑面积)
     sentence: bool = False  # also look for the label inside running text (joined over line breaks)
+    when: str | None = None  # only on a page that prints this word (抵押 for a mortgage's parties)
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,19 @@ class FieldValue:
         return data
 
 
-_SPEC_KEYS = {"type", "labels", "patterns", "after", "before", "scan", "options", "exclude", "sentence", "grammar"}
+_SPEC_KEYS = {
+    "type",
+    "labels",
+    "patterns",
+    "after",
+    "before",
+    "scan",
+    "options",
+    "exclude",
+    "sentence",
+    "grammar",
+    "when",
+}
 
 
 def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
@@ -204,6 +224,7 @@ def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
                     options=tuple(fold(o) for o in table.get("options", [])),
                     exclude=exclude,
                     sentence=bool(table.get("sentence", kind in _SENTENCE_TYPES and bool(labels))),
+                    when=fold(table["when"]) if "when" in table else None,
                 )
             )
         specs[material] = tuple(items)
@@ -213,6 +234,59 @@ def load_specs(text: str | None = None) -> dict[str, tuple[FieldSpec, ...]]:
 def _merged(table: Mapping[str, Any], shared: Mapping[str, Any], name: str) -> tuple[str, ...]:
     """The material's own words first, then the grammar's shared ones, folded, each once."""
     return tuple(dict.fromkeys(fold(word) for word in (*table.get(name, []), *shared.get(name, []))))
+
+
+# Words forms print as labels whatever the material: never a value, and a sub-label to look past.
+_GENERIC_LABELS = (
+    "姓名",
+    "名称",
+    "姓名(名称)",
+    "名称(姓名)",
+    "单位名称",
+    "证件种类",
+    "证件类型",
+    "证件号码",
+    "证件种类及号码",
+    "身份证件种类及号码",
+    "通讯地址",
+    "联系电话",
+    "联系人",
+    "住所",
+    "住址",
+    "地址",
+    "性别",
+    "签章",
+    "签字",
+    "盖章",
+    "(签章)",
+    "(签字)",
+    "(盖章)",
+    "日期",
+    "备注",
+    "评估价值",
+    "共有方式",
+    "共有情况",
+    "权利类型",
+    "权利性质",
+    "代码",
+    "全称",
+)
+
+
+@cache
+def _label_words() -> frozenset[str]:
+    words = {fold(w) for w in _GENERIC_LABELS}
+    for specs in default_specs().values():
+        for spec in specs:
+            words.update(spec.labels)
+    return frozenset(w for w in words if len(w) >= 2)
+
+
+def is_label_word(text: str) -> bool:
+    """True when `text` is only a label: "姓名 (名称)", "评估价值(万元)", "用途", "权利人(签章)"."""
+    flat = re.sub(r"[:：*※]", "", fold(text))
+    bare = re.sub(r"[(（][^)）]{0,8}[)）]?$", "", flat)
+    return bool(flat) and (flat in _label_words() or bare in _label_words())
 
 
 @cache
@@ -319,6 +393,19 @@ def _cut_at_stop(rest: str, stops: Sequence[str], own: str) -> str:
     return rest[:cut].rstrip(" :：")
 
 
+def _cut_at_words(rest: str, words: Sequence[str]) -> str:
+    """What follows a label up to where another quantity begins (共有宗地面积…/房屋建筑面积…); nothing when the
+    text after the label is that other quantity's."""
+    cut = len(rest)
+    for word in words:
+        pos = rest.find(word)
+        if pos == 0:
+            return ""
+        if 0 < pos < cut:
+            cut = pos
+    return rest[:cut]
+
+
 def _label_hint(label: str, tail: Hint) -> Hint:
     """What the label says about its value's unit, from its own text (建筑面积(m2)) and what follows it."""
     unit = tail.unit or bool(re.search(r"[(（](?:m2|平方米|元|万元)[)）]", label))
@@ -345,6 +432,7 @@ def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> lis
                 tail, tail_hint = strip_label_tail(page.after_label(i, end).lstrip())
                 hint = _label_hint(label, tail_hint)
                 rest = _cut_at_stop(_LEADING.sub("", tail), stops, label)
+                rest = _cut_at_words(rest, spec.exclude)
                 place = PLACE_SAME_LINE if strict else PLACE_INSIDE
                 if rest:
                     found.append(_Candidate(rest, line.box, line.confidence, place, "label", hint))
@@ -354,28 +442,36 @@ def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> lis
     return []
 
 
-def _neighbours(i: int, page: _Page, stops: Sequence[str], hint: Hint, strict: bool) -> list[_Candidate]:
+def _neighbours(
+    i: int, page: _Page, stops: Sequence[str], hint: Hint, strict: bool, depth: int = 0
+) -> list[_Candidate]:
     """The cell to the right on the same row, then the line just below, of a label line."""
     l0, t0, r0, b0 = page.lines[i].box
     height = max(1, b0 - t0)
     right: list[tuple[int, int]] = []
-    below: list[tuple[int, int]] = []
+    below: list[tuple[int, int, int]] = []
     for j, other in enumerate(page.lines):
         if j == i:
             continue
         l1, t1, r1, b1 = other.box
         if _overlap(t0, b0, t1, b1) >= 0.5 * min(height, max(1, b1 - t1)) and l1 >= r0 - height:
             right.append((l1 - r0, j))
-        elif 0 <= t1 - b0 <= 1.6 * height and _overlap(l0 - height, r0 + height, l1, r1) > 0:
-            # A table's value sits under its header: rank by how well the centres line up.
-            below.append((abs((l1 + r1) - (l0 + r0)) // 2, j))
+        elif -0.4 * height <= t1 - b0 <= 1.6 * height and _overlap(l0 - height, r0 + height, l1, r1) > 0:
+            # (a value cell's box may reach a little above the header's bottom: OCR boxes are padded)
+            # A table's value sits under its header: the nearest line down, then the best-aligned centre.
+            below.append((max(0, t1 - b0) // max(1, height // 2), abs((l1 + r1) - (l0 + r0)) // 2, j))
     out = []
     scale = 1.0 if strict else PLACE_INSIDE
     for (_, j), place, how in [
         *((r, PLACE_RIGHT, "right") for r in sorted(right)[:1]),
-        *((b, PLACE_BELOW, "below") for b in sorted(below)[:1]),
+        *(((b[0], b[2]), PLACE_BELOW, "below") for b in sorted(below)[:1]),
     ]:
         text = page.folded[j]
+        if is_label_word(text):
+            # A sub-label ("权利人" over "姓名(名称)" over the name): its own value, one level down.
+            if depth == 0 and how == "below":
+                out.extend(_neighbours(j, page, stops, hint, strict, depth=1))
+            continue
         if any(text.startswith(stop) for stop in stops if len(stop) >= 2):
             continue  # the neighbour is another label, not a value
         line = page.lines[j]
@@ -392,7 +488,7 @@ def _pattern_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:
     return found
 
 
-def _sentence_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:
+def _sentence_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> list[_Candidate]:
     """A label inside running text, the value after it up to its unit or punctuation, over line breaks:
     "该房屋坐落于…，建筑面积共89.50平方米" or "成交价格：人民币贰佰捌拾陆万元整"."""
     found = []
@@ -409,7 +505,9 @@ def _sentence_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:
             line = page.line_at(end)
             tail, tail_hint = strip_label_tail(text[end : end + 90])
             hint = _label_hint(label, tail_hint)
-            found.append(_Candidate(tail, line.box, line.confidence, PLACE_SENTENCE, "sentence", hint))
+            tail = _cut_at_words(_cut_at_stop(tail, stops, label), spec.exclude)
+            if tail:
+                found.append(_Candidate(tail, line.box, line.confidence, PLACE_SENTENCE, "sentence", hint))
     return found
 
 
@@ -439,6 +537,8 @@ def _parse_plain(kind: str, text: str, hint: Hint) -> Found | None:
     if kind == "person":
         found = find_person(text)
         return found if found is not None and not _looks_like_org(found.value) else None
+    if kind == "party":
+        return _party(text)
     if kind in _ONE_CELL:
         text = text.strip().split(" ")[0] if text.strip() else ""
     if kind in ("text", "org"):
@@ -450,9 +550,25 @@ def _parse_plain(kind: str, text: str, hint: Hint) -> Found | None:
         value = clean_text(text)
         return Found(value, 1.0) if value and _looks_like_org(value) else None
     if kind == "code":
-        match = re.search(r"[0-9A-Za-z][0-9A-Za-z-]{3,}", text)
-        return Found(match.group(0).upper(), 1.0 if match.start() <= 2 else 0.95) if match else None
+        return find_code(text)
+    if kind == "use":
+        return find_use(text)
     raise ValueError(f"unknown field type {kind!r}")
+
+
+def _party(text: str) -> Found | None:
+    """A party to a document: an organisation, a person, or co-owners ("张三、李四"); digits are never a name."""
+    cell = text.strip().split(" ")[0] if text.strip() else ""
+    value = clean_text(_NAME_END.sub("", unicodedata.normalize("NFKC", cell)))
+    if not value or re.search(r"[0-9A-Za-z]", value):
+        return None
+    if _looks_like_org(value):
+        return Found(value, 1.0)
+    names = [n for n in re.split(r"[、,，;；和及]", value) if n]
+    fits = [person_fit(n) if _PERSON_NAME.match(n) else 0.0 for n in names]
+    if names and all(fits):
+        return Found(value, min(fits))
+    return None
 
 
 def _ticked(text: str, options: Sequence[str]) -> str | None:
@@ -472,7 +588,14 @@ def _ticked(text: str, options: Sequence[str]) -> str | None:
         if pos >= 0 and (pos == 0 or flat[pos - 1] not in _BOXES):
             unboxed.append(option)
     boxed = sum(1 for o in options if o in flat) - len(unboxed)
-    return unboxed[0] if len(unboxed) == 1 and boxed >= 1 else None
+    if len(unboxed) == 1 and boxed >= 1:
+        return unboxed[0]
+    if not any(ch in flat for ch in _BOXES):
+        # A form that prints the chosen kind as text, not as a row of boxes: "转移登记", "抵押权首次登记".
+        written = re.match(r"^[\u4e00-\u9fff]{2,10}?登记", flat)
+        if written and len(flat) <= len(written.group(0)) + 1:
+            return written.group(0)
+    return None
 
 
 def _identifier(kind: str, cand: _Candidate) -> FieldValue | None:
@@ -539,6 +662,8 @@ def _token(kind: str, text: str) -> str | None:
 def _value(spec: FieldSpec, cand: _Candidate) -> FieldValue | None:
     if spec.type in IDENTIFIER_TYPES:
         return _identifier(spec.type, cand)
+    if spec.type in (*_ONE_CELL, "address", "choice", "use", "party") and is_label_word(cand.text):
+        return None  # label text is never a value
     if spec.type == "choice":
         chosen = _ticked(cand.text, spec.options)
         found = Found(chosen, 1.0) if chosen is not None else None
@@ -622,7 +747,7 @@ def _document_date(page: _Page) -> FieldValue | None:
         dates = parse_dates(text)
         if not dates or len(set(dates)) != 1:
             continue
-        residue = re.sub(r"\d{4}[年./-]\d{1,2}[月./-]\d{1,2}日?", "", text)
+        residue = _CN_DATE_TEXT.sub("", re.sub(r"\d{4}[年./-]\d{1,2}[月./-]\d{1,2}日?", "", text))
         residue = _DATE_LABELS.sub("", residue).strip(" :：,，.。")
         if len(residue) <= _MAX_DATE_RESIDUE and (best is None or dates[0] >= best[0]):
             best = (dates[0], i)
@@ -647,11 +772,13 @@ def extract_fields(
     stops = [label for spec in (*table, *every.get(COMMON_STOPS, ())) for label in spec.labels]
     out: dict[str, FieldValue] = {}
     for spec in table:
+        if spec.when is not None and spec.when not in page.joined:
+            continue
         candidates = _pattern_candidates(spec, page) if spec.patterns else []
         if spec.labels:
             candidates += _label_candidates(spec, page, stops)
             if spec.sentence:
-                candidates += _sentence_candidates(spec, page)
+                candidates += _sentence_candidates(spec, page, stops)
         value = _best(spec, candidates)
         if (value is None or not value.valid) and spec.scan and spec.type in IDENTIFIER_TYPES:
             value = _scan(spec.type, page) or value

@@ -31,7 +31,8 @@ _WAN_HINT = re.compile(r"万元")
 
 # Numbers: thousands separators, a decimal part; never the 2 of "m2" nor a digit glued to a letter.
 _NUM = r"(?<![0-9A-Za-z.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?![0-9])"
-_AREA_UNIT = r"(?:平方米|平米|平方|m2|M2|㎡)"
+# "m" alone at the end of a cell: the engine lost the superscript of m².
+_AREA_UNIT = r"(?:平方米|平米|平方|m2|M2|㎡|m(?![0-9A-Za-z]))"
 _AREA_WITH_UNIT = re.compile(_NUM + _AREA_UNIT)
 _MONEY_MARKED = re.compile(r"[¥￥]" + _NUM.replace("(?<![0-9A-Za-z.,])", "") + r"|" + _NUM + r"(万元|万|元|圆)")
 _CAPITAL_CHARS = "零〇壹贰叁肆伍陆柒捌玖拾佰仟万萬亿億元圆角分整正"
@@ -47,6 +48,21 @@ _MONEY_RANGE = (Decimal("1"), Decimal("100000000000"))
 _ADDRESS_END = re.compile(r"(室|号|户|层|楼|幢|栋|座|单元|门|铺|地块|宗地|车位|库)$")
 _ADDRESS_WORDS = re.compile(r"(省|市|区|县|镇|乡|街道|路|街|道|巷|村|小区|花园|苑|庄|号)")
 _PERSON = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff·]{1,5}$")
+# Surnames: the common single ones (they cover nearly every name on a Jinan register) and the compound ones.
+SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟"
+    "谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢"
+    "安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路"
+    "游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全"
+    "佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚"
+    "鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁"
+    "芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶"
+    "斯元束檀衣信展阴昝智幸奉植衡富尧闭由"
+)
+COMPOUND_SURNAMES = (
+    *("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟"),
+    *("公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐"),
+)
 
 
 @dataclass(frozen=True)
@@ -229,11 +245,90 @@ def find_address(text: str) -> Found | None:
 
 
 def find_person(text: str) -> Found | None:
-    """A person's name standing alone after its label: 2–6 Chinese characters (a middle dot for 维吾尔族 names)."""
+    """A person's name standing alone after its label: a surname and one to three given characters (a middle
+    dot for 维吾尔族 names). A name without a known surname is kept, but never sure."""
     rest, _ = strip_label_tail(text)
     cell = rest.strip().split(" ")[0] if rest.strip() else ""
     cell = re.sub(r"[(（【\[].*$", "", _SENTENCE_END.split(cell, maxsplit=1)[0])  # 张三（以下简称乙方）
     value = clean_text(cell)
-    if value and _PERSON.match(value):
-        return Found(value, 1.0 if len(value) <= 4 else 0.9, 0)
+    if not value or not _PERSON.match(value):
+        return None
+    return Found(value, person_fit(value), 0)
+
+
+def person_fit(name: str) -> float:
+    """How much `name` looks like a Chinese personal name: 1.0 for a known surname and 2–4 characters."""
+    if "·" in name:
+        return 0.95
+    compound = name[:2] in COMPOUND_SURNAMES
+    if (compound and 3 <= len(name) <= 4) or (name[0] in SURNAMES and 2 <= len(name) <= 4):
+        return 1.0
+    return 0.8
+
+
+# What a property is used for, as certificates, contracts and applications print it (规划用途 / 房屋用途).
+USES = (
+    "成套住宅",
+    "非成套住宅",
+    "住宅",
+    "公寓",
+    "别墅",
+    "商业服务",
+    "商服",
+    "商业",
+    "商铺",
+    "办公",
+    "工业",
+    "厂房",
+    "仓储",
+    "车库",
+    "车位",
+    "储藏室",
+    "储藏间",
+    "地下室",
+    "教育",
+    "医疗",
+    "酒店",
+    "综合",
+    "其他",
+    "其它",
+)
+_USE_SPLIT = re.compile(r"[/／、]")
+
+
+def find_use(text: str) -> Found | None:
+    """The use of a property: 住宅, 商业, 办公…; after a "/" the house's use (城镇住宅用地/住宅)."""
+    rest, _ = strip_label_tail(text)
+    cell = rest.strip().split(" ")[0] if rest.strip() else ""
+    cell = re.sub(r"^(?:为|是)", "", fold(_SENTENCE_END.split(cell, maxsplit=1)[0]))
+    if not cell or len(cell) > 16:
+        return None
+    parts = [p for p in _USE_SPLIT.split(cell) if p]
+    last = parts[-1] if parts else ""
+    if any(last == use or last.startswith(use) for use in USES) and len(last) <= 8:
+        return Found(cell, 1.0, 0)
+    if any(use in cell for use in USES):
+        return Found(cell, 0.85, 0)
     return None
+
+
+# A contract's or a receipt's number: ASCII (JNCL2026083134476) or a bank's "SQ2026个贷字第61084号".
+_CODE_WITH_WORDS = re.compile(r"[0-9A-Za-z(\[〔][0-9A-Za-z()\[\]〔〕\-]*[\u4e00-\u9fff]{0,6}?第\d{1,10}号")
+_CODE_ASCII = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{3,}")
+
+
+def find_code(text: str) -> Found | None:
+    rest, _ = strip_label_tail(text)
+    body, skipped = _skip_filler(fold(rest))
+    worded = _CODE_WITH_WORDS.search(body[: MAX_DISTANCE + 24])
+    if worded and worded.start() <= 4:
+        return Found(worded.group(0).upper(), 1.0, skipped + worded.start())
+    match = _CODE_ASCII.search(body)
+    if not match:
+        return None
+    follow = body[match.end() : match.end() + 1]
+    # A code running on into Chinese characters was cut short (SQ2026 of SQ2026个贷字第61084号).
+    fit = 0.8 if follow and "\u4e00" <= follow <= "\u9fff" and follow not in "号" else 1.0
+    if match.start() > 2:
+        fit = min(fit, 0.95)
+    return Found(match.group(0).upper(), fit, skipped + match.start())

@@ -211,3 +211,83 @@ def test_names_lose_the_contracts_own_short_names_and_brackets() -> None:
     assert got["legal_rep"].value == "周建国"
     assert got["name"].value == "李红梅"
     assert got["right_holder"].value == "李红梅"
+
+
+# --- labels are never values; forms that print the value under a sub-label ------------------------------------
+
+
+def _at(text: str, left: int, top: int, width: int = 300, height: int = 60) -> Line:
+    return Line(text, (left, top, left + width, top + height), 0.99)
+
+
+def test_a_block_label_over_a_sub_label_over_the_value() -> None:
+    lines = [
+        _at("不动产登记申请书", 800, 100, 600),
+        _at("二、权利人（申请人）", 200, 600, 400),
+        _at("姓名 (名称)", 190, 680, 190),
+        _at("身份证件种类及号码", 1250, 688),
+        _at("济南云起科技有限公司", 205, 730, 440),
+        _at("营业执照91370112MARP4QJA4Q", 1270, 742, 580),
+        _at("法定代表人", 195, 993, 175),
+        _at("联系电话", 1245, 993, 150),
+        _at("傅晓东", 207, 1039, 157),
+        _at("代理人姓名", 195, 1143, 175),
+        _at("丁欣怡", 207, 1193, 157),
+        _at("三、义务人", 200, 1300, 230),
+        _at("姓名 (名称)", 190, 1370, 190),
+        _at("方传亮", 200, 1416, 170),
+    ]
+    got = extract_fields("M01", lines)
+    assert got["org_name"].value == got["right_holder"].value == "济南云起科技有限公司"
+    assert got["uscc"].value == "91370112MARP4QJA4Q"
+    assert got["legal_rep"].value == "傅晓东"  # the nearest line below, not the next label's value
+    assert got["agent_name"].value == "丁欣怡"
+    assert got["obligor"].value == "方传亮"
+    assert "mortgagee" not in got  # not a mortgage
+
+
+def test_label_words_and_numbers_are_never_party_names() -> None:
+    assert extract_fields("M11", _lines(["存量房买卖合同", "买受人：370114199602186585"])).get("right_holder") is None
+    got = extract_fields("M08", _lines(["不动产权证书", "权利人 姓名(名称)"]))
+    assert "right_holder" not in got
+
+
+def test_a_name_without_a_known_surname_is_kept_but_never_sure() -> None:
+    got = extract_fields("M10", _lines(["商品房买卖合同", "买受人：各执壹份"]))
+    assert "name" not in got or got["name"].confidence < SURE
+    got = extract_fields("M10", _lines(["商品房买卖合同", "买受人：欧阳明月"]))
+    assert got["name"].value == "欧阳明月" and got["name"].confidence >= SURE
+
+
+def test_the_use_is_one_of_the_uses_not_the_next_header() -> None:
+    lines = [
+        Line("个人住房抵押合同", (900, 300, 1550, 400), 0.99),
+        Line("用途", (1526, 1864, 1645, 1940), 0.99),
+        Line("评估价值 (万元)", (1786, 1860, 2107, 1933), 0.9),
+        Line("住宅", (1526, 1959, 1645, 2043), 0.99),
+        Line("85", (1919, 1962, 2003, 2039), 0.99),
+    ]
+    assert extract_fields("M20", lines)["use"].value == "住宅"
+    assert extract_fields("M08", _lines(["不动产权证书", "用途 城镇住宅用地/住宅"]))["use"].value == "城镇住宅用地/住宅"
+
+
+def test_a_banks_contract_number_with_words_reads_whole_and_a_cut_one_is_not_sure() -> None:
+    got = extract_fields("M19", _lines(["个人住房借款合同", "合同编号：SQ2026个贷字第61084号"]))
+    assert got["contract_number"].value == "SQ2026个贷字第61084号"
+    assert got["contract_number"].confidence >= SURE
+    got = extract_fields("M11", _lines(["存量房买卖合同", "合同编号：JNCL2026083134476"]))
+    assert got["contract_number"].value == "JNCL2026083134476" and got["contract_number"].confidence >= SURE
+
+
+def test_a_registration_kind_printed_as_text_under_its_label() -> None:
+    lines = [
+        _at("不动产登记申请书", 800, 100, 600),
+        _at("申请登记类型", 190, 452, 210),
+        _at("抵押权首次登记", 205, 506, 260),
+    ]
+    assert extract_fields("M01", lines)["registration_type"].value == "抵押权首次登记"
+
+
+def test_a_licence_dated_in_chinese_numerals() -> None:
+    got = extract_fields("M05", _lines(["营业执照", "名称 济南云起科技有限公司", "登记机关", "二〇二三年二月四日"]))
+    assert got["issue_date"].value == "2023-02-04"

@@ -100,6 +100,20 @@ _ORG_WORDS = (
 )
 _PERSON = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff·]{1,5}$")
 _PERSON_NAME = _PERSON
+# Headings of a party's block: two of them on one row are two columns.
+_PARTY_WORDS = (
+    "出卖人",
+    "买受人",
+    "甲方",
+    "乙方",
+    "抵押权人",
+    "抵押人",
+    "借款人",
+    "贷款人",
+    "权利人",
+    "义务人",
+    "委托人",
+)
 COMMON_STOPS = "common"
 GRAMMAR = "grammar"
 # Types whose value can be told apart inside running text (by its unit, its marker, its shape).
@@ -112,6 +126,7 @@ PLACE_BELOW = 0.93
 PLACE_SENTENCE = 0.93
 PLACE_INSIDE = 0.9  # a label inside a line, not standing as a label
 PLACE_SCAN = 0.9
+PLACE_OUTSIDE = 0.88  # a party's field found on a page without that party's heading
 # A second reading of another value this close to the best one makes the best one doubtful.
 _RIVAL = 0.9
 _NEAR = 0.9  # a reading found earlier wins over a surer one found later when it is this close
@@ -336,14 +351,46 @@ class _Page:
                 seen += 1
         return ""
 
-    def region(self, after: str | None, before: str | None) -> range:
+    def region(self, after: str | None, before: str | None) -> list[int]:
+        """The lines of one party's block: from the first line holding `after` up to the next holding `before`.
+
+        When the block's heading shares its row with another party's heading (two parties side by side, as
+        contracts of many templates print them), only the lines of the heading's own column count.
+        """
+        n = len(self.folded)
         start = 0
         if after is not None:
-            start = next((i for i, t in enumerate(self.folded) if after in t), len(self.folded))
-        end = len(self.folded)
-        if before is not None:
-            end = next((i for i in range(start + 1, len(self.folded)) if before in self.folded[i]), end)
-        return range(start, end)
+            start = next((i for i, t in enumerate(self.folded) if after in t), n)
+            if start == n:
+                return []
+        column = self._column(start) if after is not None and start < n else None
+        rows = []
+        for i in range(start, n):
+            if column is not None and not column[0] <= self.lines[i].box[0] < column[1]:
+                continue
+            if before is not None and i > start and before in self.folded[i]:
+                break
+            rows.append(i)
+        return rows
+
+    def _column(self, i: int) -> tuple[float, float] | None:
+        """The x-range of line i's column when another party's heading stands on the same row."""
+        l0, t0, r0, b0 = self.lines[i].box
+        height = max(1, b0 - t0)
+        beside = [
+            self.lines[j].box
+            for j, text in enumerate(self.folded)
+            if j != i
+            and _overlap(t0, b0, self.lines[j].box[1], self.lines[j].box[3]) >= 0.5 * height
+            and any(word in text for word in _PARTY_WORDS)
+        ]
+        if not beside:
+            return None
+        right = [box[0] for box in beside if box[0] > r0]
+        left = [box[2] for box in beside if box[2] < l0]
+        low = l0 - 2 * height if left else float("-inf")
+        high = min(right) - height / 2 if right else float("inf")
+        return low, high
 
 
 def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
@@ -419,6 +466,11 @@ def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> lis
     the label is long enough not to occur by chance, is one inside a line taken ("法定代表人张三成立日期…").
     """
     rows = page.region(spec.after, spec.before)
+    outside = 1.0
+    if not rows and spec.after is not None:
+        # The block's heading is not on this page (a signature page, or a seal over the heading): the whole
+        # page, and never sure, since the value may be another party's.
+        rows, outside = list(range(len(page.lines))), PLACE_OUTSIDE
     for strict in (True, False):
         found: list[_Candidate] = []
         for label in sorted(spec.labels, key=len, reverse=True):
@@ -433,10 +485,10 @@ def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> lis
                 hint = _label_hint(label, tail_hint)
                 rest = _cut_at_stop(_LEADING.sub("", tail), stops, label)
                 rest = _cut_at_words(rest, spec.exclude)
-                place = PLACE_SAME_LINE if strict else PLACE_INSIDE
+                place = (PLACE_SAME_LINE if strict else PLACE_INSIDE) * outside
                 if rest:
                     found.append(_Candidate(rest, line.box, line.confidence, place, "label", hint))
-                found.extend(_neighbours(i, page, stops, hint, strict))
+                found.extend(replace(c, place=c.place * outside) for c in _neighbours(i, page, stops, hint, strict))
             if found:
                 return found
     return []
@@ -736,6 +788,20 @@ def _scan(kind: str, page: _Page) -> FieldValue | None:
     return fallback
 
 
+_ORG_LINE = re.compile(
+    r"^[\u4e00-\u9fff()]{4,40}(?:有限公司|有限责任公司|股份有限公司|分公司|公司|合伙企业|支行|分行|事务所|合作社)$"
+)
+
+
+def _scan_org(page: _Page) -> FieldValue | None:
+    """The first line that is an organisation's name and nothing else (a licence whose 名称 label was lost)."""
+    for i, text in enumerate(page.folded):
+        if _ORG_LINE.match(text) and not is_label_word(text):
+            line = page.lines[i]
+            return FieldValue(text, line.confidence * PLACE_SCAN * 0.9, True, box=line.box, found="scan")
+    return None
+
+
 def _document_date(page: _Page) -> FieldValue | None:
     """The document's date: the latest date standing (almost) alone on a line, as a signature block prints it.
 
@@ -754,7 +820,8 @@ def _document_date(page: _Page) -> FieldValue | None:
     if best is None:
         return None
     line = page.lines[best[1]]
-    return FieldValue(value=best[0], confidence=line.confidence * 0.9, valid=True, box=line.box, found="date")
+    # A guess from the page's layout, never sure: the clerk checks it.
+    return FieldValue(value=best[0], confidence=line.confidence * 0.85, valid=True, box=line.box, found="date")
 
 
 def extract_fields(
@@ -782,6 +849,8 @@ def extract_fields(
         value = _best(spec, candidates)
         if (value is None or not value.valid) and spec.scan and spec.type in IDENTIFIER_TYPES:
             value = _scan(spec.type, page) or value
+        if value is None and spec.scan and spec.type == "org":
+            value = _scan_org(page)
         if value is None and spec.type == "doc_date":
             value = _document_date(page)
         if value is not None:

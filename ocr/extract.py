@@ -352,24 +352,39 @@ class _Page:
         return ""
 
     def region(self, after: str | None, before: str | None) -> list[int]:
-        """The lines of one party's block: from the first line holding `after` up to the next holding `before`.
+        """The lines of one party's block: from the first line holding `after` down to the next line holding
+        `before`, by position on the page (a photographed page's reading order may put a line of the block
+        before its heading).
 
         When the block's heading shares its row with another party's heading (two parties side by side, as
         contracts of many templates print them), only the lines of the heading's own column count.
         """
         n = len(self.folded)
-        start = 0
-        if after is not None:
+        if after is None:
+            start, top = 0, float("-inf")
+            height = 0
+        else:
             start = next((i for i, t in enumerate(self.folded) if after in t), n)
             if start == n:
                 return []
-        column = self._column(start) if after is not None and start < n else None
+            _, t0, _, b0 = self.lines[start].box
+            height = max(1, b0 - t0)
+            top = t0 - 0.5 * height
+        bottom = float("inf")
+        if before is not None:
+            ends = [
+                line.box[1]
+                for i, line in enumerate(self.lines)
+                if before in self.folded[i] and i != start and line.box[1] > top + height
+            ]
+            bottom = min(ends, default=bottom)
+        column = self._column(start) if after is not None else None
         rows = []
-        for i in range(start, n):
-            if column is not None and not column[0] <= self.lines[i].box[0] < column[1]:
+        for i, line in enumerate(self.lines):
+            if not top <= line.box[1] < bottom:
                 continue
-            if before is not None and i > start and before in self.folded[i]:
-                break
+            if column is not None and not column[0] <= line.box[0] < column[1]:
+                continue
             rows.append(i)
         return rows
 

@@ -117,7 +117,7 @@ _PARTY_WORDS = (
 COMMON_STOPS = "common"
 GRAMMAR = "grammar"
 # Types whose value can be told apart inside running text (by its unit, its marker, its shape).
-_SENTENCE_TYPES = ("area", "money", "date", "address")
+_SENTENCE_TYPES = ("area", "money", "date", "address", "use")
 # How much a place of finding is trusted: the value right after its label on the same line is the surest.
 PLACE_SAME_LINE = 1.0
 PLACE_PATTERN = 1.0
@@ -503,14 +503,15 @@ def _label_candidates(spec: FieldSpec, page: _Page, stops: Sequence[str]) -> lis
                 place = (PLACE_SAME_LINE if strict else PLACE_INSIDE) * outside
                 if rest:
                     found.append(_Candidate(rest, line.box, line.confidence, place, "label", hint))
-                found.extend(replace(c, place=c.place * outside) for c in _neighbours(i, page, stops, hint, strict))
+                near = _neighbours(i, page, stops, hint, strict, alone=not rest)
+                found.extend(replace(c, place=c.place * outside) for c in near)
             if found:
                 return found
     return []
 
 
 def _neighbours(
-    i: int, page: _Page, stops: Sequence[str], hint: Hint, strict: bool, depth: int = 0
+    i: int, page: _Page, stops: Sequence[str], hint: Hint, strict: bool, depth: int = 0, alone: bool = True
 ) -> list[_Candidate]:
     """The cell to the right on the same row, then the line just below, of a label line."""
     l0, t0, r0, b0 = page.lines[i].box
@@ -528,6 +529,7 @@ def _neighbours(
             # A table's value sits under its header: the nearest line down, then the best-aligned centre.
             below.append((max(0, t1 - b0) // max(1, height // 2), abs((l1 + r1) - (l0 + r0)) // 2, j))
     out = []
+    sub_label: int | None = None
     scale = 1.0 if strict else PLACE_INSIDE
     for (_, j), place, how in [
         *((r, PLACE_RIGHT, "right") for r in sorted(right)[:1]),
@@ -535,14 +537,17 @@ def _neighbours(
     ]:
         text = page.folded[j]
         if is_label_word(text):
-            # A sub-label ("权利人" over "姓名(名称)" over the name): its own value, one level down.
             if depth == 0 and how == "below":
-                out.extend(_neighbours(j, page, stops, hint, strict, depth=1))
+                sub_label = j
             continue
         if any(text.startswith(stop) for stop in stops if len(stop) >= 2):
             continue  # the neighbour is another label, not a value
         line = page.lines[j]
         out.append(_Candidate(_LEADING.sub("", page.spaced[j]), line.box, line.confidence, place * scale, how, hint))
+    if not out and sub_label is not None and alone:
+        # A block heading with nothing of its own ("权利人" over "姓名(名称)" over the name): the sub-label's
+        # value, one level down.
+        out.extend(_neighbours(sub_label, page, stops, hint, strict, depth=1))
     return out
 
 

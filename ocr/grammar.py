@@ -57,7 +57,7 @@ SURNAMES = frozenset(
     "佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚"
     "鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁"
     "芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶"
-    "斯元束檀衣信展阴昝智幸奉植衡富尧闭由"
+    "斯元束檀衣信展阴昝智幸奉植衡富尧闭由傅阎钮乜养须巢蒯后红竺益桓仉督岳帅缑亢况郈有琴归海晋楚闫法汝鄢涂钦"
 )
 COMPOUND_SURNAMES = (
     *("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟"),
@@ -240,6 +240,10 @@ def find_address(text: str) -> Found | None:
     if not value or len(value) < 4 or not _ADDRESS_WORDS.search(value):
         return None
     value = re.sub(r"的(?:房屋|房产|不动产|商品房|物业).*$", "", value)
+    # Nothing follows the room in an address: what does is the next cell, read on without a gap.
+    room = value.find("室")
+    if room >= 0:
+        value = value[: room + 1]
     fit = 1.0 if _ADDRESS_END.search(value) else 0.85
     return Found(value, fit, 0)
 

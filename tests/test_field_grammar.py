@@ -291,3 +291,67 @@ def test_a_registration_kind_printed_as_text_under_its_label() -> None:
 def test_a_licence_dated_in_chinese_numerals() -> None:
     got = extract_fields("M05", _lines(["营业执照", "名称 济南云起科技有限公司", "登记机关", "二〇二三年二月四日"]))
     assert got["issue_date"].value == "2023-02-04"
+
+
+# --- two parties side by side; a signature page; a bank's letter ---------------------------------------------
+
+
+def test_two_parties_side_by_side_are_read_by_column() -> None:
+    lines = [
+        _at("存量房买卖合同", 950, 330, 580),
+        _at("出卖人（甲方）", 258, 552, 285),
+        _at("方传亮", 573, 545, 172),
+        _at("买受人（乙方）", 1240, 552, 285),
+        _at("济南云起科技有限公司", 1562, 552, 446),
+        _at("证件号码", 262, 656, 195),
+        _at("37011319750818879X", 576, 652, 447),
+        _at("统一社会信用代码", 1244, 663, 311),
+        _at("91370112MARP4QJA4Q", 1554, 652, 496),
+        _at("法定代表人", 1236, 848, 244),
+        _at("傅晓东", 1562, 852, 161),
+        _at("委托代理人", 1244, 956, 232),
+        _at("丁欣怡", 1562, 952, 161),
+    ]
+    got = extract_fields("M11", lines)
+    assert got["obligor"].value == "方传亮"
+    assert got["right_holder"].value == got["org_name"].value == "济南云起科技有限公司"
+    assert got["uscc"].value == "91370112MARP4QJA4Q"
+    assert got["legal_rep"].value == "傅晓东"  # not the agent under it
+    assert got["agent_name"].value == "丁欣怡"
+    assert "id_number" not in got  # the seller's number is in the other column
+
+
+def test_a_party_field_on_a_page_without_its_heading_is_found_but_never_sure() -> None:
+    got = extract_fields(
+        "M11", _lines(["(签章)", "济南云起科技有限公司", "法定代表人：傅晓东", "签订日期：2026.10.23"])
+    )
+    assert got["legal_rep"].value == "傅晓东" and got["legal_rep"].confidence < SURE
+    assert got["issue_date"].value == "2026-10-23"
+
+
+def test_a_banks_discharge_letter_laid_out_as_a_table() -> None:
+    lines = [
+        _at("贷款结清暨解除抵押通知书", 770, 451, 950),
+        _at("济南市不动产登记中心：", 290, 663, 510),
+        _at("借款人", 445, 872, 177),
+        _at("孟宪军", 770, 872, 181),
+        _at("身份证号码", 405, 991, 253),
+        _at("370303197510168534", 781, 1002, 473),
+        _at("借款合同编号", 387, 1114, 289),
+        _at("HD2022个贷字第45717号", 785, 1122, 545),
+        _at("抵押房产坐落", 383, 1233, 297),
+        _at("济南市莱芜区凤城西大街242号3号楼3单元804室", 785, 1237, 1004),
+        _at("现委托我行员工郝娜（身份证号码370103198004200064）前往办理注销登记相关手续。", 380, 1744, 1800),
+        _at("恒岱银行股份有限公司济南莱芜支行", 1410, 2198, 780),
+    ]
+    got = extract_fields("M21", lines)
+    assert {k: got[k].value for k in ("mortgagor", "name", "id_number", "contract_number", "location")} == {
+        "mortgagor": "孟宪军",
+        "name": "孟宪军",
+        "id_number": "370303197510168534",
+        "contract_number": "HD2022个贷字第45717号",
+        "location": "济南市莱芜区凤城西大街242号3号楼3单元804室",
+    }
+    assert got["mortgagee"].value == "恒岱银行股份有限公司济南莱芜支行"
+    assert got["mortgagee"].confidence < SURE  # found as the letter's organisation line, not at a label
+    assert got["agent_name"].value == "郝娜"

@@ -524,7 +524,7 @@ def _neighbours(
         l1, t1, r1, b1 = other.box
         if _overlap(t0, b0, t1, b1) >= 0.5 * min(height, max(1, b1 - t1)) and l1 >= r0 - height:
             right.append((l1 - r0, j))
-        elif -0.4 * height <= t1 - b0 <= 1.6 * height and _overlap(l0 - height, r0 + height, l1, r1) > 0:
+        elif (t1 + b1) / 2 > b0 and t1 - b0 <= 1.6 * height and _overlap(l0 - height, r0 + height, l1, r1) > 0:
             # (a value cell's box may reach a little above the header's bottom: OCR boxes are padded)
             # A table's value sits under its header: the nearest line down, then the best-aligned centre.
             below.append((max(0, t1 - b0) // max(1, height // 2), abs((l1 + r1) - (l0 + r0)) // 2, j))

@@ -300,20 +300,20 @@ USES = (
 _USE_SPLIT = re.compile(r"[/／、]")
 
 
+_USE_AT_START = re.compile(rf"^(?:[\u4e00-\u9fff]{{2,10}}/)?(?:{'|'.join(USES)})")
+
+
 def find_use(text: str) -> Found | None:
-    """The use of a property: 住宅, 商业, 办公…; after a "/" the house's use (城镇住宅用地/住宅)."""
+    """The use of a property: 住宅, 商业, 办公…; with the land's use before a "/" (城镇住宅用地/住宅)."""
     rest, _ = strip_label_tail(text)
     cell = rest.strip().split(" ")[0] if rest.strip() else ""
-    cell = re.sub(r"^(?:为|是)", "", fold(_SENTENCE_END.split(cell, maxsplit=1)[0]))
-    if not cell or len(cell) > 16:
+    cell = re.sub(r"^(?:为|是)", "", fold(cell))
+    match = _USE_AT_START.match(cell)
+    if not match:
         return None
-    parts = [p for p in _USE_SPLIT.split(cell) if p]
-    last = parts[-1] if parts else ""
-    if any(last == use or last.startswith(use) for use in USES) and len(last) <= 8:
-        return Found(cell, 1.0, 0)
-    if any(use in cell for use in USES):
-        return Found(cell, 0.85, 0)
-    return None
+    follow = cell[match.end() : match.end() + 1]
+    # Anything but punctuation right after the use: the next cell read on without a gap.
+    return Found(match.group(0), 1.0 if not follow or _SENTENCE_END.match(follow) else 0.9, 0)
 
 
 # A contract's or a receipt's number: ASCII (JNCL2026083134476) or a bank's "SQ2026个贷字第61084号".

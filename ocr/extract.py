@@ -97,6 +97,8 @@ _ORG_WORDS = (
     "办事处",
     "工作室",
     "经营部",
+    "企业",
+    "商行",
 )
 _PERSON = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff·]{1,5}$")
 _PERSON_NAME = _PERSON
@@ -590,6 +592,13 @@ def _looks_like_org(text: str) -> bool:
     return len(text) >= 4 and any(word in text for word in _ORG_WORDS)
 
 
+def _is_org_name(text: str) -> bool:
+    """An organisation's name ends with what it is (…有限公司, …支行, …事务所), perhaps with a bracketed form
+    (…合伙企业(有限合伙)); a word merely containing 所 or 部 (税款所属时期) is none."""
+    bare = re.sub(r"\([^()]{1,8}\)$", "", text)
+    return len(bare) >= 4 and any(bare.endswith(word) for word in _ORG_WORDS)
+
+
 # Values that never hold a space: a gap after them is the next cell of the row ("徐玉成 证件种类 居民身份证").
 _ONE_CELL = ("text", "org", "person", "code")
 
@@ -620,7 +629,7 @@ def _parse_plain(kind: str, text: str, hint: Hint) -> Found | None:
         return Found(value, 1.0) if value else None
     if kind == "org":
         value = clean_text(text)
-        return Found(value, 1.0) if value and _looks_like_org(value) else None
+        return Found(value, 1.0) if value and _is_org_name(value) else None
     if kind == "code":
         return find_code(text)
     if kind == "use":
@@ -634,7 +643,7 @@ def _party(text: str) -> Found | None:
     value = clean_text(_NAME_END.sub("", unicodedata.normalize("NFKC", cell)))
     if not value or re.search(r"[0-9A-Za-z]", value):
         return None
-    if _looks_like_org(value):
+    if _is_org_name(value):
         return Found(value, 1.0)
     names = [n for n in re.split(r"[、,，;；和及]", value) if n]
     fits = [person_fit(n) if _PERSON_NAME.match(n) else 0.0 for n in names]

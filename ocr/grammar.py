@@ -57,7 +57,7 @@ SURNAMES = frozenset(
     "佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥南班储原栗燕楚"
     "鄢劳谌奚皮粟冼蔺楼盘满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁"
     "芮都普阙浦戈伏鹿薄邸雍辜羊阿乌母裘亓修邰赫杭况那宿鲜印逯隆茹诸战慕危玉银亢嵇公哈湛宾戎勾茅利於呼居揭干但尉冶"
-    "斯元束檀衣信展阴昝智幸奉植衡富尧闭由傅阎钮乜养须巢蒯后红竺益桓仉督岳帅缑亢况郈有琴归海晋楚闫法汝鄢涂钦"
+    "斯元束檀衣信展阴昝智幸奉植衡富尧闭由傅阎钮乜养须巢蒯竺桓仉督岳帅缑亢况海晋楚闫汝鄢涂钦"
 )
 COMPOUND_SURNAMES = (
     *("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟"),
@@ -255,7 +255,7 @@ def find_person(text: str) -> Found | None:
     cell = rest.strip().split(" ")[0] if rest.strip() else ""
     cell = re.sub(r"[(（【\[].*$", "", _SENTENCE_END.split(cell, maxsplit=1)[0])  # 张三（以下简称乙方）
     value = clean_text(cell)
-    if not value or not _PERSON.match(value):
+    if not value or not _PERSON.match(value) or not person_fit(value):
         return None
     return Found(value, person_fit(value), 0)
 
@@ -267,7 +267,7 @@ def person_fit(name: str) -> float:
     compound = name[:2] in COMPOUND_SURNAMES
     if (compound and 3 <= len(name) <= 4) or (name[0] in SURNAMES and 2 <= len(name) <= 4):
         return 1.0
-    return 0.8
+    return 0.8 if 2 <= len(name) <= 4 else 0.0  # five characters and more, no dot: words, not a name
 
 
 # What a property is used for, as certificates, contracts and applications print it (规划用途 / 房屋用途).

@@ -355,3 +355,15 @@ def test_a_banks_discharge_letter_laid_out_as_a_table() -> None:
     assert got["mortgagee"].value == "恒岱银行股份有限公司济南莱芜支行"
     assert got["mortgagee"].confidence < SURE  # found as the letter's organisation line, not at a label
     assert got["agent_name"].value == "郝娜"
+
+
+def test_a_clause_starting_with_a_party_word_is_no_party() -> None:
+    got = extract_fields("M11", _lines(["第六条 违约责任", "逾期超过30日的，甲方有权解除合同。"]))
+    assert "obligor" not in got
+
+
+def test_a_word_containing_an_organisation_word_is_no_organisation() -> None:
+    got = extract_fields(
+        "M12", _lines(["税收完税证明", "纳税人名称 税款所属时期", "纳税人名称 济南海岱餐饮管理有限公司"])
+    )
+    assert got["org_name"].value == "济南海岱餐饮管理有限公司"

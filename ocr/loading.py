@@ -1,4 +1,9 @@
-"""Reading scanned files into upright grayscale pages, with limits against decompression bombs.
+"""Reading scanned files into upright pages, in colour where the scan is, with limits against decompression bombs.
+
+A page comes out in one of three modes, decoded once: "RGB" for a colour scan, "L" for a gray one (and for a colour
+file whose pixels are all neutral), "1" for a bilevel scan kept at its own resolution (resampling one makes it
+"L"). Transparency goes on white; 16-bit and float gray are scaled to 8 bits. The OCR pipeline asks for `gray`
+pages instead: every page as "L", a colour page through `ocr.preprocess.lift_seals`, which takes its red seal ink off.
 
 Every file is recognised by its magic bytes, never by its name. Checks run cheapest first and before anything is
 decoded: the byte size, then the pixel size each page's header declares, then the page count. Whatever the bytes,
@@ -25,10 +30,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageChops, ImageOps
 from pypdf import PageObject, PdfReader
 from pypdf.generic import DictionaryObject, StreamObject
 
@@ -42,6 +47,7 @@ from ocr.errors import (
     TooLarge,
     TruncatedFile,
 )
+from ocr.preprocess import lift_seals
 
 MiB = 1024 * 1024
 
@@ -65,7 +71,7 @@ Image.MAX_IMAGE_PIXELS = DEFAULT_LIMITS.max_pixels
 
 @dataclass
 class PageImage:
-    image: Image.Image  # mode "L", upright per EXIF, at `dpi`
+    image: Image.Image  # mode "RGB", "L" or "1" (see the module docstring), upright per EXIF, at `dpi`
     page: int  # 1-based within the file
     dpi: int
     source: str  # the file's name
@@ -73,6 +79,9 @@ class PageImage:
     # Resolution the page was scanned at, before any downscaling: from the file's metadata, the PDF page geometry
     # or the paper shape. None when nothing told it (300 was assumed) or the page was rendered from vectors.
     original_dpi: int | None = None
+    # The pixels are the file's own image as decoded: not turned, resampled or converted. A JPEG page that is
+    # as stored can be embedded in a PDF as the file's bytes.
+    as_stored: bool = False
 
 
 FileKind = Literal["jpeg", "png", "tiff", "pdf", "bmp", "webp"]
@@ -84,6 +93,7 @@ MIN_DPI, MAX_DPI = 72, 1200
 MAX_PAPER_INCHES = 18.0  # longest side a declared dpi may imply (A3 is 16.5 in); beyond it the dpi is not believed
 MIN_RENDER_DPI = 72  # an oversized vector page is rendered below the target dpi to fit the limits, but not below this
 FULL_PAGE_COVERAGE = 0.85  # share of the page an image must cover for the page to count as a scan
+_NEUTRAL_TOLERANCE = 2  # grey levels between the channels of a pixel that still count as gray
 
 # Paper shapes whose pixel size tells the dpi when metadata does not: (short side, long side) in mm. A-series
 # shapes are read as A4, the paper of nearly every registration document.
@@ -133,9 +143,10 @@ def load_pages(
     name: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     target_dpi: int = 300,
+    gray: bool = False,
 ) -> list[PageImage]:
     """Every page of an image or PDF file, in order; see `iter_pages`."""
-    return list(iter_pages(source, name=name, limits=limits, target_dpi=target_dpi))
+    return list(iter_pages(source, name=name, limits=limits, target_dpi=target_dpi, gray=gray))
 
 
 def iter_pages(
@@ -144,12 +155,16 @@ def iter_pages(
     name: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     target_dpi: int = 300,
+    gray: bool = False,
 ) -> Iterator[PageImage]:
     """Yield the pages of a JPEG, PNG, BMP, WebP, TIFF (every frame) or PDF (every page) one at a time.
 
-    Pages come out grayscale, upright, and no finer than `target_dpi` (finer pages are downscaled, coarser ones
-    kept). `name` labels messages and pages; it defaults to the path's file name. Errors are raised when the
-    iteration reaches them: file-level ones (size, kind, page count) before the first page.
+    Pages come out in colour, gray or bilevel (see the module docstring), upright, and no finer than `target_dpi`
+    (finer pages are downscaled, coarser ones kept). `gray` gives every page as mode "L" the way the OCR engine
+    reads it (`ocr.preprocess.lift_seals`: a colour page with its red seals lifted), converted before the page is
+    handed out, so a reader of a colour scan holds its gray and not its colour pixels too. `name` labels messages
+    and pages; it defaults to the path's file name. Errors are raised when the iteration reaches them: file-level
+    ones (size, kind, page count) before the first page.
     """
     if target_dpi <= 0:
         raise ValueError(f"target_dpi must be positive, not {target_dpi}")
@@ -165,9 +180,9 @@ def iter_pages(
             raise NotAnImage(f"{label}: not an image or PDF (expected JPEG, PNG, TIFF, BMP, WebP or PDF content)")
         if kind == "pdf":
             path = None if isinstance(source, bytes | bytearray | memoryview) else Path(source)
-            yield from _pdf_pages(fp, size, path, label, limits, target_dpi)
+            yield from _pdf_pages(fp, size, path, label, limits, target_dpi, gray)
         else:
-            yield from _image_pages(fp, size, kind, label, limits, target_dpi)
+            yield from _image_pages(fp, size, kind, label, limits, target_dpi, gray)
 
 
 # --- sources and messages -------------------------------------------------------------------------------------
@@ -224,7 +239,7 @@ def _check_pixels(width: int, height: int, where: str, limits: Limits) -> None:
 
 
 def _image_pages(
-    fp: IO[bytes], size: int, kind: FileKind, label: str, limits: Limits, target_dpi: int
+    fp: IO[bytes], size: int, kind: FileKind, label: str, limits: Limits, target_dpi: int, gray: bool
 ) -> Iterator[PageImage]:
     with _decoding(fp, size, kind, label, None, limits):
         image = _open_image(fp, kind, limits)
@@ -242,8 +257,16 @@ def _image_pages(
                 if index:
                     image.seek(index)
                 _check_pixels(image.width, image.height, where, limits)
-                gray, dpi, original_dpi = _raster_page(image, where, limits, target_dpi)
-            yield PageImage(image=gray, page=page_no, dpi=dpi, source=label, original_dpi=original_dpi)
+                picture, dpi, original_dpi, as_stored = _raster_page(image, where, limits, target_dpi)
+            if frames == 1:
+                # The page is a copy: let the decoded file go before the page is read, so a reader holds one copy
+                # of the pixels, not two (a colour A4 page at 300 dpi is 26 MB).
+                image.close()
+            if gray:
+                picture = lift_seals(picture)
+            yield PageImage(
+                image=picture, page=page_no, dpi=dpi, source=label, original_dpi=original_dpi, as_stored=as_stored
+            )
 
 
 def _open_image(fp: IO[bytes], kind: FileKind, limits: Limits) -> Image.Image:
@@ -297,26 +320,31 @@ def _looks_truncated(fp: IO[bytes], size: int, kind: FileKind, exc: Exception) -
 
 def _raster_page(
     image: Image.Image, where: str, limits: Limits, target_dpi: int
-) -> tuple[Image.Image, int, int | None]:
+) -> tuple[Image.Image, int, int | None, bool]:
     image.load()  # decode errors surface here, not inside the lenient EXIF read below (PNG reads EXIF by decoding)
     declared = _declared_dpi(image.info)
     try:
         orientation = image.getexif().get(ExifTags.Base.Orientation)
     except Exception:  # damaged EXIF says nothing about the picture itself, which may decode fine
         orientation = None
-    if orientation in (2, 3, 4, 5, 6, 7, 8):
+    turned = orientation in (2, 3, 4, 5, 6, 7, 8)
+    if turned:
         image = ImageOps.exif_transpose(image)
         if declared is not None and orientation in (5, 6, 7, 8):
             declared = (declared[1], declared[0])
-    gray = _to_gray(image)
-    gray, dpi, original_dpi = _resolve_dpi(gray, declared, where, limits)
-    return _downscale(gray, dpi, target_dpi), min(dpi, target_dpi), original_dpi
+    decoded_mode = image.mode
+    picture = _to_page(image)
+    size = picture.size
+    picture, dpi, original_dpi = _resolve_dpi(picture, declared, where, limits)
+    picture = _downscale(picture, dpi, target_dpi)
+    as_stored = not turned and picture.mode == decoded_mode and picture.size == size
+    return picture, min(dpi, target_dpi), original_dpi, as_stored
 
 
-def _to_gray(image: Image.Image) -> Image.Image:
-    """A mode "L" copy of any Pillow image: transparency goes on white, 16-bit and float are scaled to 8 bits."""
+def _to_page(image: Image.Image) -> Image.Image:
+    """A copy of any Pillow image in mode "RGB", "L" or "1" (see the module docstring)."""
     mode = image.mode
-    if mode == "L":
+    if mode in ("L", "1"):
         return image.copy()
     if mode in ("P", "PA"):
         image = image.convert("RGBA")
@@ -324,18 +352,41 @@ def _to_gray(image: Image.Image) -> Image.Image:
     if mode in ("La", "RGBa"):
         image = image.convert(mode[:-1] + "A")
         mode = image.mode
-    if mode in ("LA", "RGBA"):
+    if mode == "LA":
         page = Image.new("L", image.size, 255)
-        page.paste(image.convert("L"), mask=image.getchannel("A"))
+        page.paste(image.getchannel("L"), mask=image.getchannel("A"))
         return page
+    if mode == "RGBA":
+        page = Image.new("RGB", image.size, (255, 255, 255))
+        page.paste(image.convert("RGB"), mask=image.getchannel("A"))
+        gray = _neutral(page)
+        return page if gray is None else gray
     if mode.startswith("I") or mode == "F":
         return _deep_to_gray(image)
-    if mode == "LAB":
+    if mode == "LAB":  # Pillow cannot turn Lab into RGB without a colour profile; its lightness is the page
         return image.getchannel("L")
     try:
-        return image.convert("L")
+        rgb = image if mode == "RGB" else image.convert("RGB")
     except ValueError:
-        return image.convert("RGB").convert("L")
+        return image.convert("L")
+    gray = _neutral(rgb)
+    if gray is not None:
+        return gray
+    return rgb.copy() if rgb is image else rgb
+
+
+def _neutral(image: Image.Image) -> Image.Image | None:
+    """An RGB page whose every pixel is gray as mode "L"; None for a colour page.
+
+    Gray within `_NEUTRAL_TOLERANCE` levels: lossy codecs (WebP) round a gray page's channels apart by one level,
+    while tinted paper, seal red and ballpoint blue stay many levels apart.
+    """
+    red, green, blue = image.split()
+    for one, other in ((red, green), (green, blue)):
+        _low, high = cast(tuple[int, int], ImageChops.difference(one, other).getextrema())
+        if high > _NEUTRAL_TOLERANCE:
+            return None
+    return image.convert("L")
 
 
 def _deep_to_gray(image: Image.Image) -> Image.Image:
@@ -383,6 +434,8 @@ def _square_pixels(image: Image.Image, dpi: tuple[float, float], where: str, lim
         # Non-square pixels (fax modes such as 204×98 dpi): stretch the coarser axis to the finer one.
         size = (round(image.width * finer / x), round(image.height * finer / y))
         _check_pixels(size[0], size[1], where, limits)
+        if image.mode == "1":  # Pillow resamples "1" by nearest neighbour only; gray keeps the strokes smooth
+            image = image.convert("L")
         image = image.resize(size, Image.Resampling.BICUBIC)
         x = finer
     return image, max(1, round(x))
@@ -415,6 +468,8 @@ def _dpi_from_paper_shape(size: tuple[int, int]) -> int | None:
 def _downscale(image: Image.Image, dpi: int, target_dpi: int) -> Image.Image:
     if dpi <= target_dpi:
         return image
+    if image.mode == "1":  # shrinking black and white needs the grays between (Pillow shrinks "1" by dropping pixels)
+        image = image.convert("L")
     scale = target_dpi / dpi
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
@@ -427,7 +482,7 @@ _IDENTITY: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
 def _pdf_pages(
-    fp: IO[bytes], size: int, path: Path | None, label: str, limits: Limits, target_dpi: int
+    fp: IO[bytes], size: int, path: Path | None, label: str, limits: Limits, target_dpi: int, gray: bool
 ) -> Iterator[PageImage]:
     fp.seek(max(0, size - 1024))
     if b"%%EOF" not in fp.read():
@@ -457,14 +512,17 @@ def _pdf_pages(
                 _check_pixels(*scan.pixels, where, limits)
                 extracted = _extract_scan(page, scan, where, limits)
             if extracted is not None:
-                image, dpi = extracted
+                (image, dpi), extracted = extracted, None
                 original_dpi: int | None = dpi
             else:
                 render_dpi = target_dpi if scan is None else min(target_dpi, scan.dpi)
                 image, dpi = renderer.render(page, page_no, limits, render_dpi)
                 original_dpi = None if scan is None else scan.dpi
+            image = _downscale(image, dpi, target_dpi)  # the page held while it is read is the only copy
+            if gray:
+                image = lift_seals(image)
             yield PageImage(
-                image=_downscale(image, dpi, target_dpi),
+                image=image,
                 page=page_no,
                 dpi=min(dpi, target_dpi),
                 source=label,
@@ -568,7 +626,7 @@ def _extract_scan(page: PageObject, scan: _Scan, where: str, limits: Limits) -> 
         return None
     if extracted.size != scan.pixels:
         return None
-    image = _to_gray(extracted)
+    image = _to_page(extracted)
     transpose = _placement_transpose(scan.matrix)
     if transpose is not None:
         image = image.transpose(transpose)
@@ -740,7 +798,7 @@ class _Renderer:
             raise OcrError(f"{where}: rendering this PDF page needs pdftoppm; install poppler-utils")
         pdf = self._input()
         out = self._workdir() / f"page-{page_no}"
-        command = [exe, "-r", str(dpi), "-f", str(page_no), "-l", str(page_no), "-gray", "-singlefile"]
+        command = [exe, "-r", str(dpi), "-f", str(page_no), "-l", str(page_no), "-singlefile"]
         try:
             done = subprocess.run(
                 [*command, str(pdf), str(out)], capture_output=True, timeout=RENDER_TIMEOUT_S, check=False
@@ -749,13 +807,13 @@ class _Renderer:
             raise TooLarge(f"{where}: page did not render within {RENDER_TIMEOUT_S} s") from exc
         except OSError as exc:
             raise OcrError(f"{where}: pdftoppm could not run ({exc.strerror or type(exc).__name__})") from exc
-        result = out.with_suffix(".pgm")
+        result = out.with_suffix(".ppm")
         if done.returncode != 0 or not result.exists():
             raise CorruptFile(f"{where}: corrupt PDF page (pdftoppm cannot render it)")
         try:
             with Image.open(result) as rendered:
                 _check_pixels(rendered.width, rendered.height, where, limits)
-                image = _to_gray(rendered)
+                image = _to_page(rendered)
         except OcrError:
             raise
         except Exception as exc:

@@ -1,4 +1,5 @@
-"""One page from file to fields: load → orientation → contrast/deskew → OCR → classify → extract.
+"""One page from file to fields: load → seals lifted (colour pages) → orientation → contrast/deskew → OCR → classify →
+extract.
 
 `read_file` runs in the calling process with a given engine; `read_file_task` is the same for an `OcrPool`
 worker (it uses the worker's engine). Bad input never raises out of here: it becomes a `FileError` result
@@ -22,7 +23,7 @@ from ocr.engines.base import Engine, Line
 from ocr.errors import InputError, OcrError
 from ocr.extract import FieldValue, extract_fields
 from ocr.loading import PageImage, iter_pages
-from ocr.preprocess import is_blank, prepare, rotate_quadrant
+from ocr.preprocess import is_blank, lift_seals, prepare, rotate_quadrant
 
 # A PDF page whose own text layer has at least this many characters is read from it, not OCR'd.
 MIN_TEXT_LAYER_CHARS = 20
@@ -105,6 +106,8 @@ def reread_sealed_dates(lines: list[Line], image: Image.Image, engine: Engine) -
 
     Only such lines are re-read, on their own crop, where the light is even: the seal's red prints as a grey
     lighter than the text's black, so dropping what is fainter than halfway between ink and paper leaves the date.
+    Colour pages come here with their seals already lifted (`lift_seals`); this is for gray scans of sealed pages,
+    where the seal's colour is lost (on the samples it still recovers a date lifting cannot: case-05's certificate).
     """
     out = []
     for line in lines:
@@ -132,9 +135,10 @@ def reread_sealed_dates(lines: list[Line], image: Image.Image, engine: Engine) -
 
 def read_page(page: PageImage, engine: Engine, *, continues: str | None = None) -> PageResult:
     started = time.perf_counter()
-    image = page.image
     rotation, skew, source = 0, 0.0, "ocr"
     lines = _text_layer_lines(page)
+    # In gray, a colour page's red seals lifted: once, before anything measures the page.
+    image = page.image if lines is not None else lift_seals(page.image)
     if lines is not None:
         source = "text_layer"
     elif is_blank(image):
@@ -173,7 +177,7 @@ def read_file(path: str | Path, engine: Engine, *, name: str | None = None) -> I
     label = name or Path(path).name
     try:
         continues = None
-        for page in iter_pages(Path(path), name=label):
+        for page in iter_pages(Path(path), name=label, gray=True):
             result = read_page(page, engine, continues=continues)
             # The next page may continue this document when this one carried its title.
             titled = bool(result.evidence) and result.evidence[0].startswith("title ")
@@ -198,7 +202,7 @@ def read_file_page(path: str | Path, file_page: int, engine: Engine, *, name: st
     """One page (1-based) of a stored file, e.g. a page of a scanned PDF waiting in the OCR queue."""
     label = name or Path(path).name
     try:
-        for page in iter_pages(Path(path), name=label):
+        for page in iter_pages(Path(path), name=label, gray=True):
             if page.page == file_page:
                 return read_page(page, engine)
         return FileError(label, f"{label}: has no page {file_page}", kind="missing", page=file_page)

@@ -1,4 +1,7 @@
-"""Page clean-up before OCR: contrast, skew, quarter turns, blank pages. Pure functions on Pillow images.
+"""Page clean-up before OCR: red seals, contrast, skew, quarter turns, blank pages. Pure functions on Pillow images.
+
+Every measurement and `prepare` work in gray; a colour page becomes gray through `lift_seals`, which takes the red
+ink of seals (公章) off it first, so the same colour page always gives the same gray, whoever converts it.
 
 Skew angles follow Pillow's `Image.rotate`: positive is counter-clockwise. A page turned by `page.rotate(2.0)`
 (its text lines rising to the right) has a skew of +2.0, and `deskew` turns it back by -2.0.
@@ -13,7 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 _SKEW_WORK_SIDE = 1300  # longer side, in px, of the copy skew is measured on
 _SKEW_MAX_POINTS = 60_000  # ink pixels sampled for the projection profiles
@@ -34,6 +37,17 @@ _BLANK_MAX_INK_SHARE = 0.0003  # about a page number's worth of ink; one short l
 _CONTRAST_LOW, _CONTRAST_HIGH = 0.5, 99.5  # percentiles mapped to black and white
 _CONTRAST_GOOD_SPAN = 160  # pages whose ink-to-paper span reaches this are left untouched
 _CONTRAST_MIN_SPAN = 40  # below this there is no ink to stretch (blank or show-through only)
+
+# A pixel is seal ink when it is much redder than it is green or blue (R − max(G, B)) AND bright in red, measured
+# against the paper's own red: black print under a seal is dark in all three channels, and dark red-brown print
+# (maroon) is too dark in red to be a seal. Between the two ends of each ramp pixels are blended (seal rims).
+_SEAL_REDNESS = (16, 48)
+_SEAL_RED_OF_PAPER = (0.55, 0.75)
+_SEAL_PAPER_PERCENTILE = 90.0  # of the red channel: where the paper is
+_SEAL_CORE = 192  # weight (of 255) from which a pixel counts as seal ink when measuring how red the seal is
+_SEAL_MIN_CORE_PIXELS = 200  # fewer such pixels are specks: the seal's red is not measured, only the channel used
+_CORE_TABLE = [255 if v >= _SEAL_CORE else 0 for v in range(256)]
+_SEAL_STRIP_ROWS = 256
 
 _CLOCKWISE = {
     90: Image.Transpose.ROTATE_270,
@@ -79,9 +93,16 @@ def deskew(image: Image.Image, max_angle: float = 5.0) -> tuple[Image.Image, flo
     skew = estimate_skew(image, max_angle)
     if abs(skew) < _SKEW_MIN_CORRECTION:
         return image, 0.0
+    return straighten(image, skew), skew
+
+
+def straighten(image: Image.Image, skew: float) -> Image.Image:
+    """The page turned back by a measured `skew` (white fill, same size), in its own mode: how `deskew` and
+    `prepare` turn it, so a colour copy turned by the skew `prepare` reported lines up with the gray one."""
+    if not skew:
+        return image
     fill = 255 if image.mode in ("L", "1", "P", "I", "F") else (255,) * len(image.getbands())
-    straight = image.rotate(-skew, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=fill)
-    return straight, skew
+    return image.rotate(-skew, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=fill)
 
 
 def rotate_quadrant(image: Image.Image, degrees: int) -> Image.Image:
@@ -107,9 +128,47 @@ def is_blank(image: Image.Image) -> bool:
     return ink < _BLANK_MAX_INK_SHARE * pixels.size
 
 
+def lift_seals(image: Image.Image) -> Image.Image:
+    """The page in gray for OCR: a colour page with its red seal ink lifted to paper; a gray page as it is.
+
+    Where a pixel is seal red (see `_SEAL_REDNESS`) its gray comes from the red channel, in which red ink is as
+    light as paper and black print under it stays black, scaled so the seal's red lands on the paper's level;
+    elsewhere it is the ordinary luminance. A colour page without red ink gives exactly `convert("L")`.
+    The page is worked through in strips of rows, so an OCR worker holds little more than the page and its gray.
+    """
+    if image.mode != "RGB":
+        return image if image.mode == "L" else image.convert("L")
+    paper = _percentile(image.histogram()[:256], _SEAL_PAPER_PERCENTILE)  # the red channel's histogram
+    redness_table = _ramp(*_SEAL_REDNESS)
+    bright_table = _ramp(paper * _SEAL_RED_OF_PAPER[0], paper * _SEAL_RED_OF_PAPER[1])
+    sealed: list[tuple[tuple[int, int, int, int], Image.Image]] = []  # strips with seal ink, and its weights
+    seal_histogram = np.zeros(256, dtype=np.int64)  # the red of what is surely seal ink
+    for top in range(0, image.height, _SEAL_STRIP_ROWS):
+        box = (0, top, image.width, min(image.height, top + _SEAL_STRIP_ROWS))
+        red, green, blue = image.crop(box).split()
+        redness = ImageChops.subtract(red, ImageChops.lighter(green, blue)).point(redness_table)
+        weight = ImageChops.multiply(redness, red.point(bright_table))
+        if weight.getbbox() is None:
+            continue
+        sealed.append((box, weight))
+        seal_histogram += np.asarray(red.histogram(mask=weight.point(_CORE_TABLE)), dtype=np.int64)
+    gray = image.convert("L")
+    if not sealed:
+        return gray
+    if int(seal_histogram.sum()) < _SEAL_MIN_CORE_PIXELS:
+        lift = list(range(256))
+    else:
+        gain = max(1.0, paper / max(1, _percentile(seal_histogram, 50.0)))
+        lift = [min(255, round(v * gain)) for v in range(256)]
+    for box, weight in sealed:
+        # Pasting through the weights blends: weight × lifted red + (1 − weight) × luminance.
+        gray.paste(image.crop(box).getchannel("R").point(lift), box[:2], weight)
+    return gray
+
+
 def prepare(image: Image.Image) -> tuple[Image.Image, dict[str, float | bool]]:
-    """Contrast normalisation then deskew; returns the page and what was done:
-    `{"skew_deg": float, "contrast_stretched": bool}`."""
+    """Seals lifted off a colour page (`lift_seals`), contrast normalisation, then deskew; returns the gray page
+    and what was done: `{"skew_deg": float, "contrast_stretched": bool}`."""
     stretched, did_stretch = _stretch_contrast(_gray(image))
     straight, skew = deskew(stretched)
     return straight, {"skew_deg": skew, "contrast_stretched": did_stretch}
@@ -119,7 +178,21 @@ def prepare(image: Image.Image) -> tuple[Image.Image, dict[str, float | bool]]:
 
 
 def _gray(image: Image.Image) -> Image.Image:
-    return image if image.mode == "L" else image.convert("L")
+    return lift_seals(image)
+
+
+def _percentile(histogram: list[int] | np.ndarray, percent: float) -> int:
+    """The level below which `percent` of a 256-bin histogram's pixels lie."""
+    counts = np.cumsum(np.asarray(histogram[:256], dtype=np.int64))
+    if counts[-1] == 0:
+        return 255
+    return int(np.searchsorted(counts, counts[-1] * percent / 100.0))
+
+
+def _ramp(low: float, high: float) -> list[int]:
+    """A lookup table rising from 0 at `low` to 255 at `high`."""
+    span = max(1.0, high - low)
+    return [int(np.clip(round((v - low) * 255.0 / span), 0, 255)) for v in range(256)]
 
 
 def _reduced(image: Image.Image, longest: int) -> Image.Image:

@@ -261,6 +261,63 @@ def test_the_cli_writes_the_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert not (tmp_path / "d.pdf").exists()
 
 
+def page_image(reader: pypdf.PdfReader, index: int) -> pypdf.generic.StreamObject:
+    """The one image XObject drawn on page `index`."""
+    xobjects = reader.pages[index]["/Resources"]["/XObject"]
+    (image,) = (ref.get_object() for ref in xobjects.values())
+    assert image["/Subtype"] == "/Image"
+    return image
+
+
+def test_a_colour_scan_is_stored_as_received_and_exported_in_colour_gray_and_bilevel_ones_stay_so(
+    desk: Desk, clerk: Actor, tmp_path: Path
+) -> None:
+    from tests.test_colour import sealed_page
+
+    number = desk.dossiers.new(clerk, business="ENT_NONRES_TRANSFER", applicant_kind="enterprise").number
+    colour, _text, _seal = sealed_page()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    files = {
+        "licence.jpg": (colour, {"quality": 85}),
+        "contract.png": (colour.convert("L"), {}),
+        "notice.tif": (
+            colour.convert("L").point(lambda v: 255 if v > 128 else 0).convert("1"),
+            {"compression": "group4"},
+        ),
+    }
+    for name, (image, params) in files.items():
+        image.save(inbox / name, dpi=(150, 150), **params)
+        assert desk.intake.ingest(clerk, inbox / name, number=number, source=name).outcome == "attached"
+    pages = desk.dossiers.show(number).pages
+    received = (inbox / "licence.jpg").read_bytes()
+    assert desk.blobs.read(pages[0].sha256) == received  # the file as received, colour and all
+
+    out = tmp_path / "d.pdf"
+    export_pdf(desk, clerk, number, out)
+    reader = pypdf.PdfReader(out, strict=True)
+    first, second, third = (page_image(reader, index) for index in range(3))
+    assert (first["/ColorSpace"], first["/Filter"]) == ("/DeviceRGB", "/DCTDecode")
+    assert first.get_data() == received  # a straight page goes in as the JPEG it was stored as
+    assert (second["/ColorSpace"], second["/BitsPerComponent"]) == ("/DeviceGray", 8)
+    assert (third["/ColorSpace"], third["/BitsPerComponent"]) == ("/DeviceGray", 1)
+    shown = reader.pages[0].images[0].image
+    assert shown is not None and shown.mode == "RGB"
+
+
+def test_a_skewed_colour_scan_is_straightened_in_colour_at_a_reasonable_size(
+    desk: Desk, clerk: Actor, number: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "d.pdf"
+    export_pdf(desk, clerk, number, out)
+    reader = pypdf.PdfReader(out, strict=True)
+    licence, contract = page_image(reader, 0), page_image(reader, 1)
+    assert (licence["/ColorSpace"], licence["/Filter"]) == ("/DeviceRGB", "/DCTDecode")
+    assert (licence["/Width"], licence["/Height"]) == (2480, 3508)
+    assert len(licence.get_data()) < 1.5 * (SCANS / LICENCE).stat().st_size
+    assert contract["/ColorSpace"] == "/DeviceGray"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason("rapidocr") is not None, reason="rapidocr is not installed")
 def test_real_ocr_then_export(desk: Desk, clerk: Actor, tmp_path: Path) -> None:

@@ -107,6 +107,18 @@ def test_a_page_is_shown_upright_by_its_stored_rotation(desk: Desk, clerk: Actor
     assert ImageChops.difference(shown.convert("L"), rotate_quadrant(scan(), -90)).getbbox() is None
 
 
+def test_a_colour_page_is_shown_in_colour_and_a_gray_one_in_gray(desk: Desk, clerk: Actor) -> None:
+    from tests.test_colour import sealed_page
+
+    colour = sealed_page()[0]
+    number = submitted(desk, clerk).number
+    shown = PageImages(desk).image(number, real_page(desk, number, colour))
+    assert shown.mode == "RGB"
+    assert ImageChops.difference(shown, colour).getbbox() is None  # the red seal as scanned
+    other = submitted(desk, clerk).number
+    assert PageImages(desk).image(other, real_page(desk, other, colour.convert("L"))).mode == "L"
+
+
 def test_a_large_scan_is_downscaled_to_the_display_size_keeping_its_shape(desk: Desk, clerk: Actor) -> None:
     number = submitted(desk, clerk).number
     page_id = real_page(desk, number, scan((2480, 3508)))

@@ -343,6 +343,33 @@ def test_at_160_columns_image_and_text_sit_side_by_side(desk: Desk, reviewer: Ac
     run_app(desk, script, actor=reviewer, mode="review", size=LARGE)
 
 
+def test_a_colour_scan_is_drawn_in_colour(desk: Desk, reviewer: Actor, clerk: Actor) -> None:
+    from tests.test_colour import sealed_page
+
+    number = submitted(desk, clerk, business="ENT_NONRES_TRANSFER", kind="enterprise", channel="online").number
+    real_page(desk, number, sealed_page()[0])
+
+    def red_cells(pilot: Pilot[None]) -> int:
+        colours = [
+            colour.get_truecolor()
+            for strip in pilot.app.screen._compositor.render_strips()
+            for segment in strip
+            if segment.style is not None
+            for colour in (segment.style.color, segment.style.bgcolor)
+            if colour is not None
+        ]
+        return sum(1 for r, g, b in colours if r - max(g, b) > 40)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        picture = pilot.app.screen.query_one(PageImage)
+        await wait_until(pilot, lambda: picture.has_picture)
+        await pilot.pause()
+        assert red_cells(pilot) > 10  # the seal, in red half-cells
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
 def test_a_page_that_cannot_be_shown_says_why_in_one_line(desk: Desk, reviewer: Actor, clerk: Actor) -> None:
     number = submitted(desk, clerk, channel="online").number  # its pages hold text, not scans
 

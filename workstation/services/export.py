@@ -1,8 +1,11 @@
 """The searchable dossier PDF: every page of a dossier as its scan under an invisible OCR text layer.
 
-Each page image is read the way OCR read it (the file's page, turned upright by the rotation OCR found, then
-contrast and deskew by `ocr.preprocess.prepare`, which is deterministic), so the stored line boxes fall on the
-printed text. A page not read yet goes in as an image without text and is counted in the report.
+Each page image is laid out the way OCR read it (the file's page, turned upright by the rotation OCR found, then
+straightened by the skew `ocr.preprocess.prepare` measures, which is deterministic), so the stored line boxes fall
+on the printed text. A page goes in as it was scanned: a colour page in colour (its red seals too: lifting them
+is for the OCR engine only), a gray page gray with the contrast OCR read it at, a bilevel page bilevel. A JPEG
+page that needed no turning, straightening or stretching goes in as the stored file's own bytes. A page not read
+yet goes in as an image without text and is counted in the report.
 
 Blobs are verified before use: a missing or corrupt one stops the export with one line, and nothing is written
 (`build_searchable_pdf` writes atomically, and it is only called once every page is ready). The export is a
@@ -23,9 +26,9 @@ from sqlalchemy import select
 
 from ocr.classify import UNKNOWN
 from ocr.errors import OcrError
-from ocr.loading import iter_pages
+from ocr.loading import PageImage, iter_pages, sniff
 from ocr.pdf import JPEG_QUALITY, PdfPage, build_searchable_pdf
-from ocr.preprocess import prepare, rotate_quadrant
+from ocr.preprocess import prepare, rotate_quadrant, straighten
 from workstation.domain.errors import DomainError
 from workstation.domain.permissions import Actor, Permission, require
 from workstation.errors import BlobError, UsageError, WorkstationError
@@ -79,7 +82,7 @@ class _Stored:
 
 @dataclass(frozen=True)
 class _Rendered:
-    jpeg: bytes
+    data: bytes  # encoded: JPEG for gray and colour pages, PNG for bilevel ones
     dpi: int
 
 
@@ -105,7 +108,7 @@ def export_pdf(desk: Desk, actor: Actor, number: str, out: Path) -> ExportReport
         if any(text.strip() for text, _box in row.lines):
             with_text += 1
         pdf_pages.append(
-            PdfPage(image=image.jpeg, dpi=image.dpi, lines=row.lines, label=_group_title(desk, detail, view))
+            PdfPage(image=image.data, dpi=image.dpi, lines=row.lines, label=_group_title(desk, detail, view))
         )
     bookmarks = _bookmarks(pdf_pages)
     business = detail.business_name or detail.business
@@ -202,7 +205,7 @@ def _lines(raw: Sequence[Any] | None) -> tuple[Line, ...]:
 
 
 def _render(desk: Desk, detail: DossierDetail, stored: dict[str, _Stored]) -> dict[str, _Rendered]:
-    """Every page's image, upright and prepared as OCR saw it, JPEG-encoded; each file is read once."""
+    """Every page's image, upright and straight as OCR saw it, encoded; each file is read once."""
     by_file: dict[str, list[PageView]] = {}
     for view in detail.pages:
         by_file.setdefault(view.sha256, []).append(view)
@@ -218,12 +221,11 @@ def _render(desk: Desk, detail: DossierDetail, stored: dict[str, _Stored]) -> di
         for view in views:
             wanted.setdefault(stored[view.id].file_page, []).append(view)
         last = max(wanted)
+        stored_jpeg = data if sniff(data[:1024]) == "jpeg" else None
         try:
             for page in iter_pages(data, name=first.source_name or sha[:12]):
                 for view in wanted.get(page.page, ()):
-                    image = rotate_quadrant(page.image, -stored[view.id].rotation)
-                    image = prepare(image)[0]
-                    rendered[view.id] = _Rendered(_jpeg(image), page.dpi)
+                    rendered[view.id] = _Rendered(_picture(page, stored[view.id].rotation, stored_jpeg), page.dpi)
                 if page.page >= last:
                     break
         except OcrError as exc:
@@ -237,12 +239,26 @@ def _render(desk: Desk, detail: DossierDetail, stored: dict[str, _Stored]) -> di
     return rendered
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    """Encoded as `ocr.pdf` would encode a grayscale page, but now, so a long dossier is not held as raw pixels."""
-    if image.mode != "L":
-        image = image.convert("L")
+def _picture(page: PageImage, rotation: int, stored_jpeg: bytes | None) -> bytes:
+    """The page as the PDF shows it, encoded now, so a long dossier is not held as raw pixels."""
+    upright = rotate_quadrant(page.image, -rotation)
+    gray, done = prepare(upright)
+    skew = float(done["skew_deg"])
+    stretched = upright.mode == "L" and bool(done["contrast_stretched"])
+    if stored_jpeg is not None and page.as_stored and not rotation % 360 and not skew and not stretched:
+        return stored_jpeg
+    if upright.mode == "L":
+        return _encode(gray, "JPEG")
+    return _encode(straighten(upright, skew), "PNG" if upright.mode == "1" else "JPEG")
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    """JPEG as `ocr.pdf` would encode a gray or colour page; PNG keeps a bilevel page's bits for its Flate stream."""
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    if fmt == "JPEG":
+        image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    else:
+        image.save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
 
 

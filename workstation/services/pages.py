@@ -1,5 +1,7 @@
 """Page images for display: a stored scan's page, turned upright and downscaled, so screens never read blobs.
 
+A colour scan is shown in colour, red seals and all; a gray one in gray.
+
 A reviewer flips through a dossier's pages and back again; decoding a 300 dpi scan takes far longer than
 drawing it, so the last few prepared pages are kept in a small LRU cache. The key holds everything the picture
 depends on (file, page of the file, rotation, size), so a page rotated since is decoded afresh.
@@ -87,6 +89,8 @@ class PageImages:
                 self._cache.move_to_end(key)
                 return cached
         image = self._decode(number, stored, target_dpi=DISPLAY_DPI)
+        if image.mode == "1":  # a bilevel scan shrunk bit by bit loses its strokes; in gray they stay legible
+            image = image.convert("L")
         image.thumbnail((self._max_side, self._max_side), Image.Resampling.LANCZOS)
         with self._lock:
             self._cache[key] = image

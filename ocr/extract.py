@@ -752,14 +752,35 @@ def _value(spec: FieldSpec, cand: _Candidate) -> FieldValue | None:
         found = _parse_plain(spec.type, cand.text, cand.hint)
     if found is None:
         return None
+    fit, note = found.fit, found.note
+    if spec.type in _NAME_TYPES and _unusual(found.value):
+        # A traditional or rare character in a name on a simplified-Chinese document is more often a misread
+        # (銀 for 银, 構 for 有 under a seal) than what was printed: the clerk checks it.
+        fit *= _UNUSUAL_FIT
+        note = "unusual character" + (f"; {note}" if note else "")
     return FieldValue(
         value=found.value,
-        confidence=cand.confidence * cand.place * found.fit,
+        confidence=cand.confidence * cand.place * fit,
         valid=True,
         box=cand.box,
-        note=found.note,
+        note=note,
         found=cand.found,
     )
+
+
+_NAME_TYPES = ("org", "person", "party", "address", "text")
+_UNUSUAL_FIT = 0.85
+
+
+def _unusual(text: str) -> bool:
+    """True when a Chinese character of `text` is outside GB 2312, the common simplified set."""
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff":
+            try:
+                ch.encode("gb2312")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def _best(spec: FieldSpec, candidates: Sequence[_Candidate]) -> FieldValue | None:

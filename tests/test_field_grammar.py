@@ -367,3 +367,11 @@ def test_a_word_containing_an_organisation_word_is_no_organisation() -> None:
         "M12", _lines(["税收完税证明", "纳税人名称 税款所属时期", "纳税人名称 济南海岱餐饮管理有限公司"])
     )
     assert got["org_name"].value == "济南海岱餐饮管理有限公司"
+
+
+def test_a_traditional_character_in_a_name_is_a_likely_misread_and_never_sure() -> None:
+    got = extract_fields("M20", _lines(["个人住房抵押合同", "抵押权人：恒岱銀行股份有限公司济南济阳支行"]))
+    assert got["mortgagee"].value == "恒岱銀行股份有限公司济南济阳支行"
+    assert got["mortgagee"].confidence < SURE and "unusual" in (got["mortgagee"].note or "")
+    got = extract_fields("M20", _lines(["个人住房抵押合同", "抵押权人：恒岱银行股份有限公司济南济阳支行"]))
+    assert got["mortgagee"].confidence >= SURE

@@ -753,6 +753,10 @@ def _value(spec: FieldSpec, cand: _Candidate) -> FieldValue | None:
     if found is None:
         return None
     fit, note = found.fit, found.note
+    if spec.type in ("org", "party") and _broken_company_form(found.value):
+        # 股份限公司, 有公司: a company's legal form with a character lost (a seal over the signature line).
+        fit *= _UNUSUAL_FIT
+        note = "company form misread?" + (f"; {note}" if note else "")
     if spec.type in _NAME_TYPES and _unusual(found.value):
         # A traditional or rare character in a name on a simplified-Chinese document is more often a misread
         # (銀 for 银, 構 for 有 under a seal) than what was printed: the clerk checks it.
@@ -770,6 +774,18 @@ def _value(spec: FieldSpec, cand: _Candidate) -> FieldValue | None:
 
 _NAME_TYPES = ("org", "person", "party", "address", "text")
 _UNUSUAL_FIT = 0.85
+
+
+_COMPANY_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
+
+
+def _broken_company_form(name: str) -> bool:
+    """A company whose legal form reads wrong: 股份 without 股份有限公司, 限公司 without 有限公司, 有公司."""
+    if "公司" not in name:
+        return False
+    if "股份" in name and "股份有限公司" not in name:
+        return True
+    return ("限公司" in name and "有限公司" not in name) or "有公司" in name or "限责公司" in name
 
 
 def _unusual(text: str) -> bool:

@@ -375,3 +375,9 @@ def test_a_traditional_character_in_a_name_is_a_likely_misread_and_never_sure() 
     assert got["mortgagee"].confidence < SURE and "unusual" in (got["mortgagee"].note or "")
     got = extract_fields("M20", _lines(["个人住房抵押合同", "抵押权人：恒岱银行股份有限公司济南济阳支行"]))
     assert got["mortgagee"].confidence >= SURE
+
+
+@pytest.mark.parametrize("name", ["恒岱银行股份限公司济南历城支行", "济南云起科技有公司", "济南云起科技限公司"])
+def test_a_company_whose_legal_form_lost_a_character_is_never_sure(name: str) -> None:
+    got = extract_fields("M20", _lines(["个人住房抵押合同", f"抵押权人：{name}"]))
+    assert got["mortgagee"].confidence < SURE

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import sys
 from dataclasses import replace
@@ -26,7 +25,7 @@ from samples.heldout import generate as generate_heldout
 from samples.plan import FilePlan, Plan, committed_plan, random_plan
 from samples.scan import phone_photo, scan
 from samples.truth import is_printed, problems
-from samples.writers import write_jpeg, write_pdf, write_png, write_tiff
+from samples.writers import write_json, write_scan
 
 HERE = Path(__file__).resolve().parent
 SCANS = HERE / "scans"
@@ -120,23 +119,10 @@ def make_file(plan: FilePlan, case: Case, seed: int, out: Path) -> tuple[Path, d
         pages.append(entry)
     path = out / f"{plan.stem}.{plan.fmt}"
     dpi = pages[0]["dpi"]
-    if plan.fmt == "jpg":
-        write_jpeg(frames[0], path, dpi, spec.quality)
-    elif plan.fmt == "png":
-        write_png(frames[0], path, dpi)
-    elif plan.fmt == "tif":
-        write_tiff(frames, path, dpi, spec.quality)
-    elif plan.fmt == "pdf":
-        write_pdf(frames, path, dpi, spec.quality)
-    else:
-        raise ValueError(f"unknown format {plan.fmt}")
+    write_scan(frames, path, plan.fmt, dpi, spec.quality)
     truth = {"file": path.name, "case": plan.case, "pages": pages}
-    _write_json(path.with_suffix(".json"), truth)
+    write_json(path.with_suffix(".json"), truth)
     return path, truth
-
-
-def _write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def run(plan: Plan, out: Path, cases_dir: Path, verbose: bool = True) -> list[Path]:
@@ -161,7 +147,7 @@ def run(plan: Plan, out: Path, cases_dir: Path, verbose: bool = True) -> list[Pa
         facts = case_facts(case)
         facts["documents"] = [{k: v for k, v in d.items() if v != ""} for d in documents[case.case_id]]
         case_path = cases_dir / f"{case.case_id}.json"
-        _write_json(case_path, facts)
+        write_json(case_path, facts)
         written.append(case_path)
     return written
 

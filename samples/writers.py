@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -47,3 +49,22 @@ def write_pdf(frames: list[Image.Image], path: Path, dpi: int, quality: int) -> 
         creationDate=None,
         modDate=None,
     )
+
+
+def write_scan(frames: Sequence[Image.Image], path: Path, fmt: str, dpi: int, quality: int) -> None:
+    """A scanned file in `fmt` (jpg and png hold the first frame; tif and pdf every frame)."""
+    if fmt == "jpg":
+        write_jpeg(frames[0], path, dpi, quality)
+    elif fmt == "png":
+        write_png(frames[0], path, dpi)
+    elif fmt == "tif":
+        write_tiff(list(frames), path, dpi, quality)
+    elif fmt == "pdf":
+        write_pdf(list(frames), path, dpi, quality)
+    else:
+        raise ValueError(f"unknown format {fmt}")
+
+
+def write_json(path: Path, data: object) -> None:
+    """Ground truth and case files: UTF-8, indented, one trailing newline."""
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from samples.heldout.plan import HeldoutFile, HeldoutPlan, heldout_plan
 from samples.heldout.titles import render_m08, render_m09, render_m12
 from samples.scan import phone_photo, scan
 from samples.truth import problems
-from samples.writers import write_jpeg, write_pdf, write_png, write_tiff
+from samples.writers import write_json, write_scan
 
 RENDERERS = {
     "M01": render_m01,
@@ -135,23 +134,10 @@ def make_file(fp: HeldoutFile, case: Case, seed: int, out: Path) -> tuple[Path, 
         pages.append(entry)
     path = out / f"{fp.stem}.{fp.fmt}"
     dpi = pages[0]["dpi"]
-    if fp.fmt == "jpg":
-        write_jpeg(frames[0], path, dpi, spec.quality)
-    elif fp.fmt == "png":
-        write_png(frames[0], path, dpi)
-    elif fp.fmt == "tif":
-        write_tiff(frames, path, dpi, spec.quality)
-    elif fp.fmt == "pdf":
-        write_pdf(frames, path, dpi, spec.quality)
-    else:
-        raise ValueError(f"unknown format {fp.fmt}")
+    write_scan(frames, path, fp.fmt, dpi, spec.quality)
     truth = {"file": path.name, "case": fp.case, "pages": pages}
-    _write_json(path.with_suffix(".json"), truth)
+    write_json(path.with_suffix(".json"), truth)
     return path, truth
-
-
-def _write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def run(plan: HeldoutPlan, out: Path, verbose: bool = False) -> list[Path]:
@@ -177,7 +163,7 @@ def run(plan: HeldoutPlan, out: Path, verbose: bool = False) -> list[Path]:
         facts["family"] = "heldout"
         facts["documents"] = documents[case.case_id]
         case_path = cases_dir / f"{case.case_id}.json"
-        _write_json(case_path, facts)
+        write_json(case_path, facts)
         written.append(case_path)
     return written
 

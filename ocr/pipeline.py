@@ -23,7 +23,14 @@ from ocr.engines.base import Engine, Line
 from ocr.errors import InputError, OcrError
 from ocr.extract import FieldValue, extract_fields
 from ocr.loading import PageImage, iter_pages
-from ocr.preprocess import is_blank, lift_seals, prepare, rotate_quadrant
+from ocr.preprocess import (
+    deskew,
+    is_blank,
+    lift_seals,
+    normalize_contrast,
+    quadrant_points,
+    rotate_quadrant,
+)
 
 # A PDF page whose own text layer has at least this many characters is read from it, not OCR'd.
 MIN_TEXT_LAYER_CHARS = 20
@@ -144,13 +151,27 @@ def read_page(page: PageImage, engine: Engine, *, continues: str | None = None) 
     elif is_blank(image):
         lines, source = [], "blank"
     else:
+        # What `prepare` does to the upright page, in an order that lets detection run once on most pages: contrast
+        # stretch and deskew first (a page upside down has the same skew as upright), so orientation's detection is
+        # of the straightened page and the engine reuses it for reading, turned exactly when the page was upside
+        # down. A page on its side is measured again once upright (its lines only then lie across the page).
+        image = normalize_contrast(image)
         orient = getattr(engine, "orientation", None)
-        if orient is not None:
-            rotation = int(orient(image)[0]) % 360
-            if rotation:
-                image = rotate_quadrant(image, -rotation)
-        image, info = prepare(image)
-        skew = float(info.get("skew_deg", 0.0))
+        if orient is None:
+            image, skew = deskew(image)
+        else:
+            straight, skew = deskew(image)
+            rotation = int(orient(straight)[0]) % 360
+            if rotation in (90, 270):
+                image, skew = deskew(rotate_quadrant(image, -rotation))
+            elif rotation == 180:
+                image = rotate_quadrant(straight, 180)
+                carry = getattr(engine, "carry", None)
+                if carry is not None:
+                    size = straight.size
+                    carry(image, lambda points: quadrant_points(points, size, 180))
+            else:
+                image = straight
         lines = reread_sealed_dates(engine.read(image), image, engine)
     verdict = classify(lines, continues=continues)
     fields = extract_fields(verdict.material, lines) if verdict.material != UNKNOWN else {}

@@ -113,6 +113,23 @@ def rotate_quadrant(image: Image.Image, degrees: int) -> Image.Image:
     return image.copy() if turn == 0 else image.transpose(_CLOCKWISE[turn])
 
 
+def quadrant_points(points: np.ndarray, size: tuple[int, int], degrees: int) -> np.ndarray:
+    """Where points (N×2, x and y in pixels) of a page of `size` land once it is turned by `rotate_quadrant`
+    with the same `degrees`: so boxes found before the turn need not be found again after it."""
+    turn = degrees % 360
+    if turn % 90:
+        raise ValueError(f"a quarter turn is a multiple of 90 degrees, not {degrees}")
+    width, height = size
+    x, y = points[:, 0], points[:, 1]
+    if turn == 90:  # clockwise
+        return np.stack([height - y, x], axis=1)
+    if turn == 180:
+        return np.stack([width - x, height - y], axis=1)
+    if turn == 270:
+        return np.stack([y, width - x], axis=1)
+    return points.copy()
+
+
 def normalize_contrast(image: Image.Image) -> Image.Image:
     """A low-contrast scan stretched so ink is near black and paper near white; other pages come back as given."""
     return _stretch_contrast(image)[0]

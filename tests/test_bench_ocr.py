@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bench.ocr import Truth, score
@@ -38,3 +39,20 @@ def test_a_page_of_the_same_case_disagreeing_makes_a_sure_value_doubtful() -> No
     }
     s = score(truths, results)
     assert (s.fields_right, s.confident_wrong, s.to_check) == (1, 0, 2)
+
+
+def test_the_installed_command_finds_the_held_out_generator_from_any_folder(tmp_path: Path) -> None:
+    # `workstation bench ocr` builds the held-out family: `samples` must be importable where the command runs, not
+    # only from the project's folder (it was not a package of the install, and the command failed).
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import bench.ocr, samples.heldout; print(samples.heldout.generate.__name__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "generate"

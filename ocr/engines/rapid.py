@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -232,8 +232,9 @@ class RapidEngine:
         sideways = tall > wide
         side_confidence = max(wide, tall) / max(1.0, wide + tall)
         if sideways:
-            gray = np.ascontiguousarray(np.rot90(gray, 1))  # turn the page 90° counter-clockwise
-            quads = self._detect(gray)
+            # The page turned 90° counter-clockwise, and its lines with it: no second detection.
+            quads = [_ordered(_turned_ccw(q, gray.shape[1])) for q in quads]
+            gray = np.ascontiguousarray(np.rot90(gray, 1))
         margins: list[float] = []  # per line: confidence as it is minus confidence turned 180°
         for quad in sorted(quads, key=lambda q: -_area(_bounds(q)))[:sample]:
             crop = self._crop(gray, quad)[:, : REC_HEIGHT * 8]
@@ -250,10 +251,29 @@ class RapidEngine:
         angle = (90 if sideways else 0) + (180 if upside_down else 0)
         return angle, round(confidence, 3)
 
+    def carry(self, image: Image.Image, points: Callable[[np.ndarray], np.ndarray]) -> bool:
+        """Reuse the detection `orientation()` just made for `image`, the same page turned (upside down pages):
+        `points` maps page pixels of the oriented image to `image`'s. The next `read(image)` then recognises
+        without detecting again (detection is a third of a page's time). False when there is nothing to carry.
+        """
+        if self._last is None:
+            return False
+        gray = _gray(image)
+        height, width = gray.shape
+        moved = []
+        for quad in self._last[1]:
+            q = _ordered(points(quad.astype(np.float64)))
+            q[:, 0] = np.clip(q[:, 0], 0, width)
+            q[:, 1] = np.clip(q[:, 1], 0, height)
+            if np.ptp(q[:, 0]) >= 1 and np.ptp(q[:, 1]) >= 1:
+                moved.append(q.astype(np.float32))
+        self._last = (_pixels_key(gray), moved)
+        return True
+
     # -- steps ------------------------------------------------------------------------------------
 
     def _detect_cached(self, gray: np.ndarray, keep: bool = False) -> list[np.ndarray]:
-        key = hashlib.blake2b(gray.tobytes(), digest_size=16).digest() + repr(gray.shape).encode()
+        key = _pixels_key(gray)
         last, self._last = self._last, None
         if last is not None and last[0] == key:
             return last[1]
@@ -344,6 +364,24 @@ class RapidEngine:
         indices = best[keep]
         confidence = float(probs[keep, indices].mean())
         return "".join(self._chars[i] for i in indices), confidence
+
+
+def _pixels_key(gray: np.ndarray) -> bytes:
+    return hashlib.blake2b(gray.tobytes(), digest_size=16).digest() + repr(gray.shape).encode()
+
+
+def _turned_ccw(quad: np.ndarray, width: int) -> np.ndarray:
+    """A quad's corners on the page `np.rot90(page, 1)` gives (turned 90° counter-clockwise)."""
+    return np.stack([quad[:, 1], width - quad[:, 0]], axis=1).astype(np.float32)
+
+
+def _ordered(quad: np.ndarray) -> np.ndarray:
+    """Corners as detection gives them: top-left, top-right, bottom-right, bottom-left (for a line of text
+    lying across the page), whatever turn moved them there."""
+    by_x = quad[np.argsort(quad[:, 0], kind="stable")]
+    left = by_x[:2][np.argsort(by_x[:2, 1], kind="stable")]
+    right = by_x[2:][np.argsort(by_x[2:, 1], kind="stable")]
+    return np.array([left[0], right[0], right[1], left[1]], dtype=np.float32)
 
 
 def _bounds(quad: np.ndarray) -> Box:

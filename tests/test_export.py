@@ -3,6 +3,7 @@ OCR text, bookmarked by material, with the dossier's metadata; a corrupt blob wr
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pypdf
 import pytest
 from sqlalchemy import select
@@ -23,6 +25,7 @@ from workstation.domain.permissions import Actor
 from workstation.errors import BlobError, NotFound, UsageError
 from workstation.services.desk import Desk, open_desk
 from workstation.services.export import OTHER, export_pdf
+from workstation.services.views import NewParty
 from workstation.store.models import Page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,9 +119,10 @@ def test_the_pdf_has_every_page_its_text_bookmarks_and_metadata(
     assert report.path == str(out) and report.size == out.stat().st_size
     assert [r.getMessage() for r in caplog.records if r.name == "workstation.export" and number in r.getMessage()]
 
-    # The Chinese lines come out whole, in order, with no space put between the characters.
-    assert text_lines(out, 1) == [text for text, _box in LICENCE_LINES]
-    assert text_lines(out, 2) == [text for text, _box in CONTRACT_LINES]
+    # Checklist order: the contract (a material of the dossier) before the buyer's licence, then the page of no
+    # material. The Chinese lines come out whole, in order, with no space put between the characters.
+    assert text_lines(out, 1) == [text for text, _box in CONTRACT_LINES]
+    assert text_lines(out, 2) == [text for text, _box in LICENCE_LINES]
     assert text_lines(out, 3) == []  # not read yet: the image only
     everything = "".join(pdftotext(out, page) for page in (1, 2, 3))
     assert BUYER in everything and not CJK_GAP.search(everything)
@@ -126,7 +130,7 @@ def test_the_pdf_has_every_page_its_text_bookmarks_and_metadata(
     reader = pypdf.PdfReader(out, strict=True)
     assert len(reader.pages) == 3
     marks = outline(reader)
-    assert marks == [(f"M05 营业执照 — 买受人 {BUYER}", 0), ("M11 存量房买卖合同", 1), (OTHER, 2)]
+    assert marks == [("M11 存量房买卖合同", 0), (f"M05 营业执照 — 买受人 {BUYER}", 1), (OTHER, 2)]
     assert [(t, p - 1) for t, p in report.bookmarks] == marks
     meta = reader.metadata
     assert meta is not None
@@ -134,16 +138,16 @@ def test_the_pdf_has_every_page_its_text_bookmarks_and_metadata(
     assert meta.subject == "企业购买非住宅"
     assert meta.author == f"{desk.settings.station_name} ({desk.settings.station_id})"
     assert meta["/Keywords"] == f"{number}, ENT_NONRES_TRANSFER"
-    # Page sizes follow the scans: the licence at 300 dpi A4, the contract rendered at 200 dpi.
-    assert float(reader.pages[0].mediabox.width) == pytest.approx(2480 * 72 / 300)
-    assert float(reader.pages[1].mediabox.width) == pytest.approx(1654 * 72 / 200)
+    # Page sizes follow the scans: the contract rendered at 200 dpi, the licence at 300 dpi A4.
+    assert float(reader.pages[0].mediabox.width) == pytest.approx(1654 * 72 / 200)
+    assert float(reader.pages[1].mediabox.width) == pytest.approx(2480 * 72 / 300)
 
 
 def test_the_text_sits_where_the_stored_box_says(desk: Desk, clerk: Actor, number: str, tmp_path: Path) -> None:
     needs("pdftotext")
     out = export_pdf(desk, clerk, number, tmp_path / "d.pdf").path
     bbox = subprocess.run(
-        ["pdftotext", "-bbox", "-f", "1", "-l", "1", out, "-"], capture_output=True, text=True, check=True
+        ["pdftotext", "-bbox", "-f", "2", "-l", "2", out, "-"], capture_output=True, text=True, check=True
     ).stdout
     x0, y0, x1, y1 = next(
         m.groups()[:4]
@@ -240,7 +244,10 @@ def test_the_cli_writes_the_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert (report["pages"], report["with_text"], report["without_text"], report["unread"]) == (3, 2, 1, [3])
-    assert report["bookmarks"][0] == {"title": f"M05 营业执照 — 买受人 {BUYER}", "page": 1}
+    assert report["bookmarks"][:2] == [
+        {"title": "M11 存量房买卖合同", "page": 1},
+        {"title": f"M05 营业执照 — 买受人 {BUYER}", "page": 2},
+    ]
     log = (data / "logs" / "workstation.log").read_text("utf-8")
     assert f"INFO workstation.export dossier {number} exported by clerk1" in log
 
@@ -311,7 +318,7 @@ def test_a_skewed_colour_scan_is_straightened_in_colour_at_a_reasonable_size(
     out = tmp_path / "d.pdf"
     export_pdf(desk, clerk, number, out)
     reader = pypdf.PdfReader(out, strict=True)
-    licence, contract = page_image(reader, 0), page_image(reader, 1)
+    contract, licence = page_image(reader, 0), page_image(reader, 1)
     assert (licence["/ColorSpace"], licence["/Filter"]) == ("/DeviceRGB", "/DCTDecode")
     assert (licence["/Width"], licence["/Height"]) == (2480, 3508)
     assert len(licence.get_data()) < 1.5 * (SCANS / LICENCE).stat().st_size
@@ -332,16 +339,89 @@ def test_real_ocr_then_export(desk: Desk, clerk: Actor, tmp_path: Path) -> None:
     report = export_pdf(desk, clerk, number, out)
     assert (report.pages, report.with_text, report.without_text) == (3, 3, 0)
 
-    licence, contract = pdftotext(out, 1), pdftotext(out, 2)
+    reader = pypdf.PdfReader(out, strict=True)
+    marks = outline(reader)
+    first = {title.split()[0]: page for title, page in reversed(marks) if page is not None}
+    assert {"M05", "M11"} <= first.keys() and first["M11"] < first["M05"]  # checklist order
+    licence, contract = pdftotext(out, first["M05"] + 1), pdftotext(out, first["M11"] + 1)
     assert "营业执照" in licence and BUYER in licence
     assert "存量房买卖合同" in contract
-    reader = pypdf.PdfReader(out, strict=True)
-    titles = [title for title, _page in outline(reader)]
-    assert titles[0].startswith("M05 营业执照") and any(t.startswith("M11 ") for t in titles)
     # The boxes fit the exported image: the licence's title sits in the top fifth of its page.
     needs("pdftotext")
     bbox = subprocess.run(
-        ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(out), "-"], capture_output=True, text=True, check=True
+        ["pdftotext", "-bbox", "-f", str(first["M05"] + 1), "-l", str(first["M05"] + 1), str(out), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     top = next(float(m.group(1)) for m in re.finditer(r'yMin="([\d.]+)"[^>]*>营业执照<', bbox))
-    assert top < float(reader.pages[0].mediabox.height) / 5
+    assert top < float(reader.pages[first["M05"]].mediabox.height) / 5
+
+
+def test_pages_come_in_checklist_order_then_the_rest_each_in_its_colour(
+    desk: Desk, clerk: Actor, tmp_path: Path
+) -> None:
+    """Scanned in the order the applicant handed them over; exported in the dossier's checklist order (the
+    dossier's own materials, then each party's), a slot's pages in scan order, pages of no slot last."""
+    from tests.test_colour import sealed_page
+
+    detail = desk.dossiers.new(
+        clerk,
+        business="ENT_NONRES_TRANSFER",
+        applicant_kind="enterprise",
+        applicant_name=BUYER,
+        parties=[NewParty(role="seller", kind="individual", name="徐玉成", id_value="370102198701055097")],
+    )
+    buyer, seller = (p.key for p in detail.parties)
+    colour, _text, _seal = sealed_page()
+
+    def scan(width: int, mode: str, fmt: str) -> bytes:
+        image = colour.resize((width, 600))
+        buffer = io.BytesIO()
+        (image if mode == "RGB" else image.convert("L")).save(buffer, fmt, dpi=(150, 150))
+        return buffer.getvalue()
+
+    # (width that tells the page apart, mode, format, material, party) in the order they were scanned
+    scanned = [
+        (810, "RGB", "JPEG", "M03", seller),
+        (820, "RGB", "PNG", "M05", buyer),
+        (830, "L", "PNG", None, None),
+        (840, "RGB", "TIFF", "M11", None),
+        (850, "L", "JPEG", "M01", None),
+        (860, "RGB", "JPEG", "M11", None),
+    ]
+    media = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
+    for width, mode, fmt, material, party in scanned:
+        desk.dossiers.attach_page(
+            clerk,
+            detail.number,
+            data=scan(width, mode, fmt),
+            source_name=f"{width}.{fmt.lower()}",
+            media_type=media[fmt],
+            material=material,
+            party_key=party,
+        )
+
+    out = tmp_path / "d.pdf"
+    report = export_pdf(desk, clerk, detail.number, out)
+    reader = pypdf.PdfReader(out, strict=True)
+    shown = []
+    for page in reader.pages:
+        (picture,) = page.images
+        assert picture.image is not None
+        shown.append((picture.image.width, picture.image.mode))
+    assert shown == [(850, "L"), (840, "RGB"), (860, "RGB"), (820, "RGB"), (810, "RGB"), (830, "L")]
+    # The red seal is still red on a colour page that was not stored as JPEG.
+    licence = reader.pages[3].images[0].image
+    assert licence is not None
+    red, green, blue = (channel.astype(int) for channel in np.asarray(licence.convert("RGB")).transpose(2, 0, 1))
+    assert ((red > 150) & (green < 110) & (blue < 110)).mean() > 0.01
+    assert [title for title, _page in report.bookmarks] == [
+        "M01 不动产登记申请书",
+        "M11 存量房买卖合同",
+        f"M05 营业执照 — 买受人 {BUYER}",
+        "M03 居民身份证 — 出卖人 徐玉成",
+        OTHER,
+    ]
+    assert [page for _title, page in report.bookmarks] == [1, 2, 4, 5, 6]
+    assert outline(reader) == [(title, page - 1) for title, page in report.bookmarks]

@@ -3,17 +3,23 @@ that act for a person (claim, heartbeat, release, logout) also need that person'
 
 Request bodies are capped on every route before they are read (`BodyLimit`); a blob upload streams to disk as it
 arrives, so the registry's memory stays flat whatever the upload's size.
+
+The API's pages (/docs, /redoc, and the schema they read) need no token, and load nothing from the internet: their
+scripts and styles are served from the installed `fastapi-offline` package's files.
 """
 
 from __future__ import annotations
 
 import hashlib
+from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -180,6 +186,8 @@ def create_app(registry: Registry) -> FastAPI:
         version=f"{SCHEMA_VERSION}",
         description="Desks push typed ops and blobs, pull their changes, and claim review work for their people. "
         "Errors carry a `code`.",
+        docs_url=None,  # served by `_add_docs` from installed files: an office intranet has no internet
+        redoc_url=None,
     )
 
     @app.exception_handler(ApiError)
@@ -298,6 +306,7 @@ def create_app(registry: Registry) -> FastAPI:
         return await run_in_threadpool(registry.conflicts, station_id)
 
     add_qc_routes(app, registry)
+    _add_docs(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -311,6 +320,38 @@ def create_app(registry: Registry) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts, styles and icon served from the `fastapi-offline`
+    package's files, so the pages work where the registry has no way out to the internet."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(files("fastapi_offline") / "static")), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{app.title} — API",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{app.title} — API",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 async def _read_body(request: Request) -> bytes:

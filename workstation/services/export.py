@@ -1,5 +1,9 @@
 """The searchable dossier PDF: every page of a dossier as its scan under an invisible OCR text layer.
 
+Pages come in the dossier's checklist order (its slots: the dossier's own materials in catalogue order, then each
+party's), a slot's pages in the order they were scanned, and last the pages no slot holds, in scan order; so each
+material is one run of pages under one bookmark, in the order the checklist names them.
+
 Each page image is laid out the way OCR read it (the file's page, turned upright by the rotation OCR found, then
 straightened by the skew `ocr.preprocess.prepare` measures, which is deterministic), so the stored line boxes fall
 on the printed text. A page goes in as it was scanned: a colour page in colour (its red seals too: lifting them
@@ -100,7 +104,7 @@ def export_pdf(desk: Desk, actor: Actor, number: str, out: Path) -> ExportReport
     pdf_pages: list[PdfPage] = []
     unread: list[int] = []
     with_text = 0
-    for view in detail.pages:
+    for view in checklist_order(detail):
         row = stored[view.id]
         image = rendered[view.id]
         if row.ocr_status != "done":
@@ -134,7 +138,7 @@ def export_pdf(desk: Desk, actor: Actor, number: str, out: Path) -> ExportReport
         pages=len(pdf_pages),
         with_text=with_text,
         without_text=len(pdf_pages) - with_text,
-        unread=tuple(unread),
+        unread=tuple(sorted(unread)),
         bookmarks=tuple((title, index + 1) for title, index in bookmarks),
         size=size,
     )
@@ -164,6 +168,15 @@ def _check_target(out: Path) -> None:
 def _station(desk: Desk) -> str:
     name, station_id = desk.settings.station_name, desk.settings.station_id
     return name if not station_id or name == station_id else f"{name} ({station_id})"
+
+
+def checklist_order(detail: DossierDetail) -> list[PageView]:
+    """The dossier's pages in checklist order, then the pages of no slot; scan order within each."""
+    slots: dict[tuple[str | None, str | None], int] = {
+        (slot.material, slot.party_key): index for index, slot in enumerate(detail.slots)
+    }
+    rest = len(slots)
+    return sorted(detail.pages, key=lambda p: (slots.get((p.material, p.party_key), rest), p.position))
 
 
 def _stored_pages(desk: Desk, detail: DossierDetail) -> dict[str, _Stored]:

@@ -1,50 +1,144 @@
-"""Shared fixtures. Store tests run on SQLite and, where WS_TEST_PG_URL names a server, on PostgreSQL."""
+"""Shared fixtures. Store tests run on SQLite and, where WS_TEST_PG_URL names a server, on PostgreSQL.
+
+Two things keep the suite quick without changing what it proves:
+- Passwords are hashed at the lowest argon2id cost (`WS_PASSWORD_COST=test`, set here before the users service is
+  imported, and inherited by the processes the tests start unless a test clears WS_* for them); production keeps
+  its cost (`test_password_cost.py`).
+- The schema is migrated once per test session (per xdist worker) into a template: a SQLite file copied into each
+  fresh SQLite database a test opens in-process, and a PostgreSQL database each test's database is created from
+  (`CREATE DATABASE … TEMPLATE …`). The template is what the real migrations produce; `test_store.py` still checks
+  it against the models and the migration chain.
+"""
 
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("WS_PASSWORD_COST", "test")  # before any workstation import: the users service reads it once
+
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
 from workstation.config import Settings, load_settings
 from workstation.services.desk import Desk, open_desk
+from workstation.store import migrate
+from workstation.store.db import Database
 
 
-def _worker_database(url: str | None) -> str | None:
-    """Under parallel workers (`pytest -n`), each worker its own PostgreSQL database (`<name>_gw0`, …), created
-    here if missing, so one worker's reset never drops another's tables. The URL is put back into the
-    environment, where every test module and child process reads it."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not url or not worker:
-        return url
+def _worker_database(url: str | None) -> tuple[str | None, str | None]:
+    """The tests' own PostgreSQL database, `<name>_gw0`, … under parallel workers (`pytest -n`) and `<name>_main`
+    without, so that one worker's reset never drops another's tables; the database WS_TEST_PG_URL names is only
+    connected to, to create and drop the others. The URL is put back into the environment, where every test module
+    and child process reads it (the one named stays in WS_TEST_PG_BASE_URL, for xdist's workers and a second
+    import). Returns (the tests' URL, the URL to connect to for CREATE/DROP DATABASE)."""
+    url = os.environ.get("WS_TEST_PG_BASE_URL") or url
+    if not url:
+        return None, None
+    os.environ["WS_TEST_PG_BASE_URL"] = url
     base = make_url(url)
-    name = f"{base.database}_{worker}"
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    mine = base.set(database=name).render_as_string(hide_password=False)
-    os.environ["WS_TEST_PG_URL"] = mine
-    return mine
+    mine = base.set(database=f"{base.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+    rendered = mine.render_as_string(hide_password=False)
+    os.environ["WS_TEST_PG_URL"] = rendered
+    return rendered, base.render_as_string(hide_password=False)
 
 
-PG_URL = _worker_database(os.environ.get("WS_TEST_PG_URL"))
+PG_URL, PG_ADMIN_URL = _worker_database(os.environ.get("WS_TEST_PG_URL"))
 REQUIRE_PG = os.environ.get("WS_TEST_REQUIRE_PG") == "1"
 ADMIN_PASSWORD = "admin-pass-1"
+_PG_TEMPLATE_READY: set[str] = set()
+_REAL_UPGRADE = migrate.upgrade
+
+
+def _pg_admin() -> Engine:
+    assert PG_ADMIN_URL is not None
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
 
 
 def _reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    """A fresh, migrated database at `url`: dropped (the tests' own sessions on it ended first) and created from the
+    session's template, which the real migrations built the first time this is called in the session."""
+    name = make_url(url).database
+    template = f"{name}_template"
+    admin = _pg_admin()
+    try:
+        with admin.connect() as conn:
+            if template not in _PG_TEMPLATE_READY:
+                _drop_database(conn, template)
+                conn.execute(text(f'CREATE DATABASE "{template}"'))
+                built = Database(make_url(url).set(database=template).render_as_string(hide_password=False))
+                try:
+                    _REAL_UPGRADE(built.engine)
+                finally:
+                    built.dispose()
+                _PG_TEMPLATE_READY.add(template)
+            _drop_database(conn, name)
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()
+
+
+def _drop_database(conn: Connection, name: str) -> None:
+    """Ends the tests' own sessions left on `name` (a previous test's pool), then drops it. Not `WITH (FORCE)`: that
+    needs rights over every session there, autovacuum's included; a plain DROP waits a few seconds for autovacuum."""
+    conn.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = :name AND usename = current_user AND pid <> pg_backend_pid()"
+        ),
+        {"name": name},
+    )
+    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty desk database, migrated by the real migrations once per session (per worker), closed cleanly."""
+    path = tmp_path_factory.mktemp("template-db") / "workstation.db"
+    built = Database(f"sqlite:///{path}")
+    try:
+        _REAL_UPGRADE(built.engine)
+    finally:
+        built.dispose()
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"the template database did not close cleanly: {leftovers}"
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrate_from_template(sqlite_template: Path) -> Iterator[None]:
+    """Every brand-new SQLite database a test opens in-process (a desk, a registry) gets the template's schema by
+    SQLite's online backup instead of running the migrations again; anything else (PostgreSQL, a database that
+    already has tables or a version) goes through the real `migrate.upgrade`."""
+
+    def upgrade(engine: Engine) -> bool:
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return _REAL_UPGRADE(engine)
+        if migrate.current_revision(engine) is not None:  # first, as the real one: its errors come out the same
+            return _REAL_UPGRADE(engine)
+        raw = engine.raw_connection()
+        try:
+            target = raw.driver_connection
+            assert isinstance(target, sqlite3.Connection)
+            if target.execute("SELECT count(*) FROM sqlite_master").fetchone() != (0,):
+                return _REAL_UPGRADE(engine)
+            source = sqlite3.connect(sqlite_template)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+        finally:
+            raw.close()
+        return True
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(migrate, "upgrade", upgrade)
+        yield
 
 
 @pytest.fixture
@@ -58,8 +152,9 @@ def registry_db() -> str | None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
+        shutil.copyfile(sqlite_template, tmp_path / "workstation.db")
         return f"sqlite:///{tmp_path / 'workstation.db'}"
     if not PG_URL:
         if REQUIRE_PG:
@@ -72,7 +167,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for key in list(os.environ):
-        if key.startswith("WS_") and not key.startswith("WS_TEST_"):
+        if key.startswith("WS_") and not key.startswith("WS_TEST_") and key != "WS_PASSWORD_COST":
             monkeypatch.delenv(key)
     return load_settings(data_dir=tmp_path / "data", db_url=db_url, admin_password=ADMIN_PASSWORD)
 

@@ -55,10 +55,12 @@ def test_bad_options_are_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.slow
 @pytest.mark.skipif(unavailable_reason("rapidocr") is not None, reason="rapidocr is not installed")
 def test_one_run_on_the_samples_reports_latency_throughput_and_overhead() -> None:
-    pages = sum(len(t.pages) for t in load_truth())
+    # A few pages prove the report (every figure present, consistent, no page lost); the figures themselves come
+    # from `workstation bench intake` on all the samples.
+    pages = sum(len(t.pages) for t in choose(load_truth(), 6))
     env = {k: v for k, v in os.environ.items() if not k.startswith("WS_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "workstation", "bench", "intake", "--runs", "1", "--json"],
+        [sys.executable, "-m", "workstation", "bench", "intake", "--runs", "1", "--pages", "6", "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -277,7 +277,7 @@ def test_partition_refuses_then_heals(proxy: FaultProxy, client: httpx.Client, u
             client.get("/during")
     with pytest.raises(httpx.ConnectError), httpx.Client(base_url=proxy.url, timeout=5.0) as fresh:
         fresh.post("/store", content=b"x")
-    assert time.monotonic() - started < 1.0  # refused at once, no timeouts
+    assert time.monotonic() - started < 5.0  # refused at once: one timeout alone would take the clients' 5 s
     assert [h.path for h in upstream.hits] == ["/before"]
 
     proxy.partitioned = False
@@ -358,11 +358,11 @@ def test_stats_add_up_and_a_seed_repeats(upstream: Upstream) -> None:
 def test_stop_returns_quickly_with_a_request_in_flight(upstream: Upstream) -> None:
     proxy = FaultProxy("127.0.0.1", upstream.port).start()
     with httpx.Client(base_url=proxy.url, timeout=5.0) as c, ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(c.get, "/slow", params={"s": "3"})
+        pending = pool.submit(c.get, "/slow", params={"s": "4.5"})
         upstream.wait_for(lambda hits: len(hits) == 1)
         started = time.monotonic()
         proxy.stop()
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 3.5  # it did not wait for the request's 4.5 s
         with pytest.raises(httpx.TransportError):
             pending.result(timeout=5)
     proxy.stop()  # idempotent

@@ -119,7 +119,7 @@ def _no_ws_environment() -> Iterator[None]:
     """Desks and registries here are configured by the tests alone (SQLite in tmp dirs), not by WS_* variables."""
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
-            if key.startswith("WS_") and not key.startswith("WS_TEST_"):
+            if key.startswith("WS_") and not key.startswith("WS_TEST_") and key != "WS_PASSWORD_COST":
                 mp.delenv(key)
         yield
 

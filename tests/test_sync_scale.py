@@ -4,6 +4,10 @@ Each desk has its own SQLite data directory and station id and captures while it
 every request goes through the FaultProxy, which loses responses after the registry committed, sends requests
 twice and delays them. At the end every outbox is empty and every op the desks hold as acknowledged is at the
 registry exactly once: one AppliedOp, one audit event, one dossier per create, nothing parked, no conflict.
+
+A soak (about a minute on two cores): `make test` leaves it out, CI runs it once. The same exactly-once property
+at the size of a working day is in `make test` by `test_city_run.py` (three desks through a faulty network) and the
+fault tests of `test_sync_faults.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from sync.client import SyncAgent, sync_status
 from tests.faultproxy import FaultProxy
@@ -25,22 +29,13 @@ from tests.sync_helpers import agent_for, make_desk, running_registry
 from workstation.services.desk import Desk
 from workstation.store.models import AppliedOp, AuditEvent, ChangeRecord, Dossier, OutboxOp, Page, SyncConflict
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.soak]
 
-PG_URL = os.environ.get("WS_TEST_PG_URL")
 REQUIRE_PG = os.environ.get("WS_TEST_REQUIRE_PG") == "1"
 DESKS = 10
 PER_DESK = 200
 WITH_PAGES = (0, 99, 199)  # these dossiers of each desk go through the window flow with pages, to submission
 DEADLINE = 240.0
-
-
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def _capture(desk: Desk, start: threading.Event) -> list[str]:
@@ -71,16 +66,16 @@ def _wait_until_drained(desks: list[Desk], deadline: float) -> list[int]:
 
 
 @pytest.fixture
-def pg_url(monkeypatch: pytest.MonkeyPatch) -> str:
-    if not PG_URL:
+def pg_url(registry_db: str | None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tests' PostgreSQL database, fresh from the session's migrated template (conftest's `registry_db`)."""
+    if not registry_db:
         if REQUIRE_PG:
             pytest.fail("WS_TEST_REQUIRE_PG=1 but WS_TEST_PG_URL is not set")
         pytest.skip("no PostgreSQL configured: set WS_TEST_PG_URL (CI does)")
     for key in list(os.environ):
-        if key.startswith("WS_") and not key.startswith("WS_TEST_"):
+        if key.startswith("WS_") and not key.startswith("WS_TEST_") and key != "WS_PASSWORD_COST":
             monkeypatch.delenv(key)
-    _reset_postgres(PG_URL)
-    return PG_URL
+    return registry_db
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ from workstation.domain.permissions import Actor, UserRole
 from workstation.errors import AuthError, NotFound, UsageError
 from workstation.services import audit
 from workstation.services.users import (
-    DUMMY_HASH,
     HASHER,
     PERSON_ROLES,
     REGISTRY_ORIGIN,
     USERNAME,
     actor_of,
+    dummy_hash,
     insert_user,
     parse_roles,
 )
@@ -234,7 +234,7 @@ class PeopleService:
                 select(User).where(User.username == username, User.origin == REGISTRY_ORIGIN)
             ).scalar_one_or_none()
             # Hash even for unknown names so timing does not reveal which exist.
-            stored = user.password_hash if user is not None else DUMMY_HASH
+            stored = user.password_hash if user is not None else dummy_hash()
             try:
                 HASHER.verify(stored, password)
                 ok = user is not None

@@ -4,16 +4,23 @@ A desk with a registry keeps only its own people (clerks, admins); reviewers, QC
 the registry's. They log in there (`PersonDirectory`); the desk keeps a copy of what the registry said of them
 (roles, grants, unit) and a verifier of the password they used, so that while the registry cannot be reached they
 can still log in here and decide the leases they hold.
+
+Passwords are hashed at argon2-cffi's production cost (RFC 9106, low-memory profile) unless the environment says
+`WS_PASSWORD_COST=test`: the test suite's setting, argon2id at the lowest cost, so that the thousand tests that
+create people do not spend minutes hashing. Any other value is refused at start-up; a hash records its own cost,
+so hashes made either way verify either way.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,7 +31,20 @@ from workstation.services import audit
 from workstation.store.db import Database
 from workstation.store.models import User
 
-HASHER = PasswordHasher()
+PASSWORD_COST_ENV = "WS_PASSWORD_COST"
+
+
+def password_hasher(cost: str | None = None) -> PasswordHasher:
+    """The production hasher, or with `cost="test"` the cheapest argon2id (tests only); see the module docstring."""
+    cost = os.environ.get(PASSWORD_COST_ENV, "") if cost is None else cost
+    if cost in ("", "production"):
+        return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
+    if cost == "test":
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # argon2id; the hash's shape unchanged
+    raise SystemExit(f"{PASSWORD_COST_ENV}={cost!r} is not a password cost: leave it unset (production) or 'test'")
+
+
+HASHER = password_hasher()
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 FIRST_ADMIN = "admin"
 PERSON_ROLES = (UserRole.REVIEWER, UserRole.QC, UserRole.REGISTRAR)  # the registry's people hold these
@@ -208,7 +228,7 @@ class UserService:
         with self._db.read() as session:
             user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
             # Hash even for unknown users so timing does not reveal which names exist.
-            stored = user.password_hash if user is not None else DUMMY_HASH
+            stored = user.password_hash if user is not None else dummy_hash()
             try:
                 HASHER.verify(stored, password)
                 ok = user is not None
@@ -367,4 +387,7 @@ class UserService:
             return [_view(u) for u in session.execute(select(User).order_by(User.username)).scalars()]
 
 
-DUMMY_HASH = HASHER.hash("not a real password, only for timing")
+@functools.cache
+def dummy_hash() -> str:
+    """What an unknown name's password is checked against (timing); hashed on first use, not on every start-up."""
+    return HASHER.hash("not a real password, only for timing")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,9 +25,11 @@ from tests.tui_helpers import (
     wait_for_workers,
     wait_until,
 )
+from workstation.config import load_settings
 from workstation.domain.permissions import Actor
-from workstation.services.desk import Desk
-from workstation.store.models import Assignment, Dossier
+from workstation.services.demo import DEMO_PASSWORD, seed_demo
+from workstation.services.desk import Desk, open_desk
+from workstation.store.models import Assignment, AuditEvent, Dossier, Field
 from workstation.tui.screens.review import ReviewScreen
 from workstation.tui.screens.review_decide import ApproveModal, RejectModal, ReturnModal
 from workstation.tui.screens.review_dossier import ReviewDossierScreen
@@ -122,7 +125,7 @@ def test_reviewer_returns_one_for_supplement_then_claims_and_approves_the_next(
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReturnModal))
         modal = pilot.app.screen
         shown = screen_text(pilot)
-        assert "不符合法定形式 uscc — 91350100M000100Y4X" in shown
+        assert "不符合法定形式 统一社会信用代码 USCC — 91350100M000100Y4X" in shown
         assert "前后不一致 name_matches — 申请人名称与营业执照不一致" in shown
         items = modal.query_one("#return-items", SelectionList)
         assert len(items.selected) == 2  # pre-filled: everything suggested is ticked
@@ -285,7 +288,7 @@ def test_reject_needs_a_reason_from_the_list(desk: Desk, reviewer: Actor, pool: 
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(pilot.app.screen, RejectModal)
-        assert "不予登记 needs a reason" in text_of(pilot, "#decide-error")
+        assert "不予登记须选择理由 choose a reason" in text_of(pilot, "#decide-error")
         assert desk.review.decisions(enterprise) == []
         await pilot.press("down", "enter")  # the second reason: a dispute over the right
         await pilot.click("#reject-note")
@@ -325,7 +328,7 @@ def test_the_page_image_renders_in_half_cells_at_80x24(desk: Desk, reviewer: Act
         assert "error   name_matches: 申请人名称与营业执照不一致" in screen_text(pilot)
         await pilot.press("4")
         await pilot.pause()
-        assert ["uscc", "91350100M000100Y4X", "1.00", "✗", "1", ""] in table_rows(pilot, "#fields")
+        assert ["统一社会信用代码", "91350100M000100Y4X", "1.00", "✗", "1", "OCR 识别"] in table_rows(pilot, "#fields")
 
     run_app(desk, script, actor=reviewer, mode="review")
 
@@ -577,3 +580,136 @@ def test_with_a_registry_the_desk_claims_there_shows_the_fetched_pages_and_decid
         source.close()
         desk.close()
         intake.close()
+
+
+def audit_payloads(desk: Desk, action: str) -> list[tuple[str, dict[str, object]]]:
+    with desk.db.read() as session:
+        rows = session.execute(
+            select(AuditEvent.actor, AuditEvent.payload).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+        ).all()
+    return [(actor, json.loads(payload)) for actor, payload in rows]
+
+
+def test_approving_past_an_open_error_asks_first_and_records_who_overrode_which(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    enterprise, _individual = pool
+
+    async def script(pilot: Pilot[None]) -> None:
+        screen = await open_next(pilot)
+        assert screen.lease.number == enterprise
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApproveModal))
+        shown = screen_text(pilot)
+        assert "未解决的错误" in shown and "open error" in shown
+        assert "申请人名称与营业执照不一致" in shown
+        await pilot.press("enter")  # Enter alone does not pass over an error
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, ApproveModal)
+        await pilot.press("n")
+        await settle(pilot)
+        assert desk.review.decisions(enterprise) == []
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApproveModal))
+        await pilot.press("y")
+        await settle(pilot)
+        assert [(d.kind, d.outcome) for d in desk.review.decisions(enterprise)] == [("approve", "applied")]
+
+    run_app(desk, script, actor=reviewer, mode="review")
+    [(who, payload)] = audit_payloads(desk, "review.approve")
+    assert who == "rev1"
+    assert payload["overridden_findings"] == [{"rule": "name_matches", "message": "申请人名称与营业执照不一致"}]
+
+
+def test_an_approval_without_open_errors_records_no_override(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    _enterprise, individual = pool
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)  # the enterprise one (R15); the individual one, without errors, is taken next
+        screen = dossier_screen(pilot)
+        screen._switch_to(desk.review.claim_next(reviewer) or screen.lease)
+        await wait_until(pilot, lambda: screen.detail is not None and screen.lease.number == individual)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ApproveModal))
+        assert "open error" not in screen_text(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    run_app(desk, script, actor=reviewer, mode="review")
+    [(_who, payload)] = audit_payloads(desk, "review.approve")
+    assert "overridden_findings" not in payload
+
+
+def test_the_reviewer_sees_which_values_a_person_typed(desk: Desk, reviewer: Actor, pool: tuple[str, str]) -> None:
+    enterprise, _individual = pool
+    clerk_id = desk.users.actor("clerk1").user_id
+    with desk.db.transaction() as session:
+        dossier_id = session.execute(select(Dossier.id).where(Dossier.number == enterprise)).scalar_one()
+        session.execute(
+            update(Field)
+            .where(Field.dossier_id == dossier_id, Field.key == "org_name")
+            .values(source="clerk", confirmed_by=clerk_id, confidence=1.0)
+        )
+
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        rows = table_rows(pilot, "#fields")
+        assert ["名称", "济南泉城商贸有限公司", "—", "✓", "1", "窗口录入 clerk · clerk1"] in rows
+        assert not any(row[0] in ("org_name", "uscc") for row in rows)
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+LONG_NOTE = "税费缴纳凭证缺少税务机关印章及纳税人签字请补充盖章签字后重新提交此件原件"
+
+
+def test_return_items_read_ticked_or_not_without_colour_and_wrap_whole(
+    desk: Desk, reviewer: Actor, pool: tuple[str, str]
+) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        await open_next(pilot)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReturnModal))
+        items = pilot.app.screen.query_one("#return-items", SelectionList)
+        items.deselect(1)
+        await pilot.click("#return-add")
+        await pilot.press(*f"M12 unsigned {LONG_NOTE}", "enter")
+        await pilot.pause()
+        shown = screen_text(pilot)
+        assert "[x] 不符合法定形式 统一社会信用代码 USCC" in shown
+        assert "[ ] 前后不一致 name_matches" in shown
+        assert "[x] 未签字或未盖章 M12" in shown
+        # The long note wraps onto the next lines, never cut: its end is on screen.
+        assert LONG_NOTE[:10] in shown and LONG_NOTE[-6:] in shown
+
+    run_app(desk, script, actor=reviewer, mode="review")
+
+
+def test_the_demo_gives_its_reviewer_submitted_dossiers_to_review(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_desk(tmp_path, monkeypatch).close()  # an empty desk, the environment cleared
+    settings = load_settings(data_dir=tmp_path, admin_password=DEMO_PASSWORD)
+    seed_demo(settings)
+    desk = open_desk(settings)
+    monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")
+    counts = desk.review.pool_counts()
+    assert counts.get("online", 0) + counts.get("offline", 0) >= 2
+    statuses = [d.status for d in desk.dossiers.list()]
+    assert statuses.count("draft") == 1  # the window's own dossier, its scans waiting in the hot folder
+    # The demo's reviewer lives at its registry; here a reviewer of this desk takes the same pool.
+    reviewer = add_user(desk, "rev1", ["reviewer"], can_review_online=True, can_review_offline=True)
+
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("f")
+        await settle(pilot)
+        assert len(table_rows(pilot, "#review-queue")) >= 2
+
+    try:
+        run_app(desk, script, actor=reviewer, mode="review")
+    finally:
+        desk.close()

@@ -6,14 +6,26 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import HelpPanel
+from textual.widgets import HelpPanel, Input
 
-from tests.tui_helpers import LARGE, SMALL, add_user, make_desk, run_app, screen_text, wait_until
+from tests.tui_helpers import (
+    LARGE,
+    SMALL,
+    add_user,
+    make_desk,
+    run_app,
+    screen_text,
+    text_of,
+    type_burst,
+    wait_for_workers,
+    wait_until,
+)
 from workstation.errors import ConfigError
 from workstation.services.desk import Desk
 from workstation.tui.app import WorkstationApp
 from workstation.tui.keymap import load_keymap
 from workstation.tui.modes import first_mode, modes_for
+from workstation.tui.screens.login import LoginScreen
 from workstation.tui.widgets.chrome import SyncBadge
 
 
@@ -161,3 +173,108 @@ def test_f2_switches_light_and_dark(desk: Desk) -> None:
         assert pilot.app.theme == before
 
     run_app(desk, script, actor=desk.users.actor("clerk1"), size=SMALL)
+
+
+@pytest.mark.parametrize(
+    "burst",
+    [
+        pytest.param(["tab"], id="tab"),
+        pytest.param(["enter"], id="enter"),
+    ],
+)
+def test_a_login_typed_in_one_burst_reaches_both_fields(desk: Desk, burst: list[str]) -> None:
+    """A password manager types user name, Tab (or Enter), password, Enter with no pause between the keys."""
+
+    async def script(pilot: Pilot[None]) -> None:
+        assert isinstance(pilot.app.screen, LoginScreen)
+        await type_burst(pilot, *"clerk1", *burst, *"clerk1-pass-1", "enter")
+        await wait_for_workers(pilot, rounds=3)
+        assert pilot.app.actor is not None and pilot.app.actor.username == "clerk1"
+        assert pilot.app.current_mode == "intake"
+
+    run_app(desk, script)
+
+
+def test_keys_typed_ahead_of_a_tab_stay_in_their_field(desk: Desk) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        await type_burst(pilot, *"clerk1", "tab", *"wrong-pass", "enter")
+        await wait_for_workers(pilot, rounds=3)
+        assert isinstance(pilot.app.screen, LoginScreen)
+        assert pilot.app.screen.query_one("#username", Input).value == "clerk1"  # the password did not land here
+        assert "wrong user name or password" in text_of(pilot, "#login-error")
+
+    run_app(desk, script)
+
+
+def test_log_out_returns_to_the_login_screen_and_another_user_logs_in(desk: Desk) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        await type_burst(pilot, *"clerk1", "tab", *"clerk1-pass-1", "enter")
+        await wait_for_workers(pilot, rounds=3)
+        assert pilot.app.current_mode == "intake"
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LoginScreen))
+        assert pilot.app.actor is None
+        assert any("clerk1 已退出登录 logged out" in str(n.message) for n in pilot.app._notifications)
+        await pilot.press("f3")  # nobody's areas open while signed out
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, LoginScreen)
+        await type_burst(pilot, *"reviewer1", "tab", *"reviewer1-pass-1", "enter")
+        await wait_for_workers(pilot, rounds=3)
+        assert pilot.app.actor is not None and pilot.app.actor.username == "reviewer1"
+        assert pilot.app.current_mode == "review"
+        assert "local · reviewer1" in screen_text(pilot).splitlines()[0]
+        await pilot.press("f3")  # the clerk's area left with the clerk
+        await pilot.pause()
+        assert pilot.app.current_mode == "review"
+
+    run_app(desk, script)
+
+
+def test_the_command_palette_logs_out_and_switches_user(desk: Desk) -> None:
+    async def script(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, WorkstationApp)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "退出登录 Log out" in titles and "切换用户 Switch user" in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"switch user")
+        await wait_for_workers(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LoginScreen))
+        assert app.actor is None
+
+    run_app(desk, script, actor=desk.users.actor("clerk1"))
+
+
+def _tui_classes_with_help() -> list[type]:
+    import importlib
+    import pkgutil
+
+    import workstation.tui.screens as screens
+    import workstation.tui.widgets as widgets
+
+    found: dict[str, type] = {}
+    for package in (screens, widgets):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for value in vars(module).values():
+                if isinstance(value, type) and value.__module__ == module.__name__ and "HELP" in vars(value):
+                    found[f"{module.__name__}.{value.__name__}"] = value
+    return [found[name] for name in sorted(found)]
+
+
+def _is_chinese(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff"
+
+
+@pytest.mark.parametrize("cls", _tui_classes_with_help(), ids=lambda cls: cls.__name__)
+def test_f1_help_reads_chinese_first_then_english(cls: type) -> None:
+    """One convention wherever a person reads: the heading starts in Chinese, and the text says it in Chinese too."""
+    text = str(vars(cls)["HELP"]).strip()
+    heading, _, body = text.partition("\n")
+    assert heading.startswith("## ") and _is_chinese(heading[3]), heading
+    assert any(c.isascii() and c.isalpha() for c in heading), heading  # English second
+    assert any(_is_chinese(line.strip()[0]) for line in body.splitlines() if line.strip()), (
+        f"{cls.__name__}: no line of the help starts in Chinese"
+    )

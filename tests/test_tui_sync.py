@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,10 @@ from tests.tui_helpers import (
     wait_until,
 )
 from workstation.services import outbox
+from workstation.services.syncstate import put_state
 from workstation.store.models import AppliedOp
 from workstation.store.types import utcnow
+from workstation.tui.screens import local_time
 from workstation.tui.screens import sync as sync_screen
 from workstation.tui.screens.sync import SyncScreen, age
 
@@ -171,8 +174,29 @@ def test_ages_come_from_the_screens_clock(tmp_path: Path, monkeypatch: pytest.Mo
     async def script(pilot: Pilot[None]) -> None:
         facts = text_of(pilot, "#sync-facts")
         assert facts.startswith("local: no registry configured") and "no sync yet" in facts
-        assert "outbox 1 waiting, oldest" in facts and "(3 h ago)" in facts
+        assert "outbox 1 waiting, oldest" in facts and "(UTC+8, 3 h ago)" in facts
         assert not pilot.app.screen.query_one("#sync-conflict-detail").display  # no conflict, no panel
+
+    run_app(desk, script, actor=desk.users.actor("admin"), mode="sync")
+    desk.close()
+
+
+def test_times_on_the_sync_screen_read_in_office_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    desk = make_desk(tmp_path, monkeypatch)
+    with desk.db.transaction() as session:
+        put_state(session, "last_success", "2026-11-20T02:30:00+00:00")  # 10:30 in the office (UTC+8)
+    monkeypatch.setenv("TZ", "America/New_York")  # a machine set to another zone than the office's
+    time.tzset()
+    try:
+        assert local_time(datetime(2026, 11, 20, 2, 30)) == "2026-11-20 10:30"  # naive: UTC, not the machine's zone
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+    async def script(pilot: Pilot[None]) -> None:
+        facts = text_of(pilot, "#sync-facts")
+        assert "last success 2026-11-20 10:30 (UTC+8, " in facts
+        assert "02:30" not in facts and "T02" not in facts
 
     run_app(desk, script, actor=desk.users.actor("admin"), mode="sync")
     desk.close()

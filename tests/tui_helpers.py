@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
+from textual.app import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -61,7 +63,9 @@ def run_app(
 async def wait_for_workers(pilot: Pilot[None], rounds: int = 2) -> None:
     """Let the workers started so far finish, and those they start in turn (a load after a save)."""
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        # A worker that failed on purpose (a wrong password, a refused claim) was handled by its screen, which is what
+        # the test looks at; waiting must not re-raise its error (it did when the worker was still listed, under load).
+        await asyncio.gather(*(worker.wait() for worker in list(pilot.app.workers)), return_exceptions=True)
         await pilot.pause()
 
 
@@ -73,6 +77,21 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout:
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await pilot.pause(0.05)
+
+
+async def type_burst(pilot: Pilot[None], *keys: str) -> None:
+    """Keys as a password manager or a barcode scanner types them: all queued at once, none waiting for the
+    last one to be handled (`pilot.press` lets the app settle between keys, which hides a lost key)."""
+    app = pilot.app
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        char = key if len(key) == 1 else {"tab": "\t", "enter": "\r"}.get(key)
+        event = events.Key(name, char)
+        event.set_sender(app)
+        driver.send_message(event)
+    await pilot.pause()
 
 
 async def log_in(pilot: Pilot[None], username: str, password: str) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from workstation.config import Settings
-from workstation.services.desk import open_desk
+from workstation.domain.permissions import Actor
+from workstation.services.desk import Desk, open_desk
 from workstation.services.people import PeopleService
 from workstation.store.types import utcnow
 
@@ -38,8 +39,8 @@ def provision_people(people: PeopleService) -> int:
     return added
 
 
-# (business, applicant kind, applicant name, applicant id, extra parties, hours ago)
-_DOSSIERS: tuple[tuple[str, str, str, str, tuple[tuple[str, str, str, str], ...], int], ...] = (
+# (business, applicant kind, applicant name, applicant id, extra parties, hours ago, sample case of its scans)
+_DOSSIERS: tuple[tuple[str, str, str, str, tuple[tuple[str, str, str, str], ...], int, str | None], ...] = (
     (
         "ENT_NONRES_TRANSFER",
         "enterprise",
@@ -47,15 +48,60 @@ _DOSSIERS: tuple[tuple[str, str, str, str, tuple[tuple[str, str, str, str], ...]
         "91350100M000100Y43",
         (("seller", "individual", "赵建国", "370102199001011231"),),
         5,
+        "case-01",
     ),
-    ("RESALE_TRANSFER", "individual", "孙丽", "11010519491231002X", (), 27),
-    ("MORT_CANCEL", "enterprise", "中国建设银行股份有限公司济南分行", "91350200776049653A", (), 50),
+    (
+        "RESALE_TRANSFER",
+        "individual",
+        "孙丽",
+        "11010519491231002X",
+        (("seller", "individual", "赵建国", "370102199001011231"),),
+        27,
+        None,
+    ),
+    (
+        "MORT_CANCEL",
+        "enterprise",
+        "鲁泉银行股份有限公司济南章丘支行",
+        "91370114163667475B",
+        (("mortgagor", "individual", "冯子豪", "370114199604184671"),),
+        50,
+        "case-03",
+    ),
 )
 
 
-def _sample_case() -> dict[str, Any] | None:
-    path = SAMPLES / "cases" / "case-01.json"
+# The dossiers after the first are the window's finished work: submitted (受理), so the reviewer's pool has work.
+DEMO_WAIVER = "演示：原件已在窗口核验 demo: originals seen at the window"
+
+
+def _sample_case(name: str = "case-01") -> dict[str, Any] | None:
+    path = SAMPLES / "cases" / f"{name}.json"
     return json.loads(path.read_text("utf-8")) if path.is_file() else None
+
+
+def _submit_for_review(desk: Desk, clerk: Actor, number: str, case: str | None) -> None:
+    """The case's sample scans in their checklist slots, what has no scan waived (seen on paper), then 受理."""
+    detail = desk.dossiers.show(number)
+    scans = sorted(p for p in (SAMPLES / "scans").glob(f"{case}-M*.jpg")) if case else []
+    for path in scans:
+        material = path.name.split("-")[2]  # case-03-M09-proof.jpg
+        slot = next((s for s in detail.slots if s.material == material), None)
+        if slot is None:
+            continue
+        desk.dossiers.attach_page(
+            clerk,
+            number,
+            data=path.read_bytes(),
+            source_name=path.name,
+            media_type="image/jpeg",
+            material=material,
+            party_key=slot.party_key,
+        )
+    for slot in desk.dossiers.show(number).slots:
+        if slot.required and not slot.satisfied and not slot.waived:
+            desk.dossiers.waive(clerk, number, material=slot.material, party_key=slot.party_key, reason=DEMO_WAIVER)
+    desk.dossiers.submit(clerk, number)
 
 
 def _drop_sample_scans(folder: Path) -> int:
@@ -100,9 +146,10 @@ def seed_demo(settings: Settings) -> str:
                 buyer["uscc"],
                 (("seller", "individual", seller["name"], seller["id_number"]),),
                 5,
+                "case-01",
             )
         first = None
-        for business, kind, name, ident, parties, hours in dossiers:
+        for business, kind, name, ident, parties, hours, sample in dossiers:
             detail = desk.dossiers.new(
                 clerk,
                 business=business,
@@ -113,9 +160,16 @@ def seed_demo(settings: Settings) -> str:
             )
             for role, pkind, pname, pid in parties:
                 desk.dossiers.add_party(clerk, detail.number, role=role, kind=pkind, name=pname, id_value=pid)
-            first = first or detail.number
+            if first is None:
+                first = detail.number  # the window's dossier: its scans come through the hot folder
+            else:
+                _submit_for_review(desk, clerk, detail.number, sample)
         scanned = _drop_sample_scans(settings.inbox_dir / first) if case is not None and first else 0
         desk.intake.set_active(clerk, first)
-        return f"{len(_USERS) + 1} users, {desk.dossiers.count()} dossiers, {scanned} sample scans in the hot folder"
+        waiting = len(desk.dossiers.list(status="submitted"))
+        return (
+            f"{len(_USERS) + 1} users, {desk.dossiers.count()} dossiers ({waiting} submitted for review), "
+            f"{scanned} sample scans in the hot folder"
+        )
     finally:
         desk.close()

@@ -28,7 +28,7 @@ from workstation.domain.checklist import (
     validate_new_dossier,
 )
 from workstation.domain.errors import DomainError
-from workstation.domain.permissions import Actor, Permission, require
+from workstation.domain.permissions import Actor, Permission, UserRole, require
 from workstation.domain.stages import Action, DossierState, HallMode, Stage, Status, apply, initial_state
 from workstation.errors import NotFound, UsageError
 from workstation.services import audit
@@ -38,6 +38,7 @@ from workstation.services.supplement import (
     answers_of,
     check_addressed,
     latest_return,
+    open_errors,
     prefer_returning_reviewer,
     record_answers,
     supplement_view,
@@ -374,7 +375,9 @@ class DossierService:
                 answers = answers_of(session, returned.id) if returned is not None else {}
                 end_supplement_pause(session, dossier.id, now, actor.username)
                 prefer_returning_reviewer(session, dossier, now, self._same_reviewer)
-            self._move(session, actor, dossier, action, new_state, {}, with_content=True, answers=answers)
+            overridden = open_errors(session, dossier.id)  # submitted past open errors: who, and which
+            extra = {"overridden_findings": overridden} if overridden else {}
+            self._move(session, actor, dossier, action, new_state, extra, with_content=True, answers=answers)
             return self._detail(session, dossier)
 
     def answer(self, actor: Actor, number: str, item: int, note: str) -> DossierDetail:
@@ -527,6 +530,7 @@ class DossierService:
             if value is not None:
                 field.value, field.valid = _checked_value(key, value)
                 field.confidence = 1.0
+                field.source = "reviewer" if UserRole.REVIEWER in actor.roles else "clerk"  # typed, not read
             field.confirmed_by, field.confirmed_at = actor.user_id, utcnow()
             refresh_dossier(session, dossier)
             masked = key in ("id_number",)
@@ -807,6 +811,7 @@ class DossierService:
                     page_id=f.page_id,
                     confirmed=f.confirmed_by is not None,
                     confirmed_by=username if f.confirmed_by is not None else None,
+                    source=f.source or "ocr",
                 )
                 for f, username in fields
             ),

@@ -45,7 +45,7 @@ from workstation.services import audit
 from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.manifest import take_dossier
 from workstation.services.mirror import mirror_clock
-from workstation.services.supplement import check_items, snapshot_of
+from workstation.services.supplement import check_items, open_errors, snapshot_of
 from workstation.store.db import Database
 from workstation.store.ids import new_id
 from workstation.store.models import (
@@ -522,6 +522,8 @@ class ReviewService:
                 "decided_at": now.isoformat(),
             }
         )
+        if kind is DecisionKind.APPROVE and (overridden := open_errors(session, dossier.id)):
+            payload["overridden_findings"] = overridden  # approved past open errors: who, and which
         wire = self._decision_wire(kind, lease_id, fence, decision, reason_code, note)
         sent = self._recorder.change(
             session,

@@ -53,6 +53,11 @@ def _open_findings(session: Session, dossier_id: str) -> list[tuple[str, str]]:
     ]
 
 
+def open_errors(session: Session, dossier_id: str) -> list[dict[str, str]]:
+    """The open error findings a submission or an approval goes past; recorded with it (who passed over what)."""
+    return [{"rule": rule, "message": message} for rule, message in _open_findings(session, dossier_id)]
+
+
 def check_items(session: Session, dossier: Dossier, items: Sequence[ReturnItem]) -> None:
     """A 补正 item names a material or field of this dossier's checklist; DomainError (all problems) otherwise."""
     slots = session.execute(

@@ -68,6 +68,7 @@ class FieldView:
     page_id: str | None
     confirmed: bool
     confirmed_by: str | None = None  # the user name of the clerk who confirmed or corrected it
+    source: str = "ocr"  # who set the value: "ocr" (read), or typed by a "clerk" or a "reviewer"
 
     @property
     def to_check(self) -> bool:

@@ -272,6 +272,9 @@ class Field(Base):
     box: Mapped[list[Any] | None] = mapped_column(JSON)
     confirmed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who set the value: None = read by OCR (confirmed_by, if set, confirmed it as read); "clerk" or "reviewer"
+    # = typed by that person (confirmed_by names them).
+    source: Mapped[str | None] = mapped_column(String(12))
 
 
 class Finding(Base):

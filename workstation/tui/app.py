@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import events
-from textual.app import App, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Header
 
 from workstation.domain.permissions import Actor
 from workstation.errors import ConfigError
@@ -25,6 +26,14 @@ from workstation.tui.screens.login import LoginScreen
 LIGHT_THEME = "textual-light"
 DARK_THEME = "textual-dark"
 KEYMAP_FILE = "keymap.toml"
+
+
+SIGNED_OUT = "signed_out"  # the area under the login screen after a logout: nobody's screens are left open
+
+
+class SignedOutScreen(Screen[None]):
+    def compose(self) -> ComposeResult:
+        yield Header()
 
 
 def _mode_factory(name: str, desk: Desk, actor: Actor) -> Callable[[], Screen[None]]:
@@ -58,8 +67,20 @@ class WorkstationApp(App[None]):
     BINDINGS = [
         # Hidden like Textual's own; an id makes each remappable in keymap.toml.
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
+        # Tab moves the focus when the app takes the key, not after it has travelled to the focused field and
+        # back: keys typed behind it (a password manager's burst) then reach the field the person meant.
+        Binding("tab", "focus_next", "Next field", id="app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", id="app.focus_previous", show=False, priority=True),
         Binding("f1", "help", "Help", id="app.help", tooltip="Explain the focused widget and list its keys"),
         Binding("f2", "toggle_theme", "Theme", id="app.toggle_theme", show=False, tooltip="Light or dark"),
+        Binding(
+            "ctrl+l",
+            "logout",
+            "退出登录 Log out",
+            id="app.logout",
+            show=False,
+            tooltip="退出登录或切换用户：回到登录界面 Log out or switch user: back to the login screen",
+        ),
         *(
             Binding(mode.key, f"open_mode('{mode.name}')", mode.label, id=f"app.mode.{mode.name}", show=False)
             for mode in MODES
@@ -119,6 +140,22 @@ class WorkstationApp(App[None]):
         for mode in modes_for(actor):
             self.add_mode(mode.name, _mode_factory(mode.name, self.desk, actor))
         self.switch_mode(self._start_mode or first_mode(actor))
+        if SIGNED_OUT in self._modes:
+            self.remove_mode(SIGNED_OUT)
+
+    async def action_logout(self) -> None:
+        """Back to the login screen: the user's areas close with everything open in them (a shared desk)."""
+        actor = self.actor
+        if actor is None:
+            return
+        self.add_mode(SIGNED_OUT, SignedOutScreen)
+        await self.switch_mode(SIGNED_OUT)
+        self.actor = None
+        self._start_mode = None
+        for mode in modes_for(actor):
+            await self.remove_mode(mode.name)
+        self.notify(f"{actor.username} 已退出登录 logged out", markup=False)
+        self.push_screen(LoginScreen(self.desk, hint=self._login_hint), callback=self._logged_in)
 
     # -- actions ---------------------------------------------------------------------------------------
 
@@ -142,7 +179,7 @@ class WorkstationApp(App[None]):
             self.action_show_help_panel()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_mode":
+        if action in ("open_mode", "logout"):
             return self.actor is not None
         return True
 
@@ -151,6 +188,10 @@ class WorkstationApp(App[None]):
         yield SystemCommand("Light/dark theme", "Switch between the light and the dark theme", self.action_toggle_theme)
         if self.actor is None:
             return
+        yield SystemCommand("退出登录 Log out", "回到登录界面 Back to the login screen (Ctrl+L)", self.action_logout)
+        yield SystemCommand(
+            "切换用户 Switch user", "换一位用户登录 Log in as another user (Ctrl+L)", self.action_logout
+        )
         for mode in modes_for(self.actor):
             yield SystemCommand(
                 f"Open {mode.label}", f"Go to the {mode.name} area ({mode.key.upper()})", _opener(self, mode.name)

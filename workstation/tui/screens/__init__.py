@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from workstation.domain.errors import DomainError
 from workstation.errors import WorkstationError
@@ -13,6 +13,9 @@ log = logging.getLogger("workstation.tui")
 
 
 def local_time(moment: datetime) -> str:
+    """Office time (UTC+8), whatever zone the machine is set to; a time without a zone is UTC, as stored."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M")
 
 

@@ -16,7 +16,9 @@ from workstation.tui.screens.new_dossier import PartyRow
 
 class AddPartyScreen(ModalScreen[NewParty | None]):
     HELP = """
-## Add a party 添加当事人
+## 添加当事人 Add a party
+
+选择角色与类型，填写名称与证件号，回车添加。
 
 Role, kind (enterprise or individual), name and identifier (身份证号 or 统一社会信用代码). The identifier is
 checked when the party is saved; the checklist then asks for that party's materials.
@@ -46,12 +48,12 @@ checked when the party is saved; the checklist then asks for that party's materi
     def compose(self) -> ComposeResult:
         others = [r for r in self._business.roles if not r.applicant] or list(self._business.roles)
         with Vertical(id="add-party-box"):
-            yield Static(f"Add a party to {self._number} 添加当事人", markup=False)
+            yield Static(f"添加当事人 Add a party to {self._number}", markup=False)
             yield PartyRow(self._business, others[0].name, 1)
             yield Static("", id="add-party-error", markup=False)
             with Horizontal(id="add-party-buttons"):
-                yield Button("Add 添加", id="add-party-save", variant="primary")
-                yield Button("Cancel 取消", id="add-party-cancel")
+                yield Button("添加 Add", id="add-party-save", variant="primary")
+                yield Button("取消 Cancel", id="add-party-cancel")
 
     def on_mount(self) -> None:
         self.query_one(".party-name", Input).focus()

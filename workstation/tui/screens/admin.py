@@ -32,7 +32,9 @@ USER_WIDTHS = (12, 14, 22, 13, 14, 8)
 
 class UsersTable(DataTable[str]):
     HELP = """
-## Users 用户
+## 用户 Users
+
+本站用户及其角色与审核权限；`n` 新增用户。
 
 Everyone who may log in at this desk, with their roles and review grants (R14: online review for digitised
 dossiers, offline review for paper ones). `n` adds a user, `g` changes the selected user's roles and grants.
@@ -49,7 +51,9 @@ class AdminScreen(Screen[None]):
         Binding("ctrl+r", "refresh", "Reload", id="admin.refresh", tooltip="Reload users and station", show=False),
     ]
     HELP = """
-## Admin 管理
+## 管理 Admin
+
+用户、站点与审计链。
 
 Users and their roles and review grants, this station, and the audit chain.
 

@@ -25,7 +25,9 @@ ROLE_LABELS = {
 }
 
 _HELP = """
-## Roles and grants 角色与权限
+## 角色与权限 Roles and grants
+
+选择角色；审核人员另需网上或线下审核权限。
 
 - **clerk** takes in and digitises dossiers · **reviewer** reviews and registers (登簿) · **qc** inspects after
   登簿 · **admin** manages users and stations (not a superuser: an admin who reviews also needs reviewer).
@@ -55,7 +57,7 @@ class _UserForm(ModalScreen[UserView | None]):
 
     def roles_and_grants(self, user: UserView | None) -> ComposeResult:
         chosen = set(user.roles) if user is not None else set()
-        yield Static("roles 角色", classes="admin-label")
+        yield Static("角色 roles", classes="admin-label")
         yield SelectionList[str](
             *((label, role.value, role.value in chosen) for role, label in ROLE_LABELS.items()),
             id="admin-user-roles",
@@ -67,8 +69,8 @@ class _UserForm(ModalScreen[UserView | None]):
             yield Checkbox("offline review 线下审核", offline, id="admin-user-offline", compact=True)
         yield Static("", id="admin-user-error", classes="admin-error", markup=False)
         with Horizontal(classes="admin-buttons"):
-            yield Button("Cancel", id="admin-user-cancel", compact=True)
-            yield Button("Save 保存", variant="primary", id="admin-user-save", compact=True)
+            yield Button("取消 Cancel", id="admin-user-cancel", compact=True)
+            yield Button("保存 Save", variant="primary", id="admin-user-save", compact=True)
 
     def chosen_roles(self) -> list[str]:
         return list(self.query_one("#admin-user-roles", SelectionList).selected)
@@ -108,14 +110,16 @@ class AddUserScreen(_UserForm):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="admin-user", classes="admin-modal"):
-            yield Static("New user 新增用户", classes="admin-modal-title")
-            yield Input(placeholder="user name (a-z, 0-9, _ . -)", id="admin-user-name", max_length=32, compact=True)
+            yield Static("新增用户 New user", classes="admin-modal-title")
             yield Input(
-                placeholder="display name 姓名 (optional)", id="admin-user-display", max_length=64, compact=True
+                placeholder="用户名 user name (a-z, 0-9, _ . -)", id="admin-user-name", max_length=32, compact=True
+            )
+            yield Input(
+                placeholder="姓名 display name（可选 optional）", id="admin-user-display", max_length=64, compact=True
             )
             with Horizontal(classes="admin-passwords"):
-                yield Input(placeholder="password 密码", password=True, id="admin-user-password", compact=True)
-                yield Input(placeholder="again 再次输入", password=True, id="admin-user-password2", compact=True)
+                yield Input(placeholder="密码 password", password=True, id="admin-user-password", compact=True)
+                yield Input(placeholder="再次输入 again", password=True, id="admin-user-password2", compact=True)
             yield from self.roles_and_grants(None)
         yield KeysFooter()
 
@@ -123,7 +127,7 @@ class AddUserScreen(_UserForm):
     def action_save(self) -> None:
         password = self.query_one("#admin-user-password", Input).value
         if password != self.query_one("#admin-user-password2", Input).value:
-            self.show_error("the two passwords differ; type the same password twice")
+            self.show_error("两次密码不一致 the two passwords differ; type the same password twice")
             return
         self.show_error("")
         online, offline = self.grants()
@@ -159,7 +163,7 @@ class EditUserScreen(_UserForm):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="admin-user", classes="admin-modal"):
-            yield Static(f"Roles and grants 角色与权限 · {self._user.username}", classes="admin-modal-title")
+            yield Static(f"角色与权限 Roles and grants · {self._user.username}", classes="admin-modal-title")
             yield from self.roles_and_grants(self._user)
         yield KeysFooter()
 

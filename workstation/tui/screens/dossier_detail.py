@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.errors import DomainError, MissingMaterials
+from workstation.domain.field_labels import field_label
 from workstation.domain.permissions import Actor
 from workstation.errors import UsageError
 from workstation.services.desk import Desk
@@ -38,11 +39,13 @@ from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.intake import (
     ChecklistTable,
     ChoiceScreen,
+    ConfirmScreen,
     FieldsTable,
-    FindingsTable,
+    FindingsList,
     MessageScreen,
     PagesTable,
     PromptScreen,
+    set_by,
     slot_label,
 )
 
@@ -62,7 +65,9 @@ class DossierDetailScreen(Screen[None]):
     AUTO_FOCUS = "#pages"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     HELP = """
-## Dossier desk 案卷
+## 案卷 Dossier desk
+
+窗口受理一件案卷：扫描或导入页面，识别后自动填入清单；材料齐全后 `s` 受理。
 
 The window clerk's desk for one dossier. Scan into it (`a` makes it the desk's active dossier: the scanner's
 hot folder then files pages here) or import files (`i`). Pages are read by OCR in the background; the
@@ -141,8 +146,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     yield ChecklistTable(id="slots")
                 with TabPane("Fields 字段", id="tab-fields"):
                     yield FieldsTable(id="fields")
-                with TabPane("Findings 问题", id="tab-findings"):
-                    yield FindingsTable(id="findings")
+                with TabPane("Findings 问题", id="tab-findings"), VerticalScroll(id="findings-scroll"):
+                    yield FindingsList(id="findings")
                 with TabPane("Parties 当事人", id="tab-parties"), VerticalScroll():
                     yield Static("", id="detail-parties")
                 with TabPane("补正 Supplement", id="tab-supplement"), VerticalScroll():
@@ -212,7 +217,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             pages.fill(detail)
             slots.fill(detail)
             fields.fill(detail)
-            self.query_one(FindingsTable).fill(detail)
+            self.query_one(FindingsList).fill(detail)
             self.query_one("#detail-missing", Static).update(_missing(detail.missing))
             self.query_one("#detail-parties", Static).update(_parties(detail.parties))
             self.query_one("#detail-supplement", Static).update(_supplement(detail))
@@ -287,7 +292,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         detail, page_id = self._detail, _cursor_key(self.query_one(PagesTable))
         if detail is None or page_id is None:
             return
-        options = [slot_label(slot, detail) for slot in detail.slots] + ["(no slot: take it out of the checklist)"]
+        options = [slot_label(slot, detail) for slot in detail.slots] + ["（不归入材料 no slot: out of the checklist）"]
         page = next(p for p in detail.pages if p.id == page_id)
         current = next(
             (i for i, s in enumerate(detail.slots) if (s.material, s.party_key) == (page.material, page.party_key)),
@@ -310,7 +315,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                 f"page {page.position} moved to {slot.material if slot else 'no slot'}",
             )
 
-        self.app.push_screen(ChoiceScreen(f"Move page {page.position} to…", options, selected=current), chosen)
+        title = f"第 {page.position} 页移至 Move page {page.position} to…"
+        self.app.push_screen(ChoiceScreen(title, options, selected=current), chosen)
 
     def action_rotate_page(self) -> None:
         page_id = _cursor_key(self.query_one(PagesTable))
@@ -350,8 +356,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     f"page {page.position} removed ({reason})",
                 )
 
-        title = f"Remove page {page.position} ({page.source_name}): why?"
-        self.app.push_screen(PromptScreen(title, placeholder="reason 原因, e.g. 重复扫描"), reason_given)
+        title = f"删除第 {page.position} 页 Remove page {page.position} ({page.source_name}): 原因 reason?"
+        self.app.push_screen(PromptScreen(title, placeholder="原因 reason, 例如 e.g. 重复扫描"), reason_given)
 
     # -- fields ----------------------------------------------------------------------------------------------
 
@@ -378,11 +384,16 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             self._change(
                 "confirm",
                 lambda: self._desk.dossiers.confirm_field(self._actor, self._number, page_id, key, value=corrected),
-                f"page {position} {key} {'corrected' if corrected is not None else 'confirmed'}",
+                f"第 {position} 页 {field_label(key)}: "
+                + ("已更正 corrected" if corrected is not None else "已确认 confirmed"),
             )
 
-        note = f"read with {round(field.confidence * 100)}% confidence; Enter confirms the value as typed"
-        self.app.push_screen(PromptScreen(f"Page {position} · {key}", value=field.value, note=note), edited)
+        if field.source == "ocr":
+            note = f"识别置信度 read with {round(field.confidence * 100)}% confidence; Enter 确认 confirms as typed"
+        else:
+            note = f"{set_by(field)}; Enter 确认 confirms as typed"
+        title = f"第 {position} 页 page {position} · {field_label(key)}"
+        self.app.push_screen(PromptScreen(title, value=field.value, note=note), edited)
 
     @on(DataTable.RowSelected, "#fields")
     def _field_selected(self) -> None:
@@ -398,7 +409,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         self._change(
             "confirm",
             lambda: self._desk.dossiers.confirm_field(self._actor, self._number, page_id, key),
-            f"page {position} {key} confirmed as read",
+            f"第 {position} 页 {field_label(key)}: 已确认 confirmed as read",
         )
 
     # -- checklist, submission, receipt ------------------------------------------------------------------------
@@ -424,11 +435,31 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     f"{slot.material} waived ({reason})",
                 )
 
-        title = f"Waive {slot_label(slot, detail)}: why?"
-        self.app.push_screen(PromptScreen(title, placeholder="reason 原因, e.g. 共享数据已核验"), reason_given)
+        title = f"免收 Waive {slot_label(slot, detail)}: 原因 reason?"
+        self.app.push_screen(PromptScreen(title, placeholder="原因 reason, 例如 e.g. 共享数据已核验"), reason_given)
 
     def action_submit(self) -> None:
-        self._say("submitting…", ok=True)
+        errors = [f for f in self._detail.findings if f.severity == "error"] if self._detail else []
+        if not errors:
+            self._send_submit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send_submit()
+
+        listed = "\n".join(f"• {f.rule}: {f.message}" for f in errors)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"{len(errors)} 个未解决的错误 open error(s) — 仍要受理？ Submit anyway?",
+                listed,
+                "y 仍然受理（记录在您名下）submit, recorded under your name · n 返回 back",
+            ),
+            answered,
+        )
+
+    def _send_submit(self) -> None:
+        self._say("受理中 submitting…", ok=True)
         self._change("submit", lambda: self._desk.dossiers.submit(self._actor, self._number), None)
 
     def action_receipt(self) -> None:
@@ -486,8 +517,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                 f"补正 item {item} answered 已说明",
             )
 
-        title = f"Answer a 补正 item (1–{count}): number, then what was done"
-        self.app.push_screen(PromptScreen(title, placeholder="e.g. 2 已补交加盖公章的决议原件"), given)
+        title = f"答复补正事项 Answer a 补正 item (1–{count}): 编号，再写处理情况 number, then what was done"
+        self.app.push_screen(PromptScreen(title, placeholder="例如 e.g. 2 已补交加盖公章的决议原件"), given)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -505,7 +536,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             items = [str(item) for item in error.missing]
             self._say(f"cannot submit: {len(items)} missing (list shown; 一次性告知)", ok=False)
             body = "\n".join(f"- {item}" for item in items)
-            self.app.push_screen(MessageScreen(f"Cannot submit: {len(items)} items missing 缺少材料", body))
+            title = f"无法受理：缺少 {len(items)} 项材料 Cannot submit: {len(items)} items missing"
+            self.app.push_screen(MessageScreen(title, body))
         else:
             self._say(error_line(error), ok=False)
 
@@ -551,7 +583,9 @@ class ImportScreen(ModalScreen[str | None]):
     """Take scan files into the dossier: a file, a folder (its scans, by name) or a pattern like scans/a-*."""
 
     HELP = """
-## Import 导入
+## 导入 Import
+
+输入扫描件文件、文件夹或通配路径，按文件名顺序导入并在后台识别。
 
 Type the path of a scan file, a folder (every scan in it, by file name) or a pattern such as
 `scans/case-01-*`. Pages are added in that order and read by OCR in the background.
@@ -579,8 +613,10 @@ A file that cannot be taken is named with its reason; the others are still taken
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"Import scans into {self._number} 导入扫描件", id="import-title", markup=False)
-            yield Input(placeholder="file, folder or pattern, e.g. ~/scans/case-01-*", id="import-path")
+            yield Static(f"导入扫描件 Import scans into {self._number}", id="import-title", markup=False)
+            yield Input(
+                placeholder="文件、文件夹或通配 file, folder or pattern, e.g. ~/scans/case-01-*", id="import-path"
+            )
             yield Static("", id="import-error", markup=False)
         yield KeysFooter()
 
@@ -588,9 +624,9 @@ A file that cannot be taken is named with its reason; the others are still taken
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text:
-            self._error("type a file, a folder or a pattern")
+            self._error("请输入文件、文件夹或通配 type a file, a folder or a pattern")
             return
-        self._error("importing…")
+        self._error("导入中 importing…")
         event.input.disabled = True
         self._import(text)
 
@@ -641,6 +677,8 @@ class ReceiptScreen(ModalScreen[None]):
     HELP = """
 ## 受理回执 Receipt
 
+申请人带走的受理回执；`w` 保存为 PDF。
+
 What the applicant takes home: the 受理号, business, applicants (identifiers masked), the materials received
 with their page counts, the acceptance time and the time limit. `w` saves it as a PDF for printing.
 """
@@ -677,7 +715,7 @@ with their page counts, the acceptance time and the time limit. `w` saves it as 
     def compose(self) -> ComposeResult:
         with Vertical():
             with VerticalScroll(id="receipt-scroll"):
-                yield Static("loading…", id="receipt-text", markup=False)
+                yield Static("加载中 loading…", id="receipt-text", markup=False)
             yield Static("", id="receipt-status", markup=False)
         yield KeysFooter()
 
@@ -693,7 +731,7 @@ with their page counts, the acceptance time and the time limit. `w` saves it as 
         self.query_one("#receipt-text", Static).update(message.text)
 
     def action_save_pdf(self) -> None:
-        self._status("writing the PDF…", ok=True)
+        self._status("正在生成 PDF writing the PDF…", ok=True)
         self._save()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detail.receipt_pdf")
@@ -706,7 +744,7 @@ with their page counts, the acceptance time and the time limit. `w` saves it as 
     def _saved(self, message: Saved) -> None:
         # Named inside the data folder: the same dossier reads the same on every desk (and in snapshots).
         where = message.path.relative_to(Path(self._desk.settings.data_dir)).as_posix()
-        self._status(f"saved to {where} in the data folder", ok=True)
+        self._status(f"已保存 saved to {where} in the data folder", ok=True)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -831,7 +869,8 @@ def _supplement(detail: DossierDetail) -> Content:
     if sup.note:
         lines.append(Content(f"审核意见 opinion: {sup.note}"))
     for i in sup.items:
-        what = " ".join(x for x in (i.material, f"[{i.party_key}]" if i.party_key else None, i.field) if x)
+        field = field_label(i.field) if i.field else None
+        what = " ".join(x for x in (i.material, f"[{i.party_key}]" if i.party_key else None, field) if x)
         mark = ("✔ ", "$text-success") if i.addressed else ("✘ ", "$text-error")
         text = f"{i.item}. {what} — {i.problem_label}" + (f": {i.note}" if i.note else "")
         lines.append(Content.assemble(mark, text))

@@ -50,7 +50,9 @@ class DossiersScreen(Screen[None]):
     ]
 
     HELP = """
-## Dossiers 案卷
+## 案卷 Dossiers
+
+本站的案卷列表；`enter` 打开，`n` 新建。
 
 Newest first, 500 to a page (`]` older, `[` newer); `f` shows one status at a time (draft 预受理, returned 补正…).
 

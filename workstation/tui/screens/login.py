@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -19,6 +20,11 @@ from workstation.tui.widgets.chrome import KeysFooter
 class LoginScreen(Screen[Actor]):
     CSS_PATH = "login.tcss"
     AUTO_FOCUS = "#username"
+    # Enter after the user name moves on to the password when the app takes the key (a priority binding), so
+    # a password typed right behind it lands in the password field, not after the name.
+    BINDINGS = [
+        Binding("enter", "to_password", "Password", id="login.to_password", show=False, priority=True),
+    ]
 
     class Authenticated(Message):
         def __init__(self, actor: Actor) -> None:
@@ -34,20 +40,27 @@ class LoginScreen(Screen[Actor]):
         yield Header()
         with Vertical(id="login-form"):
             yield Static("登录 Log in", id="login-title")
-            yield Input(placeholder="user name 用户名", id="username")
-            yield Input(placeholder="password 密码", password=True, id="password")
-            yield Button("Log in 登录", variant="primary", id="login")
+            yield Input(placeholder="用户名 user name", id="username")
+            yield Input(placeholder="密码 password", password=True, id="password")
+            yield Button("登录 Log in", variant="primary", id="login")
             yield Static("", id="login-error", markup=False)
             if self._hint:
                 yield Static(self._hint, id="login-hint", markup=False)
         yield KeysFooter()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "to_password":  # else Enter goes on to the field: the password's submits
+            focused = self.focused
+            return focused is not None and focused.id == "username" and not self.query_one("#password", Input).value
+        return True
+
+    def action_to_password(self) -> None:
+        # set_focus now, not Widget.focus(): that one waits for the queue, behind the keys typed ahead
+        self.set_focus(self.query_one("#password", Input))
+
     @on(Input.Submitted, "#username")
     def _username_entered(self) -> None:
-        if self.query_one("#password", Input).value:
-            self._submit()
-        else:
-            self.query_one("#password", Input).focus()
+        self._submit()  # the password is already typed (else Enter moved to it)
 
     @on(Input.Submitted, "#password")
     @on(Button.Pressed, "#login")
@@ -57,7 +70,7 @@ class LoginScreen(Screen[Actor]):
         username = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
         if not username or not password:
-            self._show_error("enter your user name and password")
+            self._show_error("请输入用户名和密码 enter your user name and password")
             return
         self._show_error("")
         self.query_one("#login", Button).disabled = True

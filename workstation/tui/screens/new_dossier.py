@@ -47,7 +47,7 @@ class PartyRow(Horizontal):
             classes="party-kind",
             id=f"party-{self.index}-kind",
         )
-        yield Input(placeholder="name 名称/姓名", classes="party-name", id=f"party-{self.index}-name")
+        yield Input(placeholder="名称/姓名 name", classes="party-name", id=f"party-{self.index}-name")
         yield Input(placeholder="身份证号/统一社会信用代码", classes="party-id", id=f"party-{self.index}-id")
 
     @on(Select.Changed, ".party-role")
@@ -76,7 +76,9 @@ class NewDossierScreen(ModalScreen[str | None]):
     CSS_PATH = "new_dossier.tcss"
     AUTO_FOCUS = "#business"
     HELP = """
-## New dossier 新建案卷
+## 新建案卷 New dossier
+
+选择业务类型与申请人类型，填写申请人及其他当事人，回车创建。
 
 Choose the business (业务类型), then the applicant: kind, name and identifier (统一社会信用代码 for an enterprise,
 身份证号 for a person). The other parties the business needs get a row each (e.g. the seller of a transfer);
@@ -101,20 +103,20 @@ Choose the business (业务类型), then the applicant: kind, name and identifie
     def compose(self) -> ComposeResult:
         businesses = [(f"{b.code}  {b.name}", b.code) for b in self._desk.catalogue.businesses.values()]
         with VerticalScroll(id="new-dossier"):
-            yield Static("New dossier 新建案卷 (预受理)", id="new-dossier-title")
+            yield Static("新建案卷 New dossier (预受理)", id="new-dossier-title")
             yield Select(businesses, prompt="business 业务类型", id="business")
-            yield Static("Applicant 申请人", classes="section")
+            yield Static("申请人 Applicant", classes="section")
             with Horizontal(id="applicant"):
                 yield Select(APPLICANT_KINDS, value="enterprise", allow_blank=False, id="applicant-kind")
-                yield Input(placeholder="applicant name 申请人名称", id="applicant-name")
+                yield Input(placeholder="申请人名称 applicant name", id="applicant-name")
                 yield Input(placeholder="身份证号/统一社会信用代码", id="applicant-id")
-            yield Static("Other parties 其他当事人", classes="section", id="parties-title")
+            yield Static("其他当事人 Other parties", classes="section", id="parties-title")
             yield Vertical(id="parties")
             yield Static("", id="new-dossier-error", markup=False)
             with Horizontal(id="new-dossier-buttons"):
-                yield Button("+ party 添加当事人", id="add-party", disabled=True)
-                yield Button("Cancel", id="cancel")
-                yield Button("Create 创建", variant="primary", id="create")
+                yield Button("+ 添加当事人 party", id="add-party", disabled=True)
+                yield Button("取消 Cancel", id="cancel")
+                yield Button("创建 Create", variant="primary", id="create")
         yield KeysFooter()
 
     def _business(self) -> Business | None:
@@ -169,7 +171,7 @@ Choose the business (业务类型), then the applicant: kind, name and identifie
         business = self._business()
         kind = self.query_one("#applicant-kind", Select).value
         if business is None or not isinstance(kind, str):
-            self._show_error("choose a business type")
+            self._show_error("请选择业务类型 choose a business type")
             return
         others = [party for row in self.query(PartyRow) if (party := row.party()) is not None]
         self._show_error("")

@@ -25,7 +25,9 @@ from workstation.tui.widgets.page_image import PageImage, PageLoaded, read_page
 
 class PageViewerScreen(ModalScreen[None]):
     HELP = """
-## Page 页面
+## 页面 Page
+
+页面图像与识别文字并排显示。
 
 The page as scanned beside the text OCR read from it; values taken into the dossier's fields are highlighted,
 lines read with low confidence dimmed. Check a field against its page before confirming it.

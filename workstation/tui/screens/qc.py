@@ -39,7 +39,9 @@ TAB_CHECKS, TAB_CORRECTIONS = "qc-tab-checks", "qc-tab-corrections"
 
 class ChecksTable(DataTable[str]):
     HELP = """
-## QC checks 质检
+## 质检 QC checks
+
+抽查的已登簿案卷；选中后录入质检结果。
 
 One row per registered dossier chosen for inspection: **full** (100% for FIRST and MORT_CIP) or **sampled**
 (the keyed 3% of the rest). Pending checks come first, oldest first.
@@ -50,7 +52,9 @@ One row per registered dossier chosen for inspection: **full** (100% for FIRST a
 
 class CorrectionsTable(DataTable[str]):
     HELP = """
-## Corrections 更正
+## 更正 Corrections
+
+质检发现重大错误后开立的更正；处理后写明如何更正。
 
 The cases a major QC result opened, oldest first: who must correct the register, and whether it is done.
 `v` (or `enter`) resolves the selected open case with what was corrected.
@@ -69,7 +73,9 @@ class QcScreen(Screen[None]):
         Binding("ctrl+r", "refresh", "Reload", id="qc.refresh", tooltip="Reload both lists", show=False),
     ]
     HELP = """
-## QC 质检 (R3–R4)
+## 质检 QC (R3–R4)
+
+质检抽查与更正（R3–R4）。
 
 Checks of registered dossiers, pending first; corrections (更正) opened by major results on the second tab.
 

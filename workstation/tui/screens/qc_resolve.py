@@ -23,7 +23,9 @@ class ResolveCorrectionScreen(ModalScreen[CorrectionView | None]):
     AUTO_FOCUS = "#qc-resolution"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="qc_resolve.cancel", tooltip="Close; the case stays open")]
     HELP = """
-## Resolve a correction 更正
+## 处理更正 Resolve a correction
+
+写明如何更正，回车提交。
 
 Say what was corrected (the register entry, the certificate…); the case closes with your name and the time.
 Only its assignee or a QC inspector may resolve it. `enter` resolves, `escape` closes.
@@ -43,13 +45,15 @@ Only its assignee or a QC inspector may resolve it. `enter` resolves, `escape` c
     def compose(self) -> ComposeResult:
         case = self._correction
         with Vertical(id="qc-resolve", classes="qc-modal"):
-            yield Static(f"Resolve correction 更正 · {case.number}", classes="qc-modal-title", markup=False)
-            yield Static(f"assigned to {case.assigned_to} · {case.description}", classes="qc-modal-sub", markup=False)
-            yield Input(placeholder="resolution: what was corrected 处理结果", id="qc-resolution", max_length=2000)
+            yield Static(f"处理更正 Resolve correction · {case.number}", classes="qc-modal-title", markup=False)
+            yield Static(
+                f"承办 assigned to {case.assigned_to} · {case.description}", classes="qc-modal-sub", markup=False
+            )
+            yield Input(placeholder="处理结果 resolution: what was corrected", id="qc-resolution", max_length=2000)
             yield Static("", id="qc-resolve-error", classes="qc-modal-error", markup=False)
             with Horizontal(classes="qc-modal-buttons"):
-                yield Button("Cancel", id="qc-resolve-cancel")
-                yield Button("Resolve 办结", variant="primary", id="qc-resolve-save")
+                yield Button("取消 Cancel", id="qc-resolve-cancel")
+                yield Button("办结 Resolve", variant="primary", id="qc-resolve-save")
         yield KeysFooter()
 
     @on(Button.Pressed, "#qc-resolve-cancel")

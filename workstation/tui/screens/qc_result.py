@@ -44,7 +44,9 @@ class QcResultScreen(ModalScreen[Recorded | None]):
         Binding("ctrl+s", "save", "Record", id="qc_result.save", tooltip="Record this result"),
     ]
     HELP = """
-## QC result 质检结果
+## 质检结果 QC result
+
+选择结果，列出问题，提交。
 
 - **pass** 合格: nothing wrong; lists no defects.
 - **minor** 一般差错: a defect that does not affect ownership; name it, or say it in the note.
@@ -68,7 +70,7 @@ Defects one per line. `ctrl+s` records, `escape` closes without recording.
         check = self._check
         registered = local_time(check.registered_at) if check.registered_at else "—"
         with Vertical(id="qc-result", classes="qc-modal"):
-            yield Static(f"QC 质检 · {check.number} · {check.business}", classes="qc-modal-title", markup=False)
+            yield Static(f"质检 QC · {check.number} · {check.business}", classes="qc-modal-title", markup=False)
             yield Static(
                 f"{check.basis} · registered {registered} by {check.registrar or '—'}",
                 classes="qc-modal-sub",
@@ -77,13 +79,13 @@ Defects one per line. `ctrl+s` records, `escape` closes without recording.
             with RadioSet(id="qc-result-kind"):
                 for index, (value, label) in enumerate(RESULTS):
                     yield RadioButton(label, value=index == 0, id=f"qc-result-{value}")
-            yield Static("defects 差错 (one per line)", classes="qc-modal-label")
+            yield Static("差错 defects（每行一项 one per line）", classes="qc-modal-label")
             yield TextArea(id="qc-result-defects", soft_wrap=True, show_line_numbers=False)
-            yield Input(placeholder="note 说明", id="qc-result-note", max_length=2000)
+            yield Input(placeholder="说明 note", id="qc-result-note", max_length=2000)
             yield Static("", id="qc-result-error", classes="qc-modal-error", markup=False)
             with Horizontal(classes="qc-modal-buttons"):
-                yield Button("Cancel", id="qc-result-cancel")
-                yield Button("Record 记录", variant="primary", id="qc-result-save")
+                yield Button("取消 Cancel", id="qc-result-cancel")
+                yield Button("记录 Record", variant="primary", id="qc-result-save")
         yield KeysFooter()
 
     def result_value(self) -> str:

@@ -67,7 +67,9 @@ class ReviewScreen(Screen[None]):
     ]
 
     HELP = """
-## Review queue 审核队列
+## 审核队列 Review queue
+
+我租用的案卷（企业优先），`left` 为租约剩余时间；`n` 领取下一件，`enter` 打开。
 
 The dossiers you hold under lease, enterprise first (R15); `left` counts down to the lease's end.
 Leases are renewed while this desk runs; a lease that is lost is named under the table.

@@ -16,8 +16,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from workstation.domain.field_labels import field_label
 from workstation.domain.review import ReturnItem
 from workstation.tui.widgets.chrome import KeysFooter
+from workstation.tui.widgets.ticks import TickList
 
 MATERIAL_CODE_LENGTH = 3  # M05
 
@@ -31,10 +33,15 @@ class RejectChoice:
 def item_label(item: ReturnItem, problems: Mapping[str, str], material_name: Callable[[str], str]) -> str:
     """'缺少 M05 营业执照 · p2 — note' as a 补正 notice reads."""
     wording = problems.get(item.problem, item.problem)
-    what = f"{item.material} {material_name(item.material)}".strip() if item.material else item.field or "—"
+    what = f"{item.material} {material_name(item.material)}".strip() if item.material else _field(item.field)
     party = f" · {item.party_key}" if item.party_key else ""
     note = f" — {item.note}" if item.note else ""
     return f"{wording} {what}{party}{note}"
+
+
+def _field(key: str | None) -> str:
+    """A field by its label; a finding's rule (also a 补正 target) reads as itself."""
+    return field_label(key) if key else "—"
 
 
 def parse_item(text: str, problems: Mapping[str, str]) -> ReturnItem | None:
@@ -54,29 +61,65 @@ def parse_item(text: str, problems: Mapping[str, str]) -> ReturnItem | None:
 
 
 class ApproveModal(ModalScreen[bool]):
+    """One confirm; past an open error finding, the errors are named and only `y` approves (Enter does not)."""
+
     CSS_PATH = "review_decide.tcss"
     BINDINGS = [
-        Binding("y,enter", "answer(True)", "Approve", id="review.approve.yes", tooltip="Approve: the next stage"),
-        Binding("n,escape", "answer(False)", "Cancel", id="review.approve.no", tooltip="Back to the dossier"),
+        Binding(
+            "y", "answer(True)", "确认 Approve", id="review.approve.yes", tooltip="审核通过 Approve: the next stage"
+        ),
+        Binding(
+            "enter",
+            "enter",
+            "确认 Approve",
+            id="review.approve.yes_enter",
+            show=False,
+            tooltip="审核通过 Approve, unless an open error needs a deliberate y",
+        ),
+        Binding("n,escape", "answer(False)", "取消 Cancel", id="review.approve.no", tooltip="返回 Back to the dossier"),
     ]
     HELP = """
-## Approve 审核通过
+## 审核通过 Approve
+
+审核通过后案卷进入下一环节；有未解决的错误时只能按 `y` 确认，并记录在您名下。
 
 `y` (or `enter`) approves the dossier: it moves to its next stage. `n` (or `escape`) goes back.
+
+With an open error finding (未解决的错误) the errors are listed and only `y` approves: the approval is
+recorded with the errors passed over, under your name.
 """
 
-    def __init__(self, number: str) -> None:
+    def __init__(self, number: str, errors: Sequence[str] = ()) -> None:
         super().__init__()
         self._number = number
+        self._errors = list(errors)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="decide-box", classes="decide-approve"):
             yield Static("审核通过 Approve", classes="decide-title")
-            yield Static(f"Approve {self._number}? It moves on to its next stage.", id="approve-text", markup=False)
+            yield Static(
+                f"审核通过 {self._number}？进入下一环节。\nApprove {self._number}? It moves on to its next stage.",
+                id="approve-text",
+                markup=False,
+            )
+            if self._errors:
+                listed = "\n".join(f"• {error}" for error in self._errors)
+                yield Static(
+                    f"{len(self._errors)} 个未解决的错误 open error(s):\n{listed}\n"
+                    "仍要通过请按 y，通过将记录在您名下 — y approves anyway, recorded under your name",
+                    id="approve-errors",
+                    markup=False,
+                )
         yield KeysFooter()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+    def action_enter(self) -> None:
+        if self._errors:
+            self.app.bell()  # past an error only a deliberate `y` approves, never an Enter meant for something else
+            return
+        self.dismiss(True)
 
 
 class RegisterModal(ModalScreen[str | None]):
@@ -88,6 +131,8 @@ class RegisterModal(ModalScreen[str | None]):
     ]
     HELP = """
 ## 登簿 Register
+
+待登簿的已通过案卷；回车以您的名义登簿，`escape` 返回。
 
 The approved dossiers waiting for 登簿. `enter` on one registers it under your name (登簿人) — the registry
 records it and opens QC when the rules say so (R3). `escape` goes back.
@@ -102,7 +147,7 @@ records it and opens QC when the rules say so (R3). `escape` goes back.
         with Vertical(id="decide-box", classes="decide-approve"):
             yield Static("登簿 Register", classes="decide-title")
             yield Static(
-                f"登簿人 registrar: {self._registrar}. Enter registers the selected dossier; Esc cancels.",
+                f"登簿人 registrar: {self._registrar}。回车登簿所选案卷，Esc 取消 — Enter registers, Esc cancels.",
                 id="register-text",
                 markup=False,
             )
@@ -131,6 +176,8 @@ class ReturnModal(ModalScreen[list[ReturnItem] | None]):
     HELP = """
 ## 补正 Return for supplement
 
+一次性告知的完整补正清单：空格勾选或取消，`ctrl+s` 发送，`escape` 返回。
+
 One complete list of what is missing or wrong (一次性告知), pre-filled from the checklist, the invalid fields
 and the consistency findings. `space` ticks or unticks an item. To add one, type in the line below, e.g.
 `M05 defective 复印件不清晰` or `area_m2 inconsistent 与合同不符`, and press `enter`.
@@ -156,16 +203,16 @@ and the consistency findings. `space` ticks or unticks an item. To add one, type
     def compose(self) -> ComposeResult:
         with Vertical(id="decide-box", classes="decide-return"):
             yield Static(f"补正 Return {self._number}", classes="decide-title", markup=False)
-            yield SelectionList[int](
+            yield TickList[int](
                 *(
                     Selection(self._label(item), index, (*item.key(), item.problem) not in self._unticked)
                     for index, item in enumerate(self._items)
                 ),
                 id="return-items",
             )
-            yield Input(placeholder="add: M05 defective note… or field problem note…", id="return-add")
+            yield Input(placeholder="添加 add: M05 defective 说明… or field problem note…", id="return-add")
             problems = " ".join(self._problems)
-            yield Static(f"problems: {problems}", id="return-problems", markup=False)
+            yield Static(f"问题类型 problems: {problems}", id="return-problems", markup=False)
             yield Static("", id="decide-error", markup=False)
         yield KeysFooter()
 
@@ -192,7 +239,7 @@ and the consistency findings. `space` ticks or unticks an item. To add one, type
     def action_send(self) -> None:
         items = self.ticked
         if not items:
-            self._error("the list is empty: a 补正 names everything missing or wrong at once (一次性告知)")
+            self._error("清单为空：补正须一次性告知全部问题 the list is empty: a 补正 names everything at once")
             return
         self.dismiss(items)
 
@@ -215,6 +262,8 @@ class RejectModal(ModalScreen[RejectChoice | None]):
     HELP = """
 ## 不予登记 Reject
 
+选择法定理由，可加说明，`ctrl+s` 发送；`escape` 返回。
+
 Choose the legal reason (arrows, then `enter` or `space`), add a note if needed, then `ctrl+s`.
 A rejection without a reason is not sent. `escape` goes back.
 """
@@ -231,7 +280,7 @@ A rejection without a reason is not sent. `escape` goes back.
             with RadioSet(id="reject-reasons"):
                 for code in self._codes:
                     yield RadioButton(self._reasons[code], name=code)
-            yield Input(placeholder="note (optional)", id="reject-note")
+            yield Input(placeholder="说明（可选） note (optional)", id="reject-note")
             yield Static("", id="decide-error", markup=False)
         yield KeysFooter()
 
@@ -243,7 +292,7 @@ A rejection without a reason is not sent. `escape` goes back.
     def action_send(self) -> None:
         code = self.reason_code
         if code is None:
-            self.query_one("#decide-error", Static).update("不予登记 needs a reason: choose one from the list")
+            self.query_one("#decide-error", Static).update("不予登记须选择理由 choose a reason from the list")
             return
         self.dismiss(RejectChoice(code, self.query_one("#reject-note", Input).value.strip()))
 

@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.errors import DomainError
+from workstation.domain.field_labels import field_label_zh
 from workstation.domain.permissions import Actor
 from workstation.domain.review import ReturnItem, merge_items
 from workstation.errors import ConflictError
@@ -36,6 +37,7 @@ from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.review import KIND_LABELS, Clock, form_label, queue_order, time_left, utc_now
 from workstation.tui.screens.review_decide import ApproveModal, RejectChoice, RejectModal, ReturnModal
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
+from workstation.tui.widgets.intake import confidence_cell, set_by
 from workstation.tui.widgets.ocr_text import OcrText
 from workstation.tui.widgets.page_image import PageImage, PageLoaded, read_page
 
@@ -47,7 +49,7 @@ TAB_FOCUS = {
     "tab-fields": "#fields",
 }
 TABS = tuple(TAB_FOCUS)
-FIELD_COLUMNS = ("field", "value", "conf.", "valid", "page", "confirmed")
+FIELD_COLUMNS = ("字段 field", "值 value", "conf.", "valid", "页 page", "来源 set by")
 
 
 class ReviewDossierScreen(Screen[None]):
@@ -69,7 +71,9 @@ class ReviewDossierScreen(Screen[None]):
     ]
 
     HELP = """
-## Reviewing a dossier 审核
+## 审核案卷 Reviewing a dossier
+
+页面、清单、问题与字段；`a` 通过，`b` 补正，`x` 不予登记。
 
 Pages with their image and OCR text (extracted values highlighted), the checklist (清单), the consistency
 findings and the extracted fields; `1`–`4` switch between them. Below 120 columns `t` switches image and text.
@@ -184,7 +188,10 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         self.toggle_class("-show-text")
 
     def action_approve(self) -> None:
-        self.app.push_screen(ApproveModal(self._lease.number), callback=self._approve_answered)
+        errors = (
+            [f"{f.rule}: {f.message}" for f in self._detail.findings if f.severity == "error"] if self._detail else []
+        )
+        self.app.push_screen(ApproveModal(self._lease.number, errors), callback=self._approve_answered)
 
     def _approve_answered(self, yes: bool | None) -> None:
         if yes:
@@ -490,12 +497,12 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         for f in sorted(detail.fields, key=lambda f: (f.key, f.value)):
             valid = "—" if f.valid is None else ("✗" if not f.valid else ("核对 check" if f.to_check else "✓"))
             table.add_row(
-                f.key,
+                field_label_zh(f.key),
                 f.value,
-                f"{f.confidence:.2f}",
+                confidence_cell(f, percent=False),
                 valid,
                 positions.get(f.page_id or "", "—"),
-                "✓" if f.confirmed else "",
+                set_by(f),
             )
 
     # -- for tests and the queue screen ----------------------------------------------------------------

@@ -54,7 +54,9 @@ def age(moment: datetime | None, now: datetime) -> str:
 
 class QuarantineTable(DataTable[str]):
     HELP = """
-## Parked ops 隔离
+## 隔离 Parked ops
+
+登记中心拒收的操作在此隔离并说明原因；`t` 重试所选操作。
 
 Changes the registry refused for a reason other than the network (an op it cannot apply as sent); the queue
 moved on without them. `t` sends the selected one again as a new op, once the cause is fixed.
@@ -63,7 +65,9 @@ moved on without them. `t` sends the selected one again as a new op, once the ca
 
 class ConflictTable(DataTable[str]):
     HELP = """
-## Conflicts 冲突
+## 冲突 Conflicts
+
+本站的更改与登记中心的状态冲突；`d` 记录处理说明（不会再发送）。
 
 Changes refused because the registry had moved on: the dossier was changed elsewhere from the same version
 (stale version), or a decision came under a lease that was no longer live (stale fence). Nothing was applied;
@@ -73,7 +77,9 @@ the panel below shows this desk's change beside the dossier as the registry hold
 
 class ConflictSide(Static):
     HELP = """
-## Both sides of a conflict
+## 冲突两侧 Both sides of a conflict
+
+左侧为本站的更改，右侧为登记中心现在的状态。
 
 Left, this desk's refused change: the version it was made from and what it would have made the dossier.
 Right, the dossier as the registry holds it now. Nothing was applied; settle it with the registry office
@@ -90,7 +96,9 @@ class SyncScreen(Screen[None]):
         Binding("d", "settle", "Settled", id="sync.settle", tooltip="Mark the selected conflict settled, with a note"),
     ]
     HELP = """
-## Sync 同步
+## 同步 Sync
+
+本站与登记中心的同步状态：在线/离线、待传数量、隔离与冲突。
 
 Whether this desk's work has reached the registry: online or offline, the last success and error, how many
 changes wait in the outbox and for how long, changes the registry refused (parked) and conflicts.
@@ -191,9 +199,9 @@ changes wait in the outbox and for how long, changes the registry refused (parke
         else:
             state = f"{'online' if status.online else 'offline'} · registry {status.registry}"
         success = _parse(status.last_success)
-        last = f"last success {local_time(success)} ({age(success, now)})" if success else "no sync yet"
+        last = f"last success {local_time(success)} (UTC+8, {age(success, now)})" if success else "no sync yet"
         oldest = (
-            f", oldest {local_time(status.oldest_pending)} ({age(status.oldest_pending, now)})"
+            f", oldest {local_time(status.oldest_pending)} (UTC+8, {age(status.oldest_pending, now)})"
             if status.oldest_pending
             else ""
         )

@@ -15,9 +15,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, OptionList, Static
 
+from workstation.domain.field_labels import field_label_zh
 from workstation.services.views import DossierDetail, FieldView, PageView, SlotView
 from workstation.tui.widgets.chrome import KeysFooter
 
@@ -41,6 +43,23 @@ def slot_label(slot: SlotView, detail: DossierDetail) -> str:
     return f"{slot.material} {slot.label}" + (f" — {who}" if who else "")
 
 
+SOURCE_LABELS = {"clerk": "窗口录入 clerk", "reviewer": "审核录入 reviewer"}
+
+
+def set_by(field: FieldView) -> str:
+    """Who set the value: `OCR 识别`, `OCR 识别 ✔ clerk1` (confirmed as read), `窗口录入 clerk · clerk1` (typed)."""
+    if field.source in SOURCE_LABELS:
+        return f"{SOURCE_LABELS[field.source]} · {field.confirmed_by or '—'}"
+    return f"OCR 识别 ✔ {field.confirmed_by}" if field.confirmed_by else "OCR 识别"
+
+
+def confidence_cell(field: FieldView, *, percent: bool = True) -> str:
+    """OCR's confidence; a typed value has none (it would read as a sure 100 % reading)."""
+    if field.source != "ocr":
+        return "—"
+    return f"{round(field.confidence * 100)}%" if percent else f"{field.confidence:.2f}"
+
+
 def ocr_cell(page: PageView) -> Text:
     label = OCR_LABELS.get(page.ocr_status, page.ocr_status)
     if page.ocr_status == "failed":
@@ -54,7 +73,9 @@ def ocr_cell(page: PageView) -> Text:
 
 class PagesTable(DataTable[str | Text]):
     HELP = """
-## Pages 页面
+## 页面 Pages
+
+案卷的全部页面及识别状态；`m` 移到其他材料，`r` 旋转，`delete` 删除（需说明原因）。
 
 Every page of the dossier in order. **OCR** shows whether the page has been read: *queued*, *reading…*,
 *done*, or *failed* with the reason. Pages appear here while the scanner and OCR work.
@@ -92,7 +113,9 @@ Every page of the dossier in order. **OCR** shows whether the page has been read
 
 class ChecklistTable(DataTable[str | Text]):
     HELP = """
-## Checklist 材料清单
+## 材料清单 Checklist
+
+业务所需材料：✔ 已收，✘ 缺少，waived 已免收（有原因），· 可选；`w` 免收所选缺少材料。
 
 What the business needs, per party: ✔ received, ✘ missing, *waived* (with the reason), · optional.
 `w` waives the selected missing material (the reason is recorded). Submitting refuses with the
@@ -133,16 +156,20 @@ complete list of what is missing (一次性告知).
 
 class FieldsTable(DataTable[str | Text]):
     HELP = """
-## Fields 字段
+## 字段 Fields
+
+识别出的字段值、置信度与来源（识别、窗口录入、审核录入）；`c` 确认，`e` 更正。
 
 What OCR read from the pages: value, confidence, whether it is sure (✔), to be checked on the page (核对 check)
-or failed its check (✘), and who confirmed it. The confidence says how the value was found: right after its
-label with its unit, in the cell below, inside a sentence; an identifier's check digit; the same value on the
-dossier's other pages. A value below 90% or read differently on another page shows as 核对 check.
+or failed its check (✘), and who set it (来源): `OCR 识别` as read, `OCR 识别 ✔ name` confirmed as read,
+`窗口录入 clerk · name` typed by a clerk, `审核录入 reviewer · name` typed by a reviewer (no confidence then).
+The confidence says how the value was found: right after its label with its unit, in the cell below, inside a
+sentence; an identifier's check digit; the same value on the dossier's other pages. A value below 90% or read
+differently on another page shows as 核对 check.
 
 - `c` confirm the value as read, `e` or `enter` correct it (identifiers are checked again)
 """
-    COLUMNS = ("page", "field", "value", "conf", "ok", "confirmed")
+    COLUMNS = ("页 page", "字段 field", "值 value", "conf", "ok", "来源 set by")
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -158,11 +185,11 @@ dossier's other pages. A value below 90% or read differently on another page sho
             style = _field_style(f)
             self.add_row(
                 str(positions[f.page_id or ""]),
-                Text(f.key, style=style),
+                Text(field_label_zh(f.key), style=style),  # the column keeps narrow; F1 and dialogs say both
                 Text(f.value, style=style),
-                Text(f"{round(f.confidence * 100)}%", style=style),
+                Text(confidence_cell(f), style=style),
                 _valid_cell(f),
-                f.confirmed_by or ("✔" if f.confirmed else ""),
+                set_by(f),
                 key=f"{f.page_id}\t{f.key}",
             )
 
@@ -183,33 +210,39 @@ def _field_style(field: FieldView) -> str:
     return ""
 
 
-class FindingsTable(DataTable[str | Text]):
+class FindingsList(Static):
+    """Findings as wrapped lines: a message is read whole at any width (a table cut it at the screen's edge)."""
+
     HELP = """
-## Findings 问题
+## 问题 Findings
+
+页面与当事人之间的一致性问题；每次识别或更正字段后重新计算。
 
 Consistency problems between the pages and the parties (a name or identifier that differs, a date out of
 range). They are recomputed each time a page is read or a field is corrected.
 """
-    COLUMNS = ("severity", "message", "pages", "rule")
-
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        self.add_columns(*self.COLUMNS)
+    DEFAULT_CSS = """
+    FindingsList { padding: 0 1; height: auto; }
+    """
 
     def fill(self, detail: DossierDetail) -> None:
         positions = {p.id: p.position for p in detail.pages}
-        styles = {"error": "bold red", "warning": "yellow"}
-        self.clear()
-        for index, finding in enumerate(detail.findings):
+        styles = {"error": "bold $text-error", "warning": "$text-warning"}
+        labels = {"error": "错误 error", "warning": "警告 warning", "info": "提示 info"}
+        if not detail.findings:
+            self.update(Content.styled("无问题 no findings", "$text-muted"))
+            return
+        lines = []
+        for finding in detail.findings:
             pages = ", ".join(str(positions[i]) for i in finding.page_ids if i in positions)
-            self.add_row(
-                Text(finding.severity, style=styles.get(finding.severity, "")),
-                finding.message,
-                pages,
-                finding.rule,
-                key=str(index),
+            where = f" (第 {pages} 页 pages)" if pages else ""
+            lines.append(
+                Content.assemble(
+                    (labels.get(finding.severity, finding.severity), styles.get(finding.severity, "")),
+                    f" {finding.rule}: {finding.message}{where}",
+                )
             )
+        self.update(Content("\n").join(lines))
 
 
 # -- dialogs ---------------------------------------------------------------------------------------------
@@ -219,7 +252,9 @@ class PromptScreen(ModalScreen[str | None]):
     """One line of input (a reason, a corrected value); Enter accepts, Escape cancels. Empty input is refused."""
 
     HELP = """
-## One line 输入
+## 输入 One line
+
+输入原因或更正后的值，回车确认；`escape` 取消。
 
 Type the reason or the corrected value and press `enter`; `escape` closes without changing anything.
 """
@@ -253,7 +288,9 @@ Type the reason or the corrected value and press `enter`; `escape` closes withou
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text:
-            self.query_one("#prompt-error", Static).update("please type something, or Escape to cancel")
+            self.query_one("#prompt-error", Static).update(
+                "请输入内容，或按 Escape 取消 please type something, or Escape to cancel"
+            )
             return
         self.dismiss(text)
 
@@ -265,7 +302,9 @@ class ChoiceScreen(ModalScreen[int | None]):
     """Pick one of a few options (a checklist slot); returns its index."""
 
     HELP = """
-## Choose 选择
+## 选择 Choose
+
+上下选择，回车确认；`escape` 保持不变。
 
 `up`/`down` to the checklist slot the page belongs in, `enter` to put it there; `escape` leaves it where it is.
 """
@@ -302,11 +341,54 @@ class ChoiceScreen(ModalScreen[int | None]):
         self.dismiss(None)
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """Go on past something that should stop a person (an open error finding)? Only `y` goes on; Enter does not."""
+
+    HELP = """
+## 确认 Confirm
+
+按 `y` 仍然继续（记录在您名下及所越过的问题）；`n` 或 `escape` 返回。
+
+`y` goes on anyway, and the record names you and what you passed over; `n` or `escape` goes back.
+"""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $warning; background: $surface; padding: 0 1; }
+    ConfirmScreen .confirm-title { text-style: bold; color: $text-warning; }
+    ConfirmScreen VerticalScroll { height: auto; max-height: 14; }
+    """
+    BINDINGS = [
+        Binding("y", "answer(True)", "仍然继续 Go on", id="confirm.yes", tooltip="Go on; the override is recorded"),
+        Binding("n,escape", "answer(False)", "返回 Back", id="confirm.no", tooltip="Back, nothing done"),
+    ]
+
+    def __init__(self, title: str, body: str, question: str) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, classes="confirm-title", id="confirm-title", markup=False)
+            with VerticalScroll():
+                yield Static(self._body, id="confirm-body", markup=False)
+            yield Static(self._question, id="confirm-question", markup=False)
+        yield KeysFooter()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class MessageScreen(ModalScreen[None]):
     """A longer text to read (the complete list of what is missing); Escape or Enter closes it."""
 
     HELP = """
-## Missing 缺少材料
+## 缺少材料 Missing
+
+受理所缺的全部材料（一次性告知）：请一并告知申请人。
 
 Everything that stops the submission, all at once (一次性告知): tell the applicant the whole list.
 Scan the missing materials, or waive one with `w` on the checklist, then submit again.

@@ -39,7 +39,9 @@ class OcrText(VerticalScroll):
     """What OCR read on the selected page, one line per text line, the extracted field values highlighted."""
 
     HELP = """
-## OCR text 识别文字
+## 识别文字 OCR text
+
+页面的识别文字，提取的字段值高亮，可疑的行变暗。
 
 What OCR read on the selected page, in reading order. Values taken into the dossier's fields are
 highlighted; lines read with low confidence are dimmed. Check them against the image.

@@ -97,7 +97,9 @@ class PageImage(Container):
     """The selected page's picture; a one-line note instead while it loads or when it cannot be shown."""
 
     HELP = """
-## Page image 页面
+## 页面图像 Page image
+
+扫描页面的图像；`o` 以原始分辨率打开。
 
 The selected page, upright, as scanned. `o` opens it at full resolution in the system's image viewer.
 

@@ -152,3 +152,22 @@ def test_python_dash_m_works_like_the_console_script(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "workstation"
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "dossier" in proc.stdout
+
+
+def test_a_newcomers_first_dossier_as_admin_says_which_role_and_how_to_create_one(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh"
+    line = _one_line_error(
+        ws(fresh, "dossier", "new", "--business", "RESALE_TRANSFER", "--applicant-kind", "individual"), 2
+    )
+    assert "may not dossier_create" in line
+    assert "办事员 clerk" in line  # the role that may
+    assert "workstation user add NAME --role clerk" in line  # how to make one: there is none yet
+    assert "--as NAME" in line
+
+
+def test_the_refusal_names_the_users_who_may_when_there_are_some(data: Path) -> None:
+    line = _one_line_error(
+        ws(data, "dossier", "new", "--business", "RESALE_TRANSFER", "--applicant-kind", "individual"), 2
+    )
+    assert "--as clerk1" in line
+    assert "user add" not in line

@@ -119,13 +119,13 @@ def test_qc_records_a_major_error_and_the_correction_is_resolved(tmp_path: Path)
     assert "QC: full" in ws(data, "--as", "rev1", "review", "register", number).stdout
     checks = json.loads(ws(data, "qc", "list", "--json").stdout)
     assert [(c["number"], c["basis"], c["state"]) for c in checks] == [(number, "full", "pending")]
-    no_defect = ws(data, "--as", "qc1", "qc", "record", checks[0]["id"], "major")
-    assert _one_line_error(no_defect, 2)
+    no_defect = ws(data, "--as", "qc1", "qc", "record", number, "major")  # the 受理号 names the dossier's check
+    assert "needs at least one defect" in _one_line_error(no_defect, 2)  # found by number; refused for the defect
     rec = ws(data, "--as", "qc1", "qc", "record", checks[0]["id"], "major", "--defect", "抵押权人名称与合同不一致")
     assert rec.returncode == 0 and "correction case" in rec.stdout
     cases = json.loads(ws(data, "qc", "corrections", "--json").stdout)
     assert [(c["number"], c["assigned_to"], c["state"]) for c in cases] == [(number, "rev1", "open")]
-    done = ws(data, "--as", "rev1", "qc", "resolve", cases[0]["id"], "已依职权更正登记簿")
+    done = ws(data, "--as", "rev1", "qc", "resolve", number, "已依职权更正登记簿")  # the 受理号, as for the check
     assert done.returncode == 0, done.stderr
     assert json.loads(ws(data, "qc", "corrections", "--state", "resolved", "--json").stdout)[0]["state"] == "resolved"
     assert ws(data, "audit", "verify").returncode == 0

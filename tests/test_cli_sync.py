@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -76,6 +77,16 @@ def test_an_operator_issues_a_token_serves_the_registry_and_a_desk_syncs(tmp_pat
         assert json.loads(pushed.stdout)["applied"] == before["outbox_depth"]
         after = json.loads(ws(desk, "sync", "status", "--json").stdout)
         assert after["online"] is True and after["outbox_depth"] == 0 and after["last_success"]
+        assert after["reachable"] is True and after["accepted"] is True and after["since"]
+        shown = ws(desk, "sync", "status").stdout
+        assert "可达 reachable" in shown and "不可达" not in shown
+        # A person reads office time (UTC+8); --json keeps ISO UTC.
+        success = datetime.fromisoformat(after["last_success"])
+        assert success.utcoffset() == timedelta(0)
+        assert success.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") in shown
+        assert after["last_success"] not in shown and after["last_success"][:16].replace("T", " ") not in shown
+        none = ws(central, "registry", "conflicts")
+        assert none.returncode == 0 and none.stdout.strip() == "没有冲突 no conflicts"
         listed = json.loads(ws(central, "registry", "station", "list", "--json").stdout)
         assert [(s["id"], s["revoked"]) for s in listed] == [("JN-LX-01", False)] and listed[0]["last_seen_at"]
         assert number.startswith("JN-LX-01-")
@@ -85,6 +96,8 @@ def test_an_operator_issues_a_token_serves_the_registry_and_a_desk_syncs(tmp_pat
         assert "auth_revoked" in _one_line_error(refused, 1)
         kept = json.loads(ws(desk, "sync", "status", "--json").stdout)
         assert kept["online"] is False and kept["outbox_depth"] == 1 and "auth_revoked" in kept["last_error"]
+        assert kept["reachable"] is True and kept["accepted"] is False  # up, but it no longer takes this desk
+        assert "auth_revoked" in ws(desk, "sync", "status").stdout
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -160,3 +173,41 @@ def test_the_registrys_operator_provisions_people_and_their_grants_and_a_desk_ca
     assert "people are provisioned there" in _one_line_error(refused, 2)
     elevated = ws(linked, "user", "add", "rev2", "--role", "reviewer", "--online")
     assert "provisioned at the registry" in _one_line_error(elevated, 2)
+
+
+def test_sync_status_probes_the_registry_and_says_it_is_unreachable_whatever_was_stored(tmp_path: Path) -> None:
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    down = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    (desk / "config.toml").write_text(
+        f'station_id = "JN-LX-03"\nregistry_url = "{down}"\nregistry_token = "wst_x"\n', encoding="utf-8"
+    )
+    from workstation.config import load_settings
+    from workstation.services.desk import open_desk
+    from workstation.services.syncstate import put_state
+
+    opened = open_desk(load_settings(data_dir=desk, admin_password="admin-pass-1"))
+    try:
+        with opened.db.transaction() as session:
+            put_state(session, "online", "1")  # what the desk last stored: online
+    finally:
+        opened.close()
+    first = json.loads(ws(desk, "sync", "status", "--json").stdout)
+    assert first["online"] is False and first["reachable"] is False and first["accepted"] is None
+    assert first["registry"] == down and first["probe_error"]
+    since = datetime.fromisoformat(first["since"])
+    assert since.utcoffset() == timedelta(0)
+    shown = ws(desk, "sync", "status")
+    assert shown.returncode == 0, shown.stderr
+    assert "不可达 unreachable" in shown.stdout
+    assert since.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") in shown.stdout
+    again = json.loads(ws(desk, "sync", "status", "--json").stdout)
+    assert again["since"] == first["since"]  # still down: since the first probe that found it so
+
+
+def test_sync_status_of_a_desk_working_alone_probes_nothing(tmp_path: Path) -> None:
+    status = ws(tmp_path / "desk", "sync", "status")
+    assert status.returncode == 0, status.stderr
+    assert "本机独立工作 this desk works alone" in status.stdout
+    data = json.loads(ws(tmp_path / "desk", "sync", "status", "--json").stdout)
+    assert data["registry"] is None and data["reachable"] is None and data["online"] is False

@@ -5,20 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
-from ocr.corroborate import SURE
-from workstation.config import Settings, load_settings
-from workstation.domain.errors import DomainError
 from workstation.errors import UsageError, WorkstationError
+
+if TYPE_CHECKING:  # the command starts in a fraction of a second: what a command needs, it imports itself
+    from workstation.config import Settings
 
 PROG = "workstation"
 log = logging.getLogger("workstation")
@@ -102,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--runs", type=int, default=3, help="fresh registry processes measured; medians reported")
     br.add_argument("--upload-mb", type=float, default=60.0, help="size of the page uploaded, MB (default 60)")
     br.add_argument("--json", action="store_true")
+    bst = bench.add_parser("startup", help="how long the command takes to start: --help and dossier list")
+    bst.add_argument("--runs", type=int, default=7, help="timed starts of each; the medians are reported")
+    bst.add_argument("--json", action="store_true")
     bt = bench.add_parser("tui", help="terminal UI: cold start, opening a 200-page dossier, key latency under OCR")
     bt.add_argument("--runs", type=int, default=5, help="start-ups and openings measured; medians reported")
     bt.add_argument("--pages", type=int, default=200, help="pages of the dossier opened (default 200)")
@@ -130,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true")
         if name == "withdraw":
             cmd.add_argument("--reason", default="", help="why the applicants withdraw")
+    fld = dossier.add_parser("field", help="confirm a value read by OCR, or correct it (as the dossier desk's e/c)")
+    fld.add_argument("number", help="受理号")
+    fld.add_argument("key", help="the field's key, e.g. uscc, org_name, area_m2 ('dossier show' lists them)")
+    what = fld.add_mutually_exclusive_group()
+    what.add_argument("--set", dest="value", metavar="VALUE", help="the correct value (identifiers are checked)")
+    what.add_argument("--confirm", action="store_true", help="confirm the value as read")
+    fld.add_argument("--page", type=int, metavar="N", help="the page (its position) when several pages carry the key")
+    fld.add_argument("--json", action="store_true")
     ans = dossier.add_parser("answer", help="note how one item of the 补正 notice was addressed (补正说明)")
     ans.add_argument("number", help="受理号")
     ans.add_argument("item", type=int, help="the item's number on the notice (dossier show lists them)")
@@ -206,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from workstation.config import load_settings
+
     return load_settings(data_dir=args.data_dir, config_file=args.config, user=args.user)
 
 
@@ -236,8 +248,73 @@ def _print_detail(d: Any) -> None:
         print(f"  missing ({len(d.missing)}):")
         for item in d.missing:
             print(f"    - {item}")
+    _print_pages(d)
+    _print_fields(d, d.fields)
+    _print_findings(d)
     if d.supplement is not None:
         _print_supplement(d.supplement)
+
+
+_OCR_STATES = {
+    "done": "已识别 read",
+    "queued": "待识别 queued",
+    "reading": "识别中 reading",
+    "failed": "识别失败 failed",
+}
+_SEVERITIES = {"error": "✘ 错误 error", "warning": "! 警告 warning", "info": "· 提示 info"}
+
+
+def _pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two)."""
+    import unicodedata
+
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - columns)
+
+
+def _field_label(key: str) -> str:
+    """`统一社会信用代码 uscc`: the Chinese label people read, and the key `dossier field` takes."""
+    from workstation.domain.field_labels import field_label_zh
+
+    label = field_label_zh(key)
+    return key if label == key else f"{label} {key}"
+
+
+def _print_pages(d: Any) -> None:
+    print(f"  页面 pages ({len(d.pages)})" + (":" if d.pages else ": —"))
+    for p in d.pages:
+        where = " ".join(x for x in (p.material or "未分类 unsorted", f"[{p.party_key}]" if p.party_key else "") if x)
+        state = _OCR_STATES.get(p.ocr_status, p.ocr_status)
+        turned = f"  转 turned {p.rotation}°" if p.rotation else ""
+        error = f": {p.ocr_error}" if p.ocr_error else ""
+        print(f"    {p.position:>3}. {p.source_name}  {where}  {state}{error}{turned}")
+
+
+def _print_fields(d: Any, fields: Any) -> None:
+    positions = {p.id: p.position for p in d.pages}
+    print(f"  字段 fields ({len(fields)})" + (":" if fields else ": —"))
+    for f in fields:
+        if f.valid is False:
+            mark, note = "✘", "  校验不通过 invalid"
+        elif f.confirmed:
+            mark, note = "✔", f"  已确认 confirmed by {f.confirmed_by or '—'}"
+        elif f.to_check:
+            mark, note = "?", "  待核对 check it on the page"
+        else:
+            mark, note = "·", ""
+        page = f"第{positions[f.page_id]}页 page {positions[f.page_id]}" if f.page_id in positions else "—"
+        typed = getattr(f, "source", "ocr") != "ocr"
+        source = f"  录入 typed by {f.source}" if typed else f"  OCR {f.confidence:.0%}"
+        print(f"    {mark} {_pad(_field_label(f.key), 30)} {f.value}  [{page}]{source}{note}")
+
+
+def _print_findings(d: Any) -> None:
+    positions = {p.id: p.position for p in d.pages}
+    print(f"  问题 findings ({len(d.findings)})" + (":" if d.findings else ": —"))
+    for f in d.findings:
+        pages = [str(positions[i]) for i in f.page_ids if i in positions]
+        where = f"  [页 pages {', '.join(pages)}]" if pages else ""
+        print(f"    {_SEVERITIES.get(f.severity, f.severity)}  {f.rule}: {f.message}{where}")
 
 
 def _print_supplement(sup: Any) -> None:
@@ -278,7 +355,7 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
 
             def human() -> None:
                 if not rows:
-                    print("no dossiers")
+                    print("没有案卷 no dossiers")
                 for r in rows:
                     print(
                         f"{r.number}  {r.business:<20} {r.status:<10} {r.stage:<14} "
@@ -337,6 +414,17 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print(receipt_text(receipt))
             return 0
+        if args.action == "field":
+            detail = _set_field(svc, actor, args)
+            changed = [f for f in detail.fields if f.key == args.key]
+
+            def human() -> None:
+                print(f"{detail.number}: {'已更正 corrected' if args.value is not None else '已确认 confirmed'}")
+                _print_fields(detail, changed)
+                _print_findings(detail)
+
+            _emit(args, detail.to_json(), human)
+            return 0
         if args.action == "new":
             detail = svc.new(
                 actor,
@@ -365,6 +453,30 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         desk.close()
+
+
+def _set_field(svc: Any, actor: Any, args: argparse.Namespace) -> Any:
+    """`dossier field`: the same service call as the dossier desk's edit and confirm (permission, audit, outbox)."""
+    if args.value is None and not args.confirm:
+        raise UsageError("give --set VALUE to correct the value, or --confirm to confirm it as read")
+    detail = svc.show(args.number)
+    if args.page is not None:
+        page_id = next((p.id for p in detail.pages if p.position == args.page), None)
+        if page_id is None:
+            raise UsageError(f"{args.number} has no page {args.page} (it has {len(detail.pages)})")
+    else:
+        on = [f for f in detail.fields if f.key == args.key and f.page_id is not None]
+        positions = {p.id: p.position for p in detail.pages}
+        if not on:
+            raise UsageError(
+                f"{args.number} has no field {args.key} read from a page ('dossier show' lists them); "
+                "to enter one, give the page: --page N --set VALUE"
+            )
+        if len(on) > 1:
+            where = ", ".join(str(positions.get(f.page_id, "?")) for f in on)
+            raise UsageError(f"{args.key} is read on several pages ({where}): name one with --page N")
+        page_id = on[0].page_id
+    return svc.confirm_field(actor, args.number, page_id, args.key, value=args.value)
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -472,7 +584,7 @@ def _cmd_intake(args: argparse.Namespace, settings: Settings) -> int:
 
             def human() -> None:
                 if not rows:
-                    print("quarantine is empty")
+                    print("隔离区为空 quarantine is empty")
                 for row in rows:
                     print(f"{row['file']}: {row['reason']}")
 
@@ -491,6 +603,7 @@ def _intake_add(desk: Any, actor: Any, args: argparse.Namespace) -> int:
 
     desk.dossiers.show(args.dossier)  # a wrong number is one line before any file is touched
     bad = False
+    queued = 0
     for raw in args.paths:
         path = Path(raw)
         try:
@@ -504,18 +617,36 @@ def _intake_add(desk: Any, actor: Any, args: argparse.Namespace) -> int:
             else:
                 print(f"{PROG}: {exc}", file=sys.stderr)
             continue
+        if result.outcome == "attached":
+            queued += len(result.page_ids)
         if args.json:
             print(json.dumps({"file": path.name, "outcome": result.outcome, "pages": len(result.page_ids)}))
         else:
-            print(result.message)
-    runner = desk.ocr_runner()
-    try:
-        runner.run_until_idle()
-    finally:
-        runner.stop()
+            print(result.message, flush=True)
+    _read_pages(desk, args.dossier, queued, quiet=args.json)
     detail = desk.dossiers.show(args.dossier)
     _emit(args, detail.to_json(), lambda: _print_detail(detail))
     return 2 if bad else 0
+
+
+def _read_pages(desk: Any, number: str, queued: int, *, quiet: bool) -> None:
+    """Run the OCR queue until it is idle, showing pages read, rate and time left on a terminal."""
+    from workstation.cli_progress import Progress
+
+    progress = Progress("识别 reading", queued, quiet=quiet)
+
+    def on_event(event: Any) -> None:
+        if event.dossier_number == number and event.state in ("done", "failed"):
+            progress.advance()
+
+    unsubscribe = desk.events.subscribe(on_event)
+    runner = desk.ocr_runner()
+    try:
+        with progress:
+            runner.run_until_idle()
+    finally:
+        unsubscribe()
+        runner.stop()
 
 
 def _intake_watch(desk: Any, actor: Any, args: argparse.Namespace, settings: Settings) -> int:
@@ -542,6 +673,12 @@ def _intake_watch(desk: Any, actor: Any, args: argparse.Namespace, settings: Set
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.action == "startup":
+        from bench import startup as bench_startup
+
+        if args.runs < 1:
+            raise UsageError("--runs must be at least 1")
+        return bench_startup.main(runs=args.runs, as_json=args.json)
     from bench import ocr as bench_ocr
     from workstation.services.extract import check_engine
 
@@ -626,6 +763,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _print_page(result: Any) -> None:
+    from ocr.corroborate import SURE
+
     turned = f", turned {result.rotation}°" if result.rotation else ""
     print(
         f"{result.file} p{result.page}: {result.material} ({result.material_confidence:.0%}) "
@@ -778,6 +917,9 @@ def _start_background_intake(desk: Any, settings: Settings) -> Any:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """`make run`: a fresh desk with sample users and dossiers; the sample scans wait in the hot folder."""
+    from pydantic import SecretStr
+
+    from workstation.config import load_settings
     from workstation.services.demo import DEMO_PASSWORD, provision_people, seed_demo
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="workstation-demo-"))
@@ -805,6 +947,60 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         local.stop()
 
 
+def _users_mistake(exc: BaseException) -> bool:
+    """A typed error a user or the environment caused: one line, no traceback."""
+    if isinstance(exc, WorkstationError):
+        return True
+    from workstation.domain.errors import DomainError
+
+    return isinstance(exc, DomainError)
+
+
+ROLE_LABELS = {
+    "clerk": "办事员 clerk",
+    "reviewer": "审核员 reviewer",
+    "qc": "质检员 QC inspector",
+    "registrar": "登簿人 registrar",
+    "admin": "管理员 admin",
+}
+_REFUSED = re.compile(r"may not ([a-z_]+)")
+
+
+def _permission_hint(exc: BaseException, settings: Settings | None) -> str:
+    """After a permission refusal, in the same line: which role may, who on this desk has it, or how to add one."""
+    from workstation.domain.errors import PermissionDenied
+    from workstation.domain.permissions import Permission, UserRole, permissions_of
+
+    found = _REFUSED.search(str(exc)) if isinstance(exc, PermissionDenied) else None
+    if found is None or found.group(1) not in {p.value for p in Permission}:
+        return ""
+    wanted = Permission(found.group(1))
+    roles = [r.value for r in UserRole if wanted in permissions_of([r])]
+    if not roles:
+        return ""
+    who = " 或 or ".join(ROLE_LABELS.get(r, r) for r in roles)
+    holders: list[str] = []
+    if settings is not None:
+        try:
+            from workstation.services.desk import open_desk
+
+            desk = open_desk(settings)
+            try:
+                holders = [u.username for u in desk.users.list() if u.active and set(u.roles) & set(roles)]
+            finally:
+                desk.close()
+        except Exception:  # the hint is a courtesy: the refusal itself is the message
+            log.exception("could not list the users for a permission hint")
+    if holders:
+        return f" — 请以{who}身份操作 act as {who}: {', '.join(f'--as {u}' for u in holders[:5])}"
+    role = roles[0]
+    where = "registry user add" if role in ("reviewer", "qc", "registrar") else "user add"
+    return (
+        f" — 需要{who} needs a {role}; 本机还没有 none on this desk yet: "
+        f"{PROG} {where} NAME --role {role} (password from stdin or WS_NEW_PASSWORD), then {PROG} --as NAME …"
+    )
+
+
 def _setup_logging(settings: Settings | None) -> None:
     if settings is None:
         return
@@ -820,6 +1016,38 @@ def _setup_logging(settings: Settings | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every command, with one ending for output into a closed pipe (`… | head -1`): quiet, exit 141."""
+    try:
+        try:
+            code = _main(argv)
+        finally:  # --help and argparse's other exits included
+            sys.stdout.flush()  # a block-buffered stdout meets the closed pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            log.error("internal error\n%s", traceback.format_exc())
+            print(f"{PROG}: internal error: BrokenPipeError (not on the output)", file=sys.stderr)
+            return 1
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)  # what is still buffered goes nowhere, without a second error
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE, as a shell reports any tool whose reader went away
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (not a socket's broken pipe inside a command)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         args = build_parser().parse_args(argv)
@@ -848,13 +1076,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sync": cli_sync.cmd_sync,
         }
         return handlers[command](args, settings)
-    except (WorkstationError, DomainError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # `main` tells a closed output from a failure
     except Exception as exc:
+        if _users_mistake(exc):
+            print(f"{PROG}: error: {exc}{_permission_hint(exc, settings)}", file=sys.stderr)
+            return getattr(exc, "exit_code", 2)
         _setup_logging(settings)
         log.error("internal error\n%s", traceback.format_exc())
         where = f"; details in {Path(settings.data_dir) / 'logs' / 'workstation.log'}" if settings else ""

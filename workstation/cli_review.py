@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workstation.config import Settings
-from workstation.domain.review import ReturnItem, merge_items
 from workstation.errors import ConflictError, UsageError
+
+if TYPE_CHECKING:
+    from workstation.config import Settings
+    from workstation.domain.review import ReturnItem
 
 _DECISIONS = ("approve", "return", "reject")
 
@@ -114,11 +116,13 @@ def cmd_qc(args: argparse.Namespace, settings: Settings) -> int:
         actor = person(desk, settings) if desk.has_registry or args.action in ("record", "resolve") else None
         if args.action == "list":
             checks = svc.checks(None if args.state == "all" else args.state)
-            _emit(args, [c.to_json() for c in checks], [_check_line(c) for c in checks] or ["no inspections"])
+            _emit(
+                args, [c.to_json() for c in checks], [_check_line(c) for c in checks] or ["没有待质检 no inspections"]
+            )
             return 0
         if args.action == "corrections":
             cases = svc.corrections(None if args.state == "all" else args.state, assigned_to_username=args.assignee)
-            _emit(args, [c.to_json() for c in cases], [_correction_line(c) for c in cases] or ["no cases"])
+            _emit(args, [c.to_json() for c in cases], [_correction_line(c) for c in cases] or ["没有更正案件 no cases"])
             return 0
         assert actor is not None
         if args.action == "record":
@@ -148,6 +152,8 @@ def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
 
 def parse_item(text: str) -> ReturnItem:
     """`M05:missing`, `M05/p2:defective:复印件模糊`, `area_m2:inconsistent:…` → a ReturnItem."""
+    from workstation.domain.review import ReturnItem
+
     parts = text.split(":", 2)
     if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
         raise UsageError(f"--item '{text[:60]}' must be WHAT:PROBLEM[:NOTE], e.g. M05:missing")
@@ -208,11 +214,11 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "conflicts":
             rows = svc.conflicts()
-            _emit(args, [r.to_json() for r in rows], [_decision_line(r) for r in rows] or ["no conflicts"])
+            _emit(args, [r.to_json() for r in rows], [_decision_line(r) for r in rows] or ["没有冲突 no conflicts"])
             return 0
         if args.action == "decisions":
             rows = svc.decisions(args.number)
-            _emit(args, [r.to_json() for r in rows], [_decision_line(r) for r in rows] or ["no decisions"])
+            _emit(args, [r.to_json() for r in rows], [_decision_line(r) for r in rows] or ["没有审核决定 no decisions"])
             return 0
         if args.action in ("overdue", "due-today"):
             today = _day(args.today, "--today")
@@ -225,7 +231,7 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
                     + ("  (paused)" if e.paused else "")
                     for e in entries
                 ]
-                or ["none"],
+                or ["没有 none"],
             )
             return 0
         if args.action == "records":
@@ -234,13 +240,17 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "next":
             lease = svc.claim_next(actor)
             if lease is None:
-                _emit(args, None, ["nothing to review for you now"])
+                _emit(args, None, ["现在没有您可审核的案卷 nothing to review for you now"])
                 return 0
             _emit(args, lease.to_json(), [_lease_line(lease)])
             return 0
         if args.action == "queue":
             leases = svc.fill_queue(actor) if args.fill else svc.queue(actor)
-            _emit(args, [x.to_json() for x in leases], [_lease_line(x) for x in leases] or ["your queue is empty"])
+            _emit(
+                args,
+                [x.to_json() for x in leases],
+                [_lease_line(x) for x in leases] or ["您的队列为空 your queue is empty"],
+            )
             return 0
         if args.action == "heartbeat":
             beat = svc.heartbeat(actor)
@@ -322,12 +332,14 @@ def _records(args: argparse.Namespace, desk: Any) -> int:
             + (f" (mean {p.evaluation_mean:.2f})" if p.evaluation_mean is not None else "")
             for p in people
         ]
-        or ["no activity"],
+        or ["没有记录 no activity"],
     )
     return 0
 
 
 def _decide(args: argparse.Namespace, desk: Any, actor: Any) -> int:
+    from workstation.domain.review import merge_items
+
     svc = desk.review
     if args.lease is not None or args.fence is not None:
         if args.lease is None or args.fence is None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from workstation.config import Settings
 from workstation.errors import UsageError
+
+if TYPE_CHECKING:
+    from workstation.config import Settings
 
 
 def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -115,7 +118,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.user_action == "list":
             rows = people.list()
-            _emit(args, [p.to_json() for p in rows], [_person_line(p) for p in rows] or ["no people yet"])
+            _emit(args, [p.to_json() for p in rows], [_person_line(p) for p in rows] or ["还没有人员 no people yet"])
             return 0
         if args.user_action == "add":
             view = people.add(
@@ -261,7 +264,8 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "conflicts":
             rows = registry.conflicts()
-            _emit(args, rows, [f"{r['at']}  {r['station_id']}  {r['kind']}  {r['code']}: {r['message']}" for r in rows])
+            lines = [f"{_office(r['at'])}  {r['station_id']}  {r['kind']}  {r['code']}: {r['message']}" for r in rows]
+            _emit(args, rows, lines or ["没有冲突 no conflicts"])
             return 0
         if args.station_action == "add":
             from workstation.config import _STATION_ID
@@ -323,26 +327,104 @@ def attach_registry(settings: Settings, desk: Any) -> None:
     desk.qc = RegistryQc(logins, url=settings.registry_url, token=token)  # QC is the registry's (R3–R4)
 
 
+PROBE_TIMEOUT_S = 2.0  # `sync status` answers in seconds even when the registry's host does not
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What asking the registry found: reachable at all, and whether it takes this desk's token."""
+
+    reachable: bool
+    accepted: bool | None  # None: not asked (unreachable) or no clear answer
+    error: str | None
+
+    @property
+    def state(self) -> str:
+        if not self.reachable:
+            return "unreachable"
+        return "online" if self.accepted else "refused"
+
+
+def probe_registry(url: str, token: str, cursor: str, timeout: float = PROBE_TIMEOUT_S) -> Probe:
+    """GET /v1/health, then one change past the desk's cursor with its token: what the sync agent would meet."""
+    import httpx
+
+    try:
+        with httpx.Client(base_url=url, timeout=timeout, headers={"Authorization": f"Bearer {token}"}) as http:
+            health = http.get("/v1/health")
+            if health.status_code != 200:
+                return Probe(False, None, f"/v1/health answered {health.status_code}")
+            answer = http.get("/v1/changes", params={"after": cursor, "limit": 1})
+    except httpx.HTTPError as exc:
+        return Probe(False, None, f"{type(exc).__name__}: {exc}"[:200] if str(exc) else type(exc).__name__)
+    if answer.status_code == 200:
+        return Probe(True, True, None)
+    try:
+        body = answer.json()
+        reason = f"{body.get('code')}: {body.get('message')}" if isinstance(body, dict) else str(body)
+    except ValueError:
+        reason = answer.text[:120]
+    return Probe(True, False if answer.status_code in (401, 403) else None, f"{answer.status_code} {reason}"[:200])
+
+
+def _office(iso: str | None) -> str:
+    """An ISO UTC time stored as text, as a person reads it: office time (UTC+8)."""
+    from datetime import datetime
+
+    from workstation.cli import _local
+
+    return _local(datetime.fromisoformat(iso)) if iso else "从未 never"
+
+
+def _status(args: argparse.Namespace, settings: Settings, desk: Any) -> int:
+    from workstation.cli import _local
+    from workstation.services.syncstate import note_probe, sync_status
+    from workstation.store.types import utcnow
+
+    status = sync_status(desk.db, settings.registry_url)
+    data = status.to_json()
+    if settings.registry_url and settings.registry_token is not None:
+        probe = probe_registry(settings.registry_url, settings.registry_token.get_secret_value(), status.cursor)
+        since = note_probe(desk.db, probe.state, utcnow())
+        data.update(
+            online=probe.state == "online",
+            reachable=probe.reachable,
+            accepted=probe.accepted,
+            probe_error=probe.error,
+            since=since.isoformat(),
+        )
+        said = {
+            "online": "可达 reachable",
+            "refused": "可达但拒绝本机 reachable, but it refuses this desk",
+            "unreachable": "不可达 unreachable",
+        }[probe.state]
+        head = f"registry 登记中心 {settings.registry_url}: {said} since {_local(since)}"
+        lines = [head + (f" ({probe.error})" if probe.error else "")]
+    else:
+        data.update(online=False, reachable=None, accepted=None, probe_error=None, since=None)
+        lines = ["本机独立工作 this desk works alone (no registry_url and registry_token configured)"]
+    oldest = f", 最早 oldest {_local(status.oldest_pending)}" if status.oldest_pending else ""
+    lines += [
+        f"outbox 待传 {status.outbox_depth} pending{oldest}",
+        f"last success 上次成功 {_office(status.last_success)}",
+    ]
+    if status.last_error:
+        lines.append(f"last error 上次错误: {status.last_error}")
+    lines += [f"parked op 搁置 {q['seq']} {q['kind']} ({q['op_id']}): {q['reason']}" for q in status.quarantined]
+    lines += [f"conflict op 冲突 {c['seq']} {c['kind']}: {c['reason']}" for c in status.conflicts]
+    _emit(args, data, lines)
+    return 0
+
+
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from sync.client import Refused, Transient, retry_quarantined, sync_status
     from workstation.services.desk import open_desk
 
     desk = open_desk(settings)
     try:
         if args.action == "status":
-            status = sync_status(desk.db, settings.registry_url)
-            lines = [
-                f"registry {status.registry or '(none configured)'}: {'online' if status.online else 'offline'}",
-                f"outbox {status.outbox_depth} pending"
-                + (f", oldest {status.oldest_pending.isoformat()}" if status.oldest_pending else ""),
-                f"last success {status.last_success or 'never'}",
-            ]
-            if status.last_error:
-                lines.append(f"last error: {status.last_error}")
-            lines += [f"parked op {q['seq']} {q['kind']} ({q['op_id']}): {q['reason']}" for q in status.quarantined]
-            lines += [f"conflict op {c['seq']} {c['kind']}: {c['reason']}" for c in status.conflicts]
-            _emit(args, status.to_json(), lines)
-            return 0
+            return _status(args, settings, desk)
+        from sync.client import Refused, Transient, retry_quarantined
+
         if args.action == "retry":
             new_id = retry_quarantined(desk.db, settings.station_id, args.op_id)
             _emit(args, {"op_id": new_id}, [f"queued again as op {new_id}"])

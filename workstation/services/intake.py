@@ -13,13 +13,13 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ocr.errors import InputError, OcrError
-from ocr.loading import DEFAULT_LIMITS, Limits, iter_pages, sniff
 from workstation.domain.permissions import Actor, Permission, require
 from workstation.domain.stages import Status
 from workstation.errors import NotFound, UsageError
@@ -29,6 +29,9 @@ from workstation.store.blobs import BlobStore
 from workstation.store.db import Database
 from workstation.store.models import DeskState, Dossier, IntakeFile, OcrJob, Page
 from workstation.store.types import utcnow
+
+if TYPE_CHECKING:  # ocr.loading brings numpy, Pillow and pypdf: loaded when a file is read, not at start-up
+    from ocr.loading import Limits
 
 log = logging.getLogger("workstation.intake")
 ACTIVE_KEY = "active_dossier"
@@ -90,7 +93,7 @@ class IntakeService:
         *,
         station_id: str,
         events: EventBus,
-        limits: Limits = DEFAULT_LIMITS,
+        limits: Limits | None = None,  # default: ocr.loading.DEFAULT_LIMITS
         recorder: Recorder | None = None,
     ):
         self._db = db
@@ -125,10 +128,13 @@ class IntakeService:
 
     def inspect(self, path: Path) -> tuple[int, str]:
         """Page count and media type, decoding every page: a file that does not parse is refused here."""
+        from ocr.loading import DEFAULT_LIMITS, iter_pages, sniff
+
         try:
             with path.open("rb") as fh:
                 kind = sniff(fh.read(1024))
-            count = sum(1 for _ in iter_pages(path, name=path.name, limits=self._limits))
+            limits = self._limits or DEFAULT_LIMITS
+            count = sum(1 for _ in iter_pages(path, name=path.name, limits=limits))
         except InputError as exc:
             raise IntakeRefused(str(exc)) from None
         except OcrError as exc:

@@ -220,3 +220,23 @@ class SyncService:
     def sync_now(self) -> None:
         if self._wake is not None:
             self._wake()
+
+
+PROBE_STATES = ("online", "refused", "unreachable")
+
+
+def note_probe(db: Database, state: str, now: datetime) -> datetime:
+    """Record what a probe of the registry found (PROBE_STATES) and return since when it has been so: the first
+    probe that found it, kept while later ones agree. The stored online flag follows the probe, the freshest fact."""
+    if state not in PROBE_STATES:
+        raise ValueError(f"probe state {state!r} is not one of {PROBE_STATES}")
+    with db.transaction() as session:
+        since_text = get_state(session, "probe_since")
+        if get_state(session, "probe") == state and since_text:
+            since = datetime.fromisoformat(since_text)
+        else:
+            since = now
+            put_state(session, "probe", state)
+            put_state(session, "probe_since", now.isoformat())
+        put_state(session, "online", "1" if state == "online" else "0")
+    return since

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from textual.pilot import Pilot
 
 from tests.review_helpers import submitted
+from tests.service.test_sync import withdrawn_here_claimed_there
 from tests.sync_helpers import agent_for, reviewer_at, running_registry
 from tests.sync_helpers import make_desk as make_sync_desk
-from tests.test_sync import withdrawn_here_claimed_there
 from tests.tui_helpers import (
     LARGE,
     add_user,

@@ -23,7 +23,7 @@ from workstation.domain.consistency import (
     load_consistency_rules,
 )
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 class Case:

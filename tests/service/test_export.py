@@ -28,7 +28,7 @@ from workstation.services.export import OTHER, export_pdf
 from workstation.services.views import NewParty
 from workstation.store.models import Page
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCANS = ROOT / "samples" / "scans"
 LICENCE, CONTRACT = "case-01-M05-licence-buyer.jpg", "case-01-M11-contract.pdf"
 BUYER = "济南海岱餐饮管理有限公司"
@@ -279,7 +279,7 @@ def page_image(reader: pypdf.PdfReader, index: int) -> pypdf.generic.StreamObjec
 def test_a_colour_scan_is_stored_as_received_and_exported_in_colour_gray_and_bilevel_ones_stay_so(
     desk: Desk, clerk: Actor, tmp_path: Path
 ) -> None:
-    from tests.test_colour import sealed_page
+    from tests.unit.test_colour import sealed_page
 
     number = desk.dossiers.new(clerk, business="ENT_NONRES_TRANSFER", applicant_kind="enterprise").number
     colour, _text, _seal = sealed_page()
@@ -363,7 +363,7 @@ def test_pages_come_in_checklist_order_then_the_rest_each_in_its_colour(
 ) -> None:
     """Scanned in the order the applicant handed them over; exported in the dossier's checklist order (the
     dossier's own materials, then each party's), a slot's pages in scan order, pages of no slot last."""
-    from tests.test_colour import sealed_page
+    from tests.unit.test_colour import sealed_page
 
     detail = desk.dossiers.new(
         clerk,

@@ -19,7 +19,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(unavailable_reason("rapidocr") is not None, reason="rapidocr is not installed"),
 ]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCANS = ROOT / "samples" / "scans"
 CASE = json.loads((ROOT / "samples" / "cases" / "case-01.json").read_text("utf-8"))
 FILES = [

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.acceptance.test_cli import ws
 from tests.replay_pages import make_page, record_pages
-from tests.test_cli import ws
 from workstation.cli_progress import Progress
 
 

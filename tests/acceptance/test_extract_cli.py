@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SCANS = Path(__file__).resolve().parent.parent / "samples" / "scans"
+SCANS = Path(__file__).resolve().parents[2] / "samples" / "scans"
 LICENCE = SCANS / "case-01-M05-licence-buyer.jpg"
 
 

@@ -50,7 +50,7 @@ JINAN = {
     "长清区": "370113", "章丘区": "370114", "济阳区": "370115", "莱芜区": "370116", "钢城区": "370117",
 }  # fmt: skip
 SEED, DPI = 11, 100
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def squash(text: str) -> str:

@@ -16,7 +16,7 @@ from samples.fonts import fonts_available
 from samples.generate import generate_random
 from samples.text import rmb_upper
 
-ROOT = Path(__file__).resolve().parents[1] / "samples"
+ROOT = Path(__file__).resolve().parents[2] / "samples"
 SCANS = ROOT / "scans"
 CASES = ROOT / "cases"
 IMAGE_SUFFIXES = {".jpg", ".png", ".tif", ".pdf"}

@@ -45,7 +45,7 @@ from workstation.tui.screens.dossiers import DossiersScreen
 from workstation.tui.screens.new_dossier import NewDossierScreen
 from workstation.tui.widgets.intake import ChoiceScreen, ConfirmScreen, MessageScreen, PromptScreen
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "scans"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "scans"
 BUSINESS = "ENT_NONRES_TRANSFER"
 BUYER, BUYER_USCC = "济南海岱餐饮管理有限公司", "91370102MA15LK9R0X"
 SELLER, SELLER_ID = "徐玉成", "370102198701055097"
@@ -603,7 +603,7 @@ def test_a_200_page_dossier_opens_in_full_and_uses_a_large_terminal(desk: Desk, 
 def test_v_shows_the_page_beside_its_ocr_text_and_turns_through_the_dossier(
     desk: Desk, clerk: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_pages import real_page
+    from tests.service.test_pages import real_page
     from workstation.tui.screens.page_viewer import PageViewerScreen
     from workstation.tui.widgets.ocr_text import OcrText
     from workstation.tui.widgets.page_image import PageImage
@@ -786,7 +786,7 @@ def test_every_field_ocr_reads_has_a_chinese_and_an_english_label() -> None:
 
     from workstation.domain.field_labels import field_label, field_label_zh
 
-    table = tomllib.loads((Path(__file__).resolve().parent.parent / "ocr" / "data" / "fields.toml").read_text("utf-8"))
+    table = tomllib.loads((Path(__file__).resolve().parents[2] / "ocr" / "data" / "fields.toml").read_text("utf-8"))
     keys = {key for name, value in table.items() if name[:1] == "M" for key in value}
     assert keys and all(field_label_zh(key) != key for key in keys), sorted(k for k in keys if field_label(k) == k)
     assert field_label("right_holder") == "权利人 right holder" and field_label_zh("obligor") == "义务人"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.test_cli import ws
+from tests.acceptance.test_cli import ws
 
 
 def test_bench_startup_reports_a_median_per_command(tmp_path: Path) -> None:

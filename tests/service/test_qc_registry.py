@@ -27,6 +27,7 @@ from sync.protocol import PERSON_HEADER, ErrorCode
 from sync.qc import DeskLogins, RegistryQc
 from sync.server.app import create_app
 from sync.server.registry import Registry
+from tests.acceptance.test_cli import _one_line_error, ws
 from tests.review_helpers import submitted
 from tests.sync_helpers import (
     PERSON_PASSWORD,
@@ -39,8 +40,7 @@ from tests.sync_helpers import (
     running_registry,
     station,
 )
-from tests.test_cli import _one_line_error, ws
-from tests.test_tui_qc import registered
+from tests.tui.test_tui_qc import registered
 from tests.tui_helpers import LARGE, run_app, table_rows, text_of, wait_for_workers, wait_until
 from tests.tui_helpers import log_in as log_in_on_screen
 from workstation.config import load_settings
@@ -513,7 +513,7 @@ def test_alone_a_desk_takes_the_dossier_number_for_qc_record_and_resolve(tmp_pat
 # -- fuzzed over the schema ------------------------------------------------------------------------------------------
 
 QC_API = schemathesis.openapi.from_dict(create_app(cast(Registry, None)).openapi()).include(path_regex="^/v1/qc/")
-# As for the whole API (tests/test_sync_registry.py): a schema-valid request may still be refused by the rules (a
+# As for the whole API (test_sync_registry.py): a schema-valid request may still be refused by the rules (a
 # pass with a defect, a person without the grant, a check recorded already), and steer() makes some invalid ones valid.
 NOT_CHECKED = [
     schemathesis.checks.positive_data_acceptance,

@@ -1,7 +1,7 @@
 """What every screen looks like, at 80×24 (the smallest terminal a desk has) and 160×48.
 
 The data is made under a frozen clock with counting ids, so the same screens come out byte for byte. After a
-deliberate change of a screen, look at the report and run `pytest tests/test_tui_snapshots.py --snapshot-update`.
+deliberate change of a screen, look at the report and run `pytest tests/tui/test_tui_snapshots.py --snapshot-update`.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def test_help_panel(snap_compare: SnapCompare, desk: Desk, size: tuple[int, int]
 def review_pool(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Two enterprise dossiers (one with a real scan and problems to return) and an individual one, waiting."""
     from tests.review_helpers import submitted
-    from tests.test_pages import real_page
+    from tests.service.test_pages import real_page
 
     monkeypatch.setenv("WS_TUI_IMAGE", "halfcell")
     clerk = desk.users.actor("clerk1")
@@ -172,7 +172,7 @@ def test_review(
 
 @pytest.fixture
 def qc_checks(desk: Desk) -> list[str]:
-    from tests.test_tui_qc import registered
+    from tests.tui.test_tui_qc import registered
 
     clerk, registrar = desk.users.actor("clerk1"), desk.users.actor("reviewer1")
     return [registered(desk, clerk, registrar) for _ in range(3)]
@@ -240,7 +240,7 @@ def test_admin(snap_compare: SnapCompare, desk: Desk, size: tuple[int, int], sta
 @pytest.fixture
 def intake_dossier(desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """An ENT_NONRES_TRANSFER draft with its seller, a few pages in their slots and a licence read by OCR."""
-    from tests.test_tui_intake import _attach, _dossier, _read_licence
+    from tests.tui.test_tui_intake import _attach, _dossier, _read_licence
 
     clerk = desk.users.actor("clerk1")
     number = _dossier(desk, clerk)

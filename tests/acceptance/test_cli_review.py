@@ -6,8 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+from tests.acceptance.test_cli import _one_line_error, ws
 from tests.review_helpers import submitted
-from tests.test_cli import _one_line_error, ws
 from workstation.config import load_settings
 from workstation.domain.clock import Calendar
 from workstation.services.desk import open_desk

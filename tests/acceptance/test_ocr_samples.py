@@ -13,7 +13,7 @@ from ocr.pipeline import FileError, PageResult
 from workstation.services.extract import extract
 
 pytestmark = pytest.mark.slow
-SCANS = Path(__file__).resolve().parent.parent / "samples" / "scans"
+SCANS = Path(__file__).resolve().parents[2] / "samples" / "scans"
 CJK_GAP = re.compile(r"[\u4e00-\u9fff] +[\u4e00-\u9fff]")
 
 

@@ -12,7 +12,7 @@ from ocr.classify import UNKNOWN, classify, load_rules
 from ocr.engines.base import Line
 from ocr.extract import default_specs, extract_fields, load_specs
 
-SCANS = Path(__file__).resolve().parent.parent / "samples" / "scans"
+SCANS = Path(__file__).resolve().parents[2] / "samples" / "scans"
 PAGES = [
     (truth["file"], page)
     for meta in sorted(SCANS.glob("*.json"))

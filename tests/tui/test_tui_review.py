@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import OptionList, SelectionList
 
 from tests.review_helpers import submitted
-from tests.test_pages import real_page
+from tests.service.test_pages import real_page
 from tests.tui_helpers import (
     LARGE,
     add_user,
@@ -347,7 +347,7 @@ def test_at_160_columns_image_and_text_sit_side_by_side(desk: Desk, reviewer: Ac
 
 
 def test_a_colour_scan_is_drawn_in_colour(desk: Desk, reviewer: Actor, clerk: Actor) -> None:
-    from tests.test_colour import sealed_page
+    from tests.unit.test_colour import sealed_page
 
     number = submitted(desk, clerk, business="ENT_NONRES_TRANSFER", kind="enterprise", channel="online").number
     real_page(desk, number, sealed_page()[0])

@@ -14,7 +14,7 @@ from workstation.services.desk import Desk
 from workstation.services.intake import IntakeRefused
 from workstation.store.models import AuditEvent, IntakeFile, OcrJob, OutboxOp, Page
 
-SCANS = Path(__file__).resolve().parent.parent / "samples" / "scans"
+SCANS = Path(__file__).resolve().parents[2] / "samples" / "scans"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.test_cli import _one_line_error, ws
+from tests.acceptance.test_cli import _one_line_error, ws
 
 
 def _free_port() -> int:

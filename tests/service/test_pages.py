@@ -108,7 +108,7 @@ def test_a_page_is_shown_upright_by_its_stored_rotation(desk: Desk, clerk: Actor
 
 
 def test_a_colour_page_is_shown_in_colour_and_a_gray_one_in_gray(desk: Desk, clerk: Actor) -> None:
-    from tests.test_colour import sealed_page
+    from tests.unit.test_colour import sealed_page
 
     colour = sealed_page()[0]
     number = submitted(desk, clerk).number

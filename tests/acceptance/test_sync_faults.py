@@ -59,7 +59,7 @@ from workstation.store.models import (
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STATION = "JN-01"
 # Fixed application times: dossier numbers carry the year, and the review pool is ordered by them.
 APPLIED_AT = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.acceptance.test_cli import _one_line_error, ws
 from tests.replay_pages import make_page, record_pages
-from tests.test_cli import _one_line_error, ws
 
 pytestmark = pytest.mark.slow
 

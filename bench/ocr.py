@@ -36,7 +36,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "scans"
 NUMERIC_KEYS = ("area_m2", "price_yuan", "tax_amount_yuan", "loan_amount_yuan")
 
 
-HELDOUT_SEED = 15001  # retire (and say so in the closing note) when a held-out page has been looked at
+HELDOUT_SEED = 15006  # retire (and say so in the closing note) when a held-out page has been looked at
 HELDOUT_CASES = 6
 
 

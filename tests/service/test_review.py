@@ -351,3 +351,27 @@ def test_the_pool_query_orders_applicant_kinds_as_r15_does() -> None:
     from workstation.domain.assignment import APPLICANT_KINDS
 
     assert sorted(APPLICANT_KINDS) == list(APPLICANT_KINDS) == ["enterprise", "individual"]
+
+
+def test_the_supplement_notice_names_the_reviewer_by_name_not_by_login(desk: Desk, clerk) -> None:  # type: ignore[no-untyped-def]
+    from workstation.services.supplement import supplement_view
+
+    admin = desk.users.actor("admin")
+    desk.users.add(
+        admin,
+        username="li1",
+        password="li1-pass-1",
+        roles=["reviewer"],
+        display_name="李审核",
+        can_review_online=True,
+        can_review_offline=True,
+    )
+    reviewer = desk.users.actor("li1")
+    d = submitted(desk, clerk)
+    lease = desk.review.claim_next(reviewer)
+    assert lease is not None and lease.number == d.number
+    items = [ReturnItem(problem="defective", material="M03", party_key="p1", note="复印件模糊")]
+    desk.review.decide(reviewer, d.number, "return", lease_id=lease.lease_id, fence=lease.fence, items=items)
+    with desk.db.read() as s:
+        view = supplement_view(s, s.execute(select(Dossier).where(Dossier.number == d.number)).scalar_one())
+    assert view is not None and view.reviewer == "李审核"  # the applicant reads a person's name, never a login

@@ -153,7 +153,7 @@ def supplement_view(session: Session, dossier: Dossier) -> SupplementView | None
     return SupplementView(
         decision_id=decision.id,
         decided_at=decision.decided_at,
-        reviewer=user.username if user is not None else None,
+        reviewer=(user.display_name or user.username) if user is not None else None,  # a name the applicant reads
         note=decision.note or "",
         open=is_open,
         items=tuple(

@@ -29,6 +29,7 @@ from PIL import Image
 
 from ocr.engines.base import Box, Line, reading_order
 from ocr.errors import EngineFailed, EngineUnavailable
+from ocr.preprocess import quadrant_points
 from ocr.text import normalize_line
 
 # The models the rapidocr wheel ships (rapidocr/models): PP-OCRv6 small detection and recognition. Its
@@ -233,7 +234,8 @@ class RapidEngine:
         side_confidence = max(wide, tall) / max(1.0, wide + tall)
         if sideways:
             # The page turned 90° counter-clockwise, and its lines with it: no second detection.
-            quads = [_ordered(_turned_ccw(q, gray.shape[1])) for q in quads]
+            size = (gray.shape[1], gray.shape[0])
+            quads = [_ordered(quadrant_points(q, size, -90)) for q in quads]
             gray = np.ascontiguousarray(np.rot90(gray, 1))
         margins: list[float] = []  # per line: confidence as it is minus confidence turned 180°
         for quad in sorted(quads, key=lambda q: -_area(_bounds(q)))[:sample]:
@@ -368,11 +370,6 @@ class RapidEngine:
 
 def _pixels_key(gray: np.ndarray) -> bytes:
     return hashlib.blake2b(gray.tobytes(), digest_size=16).digest() + repr(gray.shape).encode()
-
-
-def _turned_ccw(quad: np.ndarray, width: int) -> np.ndarray:
-    """A quad's corners on the page `np.rot90(page, 1)` gives (turned 90° counter-clockwise)."""
-    return np.stack([quad[:, 1], width - quad[:, 0]], axis=1).astype(np.float32)
 
 
 def _ordered(quad: np.ndarray) -> np.ndarray:

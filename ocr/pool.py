@@ -9,15 +9,27 @@ of a pool's parent: workers import `__main__` before their initializer runs.
 A worker that dies (a crash in native code, the OOM killer) breaks a ProcessPoolExecutor for good; here
 the tasks that were running or queued fail with EngineFailed and the next `submit` starts a fresh set
 of workers.
+
+Workers die with the process that owns the pool, however it ends (kill -9 included). A forkserver's workers are
+children of the forkserver, not of the pool's owner, and each holds the pipes that would tell the forkserver
+and the resource tracker that the owner is gone, so none of them would ever notice by itself. Each worker
+therefore watches the owner's pid (a pidfd on Linux, else a poll) from a thread and ends itself when the
+owner is gone; and on Linux it also asks the kernel for SIGKILL when its own parent dies
+(prctl PR_SET_PDEATHSIG). With the workers gone, the forkserver and the resource tracker see their pipes
+close and exit too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import resource
+import select
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,8 +52,55 @@ _engine: Engine | None = None
 _engine_error: BaseException | None = None
 
 
-def _init_worker(engine: str, options: Mapping[str, Any]) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent process ends. A no-op where prctl is not there."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+
+
+def _owner_gone(owner: int) -> bool:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _watch_owner(owner: int) -> None:
+    """End this worker as soon as the process that owns the pool has ended."""
+    pidfd = -1
+    with contextlib.suppress(AttributeError, OSError):
+        pidfd = os.pidfd_open(owner)
+    if pidfd >= 0:
+        while True:
+            ready, _, _ = select.select([pidfd], [], [])
+            if ready:
+                break
+    else:
+        while not _owner_gone(owner) and os.getppid() != 1:
+            time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _init_worker(engine: str, options: Mapping[str, Any], owner: int | None = None) -> None:
     global _engine, _engine_error
+    _die_with_parent()
+    if owner is not None and owner != os.getpid():
+        if _owner_gone(owner):
+            os.kill(os.getpid(), signal.SIGKILL)
+        threading.Thread(target=_watch_owner, args=(owner,), name="owner-watch", daemon=True).start()
     os.environ.update(THREAD_LIMITS)
     from ocr.engines import get_engine
 
@@ -147,7 +206,7 @@ class OcrPool:
                 max_workers=self.workers,
                 mp_context=_context(),
                 initializer=_init_worker,
-                initargs=(self.engine, self.options),
+                initargs=(self.engine, self.options, os.getpid()),
             )
         return self._executor
 

@@ -5,6 +5,8 @@ Nothing is lost and nothing is done twice, whatever the network does:
   means the op is sent again and the registry returns its first result;
 - the blobs a batch references are uploaded (and verified there) before the batch;
 - the change cursor is stored in the same transaction as the changes it covers;
+- every pass ends by sending the desk's audit chain head for the registry to witness (`workstation.services.witness`);
+  the head the registry acknowledged is kept in the desk's sync state, a head it refuses is shown there;
 - network errors, 5xx, 408 and 429 are retried with jittered exponential backoff; an op the registry refuses
   (answered per op, with its code) is parked in a visible quarantine and the queue moves on; an op the registry
   fails on (500) when sent alone, `PARK_AFTER_SERVER_ERRORS` times in a row while the registry is otherwise up, is
@@ -20,6 +22,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,6 +33,7 @@ from sync.protocol import MAX_BATCH_BYTES, SCHEMA_VERSION
 from workstation.errors import BlobError
 from workstation.services.mirror import mirror_state
 from workstation.services.syncstate import SyncStatus, put_state, retry_quarantined, sync_status
+from workstation.services.witness import Head, event_hash_at, local_head, note_refusal, store_witness
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database
 from workstation.store.models import Dossier, OutboxOp, SyncCursor
@@ -123,6 +127,7 @@ class SyncAgent:
             try:
                 report = self.push()
                 self.pull()
+                self.witness()
             except (Transient, Refused) as exc:
                 self._note(error=str(exc))
                 raise
@@ -204,6 +209,47 @@ class SyncAgent:
                 self.on_change()
             if not page.get("more"):
                 return applied
+
+    def witness(self) -> Head | None:
+        """Send this desk's audit chain head; the head the registry acknowledged (None: it refused this one)."""
+        before = self.witnessed()
+        with self.db.read() as session:
+            head = local_head(session)
+            body: dict[str, Any] = {"seq": head.seq, "hash": head.hash}
+            if before is not None:  # the event witnessed last, as this chain holds it now
+                body["prior"] = {"seq": before.seq, "hash": event_hash_at(session, before.seq)}
+        response = self._request("POST", "/v1/audit/head", json=body)
+        data = _json(response)
+        if response.status_code == 200:
+            seen = head_of(data)
+            if seen is None:
+                raise Refused(f"registry answered the audit chain head with {str(data)[:100]}")
+            with self.db.transaction() as session:
+                store_witness(session, seen)
+            return seen
+        if response.status_code == 404:  # a registry of an older version: it witnesses nothing
+            log.warning("the registry at %s does not witness audit chain heads", self.url)
+            return None
+        if response.status_code == 409 and data.get("code") == "chain_rewound":
+            message = str(data.get("message"))
+            log.error("the registry refused this desk's audit chain head: %s", message)
+            with self.db.transaction() as session:
+                note_refusal(session, message)
+            return None
+        raise Refused(f"registry refused the audit chain head: {data.get('code')}: {data.get('message')}")
+
+    def witnessed(self) -> Head | None:
+        """The last head the registry witnessed for this station, as it says now (None: nothing yet)."""
+        response = self._request("GET", "/v1/audit/head")
+        data = _json(response)
+        if response.status_code == 404:  # a registry of an older version: it witnesses nothing
+            return None
+        if response.status_code != 200:
+            raise Refused(f"registry refused to say its witnessed head: {data.get('code')}: {data.get('message')}")
+        seen = head_of(data)
+        if seen is None:
+            raise Refused(f"registry answered its witnessed head with {str(data)[:100]}")
+        return seen if seen.seq > 0 else None
 
     # -- the background loop -------------------------------------------------------------------------------
 
@@ -507,6 +553,18 @@ def _wire(op: OutboxOp) -> dict[str, Any]:
         "created_at": op.created_at.isoformat(),
         "actor": op.actor,
     }
+
+
+def head_of(data: dict[str, Any]) -> Head | None:
+    """A head as the registry's audit head routes answer it (seq 0: nothing witnessed); None for a bad answer."""
+    seq, hash_, at = data.get("seq"), data.get("hash"), data.get("witnessed_at")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(hash_, str):
+        return None
+    try:
+        when = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        when = None
+    return Head(seq, hash_, when)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

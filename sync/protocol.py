@@ -75,6 +75,9 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"  # 404 / per op: no such dossier (or not one this station may see)
     UNAVAILABLE = "unavailable"  # 503: the registry's database cannot be reached now; retry
     ALREADY_DONE = "already_done"  # 409: a QC check or correction was recorded already, otherwise; it stands
+    # 409: the audit chain head sent goes back from the last head the registry witnessed for the station, or has
+    # another hash at the same event; recorded at the registry as evidence that the desk's chain was cut or rewritten
+    CHAIN_REWOUND = "chain_rewound"
 
 
 class Problem(BaseModel):
@@ -100,6 +103,8 @@ Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
 Channel = Literal["window", "online", "field", "extension", "self_service"]
 PartyKind = Literal["enterprise", "individual"]
 Fence = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]
+# Who set a field's value: read by OCR, confirmed as read, typed by a clerk, typed by a reviewer.
+FieldSource = Literal["ocr", "confirmed", "clerk", "reviewer"]
 
 
 # -- blobs ---------------------------------------------------------------------------------------------------
@@ -179,6 +184,7 @@ class FieldRow(_Strict):
     confidence: Annotated[float, Field(ge=0, le=1)]
     valid: StrictBool | None
     box: Box | None = None
+    source: FieldSource | None = None  # None: a desk of an older version, which did not say
 
 
 class FindingRow(_Strict):
@@ -682,6 +688,38 @@ class ChangesResponse(BaseModel):
     changes: list[Change]
     cursor: str  # pass back as `after`; never ahead of what this page holds
     more: bool
+
+
+# -- the desk's audit chain head, witnessed at every sync ------------------------------------------------------
+
+GENESIS_HASH = "0" * 64
+
+
+class PriorEvent(_Strict):
+    """The desk's event at the seq of the last head the registry witnessed for it, as its chain holds it now."""
+
+    seq: StrictInt = Field(ge=1, le=MAX_INT)
+    hash: str | None = Field(pattern=SHA256)  # None: the chain holds no such event any more
+
+
+class ChainHead(_Strict):
+    """A desk's audit chain head: its last event's sequence number and hash (0 and 64 zeros: no event yet).
+
+    `prior` proves that the chain still holds the head witnessed before: without it, a chain rewritten and then
+    grown past that head would send a head further on that the registry could not tell from an honest one."""
+
+    seq: StrictInt = Field(ge=0, le=MAX_INT)
+    hash: str = Field(pattern=SHA256)
+    prior: PriorEvent | None = None
+
+
+class WitnessedHeadResponse(BaseModel):
+    """The last head the registry witnessed for the asking station (seq 0 and `witnessed_at` None: none yet)."""
+
+    seq: int
+    hash: str
+    witnessed_at: datetime | None
+    last_seen_at: datetime | None
 
 
 # -- people ----------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import tempfile
 import threading
@@ -32,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="不动产登记 digitisation and review workstation")
     parser.add_argument("--data-dir", help="where the desk keeps its database and scans (env WS_DATA_DIR)")
     parser.add_argument("--config", help="TOML configuration file (env WS_CONFIG)")
-    parser.add_argument("--as", dest="user", help="act as this local user (env WS_USER; default admin)")
+    parser.add_argument(
+        "--as",
+        dest="user",
+        help="act as this person (env WS_USER; default: the OS user's mapping in the config, else admin); "
+        "commands that change data ask for their password (env WS_PASSWORD)",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     sub.add_parser("run", help="the terminal UI (default when no command is given)")
@@ -132,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true")
         if name == "withdraw":
             cmd.add_argument("--reason", default="", help="why the applicants withdraw")
+        if name == "submit":
+            cmd.add_argument(
+                "--override",
+                action="store_true",
+                help="submit past open error findings without asking (the override is recorded)",
+            )
     fld = dossier.add_parser("field", help="confirm a value read by OCR, or correct it (as the dossier desk's e/c)")
     fld.add_argument("number", help="受理号")
     fld.add_argument("key", help="the field's key, e.g. uscc, org_name, area_m2 ('dossier show' lists them)")
@@ -199,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify = aud.add_parser("verify", help="recompute the hash chain; exit 1 on any break")
     verify.add_argument("--json", action="store_true")
+    verify.add_argument("--deep", action="store_true", help="also check every audited row against the trail")
 
     user = sub.add_parser("user", help="local users and their roles").add_subparsers(
         dest="action", parser_class=_Parser, metavar="ACTION", required=True
@@ -212,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true")
     ulist = user.add_parser("list", help="all users")
     ulist.add_argument("--json", action="store_true")
+    for name, text in (("disable", "disable a user (admin only); nobody is deleted"), ("enable", "enable again")):
+        act = user.add_parser(name, help=text)
+        act.add_argument("username")
+        act.add_argument("--json", action="store_true")
     return parser
 
 
@@ -236,16 +251,17 @@ def _local(ts: Any) -> str:
 
 def _print_detail(d: Any) -> None:
     print(f"{d.number}  {d.business} {d.business_name}  [{d.status} @ {d.stage}]  v{d.version}")
-    print(f"  applied {_local(d.applied_at)}  channel {d.channel}  digitised {'yes' if d.digitized else 'no'}")
-    print(f"  stages  {' → '.join(d.stages)}")
+    digitised = "是 yes" if d.digitized else "否 no"
+    print(f"  申请 applied {_local(d.applied_at)}  渠道 channel {d.channel}  数字化 digitised {digitised}")
+    print(f"  环节 stages  {' → '.join(d.stages)}")
     for p in d.parties:
         print(f"  {p.key} {p.role_label}({p.role}) {p.kind}: {p.name or '—'} {p.id_value or ''}".rstrip())
     for s in d.slots:
-        mark = "✔" if s.satisfied else ("waived" if s.waived else ("✘" if s.required else "·"))
+        mark = "✔" if s.satisfied else ("免收" if s.waived else ("✘" if s.required else "·"))
         who = f" [{s.party_key}]" if s.party_key else ""
         print(f"    {mark:6} {s.material} {s.label}{who}")
     if d.missing:
-        print(f"  missing ({len(d.missing)}):")
+        print(f"  缺少 missing ({len(d.missing)}):")
         for item in d.missing:
             print(f"    - {item}")
     _print_pages(d)
@@ -303,7 +319,7 @@ def _print_fields(d: Any, fields: Any) -> None:
         else:
             mark, note = "·", ""
         page = f"第{positions[f.page_id]}页 page {positions[f.page_id]}" if f.page_id in positions else "—"
-        typed = getattr(f, "source", "ocr") != "ocr"
+        typed = getattr(f, "source", "ocr") in ("clerk", "reviewer")  # "confirmed": read by OCR, confirmed as read
         source = f"  录入 typed by {f.source}" if typed else f"  OCR {f.confidence:.0%}"
         print(f"    {mark} {_pad(_field_label(f.key), 30)} {f.value}  [{page}]{source}{note}")
 
@@ -318,34 +334,41 @@ def _print_findings(d: Any) -> None:
 
 
 def _print_supplement(sup: Any) -> None:
-    state = "open 待补正" if sup.open else "answered 已补正"
-    print(f"  补正 notice {_local(sup.decided_at)} by {sup.reviewer or '—'} ({state}, {len(sup.items)} items)")
+    state = "待补正 open" if sup.open else "已补正 answered"
+    print(f"  补正 notice {_local(sup.decided_at)} by {sup.reviewer or '—'} ({state}, {len(sup.items)} 项 items)")
     if sup.note:
-        print(f"    opinion 审核意见: {sup.note}")
+        print(f"    审核意见 opinion: {sup.note}")
     for i in sup.items:
         what = " ".join(x for x in (i.material, f"[{i.party_key}]" if i.party_key else None, i.field) if x)
         mark = "✔" if i.addressed else "✘"
         print(f"    {mark} {i.item}. {what} — {i.problem_label} {i.problem}" + (f": {i.note}" if i.note else ""))
         if i.answer:
-            print(f"         answer 说明: {i.answer}")
+            print(f"         说明 answer: {i.answer}")
 
 
 def _print_clock(v: Any, indent: str = "") -> None:
     source = ""
     if v.source == "registry":
-        told = f"as of {_local(v.synced_at)}" if v.synced_at else "the registry has not told this desk yet"
-        source = f"  (the registry's clock, {told})"
+        told = (
+            f"截至 as of {_local(v.synced_at)}"
+            if v.synced_at
+            else "中心尚未告知 the registry has not told this desk yet"
+        )
+        source = f"  (登记中心时限 the registry's clock, {told})"
     print((f"{indent}{v.state}" if indent else f"{v.number}  {v.business}  {v.state}") + source)
     if v.accepted is None:
         return
-    due = v.due.isoformat() if v.due else "— (paused)"
-    print(f"  accepted {v.accepted}  limit {v.limit_days} working days  used {v.used}  left {v.remaining}  due {due}")
+    due = v.due.isoformat() if v.due else "— (暂停 paused)"
+    print(
+        f"  受理 accepted {v.accepted}  时限 limit {v.limit_days} 工作日 working days"
+        f"  已用 used {v.used}  剩余 left {v.remaining}  到期 due {due}"
+    )
     for p in v.pauses:
-        print(f"  paused {p.reason}: {p.start} → {p.end or 'open'}")
+        print(f"  暂停 paused {p.reason}: {p.start} → {p.end or '未结束 open'}")
 
 
 def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
-    from workstation.services.desk import open_desk
+    from workstation.cli_auth import open_desk, person
 
     desk = open_desk(settings)
     try:
@@ -370,7 +393,7 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
 
             def show() -> None:
                 _print_detail(detail)
-                _print_clock(clock, indent="  clock ")
+                _print_clock(clock, indent="  时限 clock ")
 
             _emit(args, {**detail.to_json(), "clock": clock.to_json()}, show)
             return 0
@@ -382,18 +405,18 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "evaluate":
             ev = desk.records.evaluate(args.number, args.score, comment=args.comment, channel=args.channel)
-            _emit(args, ev.to_json(), lambda: print(f"{args.number}: evaluation {args.score}/5 recorded"))
+            _emit(args, ev.to_json(), lambda: print(f"{args.number}: 评价已记录 evaluation {args.score}/5 recorded"))
             return 0
-        actor = desk.users.actor(settings.user)
+        actor = person(desk, settings)
         if args.action in ("pause", "resume"):
             action = desk.clocks.pause if args.action == "pause" else desk.clocks.resume
             extra = {"note": args.note} if args.action == "pause" else {}
             pause = action(actor, args.number, args.reason, **extra)
-            _emit(args, pause.to_json(), lambda: print(f"{args.number}: clock {args.action}d ({args.reason})"))
+            _emit(args, pause.to_json(), lambda: print(f"{args.number}: 时限 clock {args.action}d ({args.reason})"))
             return 0
         if args.action == "issue":
             done = desk.review.issue(actor, args.number)
-            _emit(args, done, lambda: print(f"{args.number}: issued (发证)"))
+            _emit(args, done, lambda: print(f"{args.number}: 已发证 issued"))
             return 0
         if args.action == "export":
             from workstation.services.export import export_pdf
@@ -402,7 +425,7 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             _emit(
                 args,
                 report.to_json(),
-                lambda: print(f"wrote {report.path}: {report.pages} pages ({report.with_text} with text)"),
+                lambda: print(f"已写出 wrote {report.path}: {report.pages} pages ({report.with_text} with text)"),
             )
             return 0
         if args.action == "receipt":
@@ -410,7 +433,7 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
 
             receipt = build_receipt(desk, actor, args.number)
             if args.pdf:
-                print(f"wrote {write_receipt_pdf(receipt, Path(args.pdf))}")
+                print(f"已写出 wrote {write_receipt_pdf(receipt, Path(args.pdf))}")
             else:
                 print(receipt_text(receipt))
             return 0
@@ -442,6 +465,7 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "waive":
             detail = svc.waive(actor, args.number, material=args.material, party_key=args.party, reason=args.reason)
         elif args.action == "submit":
+            _confirm_past_errors(svc.show(args.number), "提交 submit", args.override)
             detail = svc.submit(actor, args.number)
         elif args.action == "answer":
             detail = svc.answer(actor, args.number, args.item, args.note)
@@ -479,22 +503,49 @@ def _set_field(svc: Any, actor: Any, args: argparse.Namespace) -> Any:
     return svc.confirm_field(actor, args.number, page_id, args.key, value=args.value)
 
 
+def _confirm_past_errors(detail: Any, what: str, override: bool) -> None:
+    """Before a submit or an approval past open error findings: ask on a terminal, else want --override.
+
+    The service records the override either way (who passed over which findings); this is the person's chance
+    to stop, as the terminal UI's dialog is.
+    """
+    errors = [f for f in detail.findings if f.severity == "error"]
+    if not errors or override:
+        return
+    listed = "; ".join(f"{f.rule}: {f.message}" for f in errors[:5]) + ("; …" if len(errors) > 5 else "")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        print(f"{detail.number} 有 {len(errors)} 个未解决的错误 open error findings: {listed}", file=sys.stderr)
+        answer = input(f"仍然{what}并记录？ {what.split()[-1]} anyway, recorded as an override? [y/N] ")
+        if answer.strip().lower() in ("y", "yes", "是"):
+            return
+        raise UsageError(f"未{what.split()[0]} not done: {detail.number} unchanged")
+    raise UsageError(
+        f"{detail.number} 有 {len(errors)} 个未解决的错误 has open error findings ({listed}): "
+        f"check them, or give --override to {what.split()[-1]} past them (the override is recorded)"
+    )
+
+
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from workstation.services.desk import open_desk
+    from sync.witness import verify_witnessed
+    from workstation.cli_auth import open_desk
 
     desk = open_desk(settings)
     try:
-        report = desk.verify_audit()
+        report = desk.verify_audit(deep=args.deep)
+        witness = verify_witnessed(settings, desk.db)  # against the last head the registry witnessed
     finally:
         desk.close()
-    data = {"ok": report.ok, "events": report.events, "problem": report.problem, "at_seq": report.at_seq}
+    ok = report.ok and witness.ok
+    problem = "; ".join(p for p in (report.problem, witness.problem) if p) or None
+    at_seq = report.at_seq if report.at_seq is not None else witness.at_seq
+    data = {"ok": ok, "events": report.events, "problem": problem, "at_seq": at_seq, "witness": witness.to_json()}
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
-    elif report.ok:
-        print(f"audit chain intact: {report.events} events")
+    elif ok:
+        print(f"审计链完整 audit chain intact: {report.events} events")
     else:
-        print(f"{PROG}: audit chain BROKEN: {report.problem}", file=sys.stderr)
-    return 0 if report.ok else 1
+        print(f"{PROG}: 审计链断裂 audit chain BROKEN: {problem}", file=sys.stderr)
+    return 0 if ok else 1
 
 
 def _read_new_password() -> str:
@@ -513,7 +564,7 @@ def _read_new_password() -> str:
 
 
 def _cmd_user(args: argparse.Namespace, settings: Settings) -> int:
-    from workstation.services.desk import open_desk
+    from workstation.cli_auth import open_desk, person
 
     desk = open_desk(settings)
     try:
@@ -522,11 +573,17 @@ def _cmd_user(args: argparse.Namespace, settings: Settings) -> int:
 
             def human() -> None:
                 for u in users:
-                    print(f"{u.username:<16} {' '.join(u.roles):<24} {u.display_name}")
+                    off = "" if u.active else "  (已停用 disabled)"
+                    print(f"{u.username:<16} {' '.join(u.roles):<24} {u.display_name}{off}")
 
             _emit(args, [u.to_json() for u in users], human)
             return 0
-        actor = desk.users.actor(settings.user)
+        actor = person(desk, settings)
+        if args.action in ("disable", "enable"):
+            changed = desk.users.set_active(actor, args.username, args.action == "enable")
+            state = "已启用 enabled" if changed.active else "已停用 disabled"
+            _emit(args, changed.to_json(), lambda: print(f"{changed.username}: {state}"))
+            return 0
         view = desk.users.add(
             actor,
             username=args.username,
@@ -536,32 +593,50 @@ def _cmd_user(args: argparse.Namespace, settings: Settings) -> int:
             can_review_online=args.online,
             can_review_offline=args.offline,
         )
-        _emit(args, view.to_json(), lambda: print(f"added {view.username} ({' '.join(view.roles)})"))
+        _emit(args, view.to_json(), lambda: print(f"已添加 added {view.username} ({' '.join(view.roles)})"))
         return 0
     finally:
         desk.close()
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
+    """Pages as JSON Lines or as text on stdout; on a terminal (not with --json), files read, rate and time left."""
+    import contextlib
+    import io
+
     from ocr.errors import EngineUnavailable
     from ocr.pipeline import FileError
+    from workstation.cli_progress import Progress
     from workstation.services.extract import check_engine, extract
 
     check_engine(args.engine)
     bad = False
+    progress = Progress(
+        "识别 reading", len(args.paths), unit="文件 files", rate_unit="文件/秒 files/s", quiet=args.json
+    )
+    current: str | None = None
     try:
-        for result in extract(args.paths, engine=args.engine):
-            if isinstance(result, FileError):
-                bad = True
+        with progress:
+            for result in extract(args.paths, engine=args.engine):
+                if current is not None and result.file != current:
+                    progress.advance()
+                current = result.file
+                if isinstance(result, FileError):
+                    bad = True
+                    if args.json:
+                        print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+                    else:
+                        progress.above(f"{PROG}: {result.error}", sys.stderr)
+                    continue
                 if args.json:
                     print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
                 else:
-                    print(f"{PROG}: {result.error}", file=sys.stderr, flush=True)
-                continue
-            if args.json:
-                print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
-            else:
-                _print_page(result)
+                    text = io.StringIO()
+                    with contextlib.redirect_stdout(text):
+                        _print_page(result)
+                    progress.above(text.getvalue().rstrip("\n"))
+            if current is not None:
+                progress.advance()
     except EngineUnavailable as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
@@ -569,7 +644,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_intake(args: argparse.Namespace, settings: Settings) -> int:
-    from workstation.services.desk import open_desk
+    from workstation.cli_auth import open_desk, person
 
     desk = open_desk(settings)
     try:
@@ -590,7 +665,7 @@ def _cmd_intake(args: argparse.Namespace, settings: Settings) -> int:
 
             _emit(args, rows, human)
             return 0
-        actor = desk.users.actor(settings.user)
+        actor = person(desk, settings)
         if args.action == "add":
             return _intake_add(desk, actor, args)
         return _intake_watch(desk, actor, args, settings)
@@ -663,7 +738,8 @@ def _intake_watch(desk: Any, actor: Any, args: argparse.Namespace, settings: Set
         signal.signal(sig, lambda *_: stop.set())
     unsubscribe = desk.events.subscribe(lambda e: print(f"{e.dossier_number} {e.state:<11} {e.detail}", flush=True))
     running = start_intake(desk, actor, inbox=inbox, polling=args.polling or settings.intake_polling)
-    print(f"watching {inbox} (active dossier: {desk.intake.active_number() or 'none'}); Ctrl-C stops", flush=True)
+    active = desk.intake.active_number() or "none"
+    print(f"正在监视 watching {inbox} (当前案卷 active dossier: {active}); Ctrl-C 停止 stops", flush=True)
     try:
         stop.wait()
     finally:
@@ -777,22 +853,11 @@ def _print_page(result: Any) -> None:
         print(f"    {mark} {key:<16} {value.value}  ({value.confidence:.0%}){extra}")
 
 
-def _announce_first_admin(password: str | None) -> None:
-    if password is None:
-        return
-    print(
-        f"First start: created user 'admin' with password {password}\n"
-        "It is shown only this once; note it now (or set WS_ADMIN_PASSWORD before the first start).",
-        file=sys.stderr,
-    )
-
-
 def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
-    from workstation.services.desk import open_desk
+    from workstation.cli_auth import open_desk
 
     desk = open_desk(settings)
     try:
-        _announce_first_admin(desk.first_admin_password)
         if desk.first_admin_password and sys.stdin.isatty():
             input("Press Enter to open the workstation… ")
         from workstation.tui.app import WorkstationApp
@@ -805,7 +870,9 @@ def _cmd_run(settings: Settings, *, login_hint: str | None = None) -> int:
         attach_registry(settings, desk)  # before the login screen: people with a registry log in there
         background = _Background(desk, settings)
         try:
-            WorkstationApp(desk, login_hint=login_hint, on_shown=background.go).run()
+            app = WorkstationApp(desk, login_hint=login_hint, on_shown=background.go)
+            background.app = app
+            app.run()
         finally:
             background.stop()
         return 0
@@ -860,6 +927,7 @@ class _Background:
     """
 
     def __init__(self, desk: Any, settings: Settings) -> None:
+        self.app: Any = None  # the terminal UI: the hot folder takes pages in for the person logged in there
         self._intake: Any = None
         self._agent: Any = None
         self._stopping = threading.Event()
@@ -877,9 +945,16 @@ class _Background:
         try:
             self._agent = _start_background_sync(desk, settings)
             if not self._stopping.is_set():
-                self._intake = _start_background_intake(desk, settings)
+                self._intake = _start_background_intake(desk, settings, self._person)
         except Exception:
             log.exception("background intake or sync did not start")
+
+    def _person(self) -> Any:
+        """Who is logged in to the terminal UI now, if they may take pages in; else None (files wait)."""
+        from workstation.domain.permissions import Permission, has_permission
+
+        actor = getattr(self.app, "actor", None)
+        return actor if actor is not None and has_permission(actor, Permission.DOSSIER_EDIT) else None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -903,25 +978,24 @@ def _start_background_sync(desk: Any, settings: Settings) -> Any:
     return agent
 
 
-def _start_background_intake(desk: Any, settings: Settings) -> Any:
-    """The hot folder and the OCR queue run beside the terminal UI, as the configured user (WS_USER)."""
-    from workstation.domain.permissions import Permission, has_permission
+def _start_background_intake(desk: Any, settings: Settings, person: Callable[[], Any]) -> Any:
+    """The hot folder and the OCR queue run beside the terminal UI; pages are taken in for the person logged in
+    there (a clerk), each event naming them; while nobody who may is logged in, scans wait in the inbox."""
     from workstation.services.intake_service import start_intake
 
-    actor = desk.users.actor(settings.user)
-    if not has_permission(actor, Permission.DOSSIER_EDIT):
-        log.info("hot folder not watched: user %s may not edit dossiers (set WS_USER to a clerk)", settings.user)
-        return None
-    return start_intake(desk, actor, inbox=settings.inbox_dir, polling=settings.intake_polling)
+    return start_intake(desk, person, inbox=settings.inbox_dir, polling=settings.intake_polling)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """`make run`: a fresh desk with sample users and dossiers; the sample scans wait in the hot folder."""
     from pydantic import SecretStr
 
+    from workstation.cli_auth import os_user
     from workstation.config import load_settings
+    from workstation.services import audit
     from workstation.services.demo import DEMO_PASSWORD, provision_people, seed_demo
 
+    audit.set_origin("tui", os_user())
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="workstation-demo-"))
     settings = load_settings(
         data_dir=data_dir,
@@ -931,12 +1005,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         intake_settle_seconds=0.5,
     )
     summary = seed_demo(settings)
-    print(f"demo data in {data_dir}: {summary}", file=sys.stderr)
+    print(f"演示数据 demo data in {data_dir}: {summary}", file=sys.stderr)
     from sync.local import start_local_registry
 
     local = start_local_registry(settings)
     provision_people(local.registry.people)
-    print(f"local registry on {local.url} (data in {data_dir / 'registry'})", file=sys.stderr)
+    print(f"本地登记中心 local registry on {local.url} (data in {data_dir / 'registry'})", file=sys.stderr)
     settings = settings.model_copy(update={"registry_url": local.url, "registry_token": SecretStr(local.token)})
     try:
         return _cmd_run(
@@ -963,7 +1037,6 @@ ROLE_LABELS = {
     "registrar": "登簿人 registrar",
     "admin": "管理员 admin",
 }
-_REFUSED = re.compile(r"may not ([a-z_]+)")
 
 
 def _permission_hint(exc: BaseException, settings: Settings | None) -> str:
@@ -971,10 +1044,10 @@ def _permission_hint(exc: BaseException, settings: Settings | None) -> str:
     from workstation.domain.errors import PermissionDenied
     from workstation.domain.permissions import Permission, UserRole, permissions_of
 
-    found = _REFUSED.search(str(exc)) if isinstance(exc, PermissionDenied) else None
-    if found is None or found.group(1) not in {p.value for p in Permission}:
+    named = getattr(exc, "permission", None) if isinstance(exc, PermissionDenied) else None
+    if named not in {p.value for p in Permission}:
         return ""
-    wanted = Permission(found.group(1))
+    wanted = Permission(named)
     roles = [r.value for r in UserRole if wanted in permissions_of([r])]
     if not roles:
         return ""
@@ -1048,10 +1121,17 @@ def _stdout_closed() -> bool:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
+    import gc
+
     settings: Settings | None = None
+    # The libraries a command loads are tens of thousands of objects that are never garbage: the cyclic collector
+    # waits until the desk is open (`cli_auth.open_desk`), which freezes them out of its sight and starts it again.
+    gc.disable()
     try:
         args = build_parser().parse_args(argv)
         command = args.command or "run"
+        if command not in _OPENS_A_DESK:
+            gc.enable()
         if command == "demo":
             return _cmd_demo(args)
         if command == "extract":
@@ -1059,6 +1139,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if command == "bench":
             return _cmd_bench(args)
         settings = _settings(args)
+        import os
+
+        from workstation import cli_auth
+
+        cli_auth.NAMED = args.user is not None or bool(os.environ.get("WS_USER"))
+        from workstation.services import audit
+
+        audit.set_origin("tui" if command == "run" else "cli", cli_auth.os_user())  # on every event written here
         if command == "run":
             _setup_logging(settings)
             return _cmd_run(settings)
@@ -1090,6 +1178,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
         where = f"; details in {Path(settings.data_dir) / 'logs' / 'workstation.log'}" if settings else ""
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
         return 1
+    finally:
+        gc.enable()
+
+
+_OPENS_A_DESK = frozenset({"run", "dossier", "audit", "user", "intake", "review", "qc", "sync"})
 
 
 def run() -> None:

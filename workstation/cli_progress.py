@@ -35,13 +35,14 @@ class Progress:
         total: int,
         *,
         unit: str = "页 pages",
+        rate_unit: str = "页/秒 pages/s",
         stream: TextIO | None = None,
         quiet: bool = False,
         isatty: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         interval: float = 0.5,
     ) -> None:
-        self.what, self.unit, self.total = what, unit, total
+        self.what, self.unit, self.rate_unit, self.total = what, unit, rate_unit, total
         self._stream = stream if stream is not None else sys.stderr
         tty = isatty if isatty is not None else getattr(self._stream, "isatty", lambda: False)
         self.enabled = not quiet and total > 0 and bool(tty())
@@ -63,11 +64,24 @@ class Progress:
         rate = self.done / max(elapsed, 1e-6)  # start-up included: the time left errs on the long side
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         tail = f"约剩 about {_seconds(left)} left" if self.done < self.total else "完成 done"
-        return f"{head} · {rate:.2f} 页/秒 pages/s · {tail} · {_seconds(elapsed)}"
+        return f"{head} · {rate:.2f} {self.rate_unit} · {tail} · {_seconds(elapsed)}"
 
     def advance(self, n: int = 1) -> None:
         with self._lock:
             self.done = min(self.total, self.done + n)
+        self._draw()
+
+    def above(self, text: str, stream: TextIO | None = None) -> None:
+        """Print `text` (a result, on stdout by default) above the progress line, which is then drawn again."""
+        out = stream if stream is not None else sys.stdout
+        with self._lock:
+            if self.enabled:
+                try:
+                    self._stream.write(_CLEAR)
+                    self._stream.flush()
+                except (OSError, ValueError):
+                    self.enabled = False
+            print(text, file=out, flush=True)
         self._draw()
 
     def _draw(self) -> None:

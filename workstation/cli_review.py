@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from workstation.errors import ConflictError, UsageError
+from workstation.errors import ConflictError, NotFound, UsageError
 
 if TYPE_CHECKING:
     from workstation.config import Settings
@@ -46,6 +46,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     dec.add_argument("--lease", help="lease id (default: your live lease on this dossier)")
     dec.add_argument("--fence", type=int, help="the lease's fence (with --lease)")
     dec.add_argument("--op-id", help="idempotency key: the same key returns the first result")
+    dec.add_argument(
+        "--override", action="store_true", help="approve past open error findings without asking (recorded)"
+    )
     dec.add_argument("--json", action="store_true")
     reg = review.add_parser("register", help="登簿: record the registration (登簿人 and time); opens QC when due")
     reg.add_argument("number", help="受理号")
@@ -96,7 +99,7 @@ def add_qc_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> Non
 
 def _check_line(c: Any) -> str:
     result = f"{c.result}" if c.result else "pending"
-    return f"{c.id}  {c.number}  {c.business:<20} {c.basis:<8} {result:<8} registrar {c.registrar or '—'}"
+    return f"{c.id}  {c.number}  {c.business:<20} {c.basis:<8} {result:<8} 登簿人 registrar {c.registrar or '—'}"
 
 
 def _correction_line(c: Any) -> str:
@@ -104,8 +107,8 @@ def _correction_line(c: Any) -> str:
 
 
 def cmd_qc(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.cli_auth import open_desk
     from workstation.cli_sync import attach_registry
-    from workstation.services.desk import open_desk
     from workstation.services.qc_desk import check_id_of, correction_id_of
 
     desk = open_desk(settings)
@@ -131,7 +134,7 @@ def cmd_qc(args: argparse.Namespace, settings: Settings) -> int:
             check = svc.record(actor, ref, args.result, defects=args.defect, notes=args.notes, assign_to=args.assign_to)
             lines = [_check_line(check)]
             if check.correction_id:
-                lines.append(f"correction case {check.correction_id} opened")
+                lines.append(f"已发起更正 correction case {check.correction_id} opened")
             _emit(args, check.to_json(), lines)
             return 0
         ref = args.correction if desk.has_registry else correction_id_of(desk.db, args.correction)
@@ -168,11 +171,11 @@ def parse_item(text: str) -> ReturnItem:
 
 
 def _lease_line(lease: Any) -> str:
-    kind = "online" if lease.digitized else "paper"
+    kind = "电子" if lease.digitized else "纸质"
     minutes = lease.seconds_left() / 60
     return (
-        f"{lease.number}  {lease.business:<20} {lease.applicant_kind:<10} {kind:<6} "
-        f"fence {lease.fence}  {minutes:.0f} min left  lease {lease.lease_id}"
+        f"{lease.number}  {lease.business:<20} {lease.applicant_kind:<10} {kind}  "
+        f"fence {lease.fence}  剩余 {minutes:.0f} min left  lease {lease.lease_id}"
     )
 
 
@@ -181,21 +184,21 @@ def _decision_line(view: Any) -> str:
 
     who = f" by {view.reviewer} at {_local(view.decided_at)}"
     if view.outcome == "conflict":
-        return f"{view.number}: {view.kind} REFUSED (conflict){who}: {view.conflict}"
+        return f"{view.number}: {view.kind} 被拒 REFUSED (conflict){who}: {view.conflict}"
     lines = [f"{view.number}: {view.kind} → {view.status_after} @ {view.stage_after}{who}"]
     if view.reason_code:
-        lines.append(f"  reason 不予登记理由: {view.reason_code}")
+        lines.append(f"  不予登记理由 reason: {view.reason_code}")
     for n, item in enumerate(view.items, 1):
         what = " ".join(str(item.get(k)) for k in ("material", "party_key", "field") if item.get(k))
         lines.append(f"  {n}. {what} — {item.get('problem')}" + (f": {item.get('note')}" if item.get("note") else ""))
     if view.note:
-        lines.append(f"  opinion 审核意见: {view.note}")
+        lines.append(f"  审核意见 opinion: {view.note}")
     return "\n".join(lines)
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from workstation.cli_auth import open_desk
     from workstation.cli_sync import attach_registry
-    from workstation.services.desk import open_desk
 
     desk = open_desk(settings)
     try:
@@ -210,7 +213,7 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "pool":
             counts = svc.pool_counts()
-            _emit(args, counts, [f"waiting: {counts['online']} online, {counts['offline']} paper"])
+            _emit(args, counts, [f"待审 waiting: {counts['online']} 电子 online, {counts['offline']} 纸质 paper"])
             return 0
         if args.action == "conflicts":
             rows = svc.conflicts()
@@ -227,8 +230,8 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
                 args,
                 [e.to_json() for e in entries],
                 [
-                    f"{e.number}  {e.business:<20} due {e.due}  used {e.used}/{e.limit_days} working days"
-                    + ("  (paused)" if e.paused else "")
+                    f"{e.number}  {e.business:<20} 到期 due {e.due}  "
+                    f"已用 used {e.used}/{e.limit_days} 工作日 working days" + ("  (暂停 paused)" if e.paused else "")
                     for e in entries
                 ]
                 or ["没有 none"],
@@ -258,7 +261,8 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
                 "renewed": [x.to_json() for x in beat.renewed],
                 "lost": [list(x) for x in beat.lost],
             }
-            lines = [f"renewed {len(beat.renewed)} lease(s)"] + [f"lost {lid}: {why}" for lid, why in beat.lost]
+            lines = [f"已续期 renewed {len(beat.renewed)} lease(s)"]
+            lines += [f"租约失效 lost {lid}: {why}" for lid, why in beat.lost]
             _emit(args, data, lines)
             return 0
         if args.action == "release":
@@ -266,11 +270,11 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
             if lease is None:
                 raise UsageError(f"you hold no live lease on {args.number}")
             svc.release(actor, lease.lease_id)
-            _emit(args, {"released": args.number}, [f"{args.number} is back in the pool"])
+            _emit(args, {"released": args.number}, [f"{args.number} 已退回案卷池 is back in the pool"])
             return 0
         if args.action == "register":
             done = svc.register(actor, args.number)
-            _emit(args, done, [f"{done['number']}: registered (登簿); QC: {done['qc']}"])
+            _emit(args, done, [f"{done['number']}: 已登簿 registered; 质检 QC: {done['qc']}"])
             return 0
         if args.action == "decide":
             return _decide(args, desk, actor)
@@ -280,23 +284,10 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def person(desk: Any, settings: Settings) -> Any:
-    """Who acts (`--as`): on a desk with a registry, a person logged in there with their password (WS_PASSWORD, or
-    asked for on a terminal); on a desk working alone, its local user."""
-    if not desk.has_registry:
-        return desk.users.actor(settings.user)
-    import os
-    import sys
+    """Who acts (`--as`), proven: a desk user or a registry person, by password (see `workstation.cli_auth`)."""
+    from workstation.cli_auth import person as authenticated
 
-    password = os.environ.get("WS_PASSWORD")
-    if not password and sys.stdin.isatty():
-        import getpass
-
-        password = getpass.getpass(f"password of {settings.user}: ")
-    if not password:
-        raise UsageError(
-            f"{settings.user} acts at the registry: give their password in WS_PASSWORD (or run on a terminal)"
-        )
-    return desk.users.authenticate(settings.user, password)
+    return authenticated(desk, settings)
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -319,17 +310,18 @@ def _records(args: argparse.Namespace, desk: Any) -> int:
     since, until = _office_start(args.since, "--since"), _office_start(args.until, "--until")
     if args.csv:
         rows = desk.records.write_csv(args.csv, since, until)
-        _emit(args, {"file": args.csv, "people": rows}, [f"wrote {args.csv}: {rows} people"])
+        _emit(args, {"file": args.csv, "people": rows}, [f"已写出 wrote {args.csv}: {rows} people"])
         return 0
     people = desk.records.people(since, until)
     _emit(
         args,
         [p.to_json() for p in people],
         [
-            f"{p.username:<12} accepted {p.created:>4}  approved {p.approved:>4}  returned {p.returned:>3}  "
-            f"rejected {p.rejected:>3}  registered {p.registered:>4}  QC major {p.qc_major:>2}  "
-            f"evaluations {p.evaluations}"
-            + (f" (mean {p.evaluation_mean:.2f})" if p.evaluation_mean is not None else "")
+            f"{p.username:<12} 受理 accepted {p.created:>4}  通过 approved {p.approved:>4}  "
+            f"补正 returned {p.returned:>3}  "
+            f"不予登记 rejected {p.rejected:>3}  登簿 registered {p.registered:>4}  质检重大 QC major {p.qc_major:>2}  "
+            f"评价 evaluations {p.evaluations}"
+            + (f" (平均 mean {p.evaluation_mean:.2f})" if p.evaluation_mean is not None else "")
             for p in people
         ]
         or ["没有记录 no activity"],
@@ -350,6 +342,15 @@ def _decide(args: argparse.Namespace, desk: Any, actor: Any) -> int:
         if lease is None:
             raise UsageError(f"you hold no live lease on {args.number}; claim it with 'review next' first")
         lease_id, fence = lease.lease_id, lease.fence
+    if args.decision == "approve":
+        from workstation.cli import _confirm_past_errors
+
+        try:
+            shown = desk.dossiers.show(args.number)
+        except NotFound:  # not mirrored here: the decision itself says what is wrong
+            shown = None
+        if shown is not None:
+            _confirm_past_errors(shown, "批准 approve", args.override)
     items = [parse_item(text) for text in args.item]
     if args.suggested:
         if args.decision != "return":

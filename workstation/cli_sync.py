@@ -91,7 +91,7 @@ def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
 
 def _person_line(p: Any) -> str:
     grants = "+".join(g for g, on in (("online", p.can_review_online), ("offline", p.can_review_offline)) if on)
-    state = "" if p.active else "  (disabled)"
+    state = "" if p.active else "  (已停用 disabled)"
     return f"{p.username:<16} {' '.join(p.roles):<22} {grants or '-':<15} {p.unit or '-':<10} {p.display_name}{state}"
 
 
@@ -99,7 +99,7 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
     """`registry user …`: at the registry (its database), or on a desk working alone (it is its own registry)."""
     from sync.server.open import open_registry, registry_dir
     from workstation.cli import _read_new_password
-    from workstation.services.desk import open_desk
+    from workstation.cli_auth import open_desk, os_user, person
     from workstation.services.people import PeopleService
 
     here = args.db or (registry_dir(settings) / "registry.db").is_file()
@@ -114,12 +114,20 @@ def cmd_people(args: argparse.Namespace, settings: Settings) -> int:
     else:
         desk = open_desk(settings)
         people, close = PeopleService(desk.db, station_id=settings.station_id), desk.close
-    operator = "registry-admin"
+    # Where the registry runs, its operator is whoever holds its database (recorded by OS account); on a desk that
+    # is its own registry, the desk's admin, proven by password like every other change.
+    operator = f"registry-admin:{os_user()}"
     try:
         if args.user_action == "list":
             rows = people.list()
             _emit(args, [p.to_json() for p in rows], [_person_line(p) for p in rows] or ["还没有人员 no people yet"])
             return 0
+        if not here:
+            from workstation.domain.permissions import Permission, require
+
+            admin = person(desk, settings)
+            require(admin, Permission.USER_MANAGE)
+            operator = admin.username
         if args.user_action == "add":
             view = people.add(
                 operator,
@@ -167,7 +175,7 @@ def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
         rows = records.quarter(quarter, clocks, unit=unit)
         if args.csv:
             written = records.write_quarter_csv(args.csv, rows)
-            _emit(args, {"file": args.csv, "rows": written}, [f"wrote {args.csv}: {written} rows"])
+            _emit(args, {"file": args.csv, "rows": written}, [f"已写出 wrote {args.csv}: {written} rows"])
             return 0
         _emit(args, [r.to_json() for r in rows], records_table(quarter.label, rows))
         return 0
@@ -197,7 +205,7 @@ _TABLE = (  # header, right-aligned
 def records_table(label: str, rows: list[Any]) -> list[str]:
     """The quarter's rows as an aligned table (ASCII, so it lines up in any terminal), one unit after another."""
     if not rows:
-        return [f"{label}: no people and no units to report"]
+        return [f"{label}: 没有可报告的人员或单位 no people and no units to report"]
 
     def days(median: float | None, p90: float | None) -> str:
         return "-" if median is None or p90 is None else f"{median:.1f}/{p90:.1f}"
@@ -231,7 +239,7 @@ def records_table(label: str, rows: list[Any]) -> list[str]:
         ).rstrip()
 
     lines = [
-        f"{label} records per person and per unit (R17)",
+        f"{label} 考核记录 records per person and per unit (R17)",
         "accept/review/register d: working days, median/p90; inspected (as inspector), QC (of their dossiers): "
         "pass/minor/major",
         "corrections: opened against them/resolved by them; evaluations: count (mean score)",
@@ -259,7 +267,7 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "serve":
             from sync.server.serve import serve_forever
 
-            print(f"registry on http://{args.host}:{args.port} ({registry.db.dialect})", file=sys.stderr)
+            print(f"登记中心 registry on http://{args.host}:{args.port} ({registry.db.dialect})", file=sys.stderr)
             serve_forever(registry, args.host, args.port)
             return 0
         if args.action == "conflicts":
@@ -279,15 +287,19 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
             _emit(
                 args,
                 {"station": args.name, "token": token},
-                [f"station {args.name} token (shown once; set it as the desk's registry_token):", token],
+                [
+                    f"站点 station {args.name} token (仅显示一次 shown once; set it as the desk's registry_token):",
+                    token,
+                ],
             )
             return 0
         if args.station_action == "revoke":
             registry.revoke_station(args.name)
-            print(f"station {args.name}: token revoked")
+            print(f"站点 station {args.name}: 令牌已吊销 token revoked")
             return 0
         rows = registry.stations()
-        _emit(args, rows, [f"{r['id']:<16} {'revoked' if r['revoked'] else 'live':<8} {r['name']}" for r in rows])
+        state = {True: "已吊销 revoked", False: "有效 live"}
+        _emit(args, rows, [f"{r['id']:<16} {state[bool(r['revoked'])]:<12} {r['name']}" for r in rows])
         return 0
     finally:
         registry.db.dispose()
@@ -398,26 +410,26 @@ def _status(args: argparse.Namespace, settings: Settings, desk: Any) -> int:
             "refused": "可达但拒绝本机 reachable, but it refuses this desk",
             "unreachable": "不可达 unreachable",
         }[probe.state]
-        head = f"registry 登记中心 {settings.registry_url}: {said} since {_local(since)}"
+        head = f"登记中心 registry {settings.registry_url}: {said} 自 since {_local(since)}"
         lines = [head + (f" ({probe.error})" if probe.error else "")]
     else:
         data.update(online=False, reachable=None, accepted=None, probe_error=None, since=None)
         lines = ["本机独立工作 this desk works alone (no registry_url and registry_token configured)"]
     oldest = f", 最早 oldest {_local(status.oldest_pending)}" if status.oldest_pending else ""
     lines += [
-        f"outbox 待传 {status.outbox_depth} pending{oldest}",
-        f"last success 上次成功 {_office(status.last_success)}",
+        f"待传 outbox {status.outbox_depth} pending{oldest}",
+        f"上次成功 last success {_office(status.last_success)}",
     ]
     if status.last_error:
-        lines.append(f"last error 上次错误: {status.last_error}")
-    lines += [f"parked op 搁置 {q['seq']} {q['kind']} ({q['op_id']}): {q['reason']}" for q in status.quarantined]
-    lines += [f"conflict op 冲突 {c['seq']} {c['kind']}: {c['reason']}" for c in status.conflicts]
+        lines.append(f"上次错误 last error: {status.last_error}")
+    lines += [f"搁置 parked op {q['seq']} {q['kind']} ({q['op_id']}): {q['reason']}" for q in status.quarantined]
+    lines += [f"冲突 conflict op {c['seq']} {c['kind']}: {c['reason']}" for c in status.conflicts]
     _emit(args, data, lines)
     return 0
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from workstation.services.desk import open_desk
+    from workstation.cli_auth import open_desk
 
     desk = open_desk(settings)
     try:
@@ -427,7 +439,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
         if args.action == "retry":
             new_id = retry_quarantined(desk.db, settings.station_id, args.op_id)
-            _emit(args, {"op_id": new_id}, [f"queued again as op {new_id}"])
+            _emit(args, {"op_id": new_id}, [f"已重新入队 queued again as op {new_id}"])
             return 0
         agent = make_agent(settings, desk)
         try:
@@ -451,7 +463,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
             args,
             data,
             [
-                f"pushed {report.applied} op(s), {report.blobs_sent} page file(s); "
+                f"已推送 pushed {report.applied} op(s), {report.blobs_sent} page file(s); "
                 f"{report.conflicts} conflict(s), {report.quarantined} parked"
             ],
         )

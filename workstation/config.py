@@ -1,26 +1,32 @@
 """Desk configuration: defaults < TOML file < WS_* environment < command-line options.
 
 The TOML file is `--config FILE`, else `WS_CONFIG`, else `<data dir>/config.toml` when it exists.
+
+Every command reads the settings before it does anything, so they are checked here with a few plain functions
+(types as in the TOML file or the environment, bounds, formats) rather than through a validation framework whose
+import alone would cost more than the rest of a short command's start.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import os
 import re
 import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
-
-import platformdirs
-from pydantic import Field as PydField
-from pydantic import SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pathlib import Path, PurePath
+from typing import Any, TypeVar
 
 from workstation.errors import ConfigError
 
 APP_NAME = "workstation"
 _STATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+_ENV_PREFIX = "ws_"
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class StationKind(StrEnum):
@@ -38,113 +44,276 @@ class HallModeSetting(StrEnum):
 
 
 def default_data_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-class _TomlSource(PydanticBaseSettingsSource):
-    """Feeds the already-parsed TOML table to pydantic-settings below the environment."""
+class SecretStr:
+    """A password, token or key: read with `get_secret_value()`, shown as stars everywhere else."""
 
-    def __init__(self, settings_cls: type[BaseSettings], table: dict[str, Any]):
-        super().__init__(settings_cls)
-        self._table = table
+    __slots__ = ("_secret",)
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._table.get(field_name), field_name, False
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
 
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._table)
+    def get_secret_value(self) -> str:
+        return self._secret
+
+    def __str__(self) -> str:
+        return "**********" if self._secret else ""
+
+    def __repr__(self) -> str:
+        return f"SecretStr({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._secret == self._secret
+
+    def __hash__(self) -> int:
+        return hash(self._secret)
+
+    def __len__(self) -> int:
+        return len(self._secret)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WS_", extra="forbid", validate_default=True)
+class _Invalid(ValueError):
+    """One setting's value is wrong: `msg` says how; `at` points inside it (a list's item)."""
 
-    data_dir: Path = default_data_dir()
-    db_url: str | None = None
-    station_id: str = "local"
-    station_name: str = "本地工作站"
-    station_kind: StationKind = StationKind.HALL
-    hall_mode: HallModeSetting = HallModeSetting.STANDARD
-    workflow_stages: list[str] | None = None
-    registry_url: str | None = None
-    registry_token: SecretStr | None = None
-    user: str = "admin"
-    admin_password: SecretStr | None = None
-    inbox: Path | None = None  # the scanner's hot folder; default <data dir>/inbox
-    intake_settle_seconds: float = 2.0  # a file is taken once its size and time have not changed this long
-    intake_polling: bool = False  # poll instead of inotify (network shares)
-    intake_rescan_seconds: float = 10.0
-    ocr_engine: str = "rapidocr"  # rapidocr | tesseract (| replay:FILE, recorded readings for tests)
-    ocr_workers: int | None = None  # default: one per core
-    review_queue_size: int = PydField(default=3, ge=1, le=50)  # K: leased dossiers a review desk holds
-    review_lease_minutes: float = PydField(default=30.0, gt=0, le=24 * 60)  # renewed by heartbeat while online
+    def __init__(self, msg: str, at: tuple[int | str, ...] = ()) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.at = at
+
+
+_Check = Callable[[Any], Any]
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+_WHOLE = re.compile(r"^[+-]?\d+(?:\.0*)?$")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Invalid("Input should be a valid string")
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, str | PurePath):
+        return Path(value)
+    raise _Invalid(f"Input is not a valid path for {Path!r}")
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool | int):
+        return int(value)
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise _Invalid("Input should be a valid integer, got a number with a fractional part")
+    if isinstance(value, str):
+        text = value.strip()
+        if _WHOLE.match(text):
+            return int(text.split(".")[0])
+        raise _Invalid("Input should be a valid integer, unable to parse string as an integer")
+    raise _Invalid("Input should be a valid integer")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool | int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise _Invalid("Input should be a valid number, unable to parse string as a number") from None
+    raise _Invalid("Input should be a valid number")
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    if isinstance(value, int | float | str):
+        raise _Invalid("Input should be a valid boolean, unable to interpret input")
+    raise _Invalid("Input should be a valid boolean")
+
+
+def _secret(value: Any) -> Any:
+    if hasattr(value, "get_secret_value"):
+        return value
+    return SecretStr(_text(value))
+
+
+def _texts(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise _Invalid("Input should be a valid list")
+    items = []
+    for i, item in enumerate(value):
+        try:
+            items.append(_text(item))
+        except _Invalid as exc:
+            raise _Invalid(exc.msg, (i, *exc.at)) from None
+    return items
+
+
+def _name_map(value: Any) -> dict[str, str]:
+    """A table of names to names (`[operators]`: OS account = desk user)."""
+    if not isinstance(value, Mapping):
+        raise _Invalid("Input should be a valid table of names")
+    table: dict[str, str] = {}
+    for key, item in value.items():
+        try:
+            name = _text(item).strip()
+        except _Invalid as exc:
+            raise _Invalid(exc.msg, (str(key), *exc.at)) from None
+        if not str(key).strip() or not name:
+            raise _Invalid("Value error, names must not be empty", (str(key),))
+        table[str(key).strip()] = name
+    return table
+
+
+def _choice(enum: type[_E]) -> Callable[[Any], _E]:
+    names = [f"'{member.value}'" for member in enum]
+    expected = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
+    def check(value: Any) -> _E:
+        if isinstance(value, str):
+            try:
+                return enum(value)
+            except ValueError:
+                pass
+        raise _Invalid(f"Input should be {expected}")
+
+    return check
+
+
+def _optional(check: _Check) -> _Check:
+    return lambda value: None if value is None else check(value)
+
+
+def _bounded(check: _Check, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> _Check:
+    def bounded(value: Any) -> Any:
+        value = check(value)
+        if value is None:
+            return None
+        if le is not None and not value <= le:
+            raise _Invalid(f"Input should be less than or equal to {le}")
+        if ge is not None and not value >= ge:
+            raise _Invalid(f"Input should be greater than or equal to {ge}")
+        if gt is not None and not value > gt:
+            raise _Invalid(f"Input should be greater than {gt}")
+        return value
+
+    return bounded
+
+
+def _rule(check: _Check, rule: Callable[[Any], str | None]) -> _Check:
+    """`check`, then `rule`, which names what is wrong with the value (or returns None)."""
+
+    def ruled(value: Any) -> Any:
+        value = check(value)
+        problem = rule(value)
+        if problem is not None:
+            raise _Invalid(f"Value error, {problem}")
+        return value
+
+    return ruled
+
+
+def _engine_problem(value: str) -> str | None:
+    if value not in ("rapidocr", "tesseract") and not value.startswith("replay:"):
+        return "must be rapidocr or tesseract"
+    return None
+
+
+def _positive_problem(value: float) -> str | None:
+    return "must be more than 0" if value <= 0 else None
+
+
+def _station_id_problem(value: str) -> str | None:
+    if not _STATION_ID.match(value):
+        return "must be 1-32 letters, digits or '-', starting with a letter or digit"
+    return None
+
+
+def _registry_url_problem(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        return "must start with http:// or https:// and name a host"
+    return None
+
+
+def _db_url_problem(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("sqlite:", "postgresql")):
+        return "must be a sqlite:/// or postgresql+psycopg:// URL"
+    return None
+
+
+def _checked(check: _Check, *, from_json: bool = False) -> dict[str, Any]:
+    """A setting's check; `from_json`: an environment variable holds it as JSON (a list)."""
+    return {"check": check, "from_json": from_json}
+
+
+@dataclass
+class Settings:
+    """A desk's (or the registry's) settings, as `load_settings` reads and checks them."""
+
+    data_dir: Path = field(default_factory=default_data_dir, metadata=_checked(_path))
+    db_url: str | None = field(default=None, metadata=_checked(_rule(_optional(_text), _db_url_problem)))
+    station_id: str = field(default="local", metadata=_checked(_rule(_text, _station_id_problem)))
+    station_name: str = field(default="本地工作站", metadata=_checked(_text))
+    station_kind: StationKind = field(default=StationKind.HALL, metadata=_checked(_choice(StationKind)))
+    hall_mode: HallModeSetting = field(default=HallModeSetting.STANDARD, metadata=_checked(_choice(HallModeSetting)))
+    workflow_stages: list[str] | None = field(default=None, metadata=_checked(_optional(_texts), from_json=True))
+    registry_url: str | None = field(default=None, metadata=_checked(_rule(_optional(_text), _registry_url_problem)))
+    registry_token: SecretStr | None = field(default=None, metadata=_checked(_optional(_secret)))
+    user: str = field(default="admin", metadata=_checked(_text))
+    # A machine with one operator per OS account: [operators] alice = "clerk1" lets the OS account alice act as the
+    # desk user clerk1 without a password (desk users only; the registry's people always give theirs).
+    operators: dict[str, str] = field(default_factory=dict, metadata=_checked(_name_map, from_json=True))
+    admin_password: SecretStr | None = field(default=None, metadata=_checked(_optional(_secret)))
+    # the scanner's hot folder; default <data dir>/inbox
+    inbox: Path | None = field(default=None, metadata=_checked(_optional(_path)))
+    # a file is taken once its size and time have not changed this long
+    intake_settle_seconds: float = field(default=2.0, metadata=_checked(_rule(_number, _positive_problem)))
+    # poll instead of inotify (network shares)
+    intake_polling: bool = field(default=False, metadata=_checked(_flag))
+    intake_rescan_seconds: float = field(default=10.0, metadata=_checked(_rule(_number, _positive_problem)))
+    # rapidocr | tesseract (| replay:FILE, recorded readings for tests)
+    ocr_engine: str = field(default="rapidocr", metadata=_checked(_rule(_text, _engine_problem)))
+    # default: one per core
+    ocr_workers: int | None = field(default=None, metadata=_checked(_optional(_integer)))
+    # K: leased dossiers a review desk holds
+    review_queue_size: int = field(default=3, metadata=_checked(_bounded(_integer, ge=1, le=50)))
+    # renewed by heartbeat while online
+    review_lease_minutes: float = field(default=30.0, metadata=_checked(_bounded(_number, gt=0, le=24 * 60)))
     # After 补正: the resubmitted dossier is offered first to the reviewer who returned it, for this long (while
     # they are logged in and hold the grant); then it goes to the pool. 0: straight to the pool.
-    review_same_reviewer_minutes: float = PydField(default=240.0, ge=0, le=7 * 24 * 60)
+    review_same_reviewer_minutes: float = field(
+        default=240.0, metadata=_checked(_bounded(_number, ge=0, le=7 * 24 * 60))
+    )
     # At the registry: how long a person's login from a desk lasts (a working day); they log in again after it.
-    person_login_minutes: float = PydField(default=600.0, gt=0, le=7 * 24 * 60)
-    qc_rate: float | None = PydField(default=None, gt=0, le=1)  # default: domain/data/qc.toml
-    qc_key: SecretStr | None = None
-    sync_interval_seconds: float = PydField(
-        default=5.0, gt=0, le=3600
-    )  # between sync passes when all is well  # the office's sampling key; default: domain/data/qc.toml
+    person_login_minutes: float = field(default=600.0, metadata=_checked(_bounded(_number, gt=0, le=7 * 24 * 60)))
+    # default: domain/data/qc.toml
+    qc_rate: float | None = field(default=None, metadata=_checked(_bounded(_optional(_number), gt=0, le=1)))
+    # the office's sampling key; default: domain/data/qc.toml
+    qc_key: SecretStr | None = field(default=None, metadata=_checked(_optional(_secret)))
+    # between sync passes when all is well
+    sync_interval_seconds: float = field(default=5.0, metadata=_checked(_bounded(_number, gt=0, le=3600)))
 
     @property
     def inbox_dir(self) -> Path:
         return self.inbox or self.data_dir / "inbox"
 
-    @field_validator("ocr_engine")
-    @classmethod
-    def _engine_is_known(cls, value: str) -> str:
-        if value not in ("rapidocr", "tesseract") and not value.startswith("replay:"):
-            raise ValueError("must be rapidocr or tesseract")
-        return value
-
-    @field_validator("intake_settle_seconds", "intake_rescan_seconds")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0")
-        return value
-
-    @field_validator("station_id")
-    @classmethod
-    def _station_id_is_a_safe_name(cls, value: str) -> str:
-        if not _STATION_ID.match(value):
-            raise ValueError("must be 1-32 letters, digits or '-', starting with a letter or digit")
-        return value
-
-    @field_validator("registry_url")
-    @classmethod
-    def _registry_url_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must start with http:// or https:// and name a host")
-        return value
-
-    @field_validator("db_url")
-    @classmethod
-    def _db_url_is_supported(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("sqlite:", "postgresql")):
-            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
-        return value
-
     @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'workstation.db'}"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls, _PENDING_TOML))
-
-
-# The TOML table for the Settings being built; set only inside load_settings.
-_PENDING_TOML: dict[str, Any] = {}
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Settings:
+        """A copy with some settings replaced (as given: not checked again)."""
+        return dataclasses.replace(self, **(update or {}))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -161,6 +330,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if isinstance(table.get("workstation"), dict):
         table = table["workstation"]
     return table
+
+
+def _from_environment(env: Mapping[str, str], fields: Iterable[dataclasses.Field[Any]]) -> dict[str, Any]:
+    """The settings named by WS_* variables (in any case); other WS_* variables (WS_CONFIG, …) are not settings."""
+    named = {key.lower(): value for key, value in env.items() if key[:3].lower() == _ENV_PREFIX}
+    found: dict[str, Any] = {}
+    for f in fields:
+        value: Any = named.get(_ENV_PREFIX + f.name)
+        if value is None:
+            continue
+        if f.metadata["from_json"]:
+            with contextlib.suppress(ValueError):  # not JSON: checked as given ("should be a valid list")
+                value = json.loads(value)
+        found[f.name] = value
+    return found
 
 
 def load_settings(
@@ -184,20 +368,24 @@ def load_settings(
         if implicit.is_file():
             config_path = implicit
             table = _read_toml(implicit)
-    _PENDING_TOML.clear()
-    _PENDING_TOML.update(table)
-    try:
-        return Settings(**cli)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, config_path)) from None
-    finally:
-        _PENDING_TOML.clear()
+    fields = dataclasses.fields(Settings)
+    given = {**table, **_from_environment(env, fields), **cli}
+    checked: dict[str, Any] = {}
+    for f in fields:
+        if f.name not in given:
+            continue
+        try:
+            checked[f.name] = f.metadata["check"](given.pop(f.name))
+        except _Invalid as exc:
+            raise ConfigError(_describe(".".join(map(str, (f.name, *exc.at))), exc.msg, config_path)) from None
+    if given:
+        raise ConfigError(_describe(next(iter(given)), None, config_path))
+    return Settings(**checked)
 
 
-def _describe(exc: ValidationError, config_path: str | Path | None) -> str:
-    err = exc.errors()[0]
-    key = ".".join(str(part) for part in err["loc"]) or "?"
+def _describe(key: str, problem: str | None, config_path: str | Path | None) -> str:
+    """One line: the setting, what is wrong with it (None: there is no such setting) and where it may come from."""
     where = f" (in {config_path} or WS_{key.upper()})" if config_path else f" (WS_{key.upper()})"
-    if err["type"] == "extra_forbidden":
+    if problem is None:
         return f"bad configuration: unknown setting '{key}'{where}"
-    return f"bad configuration: {key}: {err['msg']}{where}"
+    return f"bad configuration: {key}: {problem}{where}"

@@ -38,6 +38,7 @@ from sync.protocol import (
     BlobsMissingRequest,
     BlobsMissingResponse,
     BlobStored,
+    ChainHead,
     ChangesResponse,
     ClaimRequest,
     ClaimResponse,
@@ -54,6 +55,7 @@ from sync.protocol import (
     Problem,
     ReleaseRequest,
     ReleaseResponse,
+    WitnessedHeadResponse,
 )
 from sync.server.qc import add_qc_routes
 from sync.server.registry import ApiError, Registry
@@ -300,6 +302,18 @@ def create_app(registry: Registry) -> FastAPI:
     @app.post("/v1/review/heartbeat", responses=_ERRORS)
     async def heartbeat(body: HeartbeatRequest, who: StationPerson) -> HeartbeatResponse:
         return await run_in_threadpool(registry.heartbeat, who[0], who[1], body.lease_ids)
+
+    @app.post("/v1/audit/head", responses={**_ERRORS, 409: {"model": Problem}})
+    async def witness_head(body: ChainHead, station_id: StationId) -> WitnessedHeadResponse:
+        """The desk's audit chain head, sent at every sync: kept in the station's head history. A head that goes
+        back from the last one witnessed, or changes its hash, is refused (409 `chain_rewound`) and recorded."""
+        prior = (body.prior.seq, body.prior.hash) if body.prior is not None else None
+        return await run_in_threadpool(registry.witness_head, station_id, body.seq, body.hash, prior)
+
+    @app.get("/v1/audit/head", responses=_ERRORS)
+    async def witnessed_head(station_id: StationId) -> WitnessedHeadResponse:
+        """The last audit chain head the registry witnessed for this station (seq 0: none yet)."""
+        return await run_in_threadpool(registry.witnessed_head, station_id)
 
     @app.get("/v1/conflicts", responses=_ERRORS)
     async def conflicts(station_id: StationId) -> list[dict[str, Any]]:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from sync.server.registry import Registry
+from sync.server.registry import REGISTRY, Registry
 from workstation.config import Settings
 from workstation.domain.catalogue import load_catalogue
 from workstation.domain.errors import DomainError
 from workstation.errors import ConfigError, StoreError
+from workstation.services import audit
 from workstation.services.desk import ensure_data_dir, qc_policy_of
 from workstation.store import migrate
 from workstation.store.blobs import BlobStore
@@ -33,6 +34,7 @@ def open_registry(settings: Settings, db_url: str | None = None) -> Registry:
     db = Database(url)
     try:
         migrate.upgrade(db.engine)
+        audit.attach(db, root, interface=REGISTRY, station_id=REGISTRY)
     except (DBAPIError, SQLAlchemyError) as exc:
         db.dispose()
         raise StoreError(describe_db_error(url, exc)) from None

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sync.protocol import (
+    GENESIS_HASH,
     MAX_BLOB_BYTES,
     MAX_CHANGES_PER_PAGE,
     MAX_INT,
@@ -63,6 +64,7 @@ from sync.protocol import (
     ResubmitOp,
     SubmitOp,
     WithdrawOp,
+    WitnessedHeadResponse,
     _Op,
     parse_op,
 )
@@ -102,6 +104,7 @@ from workstation.store.models import (
     StationSeq,
     SyncConflict,
     User,
+    WitnessedHead,
 )
 from workstation.store.types import utcnow
 
@@ -339,6 +342,103 @@ class Registry:
         if row.revoked_at is not None:
             raise ApiError(401, ErrorCode.AUTH_REVOKED, f"the token of station {row.id} was revoked")
         return row.id
+
+    # -- the desks' audit chain heads ----------------------------------------------------------------------
+
+    def witness_head(
+        self, station_id: str, seq: int, hash_: str, prior: tuple[int, str | None] | None = None
+    ) -> WitnessedHeadResponse:
+        """Take a desk's audit chain head into its station's head history; the last witnessed head after it.
+
+        A head behind the last one witnessed, or at the same event with another hash, is refused (409) and kept
+        as `refused`, with an audit event here: what the desk's chain held once is no longer there. So is a head
+        whose `prior` (the desk's event at a seq witnessed before: seq, hash or None) differs from what was
+        witnessed at that seq."""
+        refusal: str | None = None
+        witnessed: dict[str, Any] = {}
+        again: WitnessedHead | None = None
+        with self.db.transaction() as session:
+            # One head at a time per station (two desks' syncs never wait on each other).
+            session.execute(select(RegistryStation.id).where(RegistryStation.id == station_id).with_for_update())
+            last = _last_witnessed(session, station_id)
+            now = utcnow()
+            if last is not None and seq < last.seq:
+                refusal = (
+                    f"station {station_id} sent audit chain head event {seq}; the registry witnessed event {last.seq} "
+                    f"on {_iso(last.at)}: events after {seq} were removed or the chain was replaced"
+                )
+            elif last is not None and seq == last.seq and hash_ != last.hash:
+                refusal = (
+                    f"station {station_id} sent event {seq} of its audit chain with hash {hash_[:16]}…; the registry "
+                    f"witnessed {last.hash[:16]}… for it on {_iso(last.at)}: the chain was rewritten"
+                )
+            if refusal is None and last is not None and prior is not None:
+                refusal = _prior_problem(session, station_id, prior)
+            if refusal is not None and last is not None:
+                witnessed = {"witnessed_seq": last.seq, "witnessed_hash": last.hash}
+                again = session.execute(
+                    select(WitnessedHead)
+                    .where(
+                        WitnessedHead.station_id == station_id,
+                        WitnessedHead.status == "refused",
+                        WitnessedHead.seq == seq,
+                        WitnessedHead.hash == hash_,
+                        WitnessedHead.at >= last.at,
+                    )
+                    .limit(1)
+                ).scalar_one_or_none()
+            if refusal is not None and again is not None:  # the same refused head, sent at the next sync again
+                again.last_seen_at = now
+            elif refusal is not None and last is not None:
+                session.add(
+                    WitnessedHead(station_id=station_id, seq=seq, hash=hash_, status="refused", message=refusal, at=now)
+                )
+                audit.append(
+                    session,
+                    station_id=station_id,
+                    actor=f"station:{station_id}",
+                    action="witness.refused",
+                    entity="station",
+                    entity_id=station_id,
+                    payload={"seq": seq, "hash": hash_, "witnessed_seq": last.seq, "witnessed_hash": last.hash},
+                )
+            elif last is not None and seq == last.seq:
+                last.last_seen_at = now
+            else:
+                last = WitnessedHead(
+                    station_id=station_id, seq=seq, hash=hash_, status="witnessed", at=now, last_seen_at=now
+                )
+                session.add(last)
+            answer = _head_response(last)
+        if refusal is not None:
+            raise ApiError(409, ErrorCode.CHAIN_REWOUND, refusal, **witnessed)
+        return answer
+
+    def witnessed_head(self, station_id: str) -> WitnessedHeadResponse:
+        """The last head the registry witnessed for this station (seq 0: none yet)."""
+        with self.db.read() as session:
+            return _head_response(_last_witnessed(session, station_id))
+
+    def head_history(self, station_id: str, limit: int = 500) -> list[dict[str, Any]]:
+        """The station's heads as received, newest first, refused ones included."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(WitnessedHead)
+                .where(WitnessedHead.station_id == station_id)
+                .order_by(WitnessedHead.at.desc(), WitnessedHead.seq.desc())
+                .limit(limit)
+            ).scalars()
+            return [
+                {
+                    "seq": r.seq,
+                    "hash": r.hash,
+                    "status": r.status,
+                    "message": r.message,
+                    "at": r.at.isoformat(),
+                    "last_seen_at": r.last_seen_at.isoformat(),
+                }
+                for r in rows
+            ]
 
     # -- people ----------------------------------------------------------------------------------------
 
@@ -1107,6 +1207,46 @@ def _current_state(session: Session, entity_id: str, station_id: str) -> dict[st
         if leased is None:
             return None
     return {"number": dossier.number, "version": dossier.version, "stage": dossier.stage, "status": dossier.status}
+
+
+def _last_witnessed(session: Session, station_id: str) -> WitnessedHead | None:
+    return session.execute(
+        select(WitnessedHead)
+        .where(WitnessedHead.station_id == station_id, WitnessedHead.status == "witnessed")
+        .order_by(WitnessedHead.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _prior_problem(session: Session, station_id: str, prior: tuple[int, str | None]) -> str | None:
+    """Why the desk's event at a seq witnessed before is not the one witnessed (None: it is, or none was)."""
+    prior_seq, prior_hash = prior
+    row = session.execute(
+        select(WitnessedHead)
+        .where(
+            WitnessedHead.station_id == station_id,
+            WitnessedHead.status == "witnessed",
+            WitnessedHead.seq == prior_seq,
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None or row.hash == prior_hash:
+        return None
+    if prior_hash is None:
+        return (
+            f"station {station_id} no longer holds event {prior_seq} of its audit chain, which the registry "
+            f"witnessed on {_iso(row.at)}: events were removed or the chain was replaced"
+        )
+    return (
+        f"station {station_id} holds event {prior_seq} of its audit chain with hash {prior_hash[:16]}…; the "
+        f"registry witnessed {row.hash[:16]}… for it on {_iso(row.at)}: the chain was rewritten"
+    )
+
+
+def _head_response(head: WitnessedHead | None) -> WitnessedHeadResponse:
+    if head is None:
+        return WitnessedHeadResponse(seq=0, hash=GENESIS_HASH, witnessed_at=None, last_seen_at=None)
+    return WitnessedHeadResponse(seq=head.seq, hash=head.hash, witnessed_at=head.at, last_seen_at=head.last_seen_at)
 
 
 def _wire_lease(lease: LeaseView) -> Lease:

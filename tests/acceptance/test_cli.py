@@ -10,14 +10,19 @@ from pathlib import Path
 
 import pytest
 
+PASSWORDS = {"admin": "admin-pass-1", "rev1": "rev-pass-01", "qc1": "qc-pass-001"}  # the tests' people
+
 
 def ws(
     data: Path, *args: str, input: str | None = None, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WS_") or k == "WS_PASSWORD_COST"}
     env["WS_DATA_DIR"] = str(data)
     env["WS_ADMIN_PASSWORD"] = "admin-pass-1"
     env["WS_NEW_PASSWORD"] = "clerk-pass-1"
+    # Who acts proves it: the password of the person named by --as (people made here get WS_NEW_PASSWORD's).
+    named = args[args.index("--as") + 1] if "--as" in args else "admin"
+    env["WS_PASSWORD"] = PASSWORDS.get(named, "clerk-pass-1")
     env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "workstation", *args], capture_output=True, text=True, env=env, input=input, timeout=120

@@ -68,7 +68,9 @@ def _intake_desk(tmp_path: Path) -> tuple[Path, str, list[Path], dict[str, str]]
 def _run_with_stderr_on_a_terminal(data: Path, args: list[str], extra: dict[str, str]) -> tuple[int, str, str]:
     """The command with stderr on a pseudo-terminal (as in a clerk's shell) and stdout in a pipe."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WS_")}
-    env.update(WS_DATA_DIR=str(data), WS_ADMIN_PASSWORD="admin-pass-1", WS_USER="clerk1", **extra)
+    env.update(
+        WS_DATA_DIR=str(data), WS_ADMIN_PASSWORD="admin-pass-1", WS_USER="clerk1", WS_PASSWORD="clerk-pass-1", **extra
+    )
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "workstation", *args], stdout=subprocess.PIPE, stderr=slave, env=env)
     os.close(slave)
@@ -113,3 +115,38 @@ def test_intake_add_shows_progress_on_a_terminal_but_not_in_a_pipe_or_with_json(
     assert code == 0, terminal
     assert "识别 reading" not in terminal
     assert json.loads(stdout.splitlines()[0])["outcome"] == "attached"
+
+
+def test_results_are_printed_above_the_line_which_is_then_drawn_again() -> None:
+    out, results = io.StringIO(), io.StringIO()
+    progress = Progress(
+        "识别 reading", 2, unit="文件 files", rate_unit="文件/秒 files/s", stream=out, isatty=lambda: True
+    )
+    progress.start()
+    progress.above("scan-1.png p1: M05", results)
+    progress.advance()
+    progress.stop()
+    assert results.getvalue() == "scan-1.png p1: M05\n"  # the result itself carries no control characters
+    drawn = out.getvalue()
+    assert "\r\x1b[K" in drawn and "1/2 文件 files" in drawn and "文件/秒 files/s" in drawn
+
+
+@pytest.mark.slow
+def test_extract_shows_files_read_on_a_terminal_and_nothing_with_json(tmp_path: Path) -> None:
+    """The real engine on two small pages and one bad file: the bad file's line and the pages reach their streams."""
+    pages = [make_page(tmp_path / f"scan-{i}.png", seed=720 + i) for i in range(2)]
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    code, stdout, terminal = _run_with_stderr_on_a_terminal(
+        tmp_path / "unused", ["extract", str(pages[0]), str(bad), str(pages[1])], {}
+    )
+    assert code == 2, terminal  # one bad input among good ones
+    assert "识别 reading 3/3 文件 files" in terminal and "完成 done" in terminal
+    assert "broken.png" in terminal  # its one-line error, above the progress line
+    assert "scan-0.png p1:" in stdout and "scan-1.png p1:" in stdout and "识别 reading" not in stdout
+    code, stdout, terminal = _run_with_stderr_on_a_terminal(
+        tmp_path / "unused", ["extract", str(pages[0]), "--json"], {}
+    )
+    assert code == 0, terminal
+    assert "识别 reading" not in terminal
+    assert json.loads(stdout.splitlines()[0])["file"] == "scan-0.png"

@@ -122,7 +122,7 @@ def test_qc_records_a_major_error_and_the_correction_is_resolved(tmp_path: Path)
     no_defect = ws(data, "--as", "qc1", "qc", "record", number, "major")  # the 受理号 names the dossier's check
     assert "needs at least one defect" in _one_line_error(no_defect, 2)  # found by number; refused for the defect
     rec = ws(data, "--as", "qc1", "qc", "record", checks[0]["id"], "major", "--defect", "抵押权人名称与合同不一致")
-    assert rec.returncode == 0 and "correction case" in rec.stdout
+    assert rec.returncode == 0 and "已发起更正 correction case" in rec.stdout
     cases = json.loads(ws(data, "qc", "corrections", "--json").stdout)
     assert [(c["number"], c["assigned_to"], c["state"]) for c in cases] == [(number, "rev1", "open")]
     done = ws(data, "--as", "rev1", "qc", "resolve", number, "已依职权更正登记簿")  # the 受理号, as for the check
@@ -188,7 +188,7 @@ def test_with_a_registry_review_commands_claim_there_and_the_decision_goes_back_
         # Acting as rev1 needs rev1's password (WS_PASSWORD), checked at the registry.
         wrong = ws(desk, "--as", "rev1", "review", "next", extra_env={"WS_PASSWORD": "not-the-password"})
         assert "wrong user name or password" in _one_line_error(wrong, 2)
-        missing = ws(desk, "--as", "rev1", "review", "next")
+        missing = ws(desk, "--as", "rev1", "review", "next", extra_env={"WS_PASSWORD": ""})
         assert "WS_PASSWORD" in _one_line_error(missing, 2)
         as_rev1 = {"WS_PASSWORD": "clerk-pass-1"}
 
@@ -222,11 +222,11 @@ def test_the_window_reads_the_supplement_notice_answers_it_and_resubmits(tmp_pat
     assert ret.returncode == 0, ret.stderr
     shown = ws(data, "dossier", "show", ent)
     assert shown.returncode == 0, shown.stderr
-    assert "补正 notice" in shown.stdout and "by rev1 (open 待补正, 2 items)" in shown.stdout
-    assert "opinion 审核意见: 请一次性补齐" in shown.stdout
+    assert "补正 notice" in shown.stdout and "by rev1 (待补正 open, 2 项 items)" in shown.stdout
+    assert "审核意见 opinion: 请一次性补齐" in shown.stdout
     assert "✘ 1. M05 [p1] — " not in shown.stdout  # the item names no party: none is shown
     assert "✘ 1. M05 — " in shown.stdout and "✘ 2. M01 — " in shown.stdout
-    assert "clock paused" in shown.stdout
+    assert "时限 clock paused" in shown.stdout
     listed = json.loads(ws(data, "review", "decisions", ent, "--json").stdout)
     assert [(d["kind"], d["reviewer"], [i["material"] for i in d["items"]]) for d in listed] == [
         ("return", "rev1", ["M05", "M01"])

@@ -221,6 +221,7 @@ def test_killing_intake_at_random_points_loses_and_duplicates_nothing(tmp_path: 
         WS_INTAKE_SETTLE_SECONDS="0.2",
         WS_INTAKE_RESCAN_SECONDS="0.3",
         WS_USER="clerk1",
+        WS_PASSWORD="clerk-pass-1",
     )
     desk = open_desk(load_settings(data_dir=data_dir, admin_password="admin-pass-1"))
     desk.users.add(desk.users.actor("admin"), username="clerk1", password="clerk-pass-1", roles=["clerk"])

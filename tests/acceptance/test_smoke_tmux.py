@@ -71,9 +71,9 @@ def test_demo_login_intake_submit(tmp_path: Path) -> None:
         _tmux(socket, "send-keys", "-t", "ws", "Enter")  # the newest dossier: the one the scans go to
         _wait_for(socket, "企业购买非住宅")
         screen = _wait_for_all_read(socket)
-        assert "nothing missing" in screen, screen
+        assert "材料齐全 nothing missing" in screen, screen
         _tmux(socket, "send-keys", "-t", "ws", "s")
-        screen = _wait_for(socket, "submitted (受理)", timeout=30)
+        screen = _wait_for(socket, "已受理 submitted", timeout=30)
         assert "submitted @" in screen or "status submitted" in screen
         _tmux(socket, "send-keys", "-t", "ws", "Escape")
         _wait_for(socket, "submitted", timeout=10)

@@ -232,12 +232,15 @@ def test_the_cli_writes_the_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     def ws(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "workstation", "--data-dir", str(data), *args]
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+        password = "clerk-pass-1" if "--as" in args else "admin-pass-1"
+        return subprocess.run(
+            command, capture_output=True, text=True, env={**env, "WS_PASSWORD": password}, timeout=120, cwd=ROOT
+        )
 
     out = tmp_path / "案卷.pdf"
     proc = ws("dossier", "export", number, "--pdf", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"wrote {out}: 3 pages (2 with text)"
+    assert proc.stdout.strip() == f"已写出 wrote {out}: 3 pages (2 with text)"
     assert len(pypdf.PdfReader(out).pages) == 3
 
     proc = ws("--as", "clerk1", "dossier", "export", number, "--pdf", str(tmp_path / "b.pdf"), "--json")

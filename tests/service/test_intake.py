@@ -175,3 +175,52 @@ def test_reconcile_removes_orphan_blobs_and_temp_files_and_requeues_cut_off_jobs
         page = s.execute(select(Page).where(Page.file_id == kept.file_id)).scalar_one()
     assert desk.blobs.verify(page.sha256)
     assert desk.verify_audit().ok
+
+
+def test_reconcile_leaves_a_blob_that_another_process_is_about_to_refer_to(
+    desk: Desk,
+    clerk,
+    number: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    with desk.blobs.writing():  # as an ingest elsewhere holds it between its blob and its commit
+        in_flight = desk.blobs.put_bytes(b"a scan whose transaction is about to commit")
+        upload = desk.blobs.open_upload()
+        upload.write(b"a scan still being copied")
+        report = desk.intake.reconcile()
+        assert (report.orphan_blobs, report.temp_files) == (0, 0)
+        assert desk.blobs.verify(in_flight)
+        assert upload.commit()
+    report = desk.intake.reconcile()  # that ingest died before its commit: now they are orphans
+    assert report.orphan_blobs == 2 and not desk.blobs.exists(in_flight)
+
+
+def test_reconcile_requeues_only_the_jobs_of_readers_that_are_gone(
+    desk: Desk,
+    clerk,
+    number: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    first = _copy("case-01-M05-licence-buyer.jpg", tmp_path)
+    second = _copy("case-01-M11-contract.pdf", tmp_path)
+    desk.intake.ingest(clerk, first, number=number, source=first.name)
+    desk.intake.ingest(clerk, second, number=number, source=second.name)
+    with desk.db.transaction() as s:
+        jobs = list(s.execute(select(OcrJob).order_by(OcrJob.created_at)).scalars())
+        for job in jobs:
+            job.state = "reading"
+        ids = [job.id for job in jobs]
+    live = desk.blobs.locks.try_job(ids[0])  # a live process reading the first page
+    assert live is not None
+    assert desk.blobs.locks.try_job(ids[0]) is None
+    try:
+        assert desk.intake.reconcile().jobs_requeued == 2
+        with desk.db.read() as s:
+            states = {job_id: state for job_id, state in s.execute(select(OcrJob.id, OcrJob.state))}
+        assert states == {ids[0]: "reading", ids[1]: "queued", ids[2]: "queued"}
+    finally:
+        live.release()  # that process ended
+    assert desk.intake.reconcile().jobs_requeued == 1
+    with desk.db.read() as s:
+        assert set(s.execute(select(OcrJob.state)).scalars()) == {"queued"}
+        assert set(s.execute(select(Page.ocr_status)).scalars()) == {"queued"}

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from ocr.engines.replay import ReplayEngine
+from ocr.pipeline import Result
 from tests.replay_pages import make_page, record_pages
 from workstation.services.desk import Desk
 from workstation.services.events import PageEvent
 from workstation.services.ocr_jobs import OcrRunner, inline_submitter
-from workstation.store.models import Field, OcrJob, Page
+from workstation.store.models import AuditEvent, Field, OcrJob, Page
 
 
 @pytest.fixture
@@ -27,6 +29,15 @@ def _runner(desk: Desk, recordings: Path) -> OcrRunner:
     return OcrRunner(desk.db, desk.blobs, station_id="local", events=desk.events, submit=submit, close=close)
 
 
+def _read_all(desk: Desk, recordings: Path) -> int:
+    """Reads every queued page with a fresh runner, stops it, and says how many pages it read."""
+    runner = _runner(desk, recordings)
+    try:
+        return runner.run_until_idle(timeout=60)
+    finally:
+        runner.stop()
+
+
 def test_a_read_page_is_classified_its_fields_stored_and_its_slot_filled(
     desk: Desk,
     clerk,
@@ -38,11 +49,7 @@ def test_a_read_page_is_classified_its_fields_stored_and_its_slot_filled(
     events: list[PageEvent] = []
     desk.events.subscribe(events.append)
     desk.intake.ingest(clerk, page, number=number, source=page.name)
-    runner = _runner(desk, recordings)
-    try:
-        assert runner.run_until_idle(timeout=60) == 1
-    finally:
-        runner.stop()
+    assert _read_all(desk, recordings) == 1
     detail = desk.dossiers.show(number)
     assert [(p.ocr_status, p.material) for p in detail.pages] == [("done", "M05")]
     assert next(s for s in detail.slots if s.material == "M05").satisfied
@@ -63,11 +70,7 @@ def test_a_page_that_cannot_be_read_is_retried_then_failed_with_its_reason(
     unknown = make_page(tmp_path / "unknown.png", seed=2)
     recordings = record_pages([known], tmp_path / "rec.json")
     desk.intake.ingest(clerk, unknown, number=number, source=unknown.name)
-    runner = _runner(desk, recordings)
-    try:
-        runner.run_until_idle(timeout=60)
-    finally:
-        runner.stop()
+    _read_all(desk, recordings)
     with desk.db.read() as s:
         job = s.execute(select(OcrJob)).scalar_one()
         page = s.execute(select(Page)).scalar_one()
@@ -82,11 +85,7 @@ def test_jobs_cut_off_by_a_crash_are_read_after_reconcile(desk: Desk, clerk, num
     with desk.db.transaction() as s:
         s.execute(select(OcrJob)).scalar_one().state = "reading"  # the process died while reading
     desk.intake.reconcile()
-    runner = _runner(desk, recordings)
-    try:
-        assert runner.run_until_idle(timeout=60) == 1
-    finally:
-        runner.stop()
+    assert _read_all(desk, recordings) == 1
     with desk.db.read() as s:
         assert s.execute(select(OcrJob.state)).scalar_one() == "done"
 
@@ -101,11 +100,7 @@ def test_the_clerk_moves_confirms_and_deletes_and_every_step_is_audited(
     recordings = record_pages([first, second], tmp_path / "rec.json")
     desk.intake.ingest(clerk, first, number=number, source=first.name)
     desk.intake.ingest(clerk, second, number=number, source=second.name)
-    runner = _runner(desk, recordings)
-    try:
-        runner.run_until_idle(timeout=60)
-    finally:
-        runner.stop()
+    _read_all(desk, recordings)
     a, b = desk.dossiers.show(number).pages
     detail = desk.dossiers.move_page(clerk, number, b.id, material="M06", party_key="p1")
     assert next(s for s in detail.slots if s.material == "M06").satisfied
@@ -123,3 +118,94 @@ def test_the_clerk_moves_confirms_and_deletes_and_every_step_is_audited(
     detail = desk.dossiers.rotate_page(clerk, number, a.id, degrees=90)
     assert detail.pages[0].rotation == 90
     assert desk.verify_audit().ok
+
+
+def test_a_runner_reads_jobs_cut_off_by_a_process_that_died_without_any_reconcile(
+    desk: Desk,
+    clerk,
+    number: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    page = make_page(tmp_path / "licence.png", seed=1)
+    recordings = record_pages([page], tmp_path / "rec.json")
+    desk.intake.ingest(clerk, page, number=number, source=page.name)
+    with desk.db.transaction() as s:
+        s.execute(select(OcrJob)).scalar_one().state = "reading"  # `intake add` was killed while reading
+    assert _read_all(desk, recordings) == 1
+    with desk.db.read() as s:
+        assert s.execute(select(OcrJob.state)).scalar_one() == "done"
+
+
+class _Held:
+    """A submitter whose readings finish only when the test says so (a slow reader in another process)."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future[Result]] = []
+        self.closed = False
+
+    def submit(self, path: str, file_page: int, name: str) -> Future[Result]:
+        future: Future[Result] = Future()
+        self.futures.append(future)
+        return future
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_job_another_runner_is_reading_is_neither_taken_nor_put_back(
+    desk: Desk,
+    clerk,
+    number: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    first, second = make_page(tmp_path / "a.png", seed=1), make_page(tmp_path / "b.png", seed=2)
+    recordings = record_pages([first, second], tmp_path / "rec.json")
+    desk.intake.ingest(clerk, first, number=number, source=first.name)
+    held = _Held()
+    slow = OcrRunner(
+        desk.db, desk.blobs, station_id="local", events=desk.events, submit=held.submit, close=held.close, capacity=1
+    )
+    slow._fill()  # claims the first page and keeps reading it
+    assert len(held.futures) == 1
+    desk.intake.ingest(clerk, second, number=number, source=second.name)
+    other = _runner(desk, recordings)
+    try:
+        assert other.run_until_idle(timeout=60) == 1  # the second page only; it does not wait for the first
+        assert desk.intake.reconcile().jobs_requeued == 0
+    finally:
+        other.stop()
+    with desk.db.read() as s:
+        states = sorted(s.execute(select(Page.source_name, Page.ocr_status)).all())
+    assert states == [("a.png", "reading"), ("b.png", "done")]
+    slow.stop()  # stopped before its reading came back: the job goes back to the queue
+    assert held.closed
+    with desk.db.read() as s:
+        assert sorted(s.execute(select(Page.source_name, Page.ocr_status)).all()) == [
+            ("a.png", "queued"),
+            ("b.png", "done"),
+        ]
+    assert _read_all(desk, recordings) == 1
+    with desk.db.read() as s:
+        readings = list(s.execute(select(AuditEvent.entity_id).where(AuditEvent.action == "page.ocr")))
+    assert len(readings) == 2
+    assert list((desk.blobs.locks.root / "jobs").iterdir()) == []
+
+
+def test_a_page_that_could_not_be_handed_to_a_reader_goes_back_to_the_queue_at_once(
+    desk: Desk,
+    clerk,
+    number: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    page = make_page(tmp_path / "a.png", seed=1)
+    desk.intake.ingest(clerk, page, number=number, source=page.name)
+
+    def refuse(path: str, file_page: int, name: str) -> Future[Result]:
+        raise RuntimeError("the OCR pool is closed")
+
+    runner = OcrRunner(desk.db, desk.blobs, station_id="local", events=desk.events, submit=refuse, close=lambda: None)
+    with pytest.raises(RuntimeError):
+        runner._fill()
+    with desk.db.read() as s:
+        assert s.execute(select(OcrJob.state)).scalar_one() == "queued"
+    assert list((desk.blobs.locks.root / "jobs").iterdir()) == []

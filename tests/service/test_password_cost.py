@@ -10,6 +10,7 @@ import sys
 import pytest
 from argon2 import PasswordHasher, profiles
 
+from workstation.errors import ConfigError
 from workstation.services.users import HASHER, PASSWORD_COST_ENV, password_hasher
 
 PRODUCTION = profiles.RFC_9106_LOW_MEMORY
@@ -47,9 +48,14 @@ def test_the_test_setting_is_argon2id_at_the_lowest_cost_and_verifies_production
     assert production.verify(cheap.hash("pass-word-1"), "pass-word-1")
 
 
-def test_an_unknown_cost_stops_the_start_with_one_line() -> None:
-    with pytest.raises(SystemExit, match="WS_PASSWORD_COST='cheap' is not a password cost"):
+def test_an_unknown_cost_is_a_one_line_configuration_error_where_a_password_is_first_needed() -> None:
+    with pytest.raises(ConfigError, match="WS_PASSWORD_COST='cheap' is not a password cost"):
         password_hasher("cheap")
+    env = {**os.environ, PASSWORD_COST_ENV: "cheap"}
+    fine = subprocess.run(  # importing the users service does not fail; only hashing or checking a password does
+        [sys.executable, "-c", "import workstation.services.users"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert fine.returncode == 0, fine.stderr
 
 
 def test_this_suite_runs_at_the_test_cost() -> None:

@@ -424,7 +424,9 @@ def test_qc_commands_work_the_registrys_checks_by_dossier_number(sqlite_city: Ci
             encoding="utf-8",
         )
     person = {"WS_PASSWORD": PERSON_PASSWORD}
-    assert "WS_PASSWORD" in _one_line_error(ws(qc_dir, "qc", "list"), 2)  # the registry serves people only
+    assert "WS_PASSWORD" in _one_line_error(
+        ws(qc_dir, "qc", "list", extra_env={"WS_PASSWORD": ""}), 2
+    )  # the registry serves people only
     listed = ws(qc_dir, "--as", "qc1", "qc", "list", "--json", extra_env=person)
     assert listed.returncode == 0, listed.stderr
     assert [(c["number"], c["state"]) for c in json.loads(listed.stdout)] == [(city.number, "pending")]
@@ -449,8 +451,8 @@ def test_the_qc_screen_shows_the_registrys_check_and_records_there(sqlite_city: 
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, QcScreen))
         await wait_for_workers(pilot, rounds=3)
         rows = table_rows(pilot, "#qc-checks")
-        assert [(r[0], r[2], r[4], r[6]) for r in rows] == [(city.number, "full 全检", "pending", "reg1")]
-        assert "1 pending, 0 done" in text_of(pilot, "#qc-header")
+        assert [(r[0], r[2], r[4], r[6]) for r in rows] == [(city.number, "全检 full", "pending", "reg1")]
+        assert "待检 1 pending, 已检 0 done" in text_of(pilot, "#qc-header")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, QcResultScreen))
         await pilot.click("#qc-result-major")
@@ -459,7 +461,7 @@ def test_the_qc_screen_shows_the_registrys_check_and_records_there(sqlite_city: 
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, QcScreen))
         await wait_for_workers(pilot, rounds=4)
-        assert "correction 更正 opened, assigned to reg1" in text_of(pilot, "#qc-status")
+        assert "已发起更正 correction opened, assigned to reg1" in text_of(pilot, "#qc-status")
         rows = table_rows(pilot, "#qc-checks")
         assert (rows[0][0], rows[0][4], rows[0][5]) == (city.number, "done", "major → 更正")
 

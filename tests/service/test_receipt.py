@@ -40,7 +40,7 @@ MASKED = ("913701********9R0X", "370102********5097")
 
 def _clerk(desk: Desk) -> Actor:
     admin = desk.users.actor("admin")
-    desk.users.add(admin, username="clerk1", password="clerk1-pass-1", roles=["clerk"], display_name=CLERK_NAME)
+    desk.users.add(admin, username="clerk1", password="clerk-pass-1", roles=["clerk"], display_name=CLERK_NAME)
     return desk.users.actor("clerk1")
 
 
@@ -234,6 +234,7 @@ def test_cli_prints_the_receipt_and_writes_the_pdf(
     number = _submitted(desk)
     desk.close()
     monkeypatch.setenv("WS_USER", "clerk1")
+    monkeypatch.setenv("WS_PASSWORD", "clerk-pass-1")
     data = str(tmp_path)
     out = tmp_path / "out" / "receipt.pdf"
     out.parent.mkdir()

@@ -448,7 +448,7 @@ def test_registry_records_writes_the_csv_with_one_header_and_exact_rows(
         tmp_path, capsys, "registry", "records", "--quarter", "2026Q4", "--unit", "JN-SZ", "--csv", str(target),
         "--db", db_url,
     )  # fmt: skip
-    assert (code, err, out) == (0, "", f"wrote {target}: 4 rows\n")
+    assert (code, err, out) == (0, "", f"已写出 wrote {target}: 4 rows\n")
     assert target.read_bytes().startswith(b"\xef\xbb\xbf")  # spreadsheet programs then show the Chinese names
     assert target.read_bytes().decode("utf-8-sig").split("\r\n") == [
         HEADER,
@@ -477,7 +477,7 @@ def test_registry_records_as_json_has_the_csv_keys_and_as_text_an_aligned_table(
     code, out, err = run(tmp_path, capsys, "registry", "records", "--quarter", "2026Q4", "--db", db_url)
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == "2026Q4 records per person and per unit (R17)"
+    assert lines[0] == "2026Q4 考核记录 records per person and per unit (R17)"
     start = next(i for i, line in enumerate(lines) if line.startswith("unit "))
     assert lines[start - 1] == "" and all(len(line) <= 120 for line in lines[:start])  # a legend that fits
     header, body = lines[start], lines[start + 1 :]
@@ -515,7 +515,7 @@ def test_registry_station_add_sets_its_unit(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], desk: Desk
 ) -> None:
     code, out, err = run(tmp_path, capsys, "registry", "station", "add", "JN-SZ-01", "--unit", "JN-SZ", "--db", db_url)
-    assert code == 0 and out.startswith("station JN-SZ-01 token"), err
+    assert code == 0 and out.startswith("站点 station JN-SZ-01 token"), err
     code, out, err = run(tmp_path, capsys, "registry", "station", "add", "JN-HY-01", "--unit", "JN HY", "--db", db_url)
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "bad unit code 'JN HY'" in err

@@ -92,7 +92,7 @@ def test_login_shows_the_dossier_list_with_an_existing_dossier(desk: Desk) -> No
         rows = table_rows(pilot)
         assert len(rows) == 1
         assert rows[0][:5] == [number, "draft", BUSINESS, COMPANY, "ACCEPT"]
-        assert text_of(pilot, "#dossiers-header") == "clerk1 · 1 dossier"
+        assert text_of(pilot, "#dossiers-header") == "clerk1 · 案卷 1 dossier"
 
     run_app(desk, script)
 
@@ -132,7 +132,7 @@ def test_clerk_creates_a_dossier_through_the_modal(desk: Desk) -> None:
         assert [row[0] for row in rows] == [created[0].number]
         table = pilot.app.screen.query_one("#dossiers", DataTable)
         assert table.cursor_row == 0
-        assert text_of(pilot, "#dossiers-header") == "clerk1 · 1 dossier"
+        assert text_of(pilot, "#dossiers-header") == "clerk1 · 案卷 1 dossier"
 
     run_app(desk, script)
 
@@ -246,7 +246,7 @@ def test_submitting_with_missing_materials_shows_the_refusal_and_stays_draft(des
         assert desk.dossiers.show(number).status == "draft"
 
         await pilot.press("escape")
-        assert text_of(pilot, "#detail-message").startswith("cannot submit: 9 missing")
+        assert text_of(pilot, "#detail-message").startswith("无法受理 cannot submit: 9 missing")
         await pilot.press("escape")
         await wait_for_workers(pilot)
         assert isinstance(pilot.app.screen, DossiersScreen)
@@ -275,11 +275,11 @@ def test_submitting_a_complete_dossier_shows_the_new_status(desk: Desk) -> None:
         await log_in(pilot, "clerk1", "clerk-pass-1")
         await pilot.press("enter")
         await wait_for_workers(pilot)
-        assert text_of(pilot, "#detail-missing") == "Nothing missing 材料齐全"
+        assert text_of(pilot, "#detail-missing") == "材料齐全 Nothing missing"
         await pilot.press("s")
         await wait_for_workers(pilot)
 
-        assert text_of(pilot, "#detail-message").startswith("submitted (受理): status submitted @ REVIEW")
+        assert text_of(pilot, "#detail-message").startswith("已受理 submitted: status submitted @ REVIEW")
         assert "submitted @ REVIEW" in text_of(pilot, "#detail-header")
         assert desk.dossiers.show(number).status == "submitted"
 

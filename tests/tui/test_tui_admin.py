@@ -30,7 +30,8 @@ def test_admin_adds_a_reviewer_then_grants_offline_review(desk: Desk) -> None:
         assert isinstance(pilot.app.screen, AdminScreen)
         assert [r[0] for r in table_rows(pilot, "#admin-users")] == ["admin", "clerk1"]
         station = text_of(pilot, "#admin-station")
-        assert "JN-07 · 历下区便民服务点 · kind hall" in station and "local (no registry)" in station
+        assert "工作站 station JN-07 · 历下区便民服务点 · 类型 kind hall" in station
+        assert "单机 local (no registry)" in station
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(pilot.app.screen, AddUserScreen)
@@ -43,7 +44,7 @@ def test_admin_adds_a_reviewer_then_grants_offline_review(desk: Desk) -> None:
         await wait_for_workers(pilot, rounds=4)
         assert isinstance(pilot.app.screen, AdminScreen)
         rows = {r[0]: r for r in table_rows(pilot, "#admin-users")}
-        assert rows["rev1"][2:5] == ["reviewer", "yes", "—"]
+        assert rows["rev1"][2:5] == ["reviewer", "是 yes", "—"]
         pilot.app.screen.query_one("#admin-users").move_cursor(row=2)  # type: ignore[attr-defined]
         await pilot.press("g")
         await pilot.pause()
@@ -51,10 +52,10 @@ def test_admin_adds_a_reviewer_then_grants_offline_review(desk: Desk) -> None:
         await pilot.press("ctrl+s")
         await wait_for_workers(pilot, rounds=4)
         rows = {r[0]: r for r in table_rows(pilot, "#admin-users")}
-        assert rows["rev1"][2:5] == ["reviewer", "yes", "yes"]
+        assert rows["rev1"][2:5] == ["reviewer", "是 yes", "是 yes"]
         await pilot.press("v")
         await wait_for_workers(pilot)
-        assert "audit chain: intact" in text_of(pilot, "#admin-audit")
+        assert "审计链完整 audit chain: intact" in text_of(pilot, "#admin-audit")
 
     run_app(desk, script, actor=desk.users.actor("admin"), mode="admin", size=LARGE)
     actor = desk.users.actor("rev1")

@@ -46,9 +46,9 @@ def test_the_window_sees_the_supplement_list_and_the_paused_clock_and_answers_an
         await wait_for_workers(pilot)
         assert "returned" in text_of(pilot, "#detail-header")
         clock = text_of(pilot, "#detail-clock")
-        assert "paused 暂停计时" in clock and "used 0/5" in clock
+        assert "暂停计时 paused" in clock and "已用 used 0/5" in clock
         notice = text_of(pilot, "#detail-supplement")  # a returned dossier opens on its notice
-        assert "rev1" in notice and "2 item(s)" in notice and "请一次性补齐" in notice
+        assert "rev1" in notice and "2 项 item(s)" in notice and "请一次性补齐" in notice
         assert "✘ 1. M01 — " in notice and "申请书缺签字" in notice
         assert "✘ 2. M03 [p1] — " in notice and "复印件模糊" in notice
         await pilot.press("t")
@@ -73,7 +73,7 @@ def test_a_desk_with_a_registry_says_its_clock_is_not_synced_rather_than_guess(
         await pilot.app.push_screen(DossierDetailScreen(desk, clerk, number))
         await wait_for_workers(pilot)
         clock = text_of(pilot, "#detail-clock")
-        assert "not synced 未同步" in clock and "used" not in clock and "due" not in clock
+        assert "未同步 not synced" in clock and "used" not in clock and "due" not in clock
 
     run_app(desk, script, actor=clerk)
 

@@ -170,17 +170,17 @@ def test_clerk_builds_case_01_from_the_scans_ocr_fills_the_checklist_and_submits
             await pilot.press("enter")
             await wait_for_workers(pilot)
             await wait_until(pilot, lambda: isinstance(pilot.app.screen, DossierDetailScreen))
-            assert text_of(pilot, "#detail-message") == f"imported 10 file(s), 11 new page(s) into {number}"
+            assert text_of(pilot, "#detail-message") == f"已导入 imported 10 file(s), 11 new page(s) into {number}"
 
             def all_read() -> bool:
-                return text_of(pilot, "#detail-progress").startswith("OCR 11/11 read")
+                return text_of(pilot, "#detail-progress").startswith("识别 OCR 11/11 read")
 
             await wait_until(pilot, all_read, timeout=90)
             await wait_for_workers(pilot)
             detail = desk.dossiers.show(number)
             assert [p.ocr_status for p in detail.pages] == ["done"] * 11
             assert detail.missing == ()
-            assert "nothing missing 材料齐全" in text_of(pilot, "#detail-progress")
+            assert "材料齐全 nothing missing" in text_of(pilot, "#detail-progress")
             slots = {row[1]: row[0] for row in _material_rows(pilot)}
             assert slots["M05 营业执照"] == "✔" and slots["M03 居民身份证"] == "✔"
             pages = table_rows(pilot, "#pages")
@@ -190,15 +190,17 @@ def test_clerk_builds_case_01_from_the_scans_ocr_fills_the_checklist_and_submits
             fields = table_rows(pilot, "#fields")
             assert any(row[1] == "统一社会信用代码" and row[2] == BUYER_USCC for row in fields)
 
-            # Submit: accepted.
+            # Submit: accepted. The key is in the footer at 80 columns, with the field keys before it.
+            footer = screen_text(pilot).splitlines()[-1]
+            assert "修改 Edit" in footer and "确认 Confirm" in footer and "受理 Submit" in footer, footer
             await pilot.press("s")
             await wait_for_workers(pilot)
             after = desk.dossiers.show(number)
             assert (after.status, after.stage) == ("submitted", "REVIEW")
             assert "submitted @ REVIEW" in text_of(pilot, "#detail-header")
-            assert text_of(pilot, "#detail-message").startswith("submitted (受理)")
+            assert text_of(pilot, "#detail-message").startswith("已受理 submitted")
             assert not screen.check_action("rotate_page", ())  # no edits after submission
-            assert "Rotate" not in screen_text(pilot)
+            assert "修改 Edit" not in screen_text(pilot) and "受理 Submit" not in screen_text(pilot)
 
             # The receipt, and its PDF.
             await pilot.press("p")
@@ -338,7 +340,7 @@ def test_reorder_rotate_and_move_show_in_the_table_and_in_the_dossier(desk: Desk
         await pilot.press(*"dup", "enter")
         await wait_for_workers(pilot)
         assert len(desk.dossiers.show(number).pages) == 2
-        assert text_of(pilot, "#detail-message") == "page 2 removed (dup)"
+        assert text_of(pilot, "#detail-message") == "第 2 页已删除 page 2 removed (dup)"
 
     run_app(desk, script, actor=clerk, mode="intake")
 
@@ -365,7 +367,7 @@ def test_scan_here_makes_the_dossier_active_and_scanned_pages_appear_live(
         hot_folder.join()
         await wait_until(pilot, lambda: len(table_rows(pilot, "#pages")) == 1, timeout=5)
         assert table_rows(pilot, "#pages")[0][3:] == ["queued", "", "scan-0001.png"]
-        assert text_of(pilot, "#detail-progress").startswith("OCR 0/1 read · 1 queued")
+        assert text_of(pilot, "#detail-progress").startswith("识别 OCR 0/1 read · 1 排队 queued")
 
         await pilot.press("a")
         await wait_for_workers(pilot)
@@ -388,7 +390,7 @@ def test_a_bad_import_path_is_one_line_and_keeps_what_was_typed(desk: Desk, cler
         await pilot.press("enter")
         await wait_for_workers(pilot)
         assert isinstance(pilot.app.screen, ImportScreen)
-        assert text_of(pilot, "#import-error") == f"no such file or folder: {tmp_path / 'missing.png'}"
+        assert text_of(pilot, "#import-error") == f"无此文件或文件夹 no such file or folder: {tmp_path / 'missing.png'}"
         assert pilot.app.screen.query_one("#import-path", Input).value == str(tmp_path / "missing.png")
 
         await _type(pilot, "#import-path", str(notes))
@@ -500,7 +502,7 @@ def test_waiving_the_last_missing_material_lets_the_dossier_be_submitted(desk: D
         await pilot.press(*"shared data", "enter")
         await wait_for_workers(pilot)
         assert desk.dossiers.show(number).missing == ()
-        assert _material_rows(pilot)[-1][0] == "waived"
+        assert _material_rows(pilot)[-1][0] == "免收"
         await pilot.press("s")
         await wait_for_workers(pilot)
         assert desk.dossiers.show(number).status == "submitted"
@@ -594,7 +596,7 @@ def test_a_200_page_dossier_opens_in_full_and_uses_a_large_terminal(desk: Desk, 
         assert screen.has_class("-wide")
         await pilot.pause()
         shown = screen_text(pilot)
-        assert "scan-001.png" in shown and "Missing 缺少" in shown, shown
+        assert "scan-001.png" in shown and "缺少 Missing" in shown, shown
 
     run_app(desk, script, actor=clerk, mode="intake", size=LARGE)
 
@@ -620,7 +622,7 @@ def test_v_shows_the_page_beside_its_ocr_text_and_turns_through_the_dossier(
         viewer = pilot.app.screen
         await wait_until(pilot, lambda: viewer.query_one(PageImage).has_picture)
         title = text_of(pilot, "#viewer-title")
-        assert f"{number} · page 1 (1/2) · M01" in title and "OCR done" in title
+        assert f"{number} · 第 1 页 (1/2) · M01" in title and "OCR done" in title
         shown = viewer.query_one(OcrText).text
         assert "济南泉城商贸有限公司" in shown and "统一社会信用代码" in shown
 
@@ -628,7 +630,7 @@ def test_v_shows_the_page_beside_its_ocr_text_and_turns_through_the_dossier(
         await wait_until(pilot, lambda: "(2/2)" in text_of(pilot, "#viewer-title"))
         await wait_for_workers(pilot)
         assert not viewer.query_one(PageImage).has_picture
-        assert "cannot show this page" in str(viewer.query_one("#page-image-note").render())
+        assert "无法显示此页 cannot show this page" in str(viewer.query_one("#page-image-note").render())
         await pilot.press("right")  # no page after the last: nothing moves
         assert "(2/2)" in text_of(pilot, "#viewer-title")
         await pilot.press("left")

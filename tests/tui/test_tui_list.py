@@ -36,7 +36,7 @@ def test_a_thousand_dossiers_come_a_page_at_a_time(big_desk: Desk) -> None:
     async def script(pilot: Pilot[None]) -> None:
         table = pilot.app.screen.query_one("#dossiers", DataTable)
         assert table.row_count == PAGE_SIZE
-        assert "1–500 of 1020 dossiers" in text_of(pilot, "#dossiers-header")
+        assert "案卷 1–500 of 1020 dossiers" in text_of(pilot, "#dossiers-header")
         newest = str(table.get_row_at(0)[3])
         assert newest == f"申请人{PAGE_SIZE * 2 + 19}"
         started = time.perf_counter()
@@ -46,7 +46,7 @@ def test_a_thousand_dossiers_come_a_page_at_a_time(big_desk: Desk) -> None:
         await wait_for_workers(pilot)
         print(f"two pages loaded and drawn in {time.perf_counter() - started:.2f} s")
         assert table.row_count == 20
-        assert "1001–1020 of 1020 dossiers" in text_of(pilot, "#dossiers-header")
+        assert "案卷 1001–1020 of 1020 dossiers" in text_of(pilot, "#dossiers-header")
         assert str(table.get_row_at(19)[3]) == "申请人0"
         await pilot.press("]")  # no older page: the key does nothing
         await wait_for_workers(pilot)

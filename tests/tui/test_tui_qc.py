@@ -48,8 +48,8 @@ def test_a_major_result_opens_a_correction_the_screen_says_so_and_lists_it(qc_de
         assert isinstance(pilot.app.screen, QcScreen)
         rows = table_rows(pilot, "#qc-checks")
         assert [r[0] for r in rows] == numbers
-        assert [r[2] for r in rows] == ["full 全检"] * 2 and [r[4] for r in rows] == ["pending"] * 2
-        assert "2 pending, 0 done" in text_of(pilot, "#qc-header")
+        assert [r[2] for r in rows] == ["全检 full"] * 2 and [r[4] for r in rows] == ["pending"] * 2
+        assert "待检 2 pending, 已检 0 done" in text_of(pilot, "#qc-header")
         await pilot.press("enter")
         await pilot.pause()
         await pilot.click("#qc-result-major")
@@ -58,7 +58,7 @@ def test_a_major_result_opens_a_correction_the_screen_says_so_and_lists_it(qc_de
         await pilot.press("ctrl+s")
         await wait_for_workers(pilot, rounds=4)
         assert isinstance(pilot.app.screen, QcScreen)
-        assert "correction 更正 opened, assigned to reg1" in text_of(pilot, "#qc-status")
+        assert "已发起更正 correction opened, assigned to reg1" in text_of(pilot, "#qc-status")
         rows = table_rows(pilot, "#qc-checks")
         assert rows[0][0] == numbers[1] and rows[0][4] == "pending"  # pending first
         assert (rows[1][0], rows[1][4], rows[1][5]) == (first, "done", "major → 更正")
@@ -67,7 +67,7 @@ def test_a_major_result_opens_a_correction_the_screen_says_so_and_lists_it(qc_de
         assert table_rows(pilot, "#qc-corrections") == [
             [first, "open", "reg1", table_rows(pilot, "#qc-corrections")[0][3], "权利人姓名与身份证明不符"]
         ]
-        assert "Corrections 更正 (1 open)" in screen_text(pilot)
+        assert "更正 Corrections (1 未结 open)" in screen_text(pilot)
         await pilot.press("v")
         await pilot.pause()
         await pilot.press("enter")  # no resolution: refused in one line, the modal stays
@@ -154,7 +154,7 @@ def test_ten_thousand_checks_load_a_page_of_500_at_a_time(tmp_path: Path, monkey
 
     async def script(pilot: Pilot[None]) -> None:
         assert len(table_rows(pilot, "#qc-checks")) == 500
-        assert "checks 1–500 of 10000: 10000 pending" in text_of(pilot, "#qc-header")
+        assert "质检 checks 1–500 of 10000: 待检 10000 pending" in text_of(pilot, "#qc-header")
         started = time.perf_counter()
         await pilot.press("]")
         await wait_for_workers(pilot)

@@ -142,7 +142,7 @@ def test_reviewer_returns_one_for_supplement_then_claims_and_approves_the_next(
             ("unsigned", "M12", None),
         ]
         assert desk.review.show_state(enterprise)[1] == "returned"
-        assert any(f"{enterprise} returned 补正" in n for n in notes(pilot))
+        assert any(f"{enterprise} 补正 returned" in n for n in notes(pilot))
 
         # Queue empty: the next dossier is claimed and shown.
         screen = dossier_screen(pilot)
@@ -166,8 +166,8 @@ def test_reviewer_returns_one_for_supplement_then_claims_and_approves_the_next(
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
         await settle(pilot)
         assert table_rows(pilot, "#review-queue") == []
-        assert "my queue 0/3 · pool: 0 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
-        assert any("my queue is empty and the pool has nothing for me" in n for n in notes(pilot))
+        assert "我的队列 my queue 0/3 · 案卷池 pool: 0 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
+        assert any("队列已空 my queue is empty and the pool has nothing for me" in n for n in notes(pilot))
 
     run_app(desk, script, actor=reviewer, mode="review")
 
@@ -198,14 +198,14 @@ def test_the_queue_shows_each_lease_time_left_counting_down_with_the_clock(
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewDossierScreen))
         await settle(pilot)
-        assert "left 08:55" in text_of(pilot, "#dossier-title")
+        assert "剩余 left 08:55" in text_of(pilot, "#dossier-title")
         now = expires + timedelta(minutes=1)  # past both leases (claimed together)
         await pilot.press("escape")
         await settle(pilot)
         # The tick shows 00:00, then a worker drops the lapsed leases; under load that can take more than one tick.
         await wait_until(pilot, lambda: table_rows(pilot, "#review-queue") == [])
         assert text_of(pilot, "#review-lost") == (
-            f"lease lost: {enterprise} (the lease ran out); {individual} (the lease ran out)"
+            f"租约失效 lease lost: {enterprise} (the lease ran out); {individual} (the lease ran out)"
         )
 
     run_app(desk, script, actor=reviewer, mode="review")
@@ -243,7 +243,7 @@ def test_a_decision_under_a_lost_lease_is_one_line_and_recorded_as_a_conflict(
         line = text_of(pilot, "#dossier-message")
         assert line.startswith(f"decision on {enterprise} refused as a conflict: lease fence 1 is stale")
         assert "\n" not in line
-        assert "lease lost" in text_of(pilot, "#dossier-title")
+        assert "租约失效 lease lost" in text_of(pilot, "#dossier-title")
         decisions = desk.review.decisions(enterprise)
         assert [(d.kind, d.outcome, d.reviewer) for d in decisions] == [("approve", "conflict", "rev1")]
         assert desk.review.show_state(enterprise)[1] == "in_review"  # nothing applied
@@ -378,10 +378,10 @@ def test_a_page_that_cannot_be_shown_says_why_in_one_line(desk: Desk, reviewer: 
 
     async def script(pilot: Pilot[None]) -> None:
         await open_next(pilot)
-        assert f"cannot show this page: dossier {number}, page 1: the stored scan cannot be shown" in (
+        assert f"无法显示此页 cannot show this page: dossier {number}, page 1: the stored scan cannot be shown" in (
             text_of(pilot, "#page-image-note")
         )
-        assert "no OCR text for this page" in pilot.app.screen.query_one(OcrText).text
+        assert "无识别文字 no OCR text for this page" in pilot.app.screen.query_one(OcrText).text
 
     run_app(desk, script, actor=reviewer, mode="review")
 
@@ -400,7 +400,7 @@ def test_heartbeat_renews_my_leases_and_names_the_lost_one(desk: Desk, reviewer:
         await settle(pilot)
         assert [row[0] for row in table_rows(pilot, "#review-queue")] == [individual]
         assert screen.leases[0].expires_at >= before[individual]
-        assert "lease lost:" in text_of(pilot, "#review-lost") and enterprise in text_of(pilot, "#review-lost")
+        assert "租约失效 lease lost:" in text_of(pilot, "#review-lost") and enterprise in text_of(pilot, "#review-lost")
 
     run_app(desk, script, actor=reviewer, mode="review")
 
@@ -450,8 +450,8 @@ def test_the_open_dossier_renews_its_lease_and_says_when_it_is_lost(
         _lease_taken_by_another(desk, enterprise, other)
         screen.heartbeat()
         await settle(pilot)
-        assert text_of(pilot, "#dossier-message").startswith(f"lease lost on {enterprise}: ")
-        assert "lease lost" in text_of(pilot, "#dossier-title")
+        assert text_of(pilot, "#dossier-message").startswith(f"租约失效 lease lost on {enterprise}: ")
+        assert "租约失效 lease lost" in text_of(pilot, "#dossier-title")
         assert not screen.check_action("return", ())
 
     run_app(desk, script, actor=reviewer, mode="review")
@@ -487,7 +487,7 @@ def test_with_time_frozen_the_countdown_stands_still_for_snapshots(desk: Desk, r
             await pilot.press("enter")
             await settle(pilot)
             await pilot.pause(1.2)
-            assert text_of(pilot, "#dossier-title").endswith("· in_review · left 30:00")
+            assert text_of(pilot, "#dossier-title").endswith("· in_review · 剩余 left 30:00")
 
         run_app(desk, script, actor=reviewer, mode="review")
 
@@ -545,7 +545,7 @@ def test_with_a_registry_the_desk_claims_there_shows_the_fetched_pages_and_decid
             await pilot.press(*PERSON_PASSWORD, "enter")  # the password field has the focus again
             await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
             await settle(pilot)
-            assert "registry pool: 2 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
+            assert "中心案卷池 registry pool: 2 电子 online · 0 纸质 paper" in text_of(pilot, "#review-summary")
             screen = await open_next(pilot)  # claimed at the registry, fetched with its pages
             assert screen.lease.number == enterprise
             await wait_until(pilot, lambda: pilot.app.screen.query_one(PageImage).has_picture)
@@ -562,7 +562,7 @@ def test_with_a_registry_the_desk_claims_there_shows_the_fetched_pages_and_decid
             await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
             await pilot.press("r")
             await settle(pilot)
-            assert "registry pool: unreachable now" in text_of(pilot, "#review-summary")
+            assert "中心案卷池 registry pool: unreachable now" in text_of(pilot, "#review-summary")
 
         run_app(desk, script)
         reviewer = desk.users.actor("rev1")  # the desk's copy of the person, from the login

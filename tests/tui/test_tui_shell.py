@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import HelpPanel, Input
 
@@ -26,7 +27,7 @@ from workstation.tui.app import WorkstationApp
 from workstation.tui.keymap import load_keymap
 from workstation.tui.modes import first_mode, modes_for
 from workstation.tui.screens.login import LoginScreen
-from workstation.tui.widgets.chrome import SyncBadge
+from workstation.tui.widgets.chrome import KeysFooter, SyncBadge
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_header_names_station_user_areas_and_the_outbox_depth(desk: Desk) -> Non
         first = screen_text(pilot).splitlines()[0]
         assert "local · clerk1" in first
         assert "F3 受理 Intake" in first and "F6 同步 Sync" in first and "F4" not in first
-        assert "● local" in first  # no registry configured: this desk works alone
+        assert "● 单机" in first  # no registry configured: this desk works alone
         depth = badge.overview.outbox_depth if badge.overview else -1
         desk.dossiers.new(clerk, business="ENT_NONRES_TRANSFER", applicant_kind="enterprise")
         await wait_until(pilot, lambda: badge.overview is not None and badge.overview.outbox_depth > depth, 10)
@@ -121,7 +122,7 @@ def test_a_broken_keymap_file_is_reported_and_the_default_keys_stay(desk: Desk) 
     (Path(desk.settings.data_dir) / "keymap.toml").write_text("[keys\n", encoding="utf-8")
 
     async def script(pilot: Pilot[None]) -> None:
-        assert any("keys not remapped" in str(n.message) for n in pilot.app._notifications)
+        assert any("按键未改 keys not remapped" in str(n.message) for n in pilot.app._notifications)
         await pilot.press("f6")
         await pilot.pause()
         assert pilot.app.current_mode == "sync"
@@ -152,14 +153,37 @@ def test_keymap_absent_is_no_remapping(tmp_path: Path) -> None:
     assert load_keymap(path) == {"dossiers.new": "n,insert"}
 
 
+def test_the_footer_shows_only_whole_keys_in_order_and_always_the_palette_key(desk: Desk) -> None:
+    clerk = desk.users.actor("clerk1")
+    desk.dossiers.new(clerk, business="ENT_NONRES_TRANSFER", applicant_kind="enterprise")
+
+    def footer_keys(pilot: Pilot[None]) -> list[tuple[str, Region]]:
+        footer = pilot.app.screen.query_one(KeysFooter)
+        return [(str(key.description), key.region) for key in footer.query("FooterKey")]  # type: ignore[attr-defined]
+
+    async def script(pilot: Pilot[None]) -> None:
+        await wait_until(pilot, lambda: bool(footer_keys(pilot)))
+        keys = footer_keys(pilot)
+        assert [name for name, _ in keys] == ["打开 Open", "新建 New", "筛选 Filter", "退出 Quit", "命令 Palette"]
+        (palette,) = [region for name, region in keys if name == "命令 Palette"]
+        assert palette.right == SMALL[0]
+        assert all(region.right <= palette.x for name, region in keys if name != "命令 Palette")
+        assert screen_text(pilot).splitlines()[-1].rstrip().endswith("^p 命令 Palette")
+        await pilot.resize_terminal(*LARGE)
+        await wait_until(pilot, lambda: "帮助 Help" in [name for name, _ in footer_keys(pilot)])
+        assert [name for name, _ in footer_keys(pilot)][-2:] == ["帮助 Help", "命令 Palette"]
+
+    run_app(desk, script, actor=clerk, size=SMALL)
+
+
 def test_command_palette_offers_the_areas_and_the_screens_keys(desk: Desk) -> None:
     async def script(pilot: Pilot[None]) -> None:
         app = pilot.app
         assert isinstance(app, WorkstationApp)
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        assert "Open 同步 Sync" in titles and "Open 受理 Intake" in titles
-        assert "Open 审核 Review" not in titles
-        assert "New" in titles  # the dossier list's own key
+        assert "打开同步 Open Sync" in titles and "打开受理 Open Intake" in titles
+        assert "打开审核 Open Review" not in titles
+        assert "新建 New" in titles  # the dossier list's own key
 
     run_app(desk, script, actor=desk.users.actor("clerk1"))
 
@@ -238,6 +262,7 @@ def test_the_command_palette_logs_out_and_switches_user(desk: Desk) -> None:
         assert "退出登录 Log out" in titles and "切换用户 Switch user" in titles
         await pilot.press("ctrl+p")
         await pilot.pause()
+        assert pilot.app.screen.query_one(Input).placeholder == "搜索命令 Search for commands…"
         await pilot.press(*"switch user")
         await wait_for_workers(pilot)
         await pilot.press("enter")

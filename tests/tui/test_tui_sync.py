@@ -69,12 +69,14 @@ def test_a_parked_op_is_shown_with_its_reason_and_retried_until_the_registry_app
             [row] = table_rows(pilot, "#sync-quarantined")
             assert row[:2] == [str(parked_seq), "clock.pause"]
             assert row[4].startswith("not_found:") and "no dossier" in row[4]
-            assert "online" in text_of(pilot, "#sync-facts") and "outbox 0 waiting" in text_of(pilot, "#sync-facts")
+            assert "在线 online" in text_of(pilot, "#sync-facts") and "待传 outbox 0 waiting" in text_of(
+                pilot, "#sync-facts"
+            )
             await pilot.press("t")
             await wait_for_workers(pilot, rounds=3)
             await wait_until(pilot, lambda: not table_rows(pilot, "#sync-quarantined"))
-            assert "Parked ops 隔离 (0)" in screen_text(pilot)
-            assert "outbox 0 waiting" in text_of(pilot, "#sync-facts")
+            assert "隔离 Parked ops (0)" in screen_text(pilot)
+            assert "待传 outbox 0 waiting" in text_of(pilot, "#sync-facts")
 
         run_app(desk, script, actor=admin, mode="sync")
         with registry.db.read() as s:
@@ -106,14 +108,15 @@ def test_a_conflict_shows_the_desks_change_and_the_registrys_dossier_side_by_sid
             assert row[1:] == ["dossier.withdraw", number, "stale_version"]
             local = text_of(pilot, "#sync-conflict-local")
             remote = text_of(pilot, "#sync-conflict-remote")
-            assert f"version {base} → {base + 1}" in local and "status withdrawn" in local
-            assert f"version {base + 1}" in remote and "stage REVIEW · status in_review" in remote
+            assert f"版本 version {base} → {base + 1}" in local and "状态 status withdrawn" in local
+            assert f"版本 version {base + 1}" in remote and "环节 stage REVIEW" in remote
+            assert "状态 status in_review" in remote
             # Side by side: both panels start on the same screen line.
             assert (
                 pilot.app.screen.query_one("#sync-conflict-local").region.y
                 == pilot.app.screen.query_one("#sync-conflict-remote").region.y
             )
-            assert "status withdrawn" in screen_text(pilot) and "status in_review" in screen_text(pilot)
+            assert "状态 status withdrawn" in screen_text(pilot) and "状态 status in_review" in screen_text(pilot)
 
         run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync", size=LARGE)
         run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync")  # and at 80×24
@@ -142,7 +145,7 @@ def test_a_conflict_dealt_with_is_marked_settled_with_a_note_kept_and_audited(tm
             await wait_until(pilot, lambda: isinstance(pilot.app.screen, SyncScreen))
             await wait_for_workers(pilot, rounds=3)
             await wait_until(pilot, lambda: table_rows(pilot, "#sync-conflicts") == [])
-            assert "Conflicts 冲突 (0)" in text_of(pilot, "#sync-conflicts-title")
+            assert "冲突 Conflicts (0)" in text_of(pilot, "#sync-conflicts-title")
 
         run_app(desk, script, actor=desk.users.actor("clerk1"), mode="sync", size=LARGE)
         with desk.db.read() as s:
@@ -173,8 +176,8 @@ def test_ages_come_from_the_screens_clock(tmp_path: Path, monkeypatch: pytest.Mo
 
     async def script(pilot: Pilot[None]) -> None:
         facts = text_of(pilot, "#sync-facts")
-        assert facts.startswith("local: no registry configured") and "no sync yet" in facts
-        assert "outbox 1 waiting, oldest" in facts and "(UTC+8, 3 h ago)" in facts
+        assert facts.startswith("单机 local: no registry configured") and "尚未同步 no sync yet" in facts
+        assert "待传 outbox 1 waiting, 最早 oldest" in facts and "(UTC+8, 3 h ago)" in facts
         assert not pilot.app.screen.query_one("#sync-conflict-detail").display  # no conflict, no panel
 
     run_app(desk, script, actor=desk.users.actor("admin"), mode="sync")
@@ -195,7 +198,7 @@ def test_times_on_the_sync_screen_read_in_office_time(tmp_path: Path, monkeypatc
 
     async def script(pilot: Pilot[None]) -> None:
         facts = text_of(pilot, "#sync-facts")
-        assert "last success 2026-11-20 10:30 (UTC+8, " in facts
+        assert "上次成功 last success 2026-11-20 10:30 (UTC+8, " in facts
         assert "02:30" not in facts and "T02" not in facts
 
     run_app(desk, script, actor=desk.users.actor("admin"), mode="sync")

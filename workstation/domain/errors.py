@@ -29,7 +29,11 @@ class IllegalTransition(DomainError):
 
 
 class PermissionDenied(DomainError):
-    """The acting user lacks a permission."""
+    """The acting user lacks a permission; `permission` names it (a Permission value) when one was wanted."""
+
+    def __init__(self, message: str, permission: str | None = None) -> None:
+        super().__init__(message)
+        self.permission = permission
 
 
 class MissingMaterials(DomainError):

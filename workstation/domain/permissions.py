@@ -103,7 +103,7 @@ def require(actor: Actor, permission: Permission | str) -> None:
     wanted = Permission(permission)
     if not has_permission(actor, wanted):
         roles = ", ".join(role.value for role in UserRole if role in actor.roles) or "no role"
-        raise PermissionDenied(f"user '{actor.username}' ({roles}) may not {wanted.value}")
+        raise PermissionDenied(f"user '{actor.username}' ({roles}) may not {wanted.value}", wanted.value)
 
 
 def can_review(actor: Actor, digitized: bool) -> bool:

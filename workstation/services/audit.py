@@ -1,27 +1,330 @@
-"""The audit trail: an append-only hash chain written in the same transaction as the change it records."""
+"""The audit trail: an append-only, keyed hash chain written in the same transaction as the change it records.
+
+Each event's hash covers the previous event's hash, its own columns and a digest of every audited row its
+transaction inserted, changed or deleted. Events are keyed (HMAC-SHA256) with a secret kept outside the database,
+in `<data dir>/keys/audit.key` (0600, in a 0700 directory; the registry keeps its own under its data directory), so
+a chain recomputed without the key, cut short or rewritten does not verify. Links written before the chain had a
+key keep their plain SHA-256 (`alg` "sha256"); none may follow a keyed link, and the key file records where the
+unkeyed part ended.
+
+Row digests are taken automatically: the session notes every audited row a flush or an ORM UPDATE/DELETE touches,
+and at commit the transaction's last event is given the digest of each (a tombstone for a deleted row). A
+transaction that touched audited rows without appending an event gets an event of its own ("rows.write"), so no
+service has to remember. `verify(session, deep=True)` then checks every audited row against the last event that
+covered it.
+
+Who and where: besides the person (`actor`), each event records the operating-system account of the process and
+the interface it came through; set them with `origin(...)` (a context manager, for the current thread or task) or
+`set_origin(...)` (the whole process).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import getpass
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Table, event, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
+from workstation.errors import StoreError
 from workstation.store.db import _insert_ignore
-from workstation.store.models import AuditEvent, AuditHead
+from workstation.store.models import (
+    AuditEvent,
+    AuditHead,
+    Base,
+    Dossier,
+    Field,
+    Finding,
+    MaterialSlot,
+    Page,
+    Party,
+    User,
+)
 from workstation.store.types import utcnow
+
+if TYPE_CHECKING:
+    from workstation.store.db import Database
+
+log = logging.getLogger("workstation.audit")
 
 CHAIN = "main"
 GENESIS = "0" * 64
+ALG_PLAIN = "sha256"  # links written before the chain had a key
+ALG_KEYED = "hmac-sha256"
+KEY_FILE = Path("keys") / "audit.key"
+TOMBSTONE = "-"
+UNKNOWN = "unknown"
+AUTO_ACTION = "rows.write"
+BASELINE_ACTION = "audit.keyed"
+_BASELINE_BATCH = 500
+
+# The rows whose state each event vouches for.
+AUDITED: dict[str, type[Base]] = {
+    model.__tablename__: model for model in (Dossier, Party, MaterialSlot, Page, Field, Finding, User)
+}
+# Columns left out of a row's digest: renewed by every heartbeat of a lease, not a state anyone decides (the lease
+# itself, with its expiry, is the assignment's).
+_NOT_DIGESTED: dict[str, frozenset[str]] = {"dossiers": frozenset({"lease_expires_at"})}
+# How a problem names a row: by a column people know it by, where it has one.
+_LABELS = {"dossiers": "number", "users": "username"}
+_SINGULAR = {
+    "dossiers": "dossier",
+    "parties": "party",
+    "material_slots": "slot",
+    "pages": "page",
+    "fields": "field",
+    "findings": "finding",
+    "users": "user",
+}
+
+
+class AuditKeyError(StoreError):
+    """The chain's key is missing or unreadable: nothing can be appended until it is restored."""
+
+
+class AuditGap(StoreError):
+    """Audited rows were changed in a transaction that appended no event (raised only with WS_AUDIT_STRICT=1)."""
 
 
 def canonical(payload: Any) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# -- who and where ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    interface: str  # tui | cli | sync | registry | intake | …
+    os_user: str
+
+
+def process_os_user() -> str:
+    """The operating-system account this process runs as (by its uid, not by what the environment claims)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, OSError):
+        try:
+            return getpass.getuser()
+        except Exception:
+            return UNKNOWN
+
+
+_ORIGIN: contextvars.ContextVar[Origin | None] = contextvars.ContextVar("audit_origin", default=None)
+_PROCESS_ORIGIN: Origin | None = None
+
+
+def _origin_of(interface: str, os_user: str | None) -> Origin:
+    name = (interface or UNKNOWN).strip()[:16] or UNKNOWN
+    return Origin(name, ((os_user or process_os_user()).strip() or UNKNOWN)[:64])
+
+
+@contextlib.contextmanager
+def origin(interface: str, os_user: str | None = None) -> Iterator[Origin]:
+    """Events appended inside (this thread or task) record `interface` and `os_user` (default: the process's)."""
+    value = _origin_of(interface, os_user)
+    token = _ORIGIN.set(value)
+    try:
+        yield value
+    finally:
+        _ORIGIN.reset(token)
+
+
+def set_origin(interface: str, os_user: str | None = None) -> Origin:
+    """The origin of every event this process appends outside an `origin(...)` block, in any thread."""
+    global _PROCESS_ORIGIN
+    _PROCESS_ORIGIN = _origin_of(interface, os_user)
+    return _PROCESS_ORIGIN
+
+
+def current_origin(default_interface: str | None = None) -> Origin:
+    """`origin(...)` if inside one; else the database's own interface (the registry's); else `set_origin`'s; else
+    interface "unknown" and the process's OS user."""
+    inner = _ORIGIN.get()
+    if inner is not None:
+        return inner
+    if default_interface:
+        return _origin_of(default_interface, None)
+    if _PROCESS_ORIGIN is not None:
+        return _PROCESS_ORIGIN
+    return _origin_of(UNKNOWN, None)
+
+
+# -- the key ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Keyring:
+    """The key of one database's chain, and where the chain's unkeyed links (from before the key) end."""
+
+    path: Path | None
+    key: bytes | None
+    since_seq: int = 0
+    since_hash: str = GENESIS
+    interface: str | None = None  # the interface of events written here when no origin says otherwise
+    station_id: str = ""  # for the events this module appends by itself
+    problem: str | None = None  # why there is no key
+
+
+_KEYRINGS: dict[str, Keyring] = {}
+_KEYRINGS_LOCK = threading.Lock()
+
+
+def _url_of(bind: Any) -> str:
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    return str(engine.url.render_as_string(hide_password=False))
+
+
+def key_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / KEY_FILE
+
+
+def attach(db: Database, data_dir: str | Path, *, interface: str | None = None, station_id: str = "") -> Keyring:
+    """Open (or, on a chain that never had one, create) the key of `db`'s chain in `data_dir`; call once the schema
+    is migrated and before anything is appended. A chain that already has keyed links but no key file is not
+    re-keyed: the keyring has no key, `verify` reports it and `append` refuses. A chain whose links are all from
+    before keys gets, once keyed, an event vouching for every audited row as it stands."""
+    path = key_path(data_dir)
+    url = _url_of(db.engine)
+    with db.transaction() as session:
+        ring = _open_keyring(session, path, interface=interface, station_id=station_id)
+        with _KEYRINGS_LOCK:
+            known = _KEYRINGS.get(url)
+            if ring.key is None and known is not None and known.key is not None and known.path != path:
+                # The same database opened again in this process under another directory (a registry command on
+                # the desk's own database): its chain keeps the key it was opened with.
+                ring = known
+            _KEYRINGS[url] = ring
+        if ring.key is not None:
+            _baseline(session, ring)
+    return ring
+
+
+def keyring_of(session: Session) -> Keyring:
+    """The keyring attached for this session's database; a SQLite file's own `keys/` beside it when none was; else
+    (a database opened without a data directory) a key that lives as long as this process."""
+    url = _url_of(session.get_bind())
+    with _KEYRINGS_LOCK:
+        ring = _KEYRINGS.get(url)
+    if ring is not None:
+        return ring
+    database = make_url(url).database
+    if make_url(url).get_backend_name() == "sqlite" and database and database != ":memory:":
+        ring = _open_keyring(session, Path(database).resolve().parent / KEY_FILE)
+    elif (refusal := _why_not_create(session)) is not None:
+        ring = Keyring(path=None, key=None, problem=f"key missing: no data directory was attached ({refusal})")
+    else:
+        shown = make_url(url).render_as_string(hide_password=True)
+        log.warning("audit chain of %s: no data directory attached; its key lasts as long as this process", shown)
+        ring = Keyring(path=None, key=os.urandom(32))
+    with _KEYRINGS_LOCK:
+        return _KEYRINGS.setdefault(url, ring)
+
+
+def _open_keyring(session: Session, path: Path, *, interface: str | None = None, station_id: str = "") -> Keyring:
+    ring = Keyring(path=path, key=None, interface=interface, station_id=station_id)
+    if not path.exists():
+        refusal = _why_not_create(session)
+        if refusal is not None:
+            ring.problem = f"key missing: {path} ({refusal}); restore it from a backup"
+            return ring
+        head = session.get(AuditHead, CHAIN)
+        since_seq, since_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
+        _create_key_file(path, since_seq, since_hash)
+    try:
+        _tighten(path)
+        data = json.loads(path.read_text(encoding="ascii"))
+        ring.key = bytes.fromhex(data["key"])
+        ring.since_seq, ring.since_hash = int(data["since_seq"]), str(data["since_hash"])
+        if len(ring.key) < 16:
+            raise ValueError("key too short")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        ring.key = None
+        ring.problem = f"key unreadable: {path} ({exc.__class__.__name__}); restore it from a backup"
+    return ring
+
+
+def _why_not_create(session: Session) -> str | None:
+    """None when a chain may be given a new key: it has no keyed link. (An empty chain over audited rows is keyed,
+    and reported by `verify` all the same.)"""
+    keyed = session.execute(select(AuditEvent.seq).where(AuditEvent.alg != ALG_PLAIN).limit(1)).first()
+    if keyed is not None:
+        return f"the chain has keyed events from event {keyed[0]}"
+    return None
+
+
+def append_here(
+    session: Session, *, actor: str, action: str, entity: str, entity_id: str, payload: dict[str, Any]
+) -> AuditEvent:
+    """`append` under the station this database's chain was attached for (the desk's own)."""
+    station = keyring_of(session).station_id
+    return append(
+        session, station_id=station, actor=actor, action=action, entity=entity, entity_id=entity_id, payload=payload
+    )
+
+
+def _create_key_file(path: Path, since_seq: int, since_hash: str) -> None:
+    """Written whole under a temporary name, then linked into place: exclusive (a second process racing finds the
+    winner's key and uses it) and never seen half-written."""
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(folder, 0o700)
+    body = canonical(
+        {
+            "v": 1,
+            "alg": ALG_KEYED,
+            "key": os.urandom(32).hex(),
+            "since_seq": since_seq,
+            "since_hash": since_hash,
+            "created_at": utcnow().isoformat(timespec="seconds"),
+        }
+    ).encode("ascii")
+    temp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        pass
+    finally:
+        temp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _tighten(path: Path, mode: int = 0o600) -> None:
+    """Readable by this OS user only: a looser mode left by a copy or a restore is narrowed."""
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            os.chmod(path, mode)
+
+
+# -- hashes -------------------------------------------------------------------------------------------------------
 
 
 def event_hash(
@@ -36,6 +339,7 @@ def event_hash(
     entity_id: str,
     payload: str,
 ) -> str:
+    """The unkeyed formula of the links written before the chain had a key."""
     body = canonical(
         {
             "prev": prev_hash,
@@ -52,7 +356,32 @@ def event_hash(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _hash_of(event: AuditEvent) -> str:
+def keyed_hash(key: bytes, event: AuditEvent) -> str:
+    body = canonical(
+        {
+            "alg": ALG_KEYED,
+            "prev": event.prev_hash,
+            "seq": event.seq,
+            "at": event.at.isoformat(timespec="microseconds"),
+            "station": event.station_id,
+            "actor": event.actor,
+            "os_user": event.os_user,
+            "interface": event.interface,
+            "action": event.action,
+            "entity": event.entity,
+            "entity_id": event.entity_id,
+            "payload": event.payload,
+            "rows": event.rows,
+        }
+    )
+    return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _hash_of(event: AuditEvent, key: bytes | None = None) -> str:
+    """The event's hash by its `alg`: keyed with `key`, or by the unkeyed formula when it is plain or no key is
+    given (what someone without the key can compute)."""
+    if event.alg == ALG_KEYED and key is not None:
+        return keyed_hash(key, event)
     return event_hash(
         prev_hash=event.prev_hash,
         seq=event.seq,
@@ -66,6 +395,218 @@ def _hash_of(event: AuditEvent) -> str:
     )
 
 
+# -- row digests --------------------------------------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, float):
+        return "f:" + repr(value)
+    if isinstance(value, dict | list):
+        return "j:" + canonical(value)
+    return value
+
+
+def row_entry(columns: list[str], values: Mapping[Any, Any]) -> str:
+    """A row's digest (SHA-256 over its columns, canonically encoded) and a short tag per column, in `columns`'
+    order, that names the column a later difference is in."""
+    encoded = [_encode(values.get(name)) for name in columns]
+    digest = hashlib.sha256(canonical([columns, encoded]).encode("utf-8")).hexdigest()
+    tags = "".join(
+        hashlib.sha256(canonical([name, value]).encode("utf-8")).hexdigest()[:4]
+        for name, value in zip(columns, encoded, strict=True)
+    )
+    return f"{digest}:{tags}"
+
+
+def _columns(table: Table) -> list[str]:
+    skip = _NOT_DIGESTED.get(table.name, frozenset())
+    return sorted(column.key for column in table.c if column.key not in skip)
+
+
+def _table(name: str) -> Table:
+    table = AUDITED[name].__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def digest_rows(session: Session, touched: Mapping[str, Iterable[str]]) -> dict[str, dict[str, Any]]:
+    """{table: {"c": columns, "r": {id: entry or TOMBSTONE}}} for the rows named, as the database holds them now."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(touched):
+        ids = sorted(set(touched[name]))
+        if not ids:
+            continue
+        table = _table(name)
+        columns = _columns(table)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in session.execute(select(table).where(table.c.id.in_(chunk))).mappings():
+                found[str(row["id"])] = row_entry(columns, row)
+        out[name] = {"c": columns, "r": {i: found.get(i, TOMBSTONE) for i in ids}}
+    return out
+
+
+# -- noting what a transaction touched ----------------------------------------------------------------------------
+
+_TOUCHED = "audit.touched"  # session.info: {table: {id, …}} of the current transaction
+_APPENDED = "audit.appended"  # session.info: seqs appended in the current transaction
+_FINALIZING = "audit.finalizing"
+
+
+def _touched(session: Session) -> dict[str, set[str]]:
+    value: dict[str, set[str]] = session.info.setdefault(_TOUCHED, {})
+    return value
+
+
+def _note(session: Session, table_name: str, ids: Iterable[Any]) -> None:
+    bucket = _touched(session).setdefault(table_name, set())
+    bucket.update(str(i) for i in ids if i is not None)
+
+
+def _dependents(session: Session, table_name: str, ids: list[str]) -> None:
+    """Audited rows the database itself changes when rows of `table_name` go (ON DELETE CASCADE or SET NULL)."""
+    if not ids:
+        return
+    for name in AUDITED:
+        child = _table(name)
+        for fk in child.foreign_keys:
+            if fk.column.table.name != table_name or fk.ondelete is None:
+                continue
+            with session.no_autoflush:
+                found = [str(i) for i in session.execute(select(child.c.id).where(fk.parent.in_(ids))).scalars().all()]
+            _note(session, name, found)
+            if fk.ondelete.upper() == "CASCADE":
+                _dependents(session, name, found)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+    for obj in list(session.deleted):
+        name = sa_inspect(obj).mapper.local_table.name
+        if name in AUDITED:
+            _dependents(session, name, [str(obj.id)])
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
+    for dirty, group in ((False, session.new), (True, session.dirty), (False, session.deleted)):
+        for obj in group:
+            state = sa_inspect(obj)
+            name = state.mapper.local_table.name
+            if name not in AUDITED:
+                continue
+            if dirty and name in _NOT_DIGESTED:
+                skip = _NOT_DIGESTED[name]
+                keys = state.mapper.column_attrs.keys()
+                if not any(state.attrs[k].history.has_changes() for k in keys if k not in skip):
+                    continue
+            identity = state.identity
+            _note(session, name, [identity[0] if identity else obj.id])
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    statement: Any = state.statement
+    table = getattr(statement, "table", None)
+    name = getattr(table, "name", None)
+    if name not in AUDITED:
+        return
+    if state.is_insert:
+        _note(state.session, name, _inserted_ids(statement, state.parameters))
+        return
+    target = _table(name)
+    query = select(target.c.id)
+    if statement.whereclause is not None:
+        query = query.where(statement.whereclause)
+    ids = [str(i) for i in state.session.execute(query).scalars().all()]
+    _note(state.session, name, ids)
+    if state.is_delete:
+        _dependents(state.session, name, ids)
+
+
+def _inserted_ids(statement: Any, parameters: Any) -> list[Any]:
+    """The ids an INSERT statement names (in its parameters or its VALUES); rows it leaves to the column default
+    are not known here."""
+    rows = parameters if isinstance(parameters, list) else [parameters] if parameters else []
+    ids = [row.get("id") for row in rows if isinstance(row, Mapping)]
+    for column, value in (getattr(statement, "_values", None) or {}).items():
+        if getattr(column, "key", column) == "id":
+            ids.append(getattr(value, "value", value))
+    for row in getattr(statement, "_multi_values", None) or ():
+        for values in row:
+            if isinstance(values, Mapping):
+                ids.extend(getattr(v, "value", v) for k, v in values.items() if getattr(k, "key", k) == "id")
+    return ids
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction() or session.info.get(_FINALIZING):
+        return
+    session.info[_FINALIZING] = True
+    try:
+        _finalize(session)
+    finally:
+        session.info.pop(_FINALIZING, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED, None)
+        session.info.pop(_APPENDED, None)
+
+
+def _finalize(session: Session) -> None:
+    """Give the transaction's last event the digests of the audited rows it touched (or append one for them)."""
+    session.flush()
+    if not session.info.get(_TOUCHED):
+        return
+    touched = session.info.pop(_TOUCHED, {})
+    rows = digest_rows(session, touched)
+    if not rows:
+        return
+    ring = keyring_of(session)
+    head = session.execute(select(AuditHead).where(AuditHead.chain == CHAIN).with_for_update()).scalar_one_or_none()
+    appended: set[int] = session.info.get(_APPENDED, set())
+    if head is not None and head.seq in appended:
+        last = session.get(AuditEvent, head.seq)
+        if last is not None and last.alg == ALG_KEYED and ring.key is not None:
+            merged = json.loads(last.rows) if last.rows else {}
+            for name, spec in rows.items():
+                if name in merged and merged[name]["c"] == spec["c"]:
+                    merged[name]["r"].update(spec["r"])
+                else:
+                    merged[name] = spec
+            last.rows = canonical(merged)
+            last.hash = keyed_hash(ring.key, last)
+            head.hash = last.hash
+            session.flush()
+            return
+    if os.environ.get("WS_AUDIT_STRICT") == "1":
+        raise AuditGap(f"audited rows changed without an audit event: {canonical(sorted(rows))}")
+    first = sorted(rows)[0]
+    append(
+        session,
+        station_id=ring.station_id,
+        actor="system",
+        action=AUTO_ACTION,
+        entity=_SINGULAR.get(first, first),
+        entity_id=sorted(rows[first]["r"])[0],
+        payload={"rows": {name: len(spec["r"]) for name, spec in rows.items()}},
+        rows=rows,
+    )
+    session.flush()
+
+
+# -- appending ----------------------------------------------------------------------------------------------------
+
+
 def append(
     session: Session,
     *,
@@ -75,12 +616,18 @@ def append(
     entity: str,
     entity_id: str,
     payload: dict[str, Any],
+    rows: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event after the locked chain head; commits or rolls back with the caller's change."""
+    """Append one keyed event after the locked chain head; commits or rolls back with the caller's change. The
+    audited rows the transaction touches are added to its last event at commit."""
+    ring = keyring_of(session)
+    if ring.key is None:
+        raise AuditKeyError(f"cannot write the audit trail: {ring.problem or 'key missing'}")
     # The head row is created once, race-free (two first appends on a fresh PostgreSQL would both insert it),
     # then locked: the chain's appends are serialised by this row until commit.
     session.execute(_insert_ignore(session, AuditHead, chain=CHAIN, seq=0, hash=GENESIS))
     head = session.execute(select(AuditHead).where(AuditHead.chain == CHAIN).with_for_update()).scalar_one()
+    who = current_origin(ring.interface)
     # Microseconds are the finest both SQLite and PostgreSQL keep, so the hash survives a round trip.
     at = utcnow()
     event = AuditEvent(
@@ -93,12 +640,60 @@ def append(
         entity_id=entity_id,
         payload=canonical(payload),
         prev_hash=head.hash,
+        alg=ALG_KEYED,
+        os_user=who.os_user,
+        interface=who.interface,
+        rows=canonical(rows) if rows else None,
     )
-    event.hash = _hash_of(event)
+    event.hash = keyed_hash(ring.key, event)
     session.add(event)
     head.seq, head.hash = event.seq, event.hash
     session.flush()
+    session.info.setdefault(_APPENDED, set()).add(event.seq)
     return event
+
+
+def _baseline(session: Session, ring: Keyring) -> None:
+    """Once a chain from before keys is keyed: events vouching for every audited row as it stands."""
+    head = session.execute(select(AuditHead).where(AuditHead.chain == CHAIN).with_for_update()).scalar_one_or_none()
+    if head is None or head.seq == 0:
+        return
+    last = session.get(AuditEvent, head.seq)
+    if last is None or last.alg != ALG_PLAIN:
+        return
+    batch: dict[str, list[str]] = {}
+    size = 0
+    for name in AUDITED:
+        table = _table(name)
+        for row_id in session.execute(select(table.c.id).order_by(table.c.id)).scalars():
+            batch.setdefault(name, []).append(str(row_id))
+            size += 1
+            if size >= _BASELINE_BATCH:
+                _baseline_event(session, ring, batch)
+                batch, size = {}, 0
+    if size or not _has_keyed(session):
+        _baseline_event(session, ring, batch)
+
+
+def _has_keyed(session: Session) -> bool:
+    return session.execute(select(AuditEvent.seq).where(AuditEvent.alg == ALG_KEYED).limit(1)).first() is not None
+
+
+def _baseline_event(session: Session, ring: Keyring, batch: Mapping[str, list[str]]) -> None:
+    rows = digest_rows(session, batch)
+    append(
+        session,
+        station_id=ring.station_id,
+        actor="system",
+        action=BASELINE_ACTION,
+        entity="chain",
+        entity_id=CHAIN,
+        payload={"rows": {name: len(ids) for name, ids in batch.items()}},
+        rows=rows,
+    )
+
+
+# -- verifying ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -107,27 +702,150 @@ class ChainReport:
     events: int
     problem: str | None = None
     at_seq: int | None = None
+    row: str | None = None  # "table/id" of a row that differs from what the trail says
+    problems: tuple[str, ...] = field(default=())  # with deep, every row found (the first is `problem`)
 
 
-def verify(session: Session) -> ChainReport:
-    """Recompute the chain; the first edit, deletion, insertion or reordering is reported."""
+def _tables_holding_rows(session: Session) -> list[str]:
+    held = []
+    for name in AUDITED:
+        table = _table(name)
+        if session.execute(select(table.c.id).limit(1)).first() is not None:
+            held.append(name)
+    return held
+
+
+def verify(session: Session, deep: bool = False) -> ChainReport:
+    """Recompute the chain: the first edit, deletion, insertion or reordering of an event is reported, as are a
+    missing key, an unkeyed link after the key, and an empty chain over audited rows. With `deep`, every audited
+    row is also checked against the digest in the last event that covered it."""
+    ring = keyring_of(session)
+    if ring.key is None:
+        return ChainReport(False, 0, f"audit chain {ring.problem or 'key missing'}", None)
     events: Iterable[AuditEvent] = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
     prev, expected_seq, count = GENESIS, 1, 0
-    for event in events:
+    keyed_from: int | None = None
+    covered: dict[tuple[str, str], tuple[str, list[str], int]] = {}
+    for ev in events:
         count += 1
-        if event.seq != expected_seq:
-            return ChainReport(False, count, f"event {expected_seq} is missing (next is {event.seq})", expected_seq)
-        if event.prev_hash != prev:
-            return ChainReport(False, count, f"event {event.seq} does not follow event {event.seq - 1}", event.seq)
-        if _hash_of(event) != event.hash:
-            return ChainReport(False, count, f"event {event.seq} was altered after it was written", event.seq)
-        prev, expected_seq = event.hash, expected_seq + 1
-    head = session.get(AuditHead, CHAIN)
+        if ev.seq != expected_seq:
+            return ChainReport(False, count, f"event {expected_seq} is missing (next is {ev.seq})", expected_seq)
+        if ev.prev_hash != prev:
+            return ChainReport(False, count, f"event {ev.seq} does not follow event {ev.seq - 1}", ev.seq)
+        if ev.alg == ALG_KEYED:
+            keyed_from = keyed_from or ev.seq
+            if not hmac.compare_digest(keyed_hash(ring.key, ev), ev.hash):
+                return ChainReport(False, count, f"event {ev.seq} was altered after it was written", ev.seq)
+        elif ev.alg == ALG_PLAIN:
+            if keyed_from is not None:
+                problem = f"event {ev.seq} is not keyed but follows keyed event {keyed_from}"
+                return ChainReport(False, count, problem, ev.seq)
+            if ev.seq > ring.since_seq:
+                since = ring.since_seq + 1
+                problem = f"event {ev.seq} is not keyed but was written after the chain's key (from event {since})"
+                return ChainReport(False, count, problem, ev.seq)
+            if event_hash(
+                prev_hash=ev.prev_hash,
+                seq=ev.seq,
+                at=ev.at,
+                station_id=ev.station_id,
+                actor=ev.actor,
+                action=ev.action,
+                entity=ev.entity,
+                entity_id=ev.entity_id,
+                payload=ev.payload,
+            ) != ev.hash or (ev.os_user, ev.interface, ev.rows) != (None, None, None):
+                return ChainReport(False, count, f"event {ev.seq} was altered after it was written", ev.seq)
+        else:
+            return ChainReport(False, count, f"event {ev.seq} has an unknown hash algorithm {ev.alg!r}", ev.seq)
+        if ev.seq == ring.since_seq and ev.hash != ring.since_hash:
+            problem = f"event {ev.seq} is not the event the chain's key was made after (rewritten before it)"
+            return ChainReport(False, count, problem, ev.seq)
+        if deep and ev.rows:
+            try:
+                for name, spec in json.loads(ev.rows).items():
+                    for row_id, entry in spec["r"].items():
+                        covered[(name, row_id)] = (entry, spec["c"], ev.seq)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return ChainReport(False, count, f"event {ev.seq} has unreadable row digests", ev.seq)
+        prev, expected_seq = ev.hash, expected_seq + 1
     last = expected_seq - 1
+    if last < ring.since_seq:
+        problem = f"the chain ends at event {last} but its key was made after event {ring.since_seq}"
+        return ChainReport(False, count, problem, last + 1)
+    head = session.get(AuditHead, CHAIN)
     if head is None:
         if count:
             return ChainReport(False, count, "the chain head record is missing", last)
-        return ChainReport(True, 0)
-    if head.seq != last or head.hash != prev:
+    elif head.seq != last or head.hash != prev:
         return ChainReport(False, count, f"the chain ends at event {last} but its head records event {head.seq}", last)
+    if count == 0:
+        held = _tables_holding_rows(session)
+        if held:
+            return ChainReport(False, 0, f"the audit chain is empty but the database holds {', '.join(held)}", None)
+    if deep:
+        problems = _check_rows(session, covered)
+        if problems:
+            (row, seq, text) = problems[0]
+            return ChainReport(False, count, text, seq, row, tuple(p[2] for p in problems))
     return ChainReport(True, count)
+
+
+def _check_rows(
+    session: Session, covered: dict[tuple[str, str], tuple[str, list[str], int]]
+) -> list[tuple[str, int | None, str]]:
+    problems: list[tuple[str, int | None, str]] = []
+    for name in AUDITED:
+        table = _table(name)
+        present = set(_columns(table))
+        label = _LABELS.get(name)
+        for row in session.execute(select(table).order_by(table.c.id)).mappings():
+            row_id = str(row["id"])
+            shown = f"{_SINGULAR[name]} {row[label] if label else row_id}"
+            if label:
+                shown += f" ({row_id})"
+            record = covered.pop((name, row_id), None)
+            if record is None:
+                problems.append(
+                    (
+                        f"{name}/{row_id}",
+                        None,
+                        f"{shown}: not covered by any audit event (written outside the audit trail)",
+                    )
+                )
+                continue
+            entry, columns, seq = record
+            if entry == TOMBSTONE:
+                problems.append(
+                    (
+                        f"{name}/{row_id}",
+                        seq,
+                        f"{shown}: deleted by event {seq} but present (restored outside the audit trail)",
+                    )
+                )
+                continue
+            if not set(columns) <= present:
+                gone = ", ".join(sorted(set(columns) - present))
+                problems.append((f"{name}/{row_id}", seq, f"{shown}: column {gone} no longer exists (event {seq})"))
+                continue
+            now = row_entry(columns, row)
+            if now != entry:
+                changed = _changed_columns(columns, entry, now)
+                what = f"{', '.join(changed)} changed" if changed else "changed"
+                problems.append(
+                    (f"{name}/{row_id}", seq, f"{shown}: {what} outside the audit trail (last recorded by event {seq})")
+                )
+    for (name, row_id), (entry, _, seq) in sorted(covered.items()):
+        if entry != TOMBSTONE:
+            shown = f"{_SINGULAR.get(name, name)} {row_id}"
+            problems.append(
+                (f"{name}/{row_id}", seq, f"{shown}: deleted outside the audit trail (last recorded by event {seq})")
+            )
+    return problems
+
+
+def _changed_columns(columns: list[str], recorded: str, now: str) -> list[str]:
+    old_tags, new_tags = recorded.partition(":")[2], now.partition(":")[2]
+    if len(old_tags) != 4 * len(columns) or len(new_tags) != 4 * len(columns):
+        return []
+    return [name for i, name in enumerate(columns) if old_tags[4 * i : 4 * i + 4] != new_tags[4 * i : 4 * i + 4]]

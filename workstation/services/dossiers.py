@@ -297,42 +297,44 @@ class DossierService:
         require(actor, Permission.DOSSIER_EDIT)
         if not data:
             raise UsageError(f"{source_name}: the file is empty")
-        sha = self._blobs.put_bytes(data)  # before the transaction: a crash leaves at most an unused blob
-        with self._db.transaction() as session:
-            dossier = self._load(session, number)
-            self._require_editable(dossier)
-            slot = self._find_slot(dossier, material, party_key) if material else None
-            page = Page(
-                dossier_id=dossier.id,
-                slot_id=slot.id if slot else None,
-                slot_by_clerk=slot is not None,
-                material_guess=slot.material if slot else None,
-                material_basis="clerk" if slot else None,
-                position=len(dossier.pages) + 1,
-                sha256=sha,
-                source_name=source_name[:255],
-                media_type=media_type,
-                size=len(data),
-            )
-            dossier.pages.append(page)
-            if slot is not None:
-                slot.satisfied = True
-            session.flush()
-            self._change(
-                session,
-                actor,
-                dossier,
-                "dossier.page_add",
-                {
-                    "page_id": page.id,
-                    "sha256": sha,
-                    "source_name": page.source_name,
-                    "material": slot.material if slot else None,
-                    "party_key": slot.party_key if slot else None,
-                    "position": page.position,
-                },
-            )
-            return _page_view(page, slot)
+        # Held until the page row commits: a sweep in another process never takes the blob meanwhile.
+        with self._blobs.writing():
+            sha = self._blobs.put_bytes(data)  # before the transaction: a crash leaves at most an unused blob
+            with self._db.transaction() as session:
+                dossier = self._load(session, number)
+                self._require_editable(dossier)
+                slot = self._find_slot(dossier, material, party_key) if material else None
+                page = Page(
+                    dossier_id=dossier.id,
+                    slot_id=slot.id if slot else None,
+                    slot_by_clerk=slot is not None,
+                    material_guess=slot.material if slot else None,
+                    material_basis="clerk" if slot else None,
+                    position=len(dossier.pages) + 1,
+                    sha256=sha,
+                    source_name=source_name[:255],
+                    media_type=media_type,
+                    size=len(data),
+                )
+                dossier.pages.append(page)
+                if slot is not None:
+                    slot.satisfied = True
+                session.flush()
+                self._change(
+                    session,
+                    actor,
+                    dossier,
+                    "dossier.page_add",
+                    {
+                        "page_id": page.id,
+                        "sha256": sha,
+                        "source_name": page.source_name,
+                        "material": slot.material if slot else None,
+                        "party_key": slot.party_key if slot else None,
+                        "position": page.position,
+                    },
+                )
+                return _page_view(page, slot)
 
     def waive(
         self, actor: Actor, number: str, *, material: str, reason: str, party_key: str | None = None
@@ -809,9 +811,11 @@ class DossierService:
                     confidence=sure.get((f.page_id or "", f.key), f.confidence),
                     valid=f.valid,
                     page_id=f.page_id,
-                    confirmed=f.confirmed_by is not None,
+                    # From the registry the confirmer's name does not travel: "confirmed" (read by OCR, confirmed as
+                    # read at the window) and a typed value ("clerk", "reviewer") were each confirmed by a person.
+                    confirmed=f.confirmed_by is not None or f.source in ("confirmed", "clerk", "reviewer"),
                     confirmed_by=username if f.confirmed_by is not None else None,
-                    source=f.source or "ocr",
+                    source=f.source if f.source in ("clerk", "reviewer") else "ocr",
                 )
                 for f, username in fields
             ),

@@ -162,17 +162,20 @@ class IntakeService:
         if known is not None:
             return self._known(known, number, source)
         pages, media_type = self.inspect(path)
-        stored = self._blobs.put_file(path)
-        if stored != sha:
-            raise IntakeRefused(f"{source}: the file changed while it was being read; it will be taken again")
-        try:
-            result = self._attach(actor, dossier_id, number, sha, source, path.stat().st_size, pages, media_type)
-        except IntegrityError:
-            # Another pass attached the same content a moment ago: that one counts, this is a duplicate.
-            again = self._lookup(dossier_id, sha)
-            if again is None:
-                raise
-            return self._known(again, number, source)
+        # From the blob's write until the row that refers to it has committed, another process's start-up sweep
+        # must not take the blob for an orphan.
+        with self._blobs.writing():
+            stored = self._blobs.put_file(path)
+            if stored != sha:
+                raise IntakeRefused(f"{source}: the file changed while it was being read; it will be taken again")
+            try:
+                result = self._attach(actor, dossier_id, number, sha, source, path.stat().st_size, pages, media_type)
+            except IntegrityError:
+                # Another pass attached the same content a moment ago: that one counts, this is a duplicate.
+                again = self._lookup(dossier_id, sha)
+                if again is None:
+                    raise
+                return self._known(again, number, source)
         for page_id in result.page_ids:
             self.events.publish(PageEvent(page_id, number, "queued", source))
         return result
@@ -301,22 +304,31 @@ class IntakeService:
     # -- after a crash -----------------------------------------------------------------------------
 
     def reconcile(self) -> ReconcileReport:
-        """Start-up repair: temp files of interrupted blob writes, blobs no row refers to, jobs cut off mid-read."""
-        temp = self._blobs.clean_temp()
-        with self._db.read() as session:
-            referenced = set(session.execute(select(Page.sha256)).scalars())
-            referenced |= set(session.execute(select(IntakeFile.sha256)).scalars())
-        orphans = [sha for sha in self._blobs if sha not in referenced]
-        for sha in orphans:
-            self._blobs.delete(sha)
-        with self._db.transaction() as session:
-            cut_off = session.execute(
-                update(OcrJob).where(OcrJob.state == "reading").values(state="queued", updated_at=utcnow())
-            )
-            requeued = int(getattr(cut_off, "rowcount", 0) or 0)
+        """Start-up repair: temp files of interrupted blob writes, blobs no row refers to, jobs cut off mid-read.
+
+        Safe while other processes use the same data directory: the sweep of temp files and blobs runs only when no
+        process is writing a blob (else it is left for the next start-up), and only jobs whose reader is dead are
+        put back in the queue."""
+        from workstation.services.ocr_jobs import requeue_cut_off
+
+        temp, orphans = 0, 0
+        sweep = self._blobs.try_sweep()
+        if sweep is None:
+            log.info("another process is writing blobs: temp files and orphan blobs are left for the next start-up")
+        else:
+            with sweep:
+                temp = self._blobs.clean_temp()
+                with self._db.read() as session:
+                    referenced = set(session.execute(select(Page.sha256)).scalars())
+                    referenced |= set(session.execute(select(IntakeFile.sha256)).scalars())
+                for sha in [sha for sha in self._blobs if sha not in referenced]:
+                    self._blobs.delete(sha)
+                    orphans += 1
+        requeued = requeue_cut_off(self._db, self._blobs.locks)
+        self._blobs.locks.sweep_jobs()
         if temp or orphans or requeued:
-            log.info("reconciled: %d temp files, %d orphan blobs, %d OCR jobs requeued", temp, len(orphans), requeued)
-        return ReconcileReport(temp, len(orphans), int(requeued or 0))
+            log.info("reconciled: %d temp files, %d orphan blobs, %d OCR jobs requeued", temp, orphans, requeued)
+        return ReconcileReport(temp, orphans, requeued)
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 Used by `workstation intake watch` and inside `workstation run`. Start-up first reconciles what a crash may
 have left (temp files, orphan blobs, jobs cut off mid-read), then the start-up scan takes what waits in the inbox.
+Another live process on the same data directory (an `intake add`, a second desk process) is left alone: see
+`IntakeService.reconcile` and `workstation.store.locks`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workstation.domain.permissions import Actor
+from workstation.services import audit
 from workstation.services.desk import Desk
 from workstation.services.events import PageEvent
 from workstation.services.hotfolder import Handled, HotFolder, Outcome
@@ -22,13 +25,24 @@ from workstation.services.ocr_jobs import OcrRunner
 log = logging.getLogger("workstation.intake")
 
 
-def make_handler(desk: Desk, actor: Actor, inbox: Path) -> Callable[[Path, str | None], Handled]:
-    """The hot folder's handler: ingest the file, tell the folder where it goes."""
+Who = Actor | Callable[[], Actor | None]
+
+
+def make_handler(desk: Desk, actor: Who, inbox: Path) -> Callable[[Path, str | None], Handled]:
+    """The hot folder's handler: ingest the file, tell the folder where it goes.
+
+    `actor` is the person the pages are taken in for, or a callable naming them at each file (the person logged
+    in to the terminal UI); while it names nobody, files wait in the inbox. Events record the interface "intake".
+    """
 
     def handle(path: Path, hint: str | None) -> Handled:
+        who = actor() if callable(actor) else actor
+        if who is None:
+            return Handled(Outcome.RETRY_LATER)
         source = str(path.relative_to(inbox)) if path.is_relative_to(inbox) else path.name
         try:
-            result = desk.intake.ingest(actor, path, number=hint, source=source)
+            with audit.origin("intake"):
+                result = desk.intake.ingest(who, path, number=hint, source=source)
         except IntakeRefused as exc:
             desk.events.publish(PageEvent("", hint or "", "quarantined", str(exc)))
             return Handled(Outcome.QUARANTINE, reason=str(exc))
@@ -56,7 +70,7 @@ class RunningIntake:
         self.unsubscribe()
 
 
-def start_intake(desk: Desk, actor: Actor, *, inbox: Path, polling: bool = False) -> RunningIntake:
+def start_intake(desk: Desk, actor: Who, *, inbox: Path, polling: bool = False) -> RunningIntake:
     settings = desk.settings
     inbox = Path(os.path.abspath(inbox))
     desk.intake.reconcile()

@@ -70,6 +70,21 @@ _PAGE_KEYS = (
 )
 _FIELD_KEYS = ("id", "page_id", "key", "value", "confidence", "valid", "box")
 _FINDING_KEYS = ("id", "rule", "severity", "message", "page_ids", "resolved")
+# Who set a field's value, as it travels: read by OCR, confirmed as read, typed by a clerk or by a reviewer. The
+# row keeps "clerk" and "reviewer" as typed; at the desk that read it, a confirmed value is an OCR one (no source)
+# with `confirmed_by`; a copy from elsewhere (the registry, a reviewer's desk) keeps "confirmed" as its source.
+FIELD_SOURCES = ("ocr", "confirmed", "clerk", "reviewer")
+
+
+def field_source(field: Field) -> str:
+    if field.source in FIELD_SOURCES and field.source != "ocr":
+        return field.source
+    return "confirmed" if field.confirmed_by is not None else "ocr"
+
+
+def _stored_source(source: Any) -> str | None:
+    """A field row's source as the column keeps it (None: read by OCR, or not said by an older desk)."""
+    return source if source in FIELD_SOURCES and source != "ocr" else None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -89,7 +104,7 @@ def dossier_content(session: Session, dossier: Dossier) -> dict[str, Any]:
         "parties": [{key: getattr(p, key) for key in _PARTY_KEYS} for p in parties],
         "slots": [{key: getattr(s, key) for key in _SLOT_KEYS} for s in slots],
         "pages": [{key: getattr(p, key) for key in _PAGE_KEYS} for p in pages],
-        "fields": [{key: getattr(f, key) for key in _FIELD_KEYS} for f in fields],
+        "fields": [{**{key: getattr(f, key) for key in _FIELD_KEYS}, "source": field_source(f)} for f in fields],
         "findings": [{key: getattr(f, key) for key in _FINDING_KEYS} for f in findings],
         "blobs": sorted({p.sha256 for p in pages if not p.deleted}),
     }
@@ -123,7 +138,10 @@ def replace_content(session: Session, dossier: Dossier, manifest: dict[str, Any]
         parties = [{key: item[key] for key in _PARTY_KEYS} for item in manifest["parties"]]
         slots = [{key: item[key] for key in _SLOT_KEYS} for item in manifest["slots"]]
         pages = [{key: item[key] for key in _PAGE_KEYS} for item in manifest["pages"]]
-        fields = [{key: item[key] for key in _FIELD_KEYS} for item in manifest["fields"]]
+        fields = [
+            {**{key: item[key] for key in _FIELD_KEYS}, "source": _stored_source(item.get("source"))}
+            for item in manifest["fields"]
+        ]
         findings = [{key: item[key] for key in _FINDING_KEYS} for item in manifest["findings"]]
     except (KeyError, TypeError) as exc:
         raise ValueError(f"manifest is missing {exc}") from None

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from workstation.services import audit
 from workstation.services.supplement import snapshot_of
 from workstation.services.users import REGISTRY_ORIGIN
 from workstation.store.models import Decision, Dossier, User
@@ -44,6 +45,15 @@ def mirror_state(session: Session, dossier: Dossier, payload: Mapping[str, Any],
             if isinstance(by, str) and by:
                 dossier.registered_by = _person(session, by).id
             changed = True
+    if changed:
+        audit.append_here(
+            session,
+            actor="registry",
+            action="dossier.mirror",
+            entity="dossier",
+            entity_id=dossier.id,
+            payload={"number": dossier.number, "version": dossier.version, "stage": dossier.stage, "at": at},
+        )
     return changed
 
 

@@ -2,14 +2,20 @@
 
 Each result is applied in ONE transaction: the page's text, lines and material, its fields, its material slot
 (unless the clerk placed it by hand), the dossier's consistency findings, an audit event and an outbox op.
-Jobs cut off by a crash are put back by `IntakeService.reconcile`; a job whose engine failed is retried a few
-times, a page that cannot be read is marked failed with its reason.
+A job whose engine failed is retried a few times, a page that cannot be read is marked failed with its reason.
+
+Several processes may run jobs on one data directory (`intake watch`, `intake add`, the terminal UI). A process
+takes a job's lock (`DataLocks.try_job`) before it marks the job `reading` and holds it until the result has
+committed, so a job is read by one process at a time, and a job left `reading` whose lock can be taken belongs to
+a process that died: `requeue_cut_off` puts such jobs back in the queue, and every runner calls it when it starts
+(and now and then while it runs), as does `IntakeService.reconcile`. A job being read by a live process is left.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -29,12 +35,14 @@ from workstation.services.events import EventBus, PageEvent
 from workstation.services.views import OFFICE_TZ
 from workstation.store.blobs import BlobStore
 from workstation.store.db import Database
+from workstation.store.locks import DataLocks, HeldLock
 from workstation.store.models import Dossier, Field, Finding, MaterialSlot, OcrJob, Page, Party
 from workstation.store.types import utcnow
 
 log = logging.getLogger("workstation.ocr")
 OCR_ACTOR = "ocr"  # who reads pages, in the audit trail
 MAX_ATTEMPTS = 3
+REQUEUE_EVERY = 30.0  # seconds between looks for jobs cut off by a process that died while this one runs
 
 Submit = Callable[[str, int, str], "Future[Result]"]
 
@@ -99,6 +107,12 @@ class OcrRunner:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending: dict[Future[Result], _Claimed] = {}
+        self._held: dict[str, HeldLock] = {}  # job id -> its lock, from the claim until the result is filed
+        self._next_requeue = 0.0
+
+    @property
+    def locks(self) -> DataLocks:
+        return self._blobs.locks
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -113,16 +127,19 @@ class OcrRunner:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
         self._close()
+        if thread is None or not thread.is_alive():
+            self._give_back()
 
     def run_until_idle(self, timeout: float = 600.0) -> int:
-        """Work in this thread until no job is queued or reading; returns how many results were filed."""
-        import time
-
+        """Work in this thread until no job is queued or being read here; returns how many results were filed.
+        Jobs another live process is reading are left to it."""
         deadline = time.monotonic() + timeout
         filed = 0
+        self.requeue_cut_off()
         while time.monotonic() < deadline:
             self._fill()
             if not self._pending:
@@ -130,9 +147,31 @@ class OcrRunner:
             filed += self._collect(timeout=0.5)
         raise TimeoutError(f"OCR queue not idle after {timeout:.0f} s")
 
+    def requeue_cut_off(self) -> int:
+        """Put back in the queue the jobs left `reading` by processes that died (this one's own are not touched)."""
+        self._next_requeue = time.monotonic() + REQUEUE_EVERY
+        requeued = requeue_cut_off(self._db, self.locks)
+        if requeued:
+            log.info("%d OCR job(s) cut off by a process that ended were put back in the queue", requeued)
+        return requeued
+
+    def _give_back(self) -> None:
+        """On stop: the jobs claimed here and not filed go back to the queue, then their locks are let go."""
+        held, self._held = self._held, {}
+        self._pending.clear()
+        for job_id, lock in held.items():
+            try:
+                _requeue(self._db, job_id)
+            except Exception:
+                log.exception("could not put OCR job %s back in the queue; the next start-up will", job_id)
+            finally:
+                lock.release()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= self._next_requeue:
+                    self.requeue_cut_off()
                 self._fill()
                 if self._pending:
                     # With room for more, look again soon: a page queued meanwhile should not wait for this one.
@@ -149,9 +188,18 @@ class OcrRunner:
         room = self._capacity - len(self._pending)
         if room <= 0:
             return
-        for claimed in self._claim(room):
-            self._events.publish(PageEvent(claimed.page_id, claimed.number, "reading", claimed.name))
-            future = self._submit(claimed.path, claimed.file_page, claimed.name)
+        claims = self._claim(room)
+        for i, claimed in enumerate(claims):
+            try:
+                self._events.publish(PageEvent(claimed.page_id, claimed.number, "reading", claimed.name))
+                future = self._submit(claimed.path, claimed.file_page, claimed.name)
+            except BaseException:
+                for unsent in claims[i:]:  # back to the queue now, not when this process ends
+                    lock = self._held.pop(unsent.job_id, None)
+                    if lock is not None:
+                        with lock:
+                            _requeue(self._db, unsent.job_id)
+                raise
             self._pending[future] = claimed
 
     def _collect(self, timeout: float) -> int:
@@ -162,18 +210,58 @@ class OcrRunner:
                 result: Result = future.result()
             except Exception as exc:  # the worker died or the engine failed: a retryable failure
                 result = FileError(claimed.name, f"{claimed.name}: reading failed ({_one_line(exc)})", "failed")
-            self.apply(claimed.job_id, result)
+            try:
+                self.apply(claimed.job_id, result)
+            finally:
+                # Filed, or left `reading` by an error here: with its lock let go, a later look puts it back.
+                lock = self._held.pop(claimed.job_id, None)
+                if lock is not None:
+                    lock.release()
         return len(done)
 
     def _claim(self, limit: int) -> list[_Claimed]:
+        with self._db.read() as session:
+            candidates = list(
+                session.execute(
+                    select(OcrJob.id)
+                    .join(Page, Page.id == OcrJob.page_id)
+                    .where(OcrJob.state == "queued")
+                    .order_by(OcrJob.created_at, Page.position)
+                    .limit(limit * 4)
+                ).scalars()
+            )
+        locked: dict[str, HeldLock] = {}
+        for job_id in candidates:
+            if len(locked) >= limit:
+                break
+            if job_id in self._held:
+                continue
+            lock = self.locks.try_job(job_id)
+            if lock is not None:  # else another process is claiming it this moment
+                locked[job_id] = lock
+        if not locked:
+            return []
+        try:
+            claimed = self._mark_reading(locked)
+        except BaseException:
+            for lock in locked.values():
+                lock.release()
+            raise
+        for job_id, lock in locked.items():
+            if any(c.job_id == job_id for c in claimed):
+                self._held[job_id] = lock
+            else:  # read and filed by another process since the candidates were listed
+                lock.release()
+        return claimed
+
+    def _mark_reading(self, locked: dict[str, HeldLock]) -> list[_Claimed]:
         with self._db.transaction() as session:
             rows = session.execute(
                 select(OcrJob, Page, Dossier.number)
                 .join(Page, Page.id == OcrJob.page_id)
                 .join(Dossier, Dossier.id == Page.dossier_id)
-                .where(OcrJob.state == "queued")
+                .where(OcrJob.state == "queued", OcrJob.id.in_(list(locked)))
                 .order_by(OcrJob.created_at, Page.position)
-                .limit(limit)
             ).all()
             claimed = []
             for job, page, number in rows:
@@ -262,6 +350,36 @@ class OcrRunner:
             self._recorder.change(session, OCR_ACTOR, dossier, action, payload)
         else:
             self._recorder.note(session, OCR_ACTOR, dossier, action, payload)
+
+
+def requeue_cut_off(db: Database, locks: DataLocks) -> int:
+    """Put back in the queue every job left `reading` by a process that died; returns how many.
+
+    A job's lock is held by the process reading it: a lock that can be taken here means that process has ended
+    (or let the job go on an error). Holding the lock while the job is put back keeps any other process from
+    claiming or filing it meanwhile."""
+    with db.read() as session:
+        reading = list(session.execute(select(OcrJob.id).where(OcrJob.state == "reading")).scalars())
+    requeued = 0
+    for job_id in reading:
+        lock = locks.try_job(job_id)
+        if lock is None:  # a live process is reading it
+            continue
+        with lock:
+            requeued += _requeue(db, job_id)
+    return requeued
+
+
+def _requeue(db: Database, job_id: str) -> int:
+    with db.transaction() as session:
+        job = session.get(OcrJob, job_id)
+        if job is None or job.state != "reading":
+            return 0
+        job.state, job.updated_at = "queued", utcnow()
+        page = session.get(Page, job.page_id)
+        if page is not None and page.ocr_status == "reading":
+            page.ocr_status = "queued"
+        return 1
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workstation.domain import logins
 from workstation.domain.permissions import Actor, UserRole
 from workstation.errors import AuthError, NotFound, UsageError
 from workstation.services import audit
@@ -33,7 +35,7 @@ from workstation.services.users import (
     parse_roles,
 )
 from workstation.store.db import Database
-from workstation.store.models import Assignment, Dossier, PersonSession, User
+from workstation.store.models import Assignment, AuditEvent, Dossier, PersonSession, User
 from workstation.store.types import utcnow
 
 TOKEN_PREFIX = "wsp_"
@@ -226,9 +228,37 @@ class PeopleService:
 
     # -- logging in ---------------------------------------------------------------------------------------------
 
+    def _login_wait(self, session: Session, station_id: str, username: str) -> str | None:
+        """Why a login must wait after failures (per name, and per station across names), or None."""
+        now = utcnow()
+        cleared = session.execute(
+            select(func.max(AuditEvent.at)).where(AuditEvent.action == "person.login", AuditEvent.actor == username)
+        ).scalar_one_or_none()
+        rows = session.execute(
+            select(AuditEvent.actor, AuditEvent.station_id, AuditEvent.at).where(
+                AuditEvent.action == "person.login_refused", AuditEvent.at >= now - logins.WINDOW
+            )
+        ).all()
+        mine = [at for who, _, at in rows if who == username and (cleared is None or at > cleared)]
+        wait_name = logins.wait_seconds(mine, now, logins.ALLOWANCE.per_person)
+        here = [at for _, station, at in rows if station == station_id]
+        wait_station = logins.wait_seconds(here, now, logins.ALLOWANCE.per_desk)
+        wait = max(wait_name, wait_station)
+        if wait <= 0:
+            return None
+        whom = f"'{username}'" if wait_name >= wait_station else f"station {station_id}"
+        return f"登录失败次数过多 too many failed logins for {whom}: try again in {math.ceil(wait)} s"
+
     def login(self, station_id: str, username: str, password: str) -> Login:
-        """A short-lived personal token bound to `station_id`; PersonAuthError (invalid) otherwise. Both audited."""
+        """A short-lived personal token bound to `station_id`; PersonAuthError (invalid) otherwise. Both audited.
+
+        After repeated failures (per name, and per station) the next attempts wait, and no password is checked
+        while they do (`workstation.domain.logins`)."""
         refusal: str | None = None
+        with self._db.read() as session:
+            waiting = self._login_wait(session, station_id, username)
+        if waiting is not None:
+            raise PersonAuthError("invalid", waiting)
         with self._db.transaction() as session:
             user = session.execute(
                 select(User).where(User.username == username, User.origin == REGISTRY_ORIGIN)

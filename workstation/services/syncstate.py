@@ -35,6 +35,9 @@ class SyncStatus:
     cursor: str
     quarantined: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # The last audit chain head the registry witnessed for this desk, as the desk keeps it, and why the registry
+    # refused the desk's last head, if it did (see `witness`).
+    witness: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,7 @@ class SyncStatus:
             "cursor": self.cursor,
             "quarantined": self.quarantined,
             "conflicts": self.conflicts,
+            "witness": self.witness,
         }
 
 
@@ -111,6 +115,8 @@ def sync_status(db: Database, registry: str | None) -> SyncStatus:
             item["remote"] = dict(op.remote) if isinstance(op.remote, dict) else None
             conflicts.append(item)
         cursor_row = session.get(SyncCursor, CURSOR)
+        from workstation.services.witness import witness_facts
+
         return SyncStatus(
             online=get_state(session, "online") == "1",
             registry=registry,
@@ -121,6 +127,7 @@ def sync_status(db: Database, registry: str | None) -> SyncStatus:
             cursor=cursor_row.cursor if cursor_row is not None else "0",
             quarantined=quarantined,
             conflicts=conflicts,
+            witness=witness_facts(session),
         )
 
 

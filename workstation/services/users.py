@@ -7,29 +7,38 @@ can still log in here and decide the leases they hold.
 
 Passwords are hashed at argon2-cffi's production cost (RFC 9106, low-memory profile) unless the environment says
 `WS_PASSWORD_COST=test`: the test suite's setting, argon2id at the lowest cost, so that the thousand tests that
-create people do not spend minutes hashing. Any other value is refused at start-up; a hash records its own cost,
-so hashes made either way verify either way.
+create people do not spend minutes hashing. Any other value is refused (one line, exit 2) the first time a password
+is hashed or checked; a hash records its own cost, so hashes made either way verify either way.
+
+Every login is audited, failed ones included (`user.login`, `user.login_failed`, with the name tried), and failures
+slow the next attempt down, per name and per desk (`workstation.domain.logins`): while a wait runs, no password is
+even checked. People are disabled, never deleted: their names stay on the audit events they wrote.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workstation.domain import logins
 from workstation.domain.permissions import Actor, Permission, UserRole, require
-from workstation.errors import AuthError, NotFound, Offline, UsageError
+from workstation.errors import AuthError, ConfigError, NotFound, Offline, UsageError
 from workstation.services import audit
 from workstation.store.db import Database
-from workstation.store.models import User
+from workstation.store.models import AuditEvent, User
+from workstation.store.types import utcnow
 
 PASSWORD_COST_ENV = "WS_PASSWORD_COST"
 
@@ -41,10 +50,22 @@ def password_hasher(cost: str | None = None) -> PasswordHasher:
         return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
     if cost == "test":
         return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # argon2id; the hash's shape unchanged
-    raise SystemExit(f"{PASSWORD_COST_ENV}={cost!r} is not a password cost: leave it unset (production) or 'test'")
+    raise ConfigError(f"{PASSWORD_COST_ENV}={cost!r} is not a password cost: leave it unset (production) or 'test'")
 
 
-HASHER = password_hasher()
+class _Hasher:
+    """The process's hasher, made on first use: a wrong setting is reported by the command that meets it."""
+
+    @functools.cached_property
+    def _hasher(self) -> PasswordHasher:
+        return password_hasher()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hasher, name)
+
+
+HASHER: Any = _Hasher()
+LOGIN = "login"  # the audit entity of login attempts; entity_id is the name tried
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 FIRST_ADMIN = "admin"
 PERSON_ROLES = (UserRole.REVIEWER, UserRole.QC, UserRole.REGISTRAR)  # the registry's people hold these
@@ -171,9 +192,19 @@ def insert_user(
 
 
 class UserService:
-    def __init__(self, db: Database, station_id: str, *, with_registry: bool = False):
+    def __init__(
+        self,
+        db: Database,
+        station_id: str,
+        *,
+        with_registry: bool = False,
+        now: Callable[[], datetime] = utcnow,
+        allowance: logins.Allowance = logins.ALLOWANCE,
+    ):
         self._db = db
         self._station = station_id
+        self._now = now
+        self._allowance = allowance
         # With a registry, reviewers, QC inspectors and registrars are the registry's to provision.
         self.with_registry = with_registry
         self._directory: PersonDirectory | None = None
@@ -219,6 +250,18 @@ class UserService:
             return actor_of(user)
 
     def authenticate(self, username: str, password: str) -> Actor:
+        """The person behind a name, by their password; every attempt is audited and failures slow the next one."""
+        name = username[:64]
+        self._refuse_while_waiting(name)
+        try:
+            actor = self._check_password(username, password)
+        except AuthError as exc:
+            self._record_login(name, ok=False, reason=str(exc))
+            raise
+        self._record_login(name, ok=True, user_id=actor.user_id)
+        return actor
+
+    def _check_password(self, username: str, password: str) -> Actor:
         if self._directory is not None:
             with self._db.read() as session:
                 local = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
@@ -239,6 +282,92 @@ class UserService:
             if not user.active:
                 raise AuthError(f"user '{username}' is disabled")
             return actor_of(user)
+
+    def _refuse_while_waiting(self, name: str) -> None:
+        """Refuse, without checking any password, while this name or this desk is waiting after failures."""
+        now = self._now()
+        since = now - logins.WINDOW
+        with self._db.read() as session:
+            cleared = session.execute(
+                select(func.max(AuditEvent.at)).where(
+                    AuditEvent.entity == LOGIN, AuditEvent.entity_id == name, AuditEvent.action == "user.login"
+                )
+            ).scalar_one_or_none()
+            failed = select(AuditEvent.entity_id, AuditEvent.at).where(
+                AuditEvent.entity == LOGIN, AuditEvent.action == "user.login_failed", AuditEvent.at >= since
+            )
+            rows = session.execute(failed).all()
+        mine = [at for who, at in rows if who == name and (cleared is None or at > cleared)]
+        wait_name = logins.wait_seconds(mine, now, self._allowance.per_person)
+        wait_desk = logins.wait_seconds([at for _, at in rows], now, self._allowance.per_desk)
+        wait = max(wait_name, wait_desk)
+        if wait > 0:
+            whom = f"'{name}'" if wait_name >= wait_desk else "this desk"
+            raise AuthError(f"登录失败次数过多 too many failed logins for {whom}: try again in {math.ceil(wait)} s")
+
+    def _record_login(self, name: str, *, ok: bool, reason: str = "", user_id: str | None = None) -> None:
+        payload: dict[str, object] = {"username": name}
+        if not ok:
+            payload["reason"] = reason[:200]
+        if user_id is not None:
+            payload["user_id"] = user_id
+        with self._db.transaction() as session:
+            audit.append(
+                session,
+                station_id=self._station,
+                actor=name,
+                action="user.login" if ok else "user.login_failed",
+                entity=LOGIN,
+                entity_id=name,
+                payload=payload,
+            )
+
+    def is_local(self, username: str) -> bool:
+        """Whether the name is one of this desk's own users (not a copy of a registry person)."""
+        with self._db.read() as session:
+            origin = session.execute(select(User.origin).where(User.username == username)).scalar_one_or_none()
+        return origin is not None and origin != REGISTRY_ORIGIN
+
+    def trust_os_user(self, username: str, os_user: str) -> Actor:
+        """A desk user whom the desk's config maps to the OS account running this process: audited as a login."""
+        actor = self.actor(username)
+        with self._db.transaction() as session:
+            audit.append(
+                session,
+                station_id=self._station,
+                actor=username,
+                action="user.login",
+                entity=LOGIN,
+                entity_id=username[:64],
+                payload={"username": username, "user_id": actor.user_id, "method": "os_user", "os_user": os_user},
+            )
+        return actor
+
+    def set_active(self, actor: Actor, username: str, active: bool) -> UserView:
+        """Disable or enable a person; nobody is ever deleted. An admin cannot disable themselves."""
+        require(actor, Permission.USER_MANAGE)
+        with self._db.transaction() as session:
+            user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"no user '{username[:64]}' on this desk")
+            if self.with_registry and user.origin == REGISTRY_ORIGIN:
+                raise UsageError(
+                    f"{username} is the registry's: disable them there ('workstation registry user disable')"
+                )
+            if user.id == actor.user_id and not active:
+                raise UsageError("you cannot disable yourself; another admin can")
+            if user.active != active:
+                user.active = active
+                audit.append(
+                    session,
+                    station_id=self._station,
+                    actor=actor.username,
+                    action="user.enable" if active else "user.disable",
+                    entity="user",
+                    entity_id=user.id,
+                    payload={"username": user.username},
+                )
+            return _view(user)
 
     def _authenticate_at_registry(self, directory: PersonDirectory, username: str, password: str) -> Actor:
         """A registry person logs in there; offline, on the verifier kept from their last login there."""

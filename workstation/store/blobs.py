@@ -1,7 +1,14 @@
-"""Content-addressed blob store: files named by their sha256, written atomically, verified on read."""
+"""Content-addressed blob store: files named by their sha256, written atomically, verified on read.
+
+Processes sharing the data directory coordinate through `locks` (`<data_dir>/locks`): an upload holds the shared
+blob-writing lock while its temp file exists, and a writer that will refer to a blob from a database row holds it
+(`writing()`) until that row has committed; the sweep of temp files and unreferenced blobs runs only under the
+exclusive lock (`try_sweep()`), so it never removes what another process is writing or about to refer to.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -11,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from workstation.errors import BlobError
+from workstation.store.locks import DataLocks, HeldLock
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
@@ -33,10 +41,22 @@ def _fsync_dir(path: Path) -> None:
 class BlobStore:
     """`root/ab/cd/<sha256>`; a blob is visible only once complete and durable (temp, fsync, rename)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, locks: DataLocks | None = None):
         self.root = Path(root)
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
+        # A desk's store is `<data_dir>/blobs`: its locks are the data directory's, `<data_dir>/locks`.
+        self.locks = locks or DataLocks(
+            self.root.parent / "locks" if self.root.name == "blobs" else self.root / "locks"
+        )
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold while writing blobs that a transaction is about to refer to, until it has committed."""
+        return self.locks.blob_writes()
+
+    def try_sweep(self) -> HeldLock | None:
+        """The exclusive lock for `clean_temp` and deleting unreferenced blobs; None while anyone is writing."""
+        return self.locks.try_blob_sweep()
 
     def path_for(self, sha256: str) -> Path:
         _check_digest(sha256)
@@ -117,7 +137,8 @@ class BlobStore:
                 yield path.name
 
     def clean_temp(self) -> int:
-        """Remove temp files a crash left behind; they were never visible as blobs."""
+        """Remove temp files a crash left behind; they were never visible as blobs. Call it under `try_sweep()`:
+        another process's upload in progress has its temp file there too."""
         removed = 0
         for path in self._tmp.glob("put-*"):
             path.unlink(missing_ok=True)
@@ -134,7 +155,12 @@ class Upload:
         self._max = max_bytes
         self._digest = hashlib.sha256()
         self.size = 0
-        fd, name = tempfile.mkstemp(dir=store._tmp, prefix="put-")
+        self._writer: HeldLock | None = store.locks.blob_writer()
+        try:
+            fd, name = tempfile.mkstemp(dir=store._tmp, prefix="put-")
+        except BaseException:
+            self._release()
+            raise
         self._tmp = Path(name)
         self._out: BinaryIO | None = os.fdopen(fd, "wb")
 
@@ -158,13 +184,22 @@ class Upload:
             if self._expected is not None and sha != self._expected:
                 raise BlobError(f"the bytes sent hash to {sha}, not {self._expected}")
             self._store._adopt(self._tmp, sha)
+            self._release()
             return sha
         except BaseException:
             self.abort()
             raise
 
     def abort(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-        self._tmp.unlink(missing_ok=True)
+        try:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+            self._tmp.unlink(missing_ok=True)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()

@@ -15,18 +15,32 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.errors import StoreError
-from workstation.store.models import Counter
+from workstation.store.models import Base, Counter
 
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        partial_indexes_on_postgresql()
     try:
         # Enough connections for a busy registry (uvicorn's thread pool runs up to 40 requests at once).
         return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
     except Exception as exc:  # a malformed URL or missing driver: report it, no traceback
         raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
+
+
+def partial_indexes_on_postgresql() -> None:
+    """Give every partial index of the models its SQLite predicate on PostgreSQL too.
+
+    The models name a partial index's predicate once (`sqlite_where`): naming it for PostgreSQL there would load
+    the PostgreSQL dialect on every desk at import. An index that already has a PostgreSQL predicate keeps it."""
+    for table in Base.metadata.tables.values():
+        for index in table.indexes:
+            where = index.dialect_options["sqlite"]["where"]
+            if where is not None and index.dialect_options["postgresql"]["where"] is None:
+                index.dialect_options["postgresql"]["where"] = where
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

@@ -33,6 +33,8 @@ NAMING = {
 }
 
 
+# A partial index names its predicate once, as `sqlite_where`: `store.db` gives PostgreSQL engines the same one, so
+# a desk on SQLite never loads the PostgreSQL dialect.
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -100,7 +102,6 @@ class Dossier(Base):
             "applied_at",
             "id",
             sqlite_where=text("stage = 'REVIEW' AND status IN ('submitted', 'in_review')"),
-            postgresql_where=text("stage = 'REVIEW' AND status IN ('submitted', 'in_review')"),
         ),
         CheckConstraint("version >= 1", name="version_positive"),
     )
@@ -291,7 +292,7 @@ class Finding(Base):
 
 
 class AuditEvent(Base):
-    """One link of the hash chain; `hash` covers `prev_hash` and every other column."""
+    """One link of the hash chain; `hash` covers `prev_hash` and every other column (keyed: see services.audit)."""
 
     __tablename__ = "audit_events"
 
@@ -305,6 +306,12 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # "sha256": a link written before the chain had a key (plain digest); "hmac-sha256": keyed, and no plain link
+    # may follow a keyed one.
+    alg: Mapped[str] = mapped_column(String(16), default="sha256", server_default="sha256")
+    os_user: Mapped[str | None] = mapped_column(String(64))  # the operating-system account the process ran as
+    interface: Mapped[str | None] = mapped_column(String(16))  # tui | cli | sync | registry | intake | …
+    rows: Mapped[str | None] = mapped_column(Text)  # canonical JSON: digests of the audited rows its transaction left
 
 
 class AuditHead(Base):
@@ -372,7 +379,6 @@ class Assignment(Base):
             "dossier_id",
             unique=True,
             sqlite_where=text("state = 'active'"),
-            postgresql_where=text("state = 'active'"),
         ),
         Index("ix_assignments_reviewer_state", "reviewer_id", "state"),
     )
@@ -581,3 +587,22 @@ class ChangeRecord(Base):
     # its own dossiers and its people's leases, not the city's.
     audience: Mapped[str | None] = mapped_column(String(32))
     audience2: Mapped[str | None] = mapped_column(String(32))
+
+
+class WitnessedHead(Base):
+    """A desk's audit chain head as the registry received it at a sync: each station's head history.
+
+    `witnessed` heads only move forward (a higher seq; at the same seq, the same hash); a head that went back or
+    changed is kept as `refused`, with why: evidence that the desk's chain was cut short, wiped or rewritten."""
+
+    __tablename__ = "witnessed_heads"
+    __table_args__ = (Index("ix_witnessed_heads_station_status_seq", "station_id", "status", "seq"),)
+
+    id: Mapped[str] = _id()
+    station_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # witnessed | refused
+    message: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # the registry's clock, first received
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # the same head sent again

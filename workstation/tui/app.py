@@ -13,6 +13,7 @@ from pathlib import Path
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.widgets import Header
 
@@ -26,6 +27,21 @@ from workstation.tui.screens.login import LoginScreen
 LIGHT_THEME = "textual-light"
 DARK_THEME = "textual-dark"
 KEYMAP_FILE = "keymap.toml"
+PALETTE_PLACEHOLDER = "搜索命令 Search for commands…"
+
+# Textual's own palette commands, by their help text (unique to each), in the desk's words: Chinese first.
+TEXTUAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "Change the current theme": ("配色主题 Theme", "选择配色主题 Choose a colour theme"),
+    "Quit the application as soon as possible": ("退出 Quit", "立即退出工作站 Leave the workstation now"),
+    "Show help for the focused widget and a summary of available keys": (
+        "按键 Keys",
+        "显示当前控件的说明和按键 Show help for the focused widget and its keys (F1)",
+    ),
+    "Hide the keys and widget help panel": ("按键 Keys", "隐藏按键与帮助 Hide the keys and help panel (F1)"),
+    "Minimize the widget and restore to normal size": ("还原 Minimize", "恢复正常大小 Back to normal size"),
+    "Maximize the focused widget": ("最大化 Maximize", "放大当前控件 Maximize the focused widget"),
+    "Save an SVG 'screenshot' of the current screen": ("截图 Screenshot", "将当前画面存为 SVG Save the screen as SVG"),
+}
 
 
 SIGNED_OUT = "signed_out"  # the area under the login screen after a logout: nobody's screens are left open
@@ -66,13 +82,32 @@ class WorkstationApp(App[None]):
     TITLE = "不动产登记工作站"
     BINDINGS = [
         # Hidden like Textual's own; an id makes each remappable in keymap.toml.
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
+        Binding("ctrl+q", "quit", "退出 Quit", id="app.quit", show=False, priority=True),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "命令 Palette",
+            id="app.command_palette",
+            show=False,
+            priority=True,
+            tooltip="查找并执行任何命令 Find and run any command",
+        ),
         # Tab moves the focus when the app takes the key, not after it has travelled to the focused field and
         # back: keys typed behind it (a password manager's burst) then reach the field the person meant.
-        Binding("tab", "focus_next", "Next field", id="app.focus_next", show=False, priority=True),
-        Binding("shift+tab", "focus_previous", "Previous field", id="app.focus_previous", show=False, priority=True),
-        Binding("f1", "help", "Help", id="app.help", tooltip="Explain the focused widget and list its keys"),
-        Binding("f2", "toggle_theme", "Theme", id="app.toggle_theme", show=False, tooltip="Light or dark"),
+        Binding("tab", "focus_next", "下一栏 Next field", id="app.focus_next", show=False, priority=True),
+        Binding(
+            "shift+tab", "focus_previous", "上一栏 Previous field", id="app.focus_previous", show=False, priority=True
+        ),
+        Binding(
+            "f1",
+            "help",
+            "帮助 Help",
+            id="app.help",
+            tooltip="说明当前控件并列出按键 Explain the focused widget and its keys",
+        ),
+        Binding(
+            "f2", "toggle_theme", "明暗 Theme", id="app.toggle_theme", show=False, tooltip="浅色或深色 Light or dark"
+        ),
         Binding(
             "ctrl+l",
             "logout",
@@ -116,7 +151,7 @@ class WorkstationApp(App[None]):
         try:
             self.set_keymap(load_keymap(self._keymap_file))
         except ConfigError as exc:
-            self.notify(f"keys not remapped: {exc}", severity="warning", timeout=10, markup=False)
+            self.notify(f"按键未改 keys not remapped: {exc}", severity="warning", timeout=10, markup=False)
         if self._given_actor is not None:
             self._logged_in(self._given_actor)
         else:
@@ -164,7 +199,7 @@ class WorkstationApp(App[None]):
             return
         allowed = {mode.name for mode in modes_for(self.actor)}
         if name not in allowed:
-            self.notify(f"{self.actor.username} has no access to {name}", severity="warning", markup=False)
+            self.notify(f"无权限 {self.actor.username} has no access to {name}", severity="warning", markup=False)
             return
         if self.current_mode != name:
             self.switch_mode(name)
@@ -183,9 +218,17 @@ class WorkstationApp(App[None]):
             return self.actor is not None
         return True
 
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(CommandPalette(placeholder=PALETTE_PLACEHOLDER, id="--command-palette"))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Light/dark theme", "Switch between the light and the dark theme", self.action_toggle_theme)
+        for command in super().get_system_commands(screen):
+            title, help_text = TEXTUAL_COMMANDS.get(command.help, (command.title, command.help))
+            yield command._replace(title=title, help=help_text)
+        yield SystemCommand(
+            "明暗主题 Light/dark theme", "切换浅色与深色 Switch light and dark (F2)", self.action_toggle_theme
+        )
         if self.actor is None:
             return
         yield SystemCommand("退出登录 Log out", "回到登录界面 Back to the login screen (Ctrl+L)", self.action_logout)
@@ -193,8 +236,11 @@ class WorkstationApp(App[None]):
             "切换用户 Switch user", "换一位用户登录 Log in as another user (Ctrl+L)", self.action_logout
         )
         for mode in modes_for(self.actor):
+            chinese, _, english = mode.label.partition(" ")
             yield SystemCommand(
-                f"Open {mode.label}", f"Go to the {mode.name} area ({mode.key.upper()})", _opener(self, mode.name)
+                f"打开{chinese} Open {english}",
+                f"转到{chinese}区 Go to the {english} area ({mode.key.upper()})",
+                _opener(self, mode.name),
             )
         # The screen's own keys, so everything the footer cannot fit is one search away.
         for _key, active in screen.active_bindings.items():

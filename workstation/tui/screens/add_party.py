@@ -36,8 +36,10 @@ checked when the party is saved; the checklist then asks for that party's materi
     AddPartyScreen #add-party-buttons { height: auto; align-horizontal: right; }
     """
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="party.save", tooltip="Add the party to the dossier"),
-        Binding("escape", "cancel", "Cancel", id="party.cancel", tooltip="Close without adding"),
+        Binding(
+            "ctrl+s", "save", "保存 Save", id="party.save", tooltip="将当事人加入案卷 Add the party to the dossier"
+        ),
+        Binding("escape", "cancel", "取消 Cancel", id="party.cancel", tooltip="关闭，不添加 Close without adding"),
     ]
 
     def __init__(self, number: str, business: Business) -> None:
@@ -62,7 +64,9 @@ checked when the party is saved; the checklist then asks for that party's materi
     def action_save(self) -> None:
         party = self.query_one(PartyRow).party()
         if party is None:
-            self.query_one("#add-party-error", Static).update("enter the party's name or identifier")
+            self.query_one("#add-party-error", Static).update(
+                "请输入当事人名称或证件号 enter the party's name or identifier"
+            )
             return
         self.dismiss(party)
 

@@ -25,9 +25,9 @@ from workstation.tui.screens import error_line
 from workstation.tui.screens.admin_user import AddUserScreen, EditUserScreen
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
-USER_COLUMNS = ("user", "name", "roles", "online review", "offline review", "active")
+USER_COLUMNS = ("用户 user", "姓名 name", "角色 roles", "线上 online", "线下 offline", "启用 active")
 # Fixed widths: the first paint already has its final layout (a table measures new rows only when idle).
-USER_WIDTHS = (12, 14, 22, 13, 14, 8)
+USER_WIDTHS = (10, 10, 13, 11, 12, 11)
 
 
 class UsersTable(DataTable[str]):
@@ -45,10 +45,35 @@ class AdminScreen(Screen[None]):
     CSS_PATH = "admin.tcss"
     AUTO_FOCUS = "#admin-users"
     BINDINGS = [
-        Binding("n", "add_user", "Add user", id="admin.add_user", tooltip="Add a user with roles and grants"),
-        Binding("g", "edit_user", "Roles/grants", id="admin.edit_user", tooltip="Change the selected user's roles"),
-        Binding("v", "verify_audit", "Verify audit", id="admin.verify_audit", tooltip="Check the audit hash chain"),
-        Binding("ctrl+r", "refresh", "Reload", id="admin.refresh", tooltip="Reload users and station", show=False),
+        Binding(
+            "n",
+            "add_user",
+            "新用户 Add user",
+            id="admin.add_user",
+            tooltip="添加用户及其角色授权 Add a user with roles and grants",
+        ),
+        Binding(
+            "g",
+            "edit_user",
+            "角色 Roles",
+            id="admin.edit_user",
+            tooltip="更改所选用户的角色与授权 Change the user's roles and grants",
+        ),
+        Binding(
+            "v",
+            "verify_audit",
+            "核验 Audit",
+            id="admin.verify_audit",
+            tooltip="核验审计哈希链 Check the audit hash chain",
+        ),
+        Binding(
+            "ctrl+r",
+            "refresh",
+            "刷新 Reload",
+            id="admin.refresh",
+            tooltip="重新载入用户和本站 Reload users and station",
+            show=False,
+        ),
     ]
     HELP = """
 ## 管理 Admin
@@ -82,9 +107,9 @@ Users and their roles and review grants, this station, and the audit chain.
     def compose(self) -> ComposeResult:
         yield AppHeader()
         yield Static(self._station_text(None), id="admin-station", markup=False)
-        yield Static("Users 用户", classes="admin-title", id="admin-users-title", markup=False)
+        yield Static("用户 Users", classes="admin-title", id="admin-users-title", markup=False)
         yield UsersTable(id="admin-users", cursor_type="row", zebra_stripes=True)
-        yield Static("audit chain: not verified in this session (v verifies)", id="admin-audit", markup=False)
+        yield Static("审计链 audit chain: not verified in this session (v verifies)", id="admin-audit", markup=False)
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -115,7 +140,7 @@ Users and their roles and review grants, this station, and the audit chain.
                 table.add_row(*_user_cells(user), key=user.username)
             names = [u.username for u in message.users]
             table.move_cursor(row=names.index(keep) if keep in names else 0)
-            self.query_one("#admin-users-title", Static).update(f"Users 用户 ({len(names)})")
+            self.query_one("#admin-users-title", Static).update(f"用户 Users ({len(names)})")
             self.query_one("#admin-station", Static).update(self._station_text(message.overview))
         self.refresh_bindings()
 
@@ -125,13 +150,13 @@ Users and their roles and review grants, this station, and the audit chain.
         if overview is None:
             state = "…"
         elif registry is None:
-            state = "local (no registry)"
+            state = "单机 local (no registry)"
         else:
-            state = "online" if overview.online else "offline"
+            state = "在线 online" if overview.online else "离线 offline"
         kind = getattr(settings.station_kind, "value", settings.station_kind)
         return (
-            f"station 工作站 {settings.station_id} · {settings.station_name} · kind {kind}\n"
-            f"registry {registry or '—'} · {state}"
+            f"工作站 station {settings.station_id} · {settings.station_name} · 类型 kind {kind}\n"
+            f"登记中心 registry {registry or '—'} · {state}"
         )
 
     # -- actions ---------------------------------------------------------------------------------------
@@ -154,12 +179,12 @@ Users and their roles and review grants, this station, and the audit chain.
 
     def _saved(self, user: UserView | None) -> None:
         if user is not None:
-            self.notify(f"{user.username}: {' '.join(user.roles)} saved", title="admin", markup=False)
+            self.notify(f"已保存 saved {user.username}: {' '.join(user.roles)}", title="admin", markup=False)
             self.load()
 
     def action_verify_audit(self) -> None:
         self._verifying = True
-        self.query_one("#admin-audit", Static).update("audit chain: verifying…")
+        self.query_one("#admin-audit", Static).update("审计链 audit chain: verifying…")
         self.refresh_bindings()
         self._verify()
 
@@ -174,12 +199,13 @@ Users and their roles and review grants, this station, and the audit chain.
         report = message.report
         audit_line = self.query_one("#admin-audit", Static)
         if report.ok:
-            audit_line.update(f"audit chain: intact, {report.events} events ✓")
+            audit_line.update(f"审计链完整 audit chain: intact, {report.events} events ✓")
             audit_line.set_class(False, "-broken")
         else:
-            audit_line.update(f"audit chain BROKEN at event {report.at_seq}: {report.problem}")
+            audit_line.update(f"审计链断裂 audit chain BROKEN at event {report.at_seq}: {report.problem}")
             audit_line.set_class(True, "-broken")
-            self.notify(f"audit chain broken: {report.problem}", title="admin", severity="error", markup=False)
+            said = f"审计链断裂 audit chain broken: {report.problem}"
+            self.notify(said, title="admin", severity="error", markup=False)
         self.refresh_bindings()
 
     @on(Worker.StateChanged)
@@ -187,7 +213,7 @@ Users and their roles and review grants, this station, and the audit chain.
         if event.state == WorkerState.ERROR:
             if event.worker.group == "admin.verify":
                 self._verifying = False
-                self.query_one("#admin-audit", Static).update("audit chain: not verified (the check failed)")
+                self.query_one("#admin-audit", Static).update("审计链 audit chain: not verified (the check failed)")
                 self.refresh_bindings()
             self.notify(error_line(event.worker.error), title="admin", severity="error", markup=False)
 
@@ -213,9 +239,9 @@ def _user_cells(user: UserView) -> tuple[str, ...]:
         user.username,
         user.display_name,
         " ".join(user.roles),
-        "yes" if user.can_review_online else "—",
-        "yes" if user.can_review_offline else "—",
-        "active" if user.active else "disabled",
+        "是 yes" if user.can_review_online else "—",
+        "是 yes" if user.can_review_offline else "—",
+        "是 yes" if user.active else "否 no",
     )
 
 

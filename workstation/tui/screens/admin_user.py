@@ -18,10 +18,10 @@ from workstation.tui.screens import error_line
 from workstation.tui.widgets.chrome import KeysFooter
 
 ROLE_LABELS = {
-    UserRole.CLERK: "clerk 窗口受理",
-    UserRole.REVIEWER: "reviewer 审核/登簿",
-    UserRole.QC: "qc 质检",
-    UserRole.ADMIN: "admin 管理",
+    UserRole.CLERK: "窗口受理 clerk",
+    UserRole.REVIEWER: "审核/登簿 reviewer",
+    UserRole.QC: "质检 qc",
+    UserRole.ADMIN: "管理 admin",
 }
 
 _HELP = """
@@ -40,8 +40,8 @@ _HELP = """
 class _UserForm(ModalScreen[UserView | None]):
     CSS_PATH = "admin.tcss"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="admin_user.cancel", tooltip="Close without saving"),
-        Binding("ctrl+s", "save", "Save", id="admin_user.save", tooltip="Save the user"),
+        Binding("escape", "cancel", "取消 Cancel", id="admin_user.cancel", tooltip="关闭，不保存 Close without saving"),
+        Binding("ctrl+s", "save", "保存 Save", id="admin_user.save", tooltip="保存用户 Save the user"),
     ]
     HELP = _HELP
 
@@ -65,8 +65,8 @@ class _UserForm(ModalScreen[UserView | None]):
         with Horizontal(classes="admin-grants"):
             online = user is not None and user.can_review_online
             offline = user is not None and user.can_review_offline
-            yield Checkbox("online review 线上审核", online, id="admin-user-online", compact=True)
-            yield Checkbox("offline review 线下审核", offline, id="admin-user-offline", compact=True)
+            yield Checkbox("线上审核 online review", online, id="admin-user-online", compact=True)
+            yield Checkbox("线下审核 offline review", offline, id="admin-user-offline", compact=True)
         yield Static("", id="admin-user-error", classes="admin-error", markup=False)
         with Horizontal(classes="admin-buttons"):
             yield Button("取消 Cancel", id="admin-user-cancel", compact=True)

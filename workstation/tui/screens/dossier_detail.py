@@ -50,6 +50,7 @@ from workstation.tui.widgets.intake import (
 )
 
 KIND_LABELS = {"enterprise": "企业", "individual": "个人"}
+OCR_STATES = {"reading": "识别中", "queued": "排队", "failed": "失败"}
 ID_LABELS = {"uscc": "统一社会信用代码", "id_number": "身份证号"}
 EDITABLE = ("draft", "returned")
 RELOAD_INTERVAL = 0.25  # seconds: at most four reloads a second while OCR reports progress
@@ -78,26 +79,83 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
 `p` shows the 受理回执 receipt, which can be saved as a PDF.
 """
     BINDINGS = [
-        Binding("a", "activate", "Scan here", id="detail.activate", tooltip="Make this the desk's active dossier"),
-        Binding("i", "import_files", "Import", id="detail.import", tooltip="Take scan files from a folder or path"),
-        Binding("v", "view_page", "View", id="detail.view", tooltip="The page beside its OCR text"),
-        Binding("m", "move_page", "Move", id="detail.move", tooltip="Put the page in another checklist slot"),
-        Binding("r", "rotate_page", "Rotate", id="detail.rotate", tooltip="Turn the page 90° clockwise"),
-        Binding("ctrl+up", "reorder_up", "Earlier", id="detail.reorder_up", tooltip="Move the page up", show=False),
+        # The order of the footer: what a clerk does on every dossier first, so it stays in view at 80 columns.
         Binding(
-            "ctrl+down", "reorder_down", "Later", id="detail.reorder_down", tooltip="Move the page down", show=False
+            "i", "import_files", "导入 Import", id="detail.import", tooltip="导入扫描件 Take scan files from a folder"
         ),
-        Binding("delete", "delete_page", "Remove", id="detail.delete", tooltip="Remove the page (with a reason)"),
-        Binding("e", "edit_field", "Edit field", id="detail.edit_field", tooltip="Correct the selected field"),
-        Binding("c", "confirm_field", "Confirm", id="detail.confirm_field", tooltip="Confirm the field as read"),
-        Binding("n", "add_party", "Add party", id="detail.add_party", tooltip="Add a party (buyer, seller…)"),
-        Binding("w", "waive", "Waive", id="detail.waive", tooltip="Waive the selected missing material"),
-        Binding("s", "submit", "Submit", id="detail.submit", tooltip="Submit the dossier (受理)"),
-        Binding("p", "receipt", "Receipt", id="detail.receipt", tooltip="The 受理回执 receipt (text, PDF)"),
         Binding(
-            "t", "answer", "Answer 补正", id="detail.answer", tooltip="Note how an item of the 补正 notice was met"
+            "e", "edit_field", "修改 Edit", id="detail.edit_field", tooltip="更改所选字段 Correct the selected field"
         ),
-        Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the dossier list"),
+        Binding(
+            "c",
+            "confirm_field",
+            "确认 Confirm",
+            id="detail.confirm_field",
+            tooltip="确认识别无误 Confirm the field as read",
+        ),
+        Binding("s", "submit", "受理 Submit", id="detail.submit", tooltip="受理本案卷 Submit the dossier"),
+        Binding(
+            "t",
+            "answer",
+            "补正 Answer",
+            id="detail.answer",
+            tooltip="记录补正事项如何补齐 Note how a 补正 item was met",
+        ),
+        Binding(
+            "a",
+            "activate",
+            "扫描 Scan",
+            id="detail.activate",
+            tooltip="新扫描页归入此案卷 Make this the desk's active dossier",
+        ),
+        Binding("v", "view_page", "查看 View", id="detail.view", tooltip="页面与识别文字 The page beside its OCR text"),
+        Binding("escape", "back", "返回 Back", id="detail.back", tooltip="回到案卷列表 Back to the dossier list"),
+        Binding(
+            "m",
+            "move_page",
+            "移动 Move",
+            id="detail.move",
+            tooltip="归入另一项材料 Put the page in another checklist slot",
+        ),
+        Binding(
+            "r", "rotate_page", "旋转 Rotate", id="detail.rotate", tooltip="顺时针转 90° Turn the page 90° clockwise"
+        ),
+        Binding(
+            "ctrl+up",
+            "reorder_up",
+            "上移 Earlier",
+            id="detail.reorder_up",
+            tooltip="页面上移 Move the page up",
+            show=False,
+        ),
+        Binding(
+            "ctrl+down",
+            "reorder_down",
+            "下移 Later",
+            id="detail.reorder_down",
+            tooltip="页面下移 Move the page down",
+            show=False,
+        ),
+        Binding(
+            "delete",
+            "delete_page",
+            "删除 Remove",
+            id="detail.delete",
+            tooltip="删除页面并说明原因 Remove the page, with a reason",
+        ),
+        Binding(
+            "n", "add_party", "当事人 Party", id="detail.add_party", tooltip="添加当事人 Add a party (buyer, seller…)"
+        ),
+        Binding(
+            "w",
+            "waive",
+            "容缺 Waive",
+            id="detail.waive",
+            tooltip="所选缺件容缺受理 Waive the selected missing material",
+        ),
+        Binding(
+            "p", "receipt", "回执 Receipt", id="detail.receipt", tooltip="受理回执（文本、PDF） The receipt (text, PDF)"
+        ),
     ]
 
     class Shown(Message):
@@ -141,17 +199,17 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             with Vertical(id="pages-pane"):
                 yield PagesTable(id="pages")
             with TabbedContent(id="detail-tabs"):
-                with TabPane("Checklist 材料", id="tab-checklist"):
+                with TabPane("材料 Checklist", id="tab-checklist"):
                     yield Static("", id="detail-missing", markup=False)
                     yield ChecklistTable(id="slots")
-                with TabPane("Fields 字段", id="tab-fields"):
+                with TabPane("字段 Fields", id="tab-fields"):
                     yield FieldsTable(id="fields")
-                with TabPane("Findings 问题", id="tab-findings"), VerticalScroll(id="findings-scroll"):
+                with TabPane("问题 Findings", id="tab-findings"), VerticalScroll(id="findings-scroll"):
                     yield FindingsList(id="findings")
-                with TabPane("Parties 当事人", id="tab-parties"), VerticalScroll():
+                with TabPane("当事人 Parties", id="tab-parties"), VerticalScroll():
                     yield Static("", id="detail-parties")
                 with TabPane("补正 Supplement", id="tab-supplement"), VerticalScroll():
-                    yield Static("Never returned for 补正 未退回补正", id="detail-supplement")
+                    yield Static("未退回补正 never returned for 补正", id="detail-supplement")
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -243,9 +301,9 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
     def _set_active(self, number: str | None) -> None:
         self._desk.intake.set_active(self._actor, number)
         note = (
-            f"scanning into {number}: the hot folder files new pages here"
+            f"正在扫描 scanning into {number}: the hot folder files new pages here"
             if number
-            else "this dossier is no longer the desk's active one"
+            else "已停止扫描 this dossier is no longer the desk's active one"
         )
         self.post_message(self.Shown(self._desk.dossiers.show(self._number), number, note))
 
@@ -277,7 +335,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     name=party.name,
                     id_value=party.id_value,
                 ),
-                f"{' '.join(filter(None, (party.role, party.name)))} added; the checklist asks for their materials",
+                f"已添加当事人 {' '.join(filter(None, (party.role, party.name)))} added; "
+                "the checklist asks for their materials",
             )
 
         business = self._desk.catalogue.business(detail.business)
@@ -312,7 +371,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     material=slot.material if slot else None,
                     party_key=slot.party_key if slot else None,
                 ),
-                f"page {page.position} moved to {slot.material if slot else 'no slot'}",
+                f"第 {page.position} 页已移动 page {page.position} moved to {slot.material if slot else 'no slot'}",
             )
 
         title = f"第 {page.position} 页移至 Move page {page.position} to…"
@@ -353,7 +412,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                 self._change(
                     "delete",
                     lambda: self._desk.dossiers.delete_page(self._actor, self._number, page_id, reason=reason),
-                    f"page {page.position} removed ({reason})",
+                    f"第 {page.position} 页已删除 page {page.position} removed ({reason})",
                 )
 
         title = f"删除第 {page.position} 页 Remove page {page.position} ({page.source_name}): 原因 reason?"
@@ -422,7 +481,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
             return
         slot = detail.slots[table.cursor_row]
         if slot.satisfied or slot.waived:
-            self._say(f"{slot.material} is already {'received' if slot.satisfied else 'waived'}", ok=False)
+            done = "已收取 received" if slot.satisfied else "已免收 waived"
+            self._say(f"{slot.material} {done} already", ok=False)
             return
 
         def reason_given(reason: str | None) -> None:
@@ -432,7 +492,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                     lambda: self._desk.dossiers.waive(
                         self._actor, self._number, material=slot.material, party_key=slot.party_key, reason=reason
                     ),
-                    f"{slot.material} waived ({reason})",
+                    f"{slot.material} 已免收 waived ({reason})",
                 )
 
         title = f"免收 Waive {slot_label(slot, detail)}: 原因 reason?"
@@ -492,14 +552,14 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
     def _apply_change(self, call: Callable[[], DossierDetail], note: str | None) -> None:
         detail = call()
         if note is None:  # the submission: say where it went
-            note = f"submitted (受理): status {detail.status} @ {detail.stage}; P shows the receipt"
+            note = f"已受理 submitted: status {detail.status} @ {detail.stage}; P 回执 shows the receipt"
         clock = _clock_line(self._desk, self._number)
         self.post_message(self.Shown(detail, self._desk.intake.active_number(), note, clock=clock))
 
     def action_answer(self) -> None:
         detail = self._detail
         if detail is None or detail.supplement is None or not detail.supplement.open:
-            self._say("Nothing to answer: the dossier is not returned for 补正 未处于补正状态", ok=False)
+            self._say("未处于补正状态 nothing to answer: the dossier is not returned for 补正", ok=False)
             return
         count = len(detail.supplement.items)
 
@@ -508,13 +568,13 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
                 return
             head, _, note = text.strip().partition(" ")
             if not head.isdigit() or not 1 <= int(head) <= count or not note.strip():
-                self._say(f"Write the item's number (1–{count}), a space, then what was done", ok=False)
+                self._say(f"请写编号 write the item's number (1–{count}), a space, then what was done", ok=False)
                 return
             item = int(head)
             self._change(
                 "answer",
                 lambda: self._desk.dossiers.answer(self._actor, self._number, item, note),
-                f"补正 item {item} answered 已说明",
+                f"补正事项 {item} 已说明 answered",
             )
 
         title = f"答复补正事项 Answer a 补正 item (1–{count}): 编号，再写处理情况 number, then what was done"
@@ -534,7 +594,7 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         error = worker.error
         if isinstance(error, MissingMaterials):
             items = [str(item) for item in error.missing]
-            self._say(f"cannot submit: {len(items)} missing (list shown; 一次性告知)", ok=False)
+            self._say(f"无法受理 cannot submit: {len(items)} missing (list shown; 一次性告知)", ok=False)
             body = "\n".join(f"- {item}" for item in items)
             title = f"无法受理：缺少 {len(items)} 项材料 Cannot submit: {len(items)} items missing"
             self.app.push_screen(MessageScreen(title, body))
@@ -591,7 +651,9 @@ Type the path of a scan file, a folder (every scan in it, by file name) or a pat
 `scans/case-01-*`. Pages are added in that order and read by OCR in the background.
 A file that cannot be taken is named with its reason; the others are still taken.
 """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="import.cancel", tooltip="Close without importing")]
+    BINDINGS = [
+        Binding("escape", "cancel", "取消 Cancel", id="import.cancel", tooltip="关闭，不导入 Close without importing")
+    ]
     DEFAULT_CSS = """
     ImportScreen { align: center middle; }
     ImportScreen > Vertical { width: 80; max-width: 100%; height: auto; border: round $primary;
@@ -646,10 +708,11 @@ A file that cannot be taken is named with its reason; the others are still taken
             if result.outcome != "attached":
                 refused.append(result.message)
         if not taken and refused:
-            raise UsageError(refused[0] if len(refused) == 1 else f"{len(refused)} files refused; {refused[0]}")
-        summary = f"imported {taken} file(s), {pages} new page(s) into {self._number}"
+            several = f"{len(refused)} 个文件被拒 files refused; {refused[0]}"
+            raise UsageError(refused[0] if len(refused) == 1 else several)
+        summary = f"已导入 imported {taken} file(s), {pages} new page(s) into {self._number}"
         if refused:
-            summary += f"; {len(refused)} not taken: {refused[0]}"
+            summary += f"; {len(refused)} 未导入 not taken: {refused[0]}"
         self.post_message(self.Done(summary))
 
     @on(Done)
@@ -683,8 +746,10 @@ What the applicant takes home: the 受理号, business, applicants (identifiers 
 with their page counts, the acceptance time and the time limit. `w` saves it as a PDF for printing.
 """
     BINDINGS = [
-        Binding("w", "save_pdf", "Save PDF", id="receipt.save_pdf", tooltip="Write the receipt as a PDF"),
-        Binding("escape", "close", "Close", id="receipt.close", tooltip="Back to the dossier"),
+        Binding(
+            "w", "save_pdf", "保存 Save PDF", id="receipt.save_pdf", tooltip="回执存为 PDF Write the receipt as a PDF"
+        ),
+        Binding("escape", "close", "关闭 Close", id="receipt.close", tooltip="回到案卷 Back to the dossier"),
     ]
     DEFAULT_CSS = """
     ReceiptScreen { align: center middle; }
@@ -771,15 +836,15 @@ def _scan_paths(text: str) -> list[Path]:
         parent = path.parent
         found = sorted(p for p in parent.glob(path.name) if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES)
         if not found:
-            raise UsageError(f"no scan files match {text}")
+            raise UsageError(f"无匹配的扫描件 no scan files match {text}")
         return found
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES)
         if not found:
-            raise UsageError(f"the folder {text} holds no scan files ({', '.join(SCAN_SUFFIXES)})")
+            raise UsageError(f"文件夹无扫描件 the folder {text} holds no scan files ({', '.join(SCAN_SUFFIXES)})")
         return found
     if not path.is_file():
-        raise UsageError(f"no such file or folder: {text}")
+        raise UsageError(f"无此文件或文件夹 no such file or folder: {text}")
     return [path]
 
 
@@ -813,15 +878,15 @@ def _header(detail: DossierDetail, active: str | None) -> Content:
 
 def _progress(detail: DossierDetail) -> str:
     states = [p.ocr_status for p in detail.pages]
-    parts = [f"OCR {states.count('done')}/{len(states)} read"]
-    for state in ("reading", "queued", "failed"):
+    parts = [f"识别 OCR {states.count('done')}/{len(states)} read"]
+    for state, label in OCR_STATES.items():
         if states.count(state):
-            parts.append(f"{states.count(state)} {state}")
+            parts.append(f"{states.count(state)} {label} {state}")
     if detail.status in EDITABLE:
-        parts.append(f"missing {len(detail.missing)}" if detail.missing else "nothing missing 材料齐全")
+        parts.append(f"缺少 missing {len(detail.missing)}" if detail.missing else "材料齐全 nothing missing")
     if detail.findings:
-        parts.append(f"{len(detail.findings)} finding(s)")
-    parts.append(f"applied {local_time(detail.applied_at)}")
+        parts.append(f"问题 {len(detail.findings)} finding(s)")
+    parts.append(f"申请 applied {local_time(detail.applied_at)}")
     return " · ".join(parts)
 
 
@@ -833,37 +898,39 @@ def _clock_line(desk: Desk, number: str) -> Content:
         return Content.styled(f"时限 clock: {error_line(exc)}", "$text-error")
     parts = [f"时限 clock: {CLOCK_LABELS.get(view.state, view.state)}"]
     if view.used is not None:
-        parts.append(f"used {view.used}/{view.limit_days} working days 工作日")
+        parts.append(f"已用 used {view.used}/{view.limit_days} 工作日 working days")
     if view.due is not None:
-        parts.append(f"due {view.due.isoformat()}")
+        parts.append(f"到期 due {view.due.isoformat()}")
     if view.source == "registry":
         parts.append(
-            f"registry's as of {local_time(view.synced_at)}" if view.synced_at else "not synced with the registry"
+            f"以中心为准 registry's as of {local_time(view.synced_at)}"
+            if view.synced_at
+            else "未与中心同步 not synced with the registry"
         )
     style = "$text-error" if view.overdue or view.state == "not synced" else ("$text-warning" if view.paused else "")
     return Content.styled(" · ".join(parts), style) if style else Content(" · ".join(parts))
 
 
 CLOCK_LABELS = {
-    "not accepted yet": "not accepted yet 未受理",
-    "not synced": "not synced 未同步 (the registry keeps it)",
-    "stopped": "stopped 已停止",
-    "overdue": "overdue 已超期",
-    "due today": "due today 今日到期",
-    "paused": "paused 暂停计时",
-    "running": "running 计时中",
+    "not accepted yet": "未受理 not accepted yet",
+    "not synced": "未同步 not synced (the registry keeps it)",
+    "stopped": "已停止 stopped",
+    "overdue": "已超期 overdue",
+    "due today": "今日到期 due today",
+    "paused": "暂停计时 paused",
+    "running": "计时中 running",
 }
 
 
 def _supplement(detail: DossierDetail) -> Content:
     sup = detail.supplement
     if sup is None:
-        return Content("Never returned for 补正 未退回补正")
-    state = "open 待补正 — T answers an item" if sup.open else "answered 已补正"
+        return Content("未退回补正 never returned for 补正")
+    state = "待补正 open — T answers an item" if sup.open else "已补正 answered"
     lines: list[Content] = [
         Content.assemble(
             ("补正告知 notice ", "bold"),
-            f"{local_time(sup.decided_at)} · {sup.reviewer or '—'} · {len(sup.items)} item(s) · {state}",
+            f"{local_time(sup.decided_at)} · {sup.reviewer or '—'} · {len(sup.items)} 项 item(s) · {state}",
         )
     ]
     if sup.note:
@@ -881,9 +948,9 @@ def _supplement(detail: DossierDetail) -> Content:
 
 def _missing(missing: tuple[str, ...]) -> Content:
     if not missing:
-        return Content.styled("Nothing missing 材料齐全", "$text-success")
+        return Content.styled("材料齐全 Nothing missing", "$text-success")
     return Content.assemble(
-        (f"Missing 缺少 ({len(missing)}): ", "bold $text-error"),
+        (f"缺少 Missing ({len(missing)}): ", "bold $text-error"),
         "; ".join(missing),
     )
 

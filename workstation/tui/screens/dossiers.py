@@ -25,9 +25,9 @@ from workstation.tui.screens.new_dossier import NewDossierScreen
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 # Ordered by what a clerk scans for first, so an 80-column terminal shows number, status, business, applicant.
-COLUMNS = ("受理号", "status", "business", "applicant", "stage", "applied (UTC+8)")
+COLUMNS = ("受理号", "状态 status", "业务 business", "申请人 applicant", "环节 stage", "申请 applied (UTC+8)")
 # Fixed widths: columns do not jump from page to page, and the first paint already has its final layout.
-WIDTHS = (20, 9, 20, 20, 7, 16)
+WIDTHS = (20, 11, 19, 19, 10, 20)
 PAGE_SIZE = 500
 # What `f` cycles through: everything, then the states a window clerk acts on.
 FILTERS: tuple[str | None, ...] = (None, "draft", "returned", "submitted", "in_review", "registered")
@@ -37,16 +37,29 @@ class DossiersScreen(Screen[None]):
     CSS_PATH = "dossiers.tcss"
     AUTO_FOCUS = "#dossiers"
     BINDINGS = [
-        Binding("n", "new_dossier", "New", id="dossiers.new", tooltip="Open a new draft dossier (预受理)"),
+        Binding("n", "new_dossier", "新建 New", id="dossiers.new", tooltip="新建预受理案卷 Open a new draft dossier"),
         # priority: the table's own (hidden) enter binding would otherwise keep "Open" out of the footer.
         Binding(
-            "enter", "open_dossier", "Open", id="dossiers.open", tooltip="Show the selected dossier", priority=True
+            "enter",
+            "open_dossier",
+            "打开 Open",
+            id="dossiers.open",
+            tooltip="打开所选案卷 Show the selected dossier",
+            priority=True,
         ),
-        Binding("f", "cycle_filter", "Filter", id="dossiers.filter", tooltip="Show only one status (cycles)"),
-        Binding("]", "page(1)", "Older", id="dossiers.next_page", tooltip="The next 500 (older) dossiers"),
-        Binding("[", "page(-1)", "Newer", id="dossiers.prev_page", tooltip="The previous 500 (newer) dossiers"),
-        Binding("r", "refresh", "Refresh", id="dossiers.refresh", tooltip="Reload the list", show=False),
-        Binding("q", "app.quit", "Quit", id="dossiers.quit", tooltip="Leave the workstation"),
+        Binding(
+            "f", "cycle_filter", "筛选 Filter", id="dossiers.filter", tooltip="按状态轮换筛选 Show one status (cycles)"
+        ),
+        Binding(
+            "]", "page(1)", "较早 Older", id="dossiers.next_page", tooltip="后 500 件（较早） The next 500 (older)"
+        ),
+        Binding(
+            "[", "page(-1)", "较新 Newer", id="dossiers.prev_page", tooltip="前 500 件（较新） The previous 500 (newer)"
+        ),
+        Binding(
+            "r", "refresh", "刷新 Refresh", id="dossiers.refresh", tooltip="重新载入列表 Reload the list", show=False
+        ),
+        Binding("q", "app.quit", "退出 Quit", id="dossiers.quit", tooltip="退出工作站 Leave the workstation"),
     ]
 
     HELP = """
@@ -179,11 +192,11 @@ Newest first, 500 to a page (`]` older, `[` newer); `f` shows one status at a ti
 
     def _header_text(self, shown: int | None, total: int = 0) -> str:
         if shown is None:
-            return f"{self._actor.username} · loading…"
+            return f"{self._actor.username} · 加载中 loading…"
         count = f"{total} dossier{'' if total == 1 else 's'}"
         if self._filter is not None:
             first = self._offset + 1 if shown else 0
-            return f"{self._actor.username} · {self._filter}: {first}–{self._offset + shown} · {count} in all"
+            return f"{self._actor.username} · {self._filter}: {first}–{self._offset + shown} · 共 {count} in all"
         if shown < total:
             count = f"{self._offset + 1}–{self._offset + shown} of {count}"
-        return f"{self._actor.username} · {count}"
+        return f"{self._actor.username} · 案卷 {count}"

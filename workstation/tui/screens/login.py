@@ -23,7 +23,7 @@ class LoginScreen(Screen[Actor]):
     # Enter after the user name moves on to the password when the app takes the key (a priority binding), so
     # a password typed right behind it lands in the password field, not after the name.
     BINDINGS = [
-        Binding("enter", "to_password", "Password", id="login.to_password", show=False, priority=True),
+        Binding("enter", "to_password", "密码 Password", id="login.to_password", show=False, priority=True),
     ]
 
     class Authenticated(Message):

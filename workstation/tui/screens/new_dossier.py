@@ -85,8 +85,10 @@ Choose the business (业务类型), then the applicant: kind, name and identifie
 `+ party` adds one more. A row left empty is skipped. Identifiers are checked before anything is created.
 """
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="new_dossier.cancel", tooltip="Close without creating"),
-        Binding("ctrl+s", "create", "Create", id="new_dossier.create", tooltip="Open the dossier"),
+        Binding(
+            "escape", "cancel", "取消 Cancel", id="new_dossier.cancel", tooltip="关闭，不新建 Close without creating"
+        ),
+        Binding("ctrl+s", "create", "新建 Create", id="new_dossier.create", tooltip="新建此案卷 Open the dossier"),
     ]
 
     class Created(Message):
@@ -104,7 +106,7 @@ Choose the business (业务类型), then the applicant: kind, name and identifie
         businesses = [(f"{b.code}  {b.name}", b.code) for b in self._desk.catalogue.businesses.values()]
         with VerticalScroll(id="new-dossier"):
             yield Static("新建案卷 New dossier (预受理)", id="new-dossier-title")
-            yield Select(businesses, prompt="business 业务类型", id="business")
+            yield Select(businesses, prompt="业务类型 business", id="business")
             yield Static("申请人 Applicant", classes="section")
             with Horizontal(id="applicant"):
                 yield Select(APPLICANT_KINDS, value="enterprise", allow_blank=False, id="applicant-kind")

@@ -42,17 +42,22 @@ lines read with low confidence dimmed. Check a field against its page before con
     """
     BINDINGS = [
         Binding(
-            "right,]", "turn(1)", "Next page", id="viewer.next", tooltip="The dossier's next page", key_display="→"
+            "right,]",
+            "turn(1)",
+            "下页 Next",
+            id="viewer.next",
+            tooltip="下一页 The dossier's next page",
+            key_display="→",
         ),
         Binding(
             "left,[",
             "turn(-1)",
-            "Previous page",
+            "上页 Previous",
             id="viewer.previous",
-            tooltip="The dossier's previous page",
+            tooltip="上一页 The dossier's previous page",
             key_display="←",
         ),
-        Binding("escape,v", "close", "Back", id="viewer.close", tooltip="Back to the dossier"),
+        Binding("escape,v", "close", "返回 Back", id="viewer.close", tooltip="回到案卷 Back to the dossier"),
     ]
 
     def __init__(self, desk: Desk, detail: DossierDetail, page_id: str, *, images: PageImages | None = None) -> None:
@@ -106,10 +111,10 @@ lines read with low confidence dimmed. Check a field against its page before con
         slot = next(
             (s for s in self._detail.slots if (s.material, s.party_key) == (page.material, page.party_key)), None
         )
-        what = f"{page.material} {slot.label}" if slot is not None else (page.material or "no slot")
+        what = f"{page.material} {slot.label}" if slot is not None else (page.material or "未归入 no slot")
         ocr = OCR_LABELS.get(page.ocr_status, page.ocr_status)
         return (
-            f"{self._detail.number} · page {page.position} ({self._index + 1}/{len(self._pages)}) · {what}"
+            f"{self._detail.number} · 第 {page.position} 页 ({self._index + 1}/{len(self._pages)}) · {what}"
             f" · OCR {ocr} · {page.source_name}"
         )
 
@@ -125,7 +130,7 @@ lines read with low confidence dimmed. Check a field against its page before con
             return
         picture = self.query_one(PageImage)
         if message.image is not None:
-            picture.show_image(message.image, f"page {self.page.position}")
+            picture.show_image(message.image, f"第 {self.page.position} 页 page {self.page.position}")
         else:
             picture.show_note(message.note)
         values = [f.value for f in self._detail.fields if f.page_id == message.page_id]

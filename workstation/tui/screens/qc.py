@@ -22,18 +22,27 @@ from workstation.services.desk import Desk
 from workstation.services.qc import CorrectionView, QcCheckView
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.qc_resolve import ResolveCorrectionScreen
-from workstation.tui.screens.qc_result import QcResultScreen, Recorded
+from workstation.tui.screens.qc_result import BASIS, QcResultScreen, Recorded
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 PAGE_SIZE = 500
 CORRECTIONS_SHOWN = 500
 # What the inspector scans first comes first, so 80 columns show number to result; wider terminals show who.
-CHECK_COLUMNS = ("受理号", "business", "why", "registered (UTC+8)", "state", "result", "登簿人", "inspector", "defects")
-CORRECTION_COLUMNS = ("受理号", "state", "assigned to", "opened (UTC+8)", "description")
+CHECK_COLUMNS = (
+    "受理号",
+    "业务 business",
+    "依据 why",
+    "登簿 reg. (UTC+8)",
+    "状态 state",
+    "结果 result",
+    "登簿人",
+    "质检员 inspector",
+    "差错 defects",
+)
+CORRECTION_COLUMNS = ("受理号", "状态 state", "承办 assigned", "发起 opened (UTC+8)", "说明 description")
 # Fixed widths: the first paint already has its final layout (a table measures new rows only when idle).
-CHECK_WIDTHS = (20, 18, 12, 18, 9, 7, 10, 10, 30)
-CORRECTION_WIDTHS = (20, 9, 12, 16, 40)
-BASIS = {"full": "full 全检", "sampled": "sampled 抽检"}
+CHECK_WIDTHS = (20, 17, 11, 17, 10, 9, 10, 16, 30)
+CORRECTION_WIDTHS = (20, 10, 13, 19, 40)
 TAB_CHECKS, TAB_CORRECTIONS = "qc-tab-checks", "qc-tab-corrections"
 
 
@@ -65,12 +74,23 @@ class QcScreen(Screen[None]):
     CSS_PATH = "qc.tcss"
     AUTO_FOCUS = "#qc-checks"
     BINDINGS = [
-        Binding("r", "record", "Record", id="qc.record", tooltip="Record pass, minor or major for the check"),
-        Binding("v", "resolve", "Resolve", id="qc.resolve", tooltip="Resolve the selected correction case"),
-        Binding("c", "switch_tab", "Checks/Corrections", id="qc.switch_tab", tooltip="Show the other list"),
-        Binding("]", "page(1)", "More", id="qc.next_page", tooltip="The next 500 checks"),
-        Binding("[", "page(-1)", "Back", id="qc.prev_page", tooltip="The previous 500 checks"),
-        Binding("ctrl+r", "refresh", "Reload", id="qc.refresh", tooltip="Reload both lists", show=False),
+        Binding(
+            "r", "record", "记录 Record", id="qc.record", tooltip="记录合格、一般或重大 Record pass, minor or major"
+        ),
+        Binding(
+            "v", "resolve", "处理 Resolve", id="qc.resolve", tooltip="处理所选更正 Resolve the selected correction case"
+        ),
+        Binding("c", "switch_tab", "质检/更正 Switch", id="qc.switch_tab", tooltip="显示另一列表 Show the other list"),
+        Binding("]", "page(1)", "下一批 More", id="qc.next_page", tooltip="后 500 件 The next 500 checks"),
+        Binding("[", "page(-1)", "上一批 Back", id="qc.prev_page", tooltip="前 500 件 The previous 500 checks"),
+        Binding(
+            "ctrl+r",
+            "refresh",
+            "刷新 Reload",
+            id="qc.refresh",
+            tooltip="重新载入两个列表 Reload both lists",
+            show=False,
+        ),
     ]
     HELP = """
 ## 质检 QC (R3–R4)
@@ -108,11 +128,11 @@ Checks of registered dossiers, pending first; corrections (更正) opened by maj
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
-        yield Static(f"{self._actor.username} · loading…", id="qc-header", markup=False)
+        yield Static(f"{self._actor.username} · 加载中 loading…", id="qc-header", markup=False)
         with TabbedContent(initial=TAB_CHECKS, id="qc-tabs"):
-            with TabPane("Checks 质检", id=TAB_CHECKS):
+            with TabPane("质检 Checks", id=TAB_CHECKS):
                 yield ChecksTable(id="qc-checks", cursor_type="row", zebra_stripes=True)
-            with TabPane("Corrections 更正", id=TAB_CORRECTIONS):
+            with TabPane("更正 Corrections", id=TAB_CORRECTIONS):
                 yield CorrectionsTable(id="qc-corrections", cursor_type="row", zebra_stripes=True)
         yield Static("", id="qc-status", markup=False)
         yield KeysFooter()
@@ -157,12 +177,12 @@ Checks of registered dossiers, pending first; corrections (更正) opened by maj
         span = f"{self._offset + 1}–{self._offset + shown} of " if shown and (self._offset or self._more) else ""
         open_cases = sum(1 for c in message.corrections if c.state == "open")
         self.query_one("#qc-header", Static).update(
-            f"{self._actor.username} · checks {span}{pending + done}: {pending} pending, {done} done"
-            f" · corrections: {open_cases} open"
+            f"{self._actor.username} · 质检 checks {span}{pending + done}: 待检 {pending} pending, 已检 {done} done"
+            f" · 更正 corrections: {open_cases} 未结 open"
         )
         self.query_one("#qc-tabs", TabbedContent).get_tab(
             TAB_CORRECTIONS
-        ).label = f"Corrections 更正 ({open_cases} open)"
+        ).label = f"更正 Corrections ({open_cases} 未结 open)"
         self.refresh_bindings()
 
     # -- actions ---------------------------------------------------------------------------------------
@@ -214,15 +234,15 @@ Checks of registered dossiers, pending first; corrections (更正) opened by maj
         if recorded is None:
             return
         check, case = recorded.check, recorded.correction
-        said = f"{check.number}: {check.result} recorded"
+        said = f"{check.number}: 已记录 {check.result} recorded"
         if case is not None:
-            said += f" — correction 更正 opened, assigned to {case.assigned_to}"
+            said += f" — 已发起更正 correction opened, assigned to {case.assigned_to}"
         self.query_one("#qc-status", Static).update(said)
         self.notify(said, title="QC", severity="warning" if case is not None else "information", markup=False)
 
     def _resolved(self, case: CorrectionView | None) -> None:
         if case is not None:
-            said = f"{case.number}: correction resolved by {case.resolved_by}"
+            said = f"{case.number}: 更正已办结 correction resolved by {case.resolved_by}"
             self.query_one("#qc-status", Static).update(said)
             self.notify(said, title="QC", markup=False)
 

@@ -21,7 +21,15 @@ from workstation.tui.widgets.chrome import KeysFooter
 class ResolveCorrectionScreen(ModalScreen[CorrectionView | None]):
     CSS_PATH = "qc.tcss"
     AUTO_FOCUS = "#qc-resolution"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="qc_resolve.cancel", tooltip="Close; the case stays open")]
+    BINDINGS = [
+        Binding(
+            "escape",
+            "cancel",
+            "取消 Cancel",
+            id="qc_resolve.cancel",
+            tooltip="关闭，更正保持未结 Close; the case stays open",
+        )
+    ]
     HELP = """
 ## 处理更正 Resolve a correction
 

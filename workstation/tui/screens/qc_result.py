@@ -23,10 +23,11 @@ from workstation.services.qc import CorrectionView, QcCheckView
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.widgets.chrome import KeysFooter
 
+BASIS = {"full": "全检 full", "sampled": "抽检 sampled"}
 RESULTS = (
-    ("pass", "pass 合格"),
-    ("minor", "minor 一般差错 (does not affect ownership)"),
-    ("major", "major 重大差错 (affects ownership: opens a correction 更正)"),
+    ("pass", "合格 pass"),
+    ("minor", "一般差错 minor (does not affect ownership)"),
+    ("major", "重大差错 major (affects ownership: opens a 更正 correction)"),
 )
 
 
@@ -40,8 +41,10 @@ class QcResultScreen(ModalScreen[Recorded | None]):
     CSS_PATH = "qc.tcss"
     AUTO_FOCUS = "#qc-result-kind"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="qc_result.cancel", tooltip="Close without recording"),
-        Binding("ctrl+s", "save", "Record", id="qc_result.save", tooltip="Record this result"),
+        Binding(
+            "escape", "cancel", "取消 Cancel", id="qc_result.cancel", tooltip="关闭，不记录 Close without recording"
+        ),
+        Binding("ctrl+s", "save", "记录 Record", id="qc_result.save", tooltip="记录此结果 Record this result"),
     ]
     HELP = """
 ## 质检结果 QC result
@@ -72,7 +75,7 @@ Defects one per line. `ctrl+s` records, `escape` closes without recording.
         with Vertical(id="qc-result", classes="qc-modal"):
             yield Static(f"质检 QC · {check.number} · {check.business}", classes="qc-modal-title", markup=False)
             yield Static(
-                f"{check.basis} · registered {registered} by {check.registrar or '—'}",
+                f"{BASIS.get(check.basis, check.basis)} · 登簿 registered {registered} by {check.registrar or '—'}",
                 classes="qc-modal-sub",
                 markup=False,
             )

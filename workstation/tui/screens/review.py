@@ -29,8 +29,8 @@ from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 
 KIND_LABELS = {"enterprise": "企业", "individual": "个人"}
 # The countdown next to the number, so an 80-column terminal shows it; the business code is the widest.
-COLUMNS = ("受理号", "left", "applicant", "form", "applied (UTC+8)", "business")
-LEFT_COLUMN = "left"
+COLUMNS = ("受理号", "剩余 left", "申请人 kind", "形式 form", "申请 applied (UTC+8)", "业务 business")
+LEFT_COLUMN = "剩余 left"
 
 Clock = Callable[[], datetime]
 
@@ -58,12 +58,46 @@ class ReviewScreen(Screen[None]):
     CSS_PATH = "review.tcss"
     AUTO_FOCUS = "#review-queue"
     BINDINGS = [
-        Binding("n", "next", "Next", id="review.next", tooltip="Claim the next dossier from the pool and open it"),
-        Binding("f", "fill", "Fill", id="review.fill", tooltip="Claim dossiers until my queue holds K"),
-        Binding("enter", "open", "Open", id="review.open", tooltip="Review the selected dossier", priority=True),
-        Binding("l", "release", "Release", id="review.release", tooltip="Give the selected dossier back to the pool"),
-        Binding("r", "refresh", "Refresh", id="review.refresh", tooltip="Reload my queue and the pool", show=False),
-        Binding("g", "register", "登簿", id="review.register", tooltip="Register an approved dossier (登簿)"),
+        Binding(
+            "n", "next", "下一件 Next", id="review.next", tooltip="领取并打开下一件 Claim the next dossier and open it"
+        ),
+        Binding(
+            "f",
+            "fill",
+            "领满 Fill",
+            id="review.fill",
+            tooltip="领取至队列满 K 件 Claim dossiers until my queue holds K",
+        ),
+        Binding(
+            "enter",
+            "open",
+            "打开 Open",
+            id="review.open",
+            tooltip="审核所选案卷 Review the selected dossier",
+            priority=True,
+        ),
+        Binding(
+            "l",
+            "release",
+            "释放 Release",
+            id="review.release",
+            tooltip="交还案卷池 Give the selected dossier back to the pool",
+        ),
+        Binding(
+            "r",
+            "refresh",
+            "刷新 Refresh",
+            id="review.refresh",
+            tooltip="重新载入队列 Reload my queue and the pool",
+            show=False,
+        ),
+        Binding(
+            "g",
+            "register",
+            "登簿 Register",
+            id="review.register",
+            tooltip="已通过的案卷登簿 Register an approved dossier",
+        ),
     ]
 
     HELP = """
@@ -160,7 +194,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
 
     def _choose_register(self, waiting: list[tuple[str, str, str]]) -> None:
         if not waiting:
-            self.notify("Nothing approved waits for 登簿 here 暂无待登簿", title="登簿", markup=False)
+            self.notify("暂无待登簿 nothing approved waits for 登簿 here", title="登簿", markup=False)
             return
 
         def chosen(number: str | None) -> None:
@@ -174,7 +208,10 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         done = self._desk.review.register(self._actor, number)
         qc = f"; QC {done['qc']}" if done.get("qc") else ""
         self.app.call_from_thread(
-            self.notify, f"{number}: 登簿 recorded ({done['status']} @ {done['stage']}){qc}", title="登簿", markup=False
+            self.notify,
+            f"{number}: 已登簿 recorded ({done['status']} @ {done['stage']}){qc}",
+            title="登簿",
+            markup=False,
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -202,7 +239,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         pool = self._pool_counts()
         if lease is None:
             self.app.call_from_thread(
-                self.notify, "nothing to review: the pool has no dossier you may take", markup=False
+                self.notify, "暂无可审案卷 nothing to review: the pool has no dossier you may take", markup=False
             )
         self.post_message(self.Loaded(leases, pool, opened=lease))
 
@@ -227,7 +264,7 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
         try:
             return self._desk.review.pool_counts()
         except Offline:
-            return "registry pool: unreachable now (my queue can still be decided)"
+            return "中心案卷池 registry pool: unreachable now (my queue can still be decided)"
 
     def heartbeat(self) -> None:
         """Renew the leases this screen shows; one taken over or run out since comes back as lost."""
@@ -306,17 +343,17 @@ Leases are renewed while this desk runs; a lease that is lost is named under the
                 table.move_cursor(row=numbers.index(selected.number))
         self.query_one("#review-summary", Static).update(self._summary())
         lost = self.query_one("#review-lost", Static)
-        lost.update("lease lost: " + "; ".join(f"{n} ({why})" for n, why in sorted(self._lost.items())))
+        lost.update("租约失效 lease lost: " + "; ".join(f"{n} ({why})" for n, why in sorted(self._lost.items())))
         lost.display = bool(self._lost)
         self.refresh_bindings()
 
     def _summary(self) -> str:
-        held = f"my queue {len(self._leases)}/{self._desk.review.queue_size}"
+        held = f"我的队列 my queue {len(self._leases)}/{self._desk.review.queue_size}"
         if self._pool is None:
-            return f"{self._actor.username} · {held} · pool loading…"
+            return f"{self._actor.username} · {held} · 案卷池 pool loading…"
         if isinstance(self._pool, str):
             return f"{self._actor.username} · {held} · {self._pool}"
-        where = "registry pool" if self._desk.has_registry else "pool"
+        where = "中心案卷池 registry pool" if self._desk.has_registry else "案卷池 pool"
         pool = f"{where}: {self._pool.get('online', 0)} 电子 online · {self._pool.get('offline', 0)} 纸质 paper"
         return f"{self._actor.username} · {held} · {pool}"
 

@@ -127,7 +127,9 @@ class RegisterModal(ModalScreen[str | None]):
 
     CSS_PATH = "review_decide.tcss"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="review.register.no", tooltip="Back without registering"),
+        Binding(
+            "escape", "cancel", "取消 Cancel", id="review.register.no", tooltip="返回，不登簿 Back without registering"
+        ),
     ]
     HELP = """
 ## 登簿 Register
@@ -169,9 +171,19 @@ class ReturnModal(ModalScreen[list[ReturnItem] | None]):
     AUTO_FOCUS = "#return-items"
     BINDINGS = [
         Binding(
-            "ctrl+s", "send", "Send 补正", id="review.return.send", tooltip="Return the dossier with the ticked list"
+            "ctrl+s",
+            "send",
+            "发送补正 Send",
+            id="review.return.send",
+            tooltip="按勾选清单退回 Return with the ticked list",
         ),
-        Binding("escape", "cancel", "Cancel", id="review.return.cancel", tooltip="Back to the dossier, nothing sent"),
+        Binding(
+            "escape",
+            "cancel",
+            "取消 Cancel",
+            id="review.return.cancel",
+            tooltip="返回，不发送 Back to the dossier, nothing sent",
+        ),
     ]
     HELP = """
 ## 补正 Return for supplement
@@ -256,8 +268,20 @@ class RejectModal(ModalScreen[RejectChoice | None]):
     CSS_PATH = "review_decide.tcss"
     AUTO_FOCUS = "#reject-reasons"
     BINDINGS = [
-        Binding("ctrl+s", "send", "Send 不予登记", id="review.reject.send", tooltip="Refuse with the chosen reason"),
-        Binding("escape", "cancel", "Cancel", id="review.reject.cancel", tooltip="Back to the dossier, nothing sent"),
+        Binding(
+            "ctrl+s",
+            "send",
+            "发送不予登记 Send",
+            id="review.reject.send",
+            tooltip="按所选理由不予登记 Refuse with the chosen reason",
+        ),
+        Binding(
+            "escape",
+            "cancel",
+            "取消 Cancel",
+            id="review.reject.cancel",
+            tooltip="返回，不发送 Back to the dossier, nothing sent",
+        ),
     ]
     HELP = """
 ## 不予登记 Reject

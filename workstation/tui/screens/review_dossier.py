@@ -41,7 +41,8 @@ from workstation.tui.widgets.intake import confidence_cell, set_by
 from workstation.tui.widgets.ocr_text import OcrText
 from workstation.tui.widgets.page_image import PageImage, PageLoaded, read_page
 
-KIND_DONE = {"approve": "approved 审核通过", "return": "returned 补正", "reject": "rejected 不予登记"}
+SEVERITY_LABELS = {"error": "错误 error", "warning": "警告 warn", "info": "提示 info"}
+KIND_DONE = {"approve": "审核通过 approved", "return": "补正 returned", "reject": "不予登记 rejected"}
 TAB_FOCUS = {
     "tab-pages": "#page-list",
     "tab-checklist": "#checklist-scroll",
@@ -49,7 +50,7 @@ TAB_FOCUS = {
     "tab-fields": "#fields",
 }
 TABS = tuple(TAB_FOCUS)
-FIELD_COLUMNS = ("字段 field", "值 value", "conf.", "valid", "页 page", "来源 set by")
+FIELD_COLUMNS = ("字段 field", "值 value", "置信 conf", "校验 valid", "页 page", "来源 set by")
 
 
 class ReviewDossierScreen(Screen[None]):
@@ -58,16 +59,73 @@ class ReviewDossierScreen(Screen[None]):
     # Below 120 columns the page shows image or text (`t` switches); from 120 both, side by side.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
-        Binding("a", "approve", "Approve", id="review.approve", tooltip="审核通过: on to the next stage"),
-        Binding("b", "return", "补正", id="review.return", tooltip="Return for supplement with the complete list"),
-        Binding("x", "reject", "不予登记", id="review.reject", tooltip="Refuse registration with a legal reason"),
-        Binding("t", "toggle_text", "Image/Text", id="review.toggle_text", tooltip="Show the page image or its text"),
-        Binding("o", "open_full", "Full size", id="review.open_full", tooltip="Open the page in the image viewer"),
-        Binding("1", "tab('tab-pages')", "Pages", id="review.tab.pages", tooltip="Pages", show=False),
-        Binding("2", "tab('tab-checklist')", "Checklist", id="review.tab.checklist", tooltip="清单", show=False),
-        Binding("3", "tab('tab-findings')", "Findings", id="review.tab.findings", tooltip="Findings", show=False),
-        Binding("4", "tab('tab-fields')", "Fields", id="review.tab.fields", tooltip="Extracted fields", show=False),
-        Binding("escape", "back", "Queue", id="review.back", tooltip="Back to my queue (the lease is kept)"),
+        Binding(
+            "a",
+            "approve",
+            "通过 Approve",
+            id="review.approve",
+            tooltip="审核通过，进入下一环节 Approve: on to the next stage",
+        ),
+        Binding(
+            "b",
+            "return",
+            "补正 Return",
+            id="review.return",
+            tooltip="一次性告知补正 Return for supplement, the complete list",
+        ),
+        Binding(
+            "x",
+            "reject",
+            "不予登记 Refuse",
+            id="review.reject",
+            tooltip="依法不予登记 Refuse registration with a legal reason",
+        ),
+        Binding(
+            "t",
+            "toggle_text",
+            "图文 Text",
+            id="review.toggle_text",
+            tooltip="切换页面图像或文字 Show the page image or its text",
+        ),
+        Binding(
+            "o",
+            "open_full",
+            "原图 Full size",
+            id="review.open_full",
+            tooltip="在看图程序中打开 Open the page in the image viewer",
+        ),
+        Binding("1", "tab('tab-pages')", "页面 Pages", id="review.tab.pages", tooltip="页面 The pages", show=False),
+        Binding(
+            "2",
+            "tab('tab-checklist')",
+            "清单 Checklist",
+            id="review.tab.checklist",
+            tooltip="材料清单 The checklist",
+            show=False,
+        ),
+        Binding(
+            "3",
+            "tab('tab-findings')",
+            "发现 Findings",
+            id="review.tab.findings",
+            tooltip="审查发现 The findings",
+            show=False,
+        ),
+        Binding(
+            "4",
+            "tab('tab-fields')",
+            "字段 Fields",
+            id="review.tab.fields",
+            tooltip="识别字段 Extracted fields",
+            show=False,
+        ),
+        Binding(
+            "escape",
+            "back",
+            "队列 Queue",
+            id="review.back",
+            tooltip="回到我的队列（租约保留） Back to my queue, lease kept",
+        ),
     ]
 
     HELP = """
@@ -298,7 +356,7 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             )
         except OSError:
             self.app.call_from_thread(
-                self.notify, f"no image viewer ({opener}); the page is in {Path(path).name}", markup=False
+                self.notify, f"无图片查看器 no image viewer ({opener}); the page is in {Path(path).name}", markup=False
             )
 
     # -- results ---------------------------------------------------------------------------------------
@@ -311,7 +369,9 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             self._lease = message.lease
         elif self._lease_lost is None:
             self._lease_lost = "this desk no longer holds the lease"
-            self._message(f"lease lost on {detail.number}: decisions are refused; escape to go back to my queue")
+            self._message(
+                f"租约失效 lease lost on {detail.number}: decisions are refused; escape to go back to my queue"
+            )
         self.query_one("#dossier-title", Static).update(self._title())
         self._draw_pages(detail.pages)
         self.query_one("#checklist", Static).update(self._checklist(detail))
@@ -365,11 +425,11 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         self._draft = None
         following = message.following
         if message.problem:
-            self.notify(f"no next dossier: {message.problem}", severity="error", markup=False)
+            self.notify(f"无法领取下一件 no next dossier: {message.problem}", severity="error", markup=False)
             self.dismiss()
             return
         if following is None:
-            self.notify("my queue is empty and the pool has nothing for me", markup=False)
+            self.notify("队列已空 my queue is empty and the pool has nothing for me", markup=False)
             self.dismiss()
             return
         self._switch_to(following)
@@ -382,7 +442,7 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             self._lease = lease
         for _lease_id, why in message.beat.lost:
             self._lease_lost = why
-            self._message(f"lease lost on {self._lease.number}: {why}; escape to go back to my queue")
+            self._message(f"租约失效 lease lost on {self._lease.number}: {why}; escape to go back to my queue")
             self.refresh_bindings()
         self.tick()
 
@@ -433,11 +493,11 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         detail = self._detail
         business = detail.business_name if detail is not None and detail.business_name else lease.business
         kind = KIND_LABELS.get(lease.applicant_kind, lease.applicant_kind)
-        left = "lease lost" if self._lease_lost else f"left {time_left(lease, self.clock())}"
+        left = "租约失效 lease lost" if self._lease_lost else f"剩余 left {time_left(lease, self.clock())}"
         status = f" · {detail.status}" if detail is not None else ""
         return (
             f"{lease.number} · {business} · {kind} · {form_label(lease.digitized)} · "
-            f"applied {local_time(lease.applied_at)}{status} · {left}"
+            f"申请 applied {local_time(lease.applied_at)}{status} · {left}"
         )
 
     def _draw_pages(self, pages: Sequence[PageView]) -> None:
@@ -473,20 +533,23 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
             else:
                 mark, style = "·", "$text-muted"
             who = f" — {parties.get(slot.party_key, slot.party_key)}" if slot.party_key else ""
-            need = "" if slot.required else " (optional)"
-            waiver = f" · waived: {slot.waiver_reason}" if slot.waived and slot.waiver_reason else ""
+            need = "" if slot.required else " (可选 optional)"
+            waiver = f" · 已免收 waived: {slot.waiver_reason}" if slot.waived and slot.waiver_reason else ""
             lines.append(Content.assemble((f"{mark} ", style), f"{slot.material} {slot.label}{who}{need}{waiver}"))
         if detail.missing:
-            lines.append(Content.styled(f"missing: {', '.join(detail.missing)}", "$text-error"))
-        return Content("\n").join(lines) if lines else Content("no checklist")
+            lines.append(Content.styled(f"缺少 missing: {', '.join(detail.missing)}", "$text-error"))
+        return Content("\n").join(lines) if lines else Content("无材料清单 no checklist")
 
     @staticmethod
     def _findings(detail: DossierDetail) -> Content:
         if not detail.findings:
-            return Content.styled("no findings: the documents agree", "$text-muted")
+            return Content.styled("未发现问题 no findings: the documents agree", "$text-muted")
         styles = {"error": "$text-error", "warning": "$text-warning"}
         return Content("\n").join(
-            Content.assemble((f"{f.severity:<7} ", styles.get(f.severity, "$text-muted")), f"{f.rule}: {f.message}")
+            Content.assemble(
+                (f"{SEVERITY_LABELS.get(f.severity, f.severity):<10} ", styles.get(f.severity, "$text-muted")),
+                f"{f.rule}: {f.message}",
+            )
             for f in detail.findings
         )
 

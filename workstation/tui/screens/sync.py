@@ -28,8 +28,8 @@ from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.intake import PromptScreen
 
 POLL_SECONDS = 2.0
-QUARANTINE_COLUMNS = ("seq", "kind", "受理号", "queued (UTC+8)", "reason")
-CONFLICT_COLUMNS = ("seq", "kind", "受理号", "reason")
+QUARANTINE_COLUMNS = ("序号 seq", "类型 kind", "受理号", "入队 queued (UTC+8)", "原因 reason")
+CONFLICT_COLUMNS = ("序号 seq", "类型 kind", "受理号", "原因 reason")
 
 Clock = Callable[[], datetime]
 
@@ -91,9 +91,27 @@ class SyncScreen(Screen[None]):
     CSS_PATH = "sync.tcss"
     AUTO_FOCUS = "#sync-quarantined"
     BINDINGS = [
-        Binding("y", "sync_now", "Sync now", id="sync.now", tooltip="Push and pull now instead of waiting"),
-        Binding("t", "retry", "Retry", id="sync.retry", tooltip="Send the selected parked op again, then sync"),
-        Binding("d", "settle", "Settled", id="sync.settle", tooltip="Mark the selected conflict settled, with a note"),
+        Binding(
+            "y",
+            "sync_now",
+            "立即同步 Sync",
+            id="sync.now",
+            tooltip="立即推送和拉取 Push and pull now instead of waiting",
+        ),
+        Binding(
+            "t",
+            "retry",
+            "重试 Retry",
+            id="sync.retry",
+            tooltip="重发所选搁置操作 Send the selected parked op again, then sync",
+        ),
+        Binding(
+            "d",
+            "settle",
+            "已处理 Settled",
+            id="sync.settle",
+            tooltip="标记所选冲突已处理 Mark the conflict settled, with a note",
+        ),
     ]
     HELP = """
 ## 同步 Sync
@@ -134,10 +152,10 @@ changes wait in the outbox and for how long, changes the registry refused (parke
     def compose(self) -> ComposeResult:
         yield AppHeader()
         with Vertical(id="sync-body"):
-            yield Static("reading the sync state…", id="sync-facts", markup=False)
-            yield Static("Parked ops 隔离", classes="sync-title", id="sync-quarantined-title", markup=False)
+            yield Static("读取同步状态 reading the sync state…", id="sync-facts", markup=False)
+            yield Static("隔离 Parked ops", classes="sync-title", id="sync-quarantined-title", markup=False)
             yield QuarantineTable(id="sync-quarantined", cursor_type="row", zebra_stripes=True)
-            yield Static("Conflicts 冲突", classes="sync-title", id="sync-conflicts-title", markup=False)
+            yield Static("冲突 Conflicts", classes="sync-title", id="sync-conflicts-title", markup=False)
             yield ConflictTable(id="sync-conflicts", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="sync-conflict-detail"):
                 yield ConflictSide("", id="sync-conflict-local", classes="sync-side", markup=False)
@@ -186,28 +204,32 @@ changes wait in the outbox and for how long, changes the registry refused (parke
                 [(c["op_id"], _conflict_cells(c)) for c in status.conflicts],
             )
             parked = len(status.quarantined)
-            hint = "  · t retries the selected" if parked else ""
-            self.query_one("#sync-quarantined-title", Static).update(f"Parked ops 隔离 ({parked}){hint}")
-            self.query_one("#sync-conflicts-title", Static).update(f"Conflicts 冲突 ({len(status.conflicts)})")
+            hint = "  · t 重试所选 retries the selected" if parked else ""
+            self.query_one("#sync-quarantined-title", Static).update(f"隔离 Parked ops ({parked}){hint}")
+            self.query_one("#sync-conflicts-title", Static).update(f"冲突 Conflicts ({len(status.conflicts)})")
             self._show_conflict()
         self.refresh_bindings()
 
     def _facts(self, status: SyncStatus) -> str:
         now = self._clock()
         if status.registry is None:
-            state = "local: no registry configured (set registry_url); work stays on this desk"
+            state = "单机 local: no registry configured (set registry_url); work stays on this desk"
         else:
-            state = f"{'online' if status.online else 'offline'} · registry {status.registry}"
+            state = f"{'在线 online' if status.online else '离线 offline'} · 登记中心 registry {status.registry}"
         success = _parse(status.last_success)
-        last = f"last success {local_time(success)} (UTC+8, {age(success, now)})" if success else "no sync yet"
+        last = (
+            f"上次成功 last success {local_time(success)} (UTC+8, {age(success, now)})"
+            if success
+            else "尚未同步 no sync yet"
+        )
         oldest = (
-            f", oldest {local_time(status.oldest_pending)} (UTC+8, {age(status.oldest_pending, now)})"
+            f", 最早 oldest {local_time(status.oldest_pending)} (UTC+8, {age(status.oldest_pending, now)})"
             if status.oldest_pending
             else ""
         )
-        lines = [state, f"{last} · outbox {status.outbox_depth} waiting{oldest}"]
+        lines = [state, f"{last} · 待传 outbox {status.outbox_depth} waiting{oldest}"]
         if status.last_error:
-            lines.append(f"last error: {status.last_error}")
+            lines.append(f"上次错误 last error: {status.last_error}")
         return "\n".join(lines)
 
     # -- the conflict's two sides ----------------------------------------------------------------------
@@ -230,8 +252,8 @@ changes wait in the outbox and for how long, changes the registry refused (parke
             local.update("")
             remote.update("")
             return
-        local.border_title = f"This desk 本站 · op {conflict['seq']}"
-        remote.border_title = "Registry 登记中心 · now"
+        local.border_title = f"本站 This desk · op {conflict['seq']}"
+        remote.border_title = "登记中心 Registry · now"
         local.update(_local_side(conflict))
         remote.update(_remote_side(conflict))
 
@@ -263,9 +285,10 @@ changes wait in the outbox and for how long, changes the registry refused (parke
 
         self.app.push_screen(
             PromptScreen(
-                f"Conflict on {item.get('number') or 'op ' + str(item['seq'])} settled: how?",
+                f"冲突处理 Conflict on {item.get('number') or 'op ' + str(item['seq'])} settled: how?",
                 placeholder="e.g. 已与中心核对，以中心为准 / claimed again and decided anew",
-                note="The refused change stays on record with this note; nothing is sent.",
+                note="被拒的变更连同说明留档，不发送。"
+                "The refused change stays on record with this note; nothing is sent.",
             ),
             noted,
         )
@@ -273,7 +296,7 @@ changes wait in the outbox and for how long, changes the registry refused (parke
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync.settle")
     def _settle(self, op_id: str, seq: int, note: str) -> None:
         self._desk.sync.settle(self._actor, op_id, note)
-        self.app.call_from_thread(self.notify, f"conflict of op {seq} settled", title="sync", markup=False)
+        self.app.call_from_thread(self.notify, f"冲突已处理 conflict of op {seq} settled", title="sync", markup=False)
         self.post_message(self.Nudged(None))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sync.retry")
@@ -285,7 +308,7 @@ changes wait in the outbox and for how long, changes the registry refused (parke
     @on(Nudged)
     def _nudged(self, message: Nudged) -> None:
         if message.seq is not None:
-            self.notify(f"op {message.seq} queued again; syncing", title="sync", markup=False)
+            self.notify(f"已重新入队 op {message.seq} queued again; syncing", title="sync", markup=False)
         self.poll()
         for header in self.query(AppHeader):
             header.refresh_now()
@@ -340,8 +363,9 @@ def _local_side(item: dict[str, Any]) -> str:
     local = item.get("local") or {}
     lines = [
         f"{item.get('number') or '—'}",
-        f"version {item.get('base_version') or '—'} → {local.get('version') or '—'}",
-        f"stage {local.get('stage') or '—'} · status {local.get('status') or '—'}",
+        f"版本 version {item.get('base_version') or '—'} → {local.get('version') or '—'}",
+        f"环节 stage {local.get('stage') or '—'}",
+        f"状态 status {local.get('status') or '—'}",
         f"op {item['kind']}" + (f" ({local['decision']})" if local.get("decision") else ""),
     ]
     return "\n".join(lines)
@@ -353,9 +377,10 @@ def _remote_side(item: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"{remote.get('number') or item.get('number') or '—'}",
-            f"version {remote.get('version') or '— (known after the next sync)'}",
-            f"stage {remote.get('stage') or '—'} · status {remote.get('status') or '—'}",
-            f"refused: {reason}",
+            f"版本 version {remote.get('version') or '— (known after the next sync)'}",
+            f"环节 stage {remote.get('stage') or '—'}",
+            f"状态 status {remote.get('status') or '—'}",
+            f"被拒 refused: {reason}",
         ]
     )
 

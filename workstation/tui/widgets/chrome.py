@@ -6,6 +6,7 @@ one finished, so a slow database never piles up reads (dolphie's polling pattern
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -20,6 +21,7 @@ from workstation.services.syncstate import SyncOverview
 from workstation.tui.modes import modes_for
 
 POLL_SECONDS = 2.0
+PALETTE_KEY_FRAME = 2  # the palette key's left border and right padding (Footer's DEFAULT_CSS)
 
 
 class KeysFooter(Footer):
@@ -28,6 +30,9 @@ class KeysFooter(Footer):
     Footer recomposes on every bindings signal (a focus move, `refresh_bindings`), even when the same keys come
     back; opening a dossier sent eight of those, each rebuilding and restyling every key. Here the signals of
     one refresh collapse into one check, and the keys are rebuilt only when what they show differs.
+
+    Only keys that fit whole are shown, in their order, the palette key always: a key cut at the edge (half a
+    Chinese character) reads as a fault, and whatever does not fit is in F1's list and the command palette.
     """
 
     _shown_keys: tuple[object, ...] | None = None
@@ -40,17 +45,50 @@ class KeysFooter(Footer):
         self._check_pending = True
         self.call_after_refresh(self._rebuild_if_changed)
 
+    def on_resize(self, event: events.Resize) -> None:
+        if self._bindings_ready and not self._check_pending:
+            self._check_pending = True
+            self.call_after_refresh(self._rebuild_if_changed)
+
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        palette = [key for key in keys if key.has_class("-command-palette")]
+        # The keys take the footer's style (not compact); the palette key keeps its own, compact one.
+        room = self.size.width - sum(_key_cells(key, compact=True) + PALETTE_KEY_FRAME for key in palette)
+        for key in keys:
+            if key in palette:
+                continue
+            cells = _key_cells(key, compact=False)
+            if cells <= room:
+                room -= cells
+                yield key
+        yield from palette
+
     async def _rebuild_if_changed(self) -> None:
         self._check_pending = False
         if not self.is_attached:
             return
-        shown = tuple(
-            (name, b.binding.key, b.binding.action, b.binding.description, b.binding.show, b.enabled, b.tooltip)
-            for name, b in self.screen.active_bindings.items()
+        shown = (
+            self.size.width,
+            *(
+                (name, b.binding.key, b.binding.action, b.binding.description, b.binding.show, b.enabled, b.tooltip)
+                for name, b in self.screen.active_bindings.items()
+            ),
         )
         if shown != self._shown_keys:
             self._shown_keys = shown
             await self.recompose()
+
+
+def _key_cells(widget: object, *, compact: bool) -> int:
+    """The cells a footer key takes (FooterKey's DEFAULT_CSS): the key with a cell either side and the description
+    with one after it; compact, the key alone and one cell before the description.
+
+    Read by name: Textual does not export its FooterKey class."""
+    key_display, description = str(getattr(widget, "key_display", "")), str(getattr(widget, "description", ""))
+    if compact:
+        return cell_len(key_display) + (1 + cell_len(description) if description else 0)
+    return cell_len(key_display) + 2 + (cell_len(description) + 1 if description else 0)
 
 
 class ModeTabs(Static):
@@ -98,11 +136,11 @@ class SyncBadge(Static):
         if facts is None:
             return Content.styled("…", "$text-muted")
         if facts.registry is None:
-            state = Content.styled("● local", "$text-muted")
+            state = Content.styled("● 单机", "$text-muted")
         elif facts.online:
-            state = Content.styled("● online", "$text-success")
+            state = Content.styled("● 在线", "$text-success")
         else:
-            state = Content.styled("● offline", "$text-warning")
+            state = Content.styled("● 离线", "$text-warning")
         depth = Content(f" 待传 {facts.outbox_depth}")
         parked = Content.styled(f" ⚠{facts.parked}", "$text-error") if facts.parked else Content("")
         return Content.assemble(state, depth, parked)

@@ -50,7 +50,9 @@ def set_by(field: FieldView) -> str:
     """Who set the value: `OCR 识别`, `OCR 识别 ✔ clerk1` (confirmed as read), `窗口录入 clerk · clerk1` (typed)."""
     if field.source in SOURCE_LABELS:
         return f"{SOURCE_LABELS[field.source]} · {field.confirmed_by or '—'}"
-    return f"OCR 识别 ✔ {field.confirmed_by}" if field.confirmed_by else "OCR 识别"
+    if field.confirmed:  # confirmed as read; at the registry's reviewers the confirmer's name may not travel
+        return f"OCR 识别 ✔ {field.confirmed_by or ''}".rstrip()
+    return "OCR 识别"
 
 
 def confidence_cell(field: FieldView, *, percent: bool = True) -> str:
@@ -83,7 +85,7 @@ Every page of the dossier in order. **OCR** shows whether the page has been read
 - `m` put the page in another checklist slot, `r` turn it a quarter turn
 - `ctrl+up` / `ctrl+down` move it earlier or later, `delete` remove it (with a reason)
 """
-    COLUMNS = ("#", "material 材料", "party", "OCR", "rot", "source file")
+    COLUMNS = ("#", "材料 material", "当事人 party", "识别 OCR", "旋转 rot", "文件 file")
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -115,13 +117,13 @@ class ChecklistTable(DataTable[str | Text]):
     HELP = """
 ## 材料清单 Checklist
 
-业务所需材料：✔ 已收，✘ 缺少，waived 已免收（有原因），· 可选；`w` 免收所选缺少材料。
+业务所需材料：✔ 已收，✘ 缺少，免收 已免收（有原因），· 可选；`w` 免收所选缺少材料。
 
-What the business needs, per party: ✔ received, ✘ missing, *waived* (with the reason), · optional.
+What the business needs, per party: ✔ received, ✘ missing, *免收* waived (with the reason), · optional.
 `w` waives the selected missing material (the reason is recorded). Submitting refuses with the
 complete list of what is missing (一次性告知).
 """
-    COLUMNS = ("", "material 材料", "party", "pages", "note")
+    COLUMNS = ("", "材料 material", "当事人 party", "页数 pages", "备注 note")
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -135,14 +137,14 @@ complete list of what is missing (一次性告知).
             if slot.satisfied:
                 mark = Text("✔", style="green")
             elif slot.waived:
-                mark = Text("waived", style="yellow")
+                mark = Text("免收", style="yellow")
             elif slot.required:
                 mark = Text("✘", style="bold red")
             else:
                 mark = Text("·", style="dim")
-            note = "optional" if not slot.required else ""
+            note = "可选 optional" if not slot.required else ""
             if slot.waived:
-                note = slot.waiver_reason or "waived"
+                note = slot.waiver_reason or "已免收 waived"
             count = pages.get((slot.material, slot.party_key), 0)
             self.add_row(
                 mark,
@@ -169,7 +171,7 @@ differently on another page shows as 核对 check.
 
 - `c` confirm the value as read, `e` or `enter` correct it (identifiers are checked again)
 """
-    COLUMNS = ("页 page", "字段 field", "值 value", "conf", "ok", "来源 set by")
+    COLUMNS = ("页 page", "字段 field", "值 value", "置信 conf", "校验 ok", "来源 set by")
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -266,7 +268,9 @@ Type the reason or the corrected value and press `enter`; `escape` closes withou
     PromptScreen .prompt-title { text-style: bold; }
     PromptScreen .prompt-error { color: $text-error; height: auto; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel", tooltip="Close without a change")]
+    BINDINGS = [
+        Binding("escape", "cancel", "取消 Cancel", id="prompt.cancel", tooltip="关闭，不更改 Close without a change")
+    ]
 
     def __init__(self, title: str, *, value: str = "", placeholder: str = "", note: str = "") -> None:
         super().__init__()
@@ -316,7 +320,9 @@ class ChoiceScreen(ModalScreen[int | None]):
     ChoiceScreen .choice-title { text-style: bold; }
     ChoiceScreen OptionList { height: auto; max-height: 16; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel", tooltip="Close without a change")]
+    BINDINGS = [
+        Binding("escape", "cancel", "取消 Cancel", id="choice.cancel", tooltip="关闭，不更改 Close without a change")
+    ]
 
     def __init__(self, title: str, options: Sequence[str], *, selected: int = 0) -> None:
         super().__init__()
@@ -360,8 +366,14 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen VerticalScroll { height: auto; max-height: 14; }
     """
     BINDINGS = [
-        Binding("y", "answer(True)", "仍然继续 Go on", id="confirm.yes", tooltip="Go on; the override is recorded"),
-        Binding("n,escape", "answer(False)", "返回 Back", id="confirm.no", tooltip="Back, nothing done"),
+        Binding(
+            "y",
+            "answer(True)",
+            "仍然继续 Go on",
+            id="confirm.yes",
+            tooltip="继续，并记录在案 Go on; the override is recorded",
+        ),
+        Binding("n,escape", "answer(False)", "返回 Back", id="confirm.no", tooltip="返回，不做更改 Back, nothing done"),
     ]
 
     def __init__(self, title: str, body: str, question: str) -> None:
@@ -402,8 +414,8 @@ Scan the missing materials, or waive one with `w` on the checklist, then submit 
     MessageScreen VerticalScroll { height: auto; max-height: 18; }
     """
     BINDINGS = [
-        Binding("escape", "close", "Close", id="message.close", tooltip="Back to the dossier"),
-        Binding("enter", "close", "Close", id="message.close_enter", show=False),
+        Binding("escape", "close", "关闭 Close", id="message.close", tooltip="回到案卷 Back to the dossier"),
+        Binding("enter", "close", "关闭 Close", id="message.close_enter", show=False),
     ]
 
     def __init__(self, title: str, body: str) -> None:

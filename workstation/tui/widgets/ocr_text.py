@@ -58,7 +58,8 @@ highlighted; lines read with low confidence are dimmed. Check them against the i
     def show_lines(self, lines: Sequence[tuple[str, float]], values: Iterable[str]) -> None:
         static = self.query_one("#ocr-lines", Static)
         if not lines:
-            static.update(Content.styled("no OCR text for this page (not read yet, or blank)", "$text-muted"))
+            empty = "无识别文字 no OCR text for this page (not read yet, or blank)"
+            static.update(Content.styled(empty, "$text-muted"))
         else:
             static.update(highlighted(lines, values))
         self.scroll_home(animate=False)

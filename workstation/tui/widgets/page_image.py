@@ -113,7 +113,7 @@ Graphics terminals (Sixel, Kitty) show the scan itself; others show coloured hal
     """
 
     def compose(self) -> ComposeResult:
-        yield Static("no page", id="page-image-note", markup=False)
+        yield Static("无页面 no page", id="page-image-note", markup=False)
 
     def show_note(self, text: str) -> None:
         """A line instead of a picture: loading…, no pages, or why the scan cannot be shown."""
@@ -164,5 +164,5 @@ def read_page(desk: Desk, images: PageImages, number: str, page_id: str) -> Page
             return None
         image = images.image(number, page_id)
     except (BlobError, NotFound) as exc:
-        note = f"cannot show this page: {exc}"
+        note = f"无法显示此页 cannot show this page: {exc}"
     return None if get_current_worker().is_cancelled else PageLoaded(page_id, image, note, lines)

@@ -757,13 +757,18 @@ def _value(spec: FieldSpec, cand: _Candidate) -> FieldValue | None:
         # 股份限公司, 有公司: a company's legal form with a character lost (a seal over the signature line).
         fit *= _UNUSUAL_FIT
         note = "company form misread?" + (f"; {note}" if note else "")
-    if spec.type in _NAME_TYPES and _unusual(found.value):
+    value = found.value
+    if spec.type in _NAME_TYPES and _unusual(value):
         # A traditional or rare character in a name on a simplified-Chinese document is more often a misread
-        # (銀 for 银, 構 for 有 under a seal) than what was printed: the clerk checks it.
+        # (銀 for 银, 構 for 有 under a seal) than what was printed: names, companies and addresses on mainland
+        # papers are written in 规范汉字, so a traditional form becomes its simplified one; the clerk checks it.
+        if spec.type in _SIMPLIFIED_TYPES:
+            value = simplified(value)
         fit *= _UNUSUAL_FIT
-        note = "unusual character" + (f"; {note}" if note else "")
+        unusual = "unusual character" if value == found.value else f"unusual character (read as {found.value})"
+        note = unusual + (f"; {note}" if note else "")
     return FieldValue(
-        value=found.value,
+        value=value,
         confidence=cand.confidence * cand.place * fit,
         valid=True,
         box=cand.box,
@@ -786,6 +791,37 @@ def _broken_company_form(name: str) -> bool:
     if "股份" in name and "股份有限公司" not in name:
         return True
     return ("限公司" in name and "有限公司" not in name) or "有公司" in name or "限责公司" in name
+
+
+_SIMPLIFIED_TYPES = ("org", "person", "party", "address")
+
+
+@cache
+def _to_simplified() -> Any:
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def simplified(text: str) -> str:
+    """`text` with each traditional character outside GB 2312 replaced by its simplified form when that form is
+    in GB 2312 (唐靜 → 唐静, 銀行 → 银行); character by character, so no word of a simplified text is rewritten."""
+    out = []
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff" and not _in_gb2312(ch):
+            converted = _to_simplified().convert(ch)
+            if len(converted) == 1 and _in_gb2312(converted):
+                ch = converted
+        out.append(ch)
+    return "".join(out)
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _unusual(text: str) -> bool:
@@ -884,10 +920,37 @@ def _document_date(page: _Page) -> FieldValue | None:
         if len(residue) <= _MAX_DATE_RESIDUE and (best is None or dates[0] >= best[0]):
             best = (dates[0], i)
     if best is None:
-        return None
+        return _date_with_registers_year(page)
     line = page.lines[best[1]]
     # A guess from the page's layout, never sure: the clerk checks it.
     return FieldValue(value=best[0], confidence=line.confidence * 0.85, valid=True, box=line.box, found="date")
+
+
+# 鲁(2022)济南市不动产权第…号 / 不动产证明第…号: the register's number carries the year it was issued in.
+_REGISTER_YEAR = re.compile(r"[(\[](\d{4})[)\]][^,，。;；]{0,12}?不动产(?:权|证明|登记证明)")
+_SPOILED_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+
+
+def _date_with_registers_year(page: _Page) -> FieldValue | None:
+    """A certificate's date whose year a seal spoiled ("不动产登1202年07月11日") takes the year of the register's
+    number printed on the same page, when the month and day are whole; shown as a guess for the clerk to check.
+    With no such number, or two different years in it, nothing is guessed."""
+    years = {match.group(1) for match in _REGISTER_YEAR.finditer(page.joined)}
+    if len(years) != 1:
+        return None
+    (year,) = years
+    for i in range(len(page.folded) - 1, -1, -1):
+        text = page.folded[i]
+        matches = list(_SPOILED_DATE.finditer(text))
+        if len(matches) != 1 or parse_dates(text):
+            continue
+        match = matches[0]
+        residue = _DATE_LABELS.sub("", text[: match.start()] + text[match.end() :]).strip(" :：,，.。")
+        value = parse_dates(f"{year}年{match.group(2)}月{match.group(3)}日")
+        if len(residue) <= _MAX_DATE_RESIDUE and value:
+            line = page.lines[i]
+            return FieldValue(value=value[0], confidence=line.confidence * 0.5, valid=True, box=line.box, found="date")
+    return None
 
 
 def extract_fields(

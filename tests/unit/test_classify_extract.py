@@ -122,6 +122,42 @@ def test_the_document_date_is_the_latest_date_standing_alone() -> None:
     assert extract_fields("M06", lines)["issue_date"].value == "2026-09-22"
 
 
+def test_a_date_whose_year_a_seal_spoiled_takes_the_year_of_the_registers_number_and_is_never_sure() -> None:
+    lines = _lines(
+        [
+            "不动产登记证明",
+            "鲁（2022）济南市不动产证明第0068410号",
+            "债务履行期限:2022年07月07日起2047年07月06日止",
+            "不动产登1202年07月11日",
+        ]
+    )
+    date = extract_fields("M09", lines)["issue_date"]
+    assert date.value == "2022-07-11"
+    assert date.confidence < 0.9
+    # With no number to borrow a year from, the spoiled date is left for the clerk rather than guessed.
+    assert "issue_date" not in extract_fields("M09", [lines[0], lines[3]])
+    # A plausible year is never replaced.
+    lines[3] = _lines(["不动产登2021年10月28日"])[0]
+    assert extract_fields("M09", lines)["issue_date"].value == "2021-10-28"
+
+
+def test_a_name_read_in_a_traditional_form_is_given_in_its_simplified_form_and_never_sure() -> None:
+    got = extract_fields("M19", _lines(["个人住房借款合同", "借款人：唐靜", "贷款人：中國銀行股份有限公司濟南分行"]))
+    assert (got["name"].value, got["org_name"].value) == ("唐静", "中国银行股份有限公司济南分行")
+    assert got["name"].confidence < 0.9 and got["org_name"].confidence < 0.9
+    assert extract_fields("M19", _lines(["借款人：唐静"]))["name"].confidence >= 0.9
+
+
+def test_simplified_changes_only_characters_outside_the_common_simplified_set() -> None:
+    from ocr.extract import simplified
+
+    assert simplified("唐靜") == "唐静"
+    assert simplified("中國銀行濟南分行") == "中国银行济南分行"
+    # Characters of GB 2312 stay as read, even where a converter would rewrite a word (乾 in 乾坤, 於 kept apart).
+    assert simplified("乾坤大厦") == "乾坤大厦"
+    assert simplified("李娜") == "李娜"
+
+
 def test_bad_rules_are_refused_with_the_field_named() -> None:
     with pytest.raises(ValueError, match=r"M05\.uscc: unknown type"):
         load_specs('[M05.uscc]\nlabels = ["x"]\ntype = "colour"\n')

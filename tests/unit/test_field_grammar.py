@@ -371,7 +371,7 @@ def test_a_word_containing_an_organisation_word_is_no_organisation() -> None:
 
 def test_a_traditional_character_in_a_name_is_a_likely_misread_and_never_sure() -> None:
     got = extract_fields("M20", _lines(["个人住房抵押合同", "抵押权人：恒岱銀行股份有限公司济南济阳支行"]))
-    assert got["mortgagee"].value == "恒岱銀行股份有限公司济南济阳支行"
+    assert got["mortgagee"].value == "恒岱银行股份有限公司济南济阳支行"  # given in its simplified form, to check
     assert got["mortgagee"].confidence < SURE and "unusual" in (got["mortgagee"].note or "")
     got = extract_fields("M20", _lines(["个人住房抵押合同", "抵押权人：恒岱银行股份有限公司济南济阳支行"]))
     assert got["mortgagee"].confidence >= SURE

@@ -62,6 +62,13 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     con = reg.add_parser("conflicts", help="ops refused as conflicts (stale version or lease)")
     con.add_argument("--db")
     con.add_argument("--json", action="store_true")
+    rau = reg.add_parser("audit", help="verify the registry's own audit chain; exit 1 on any break")
+    rau.add_argument("--deep", action="store_true", help="also check every audited row against the trail")
+    heads = reg.add_parser("heads", help="the desks' audit chain heads the registry witnessed or refused at sync")
+    heads.add_argument("station", nargs="?", help="only this station")
+    for cmd in (rau, heads):
+        cmd.add_argument("--db", help="the registry's database URL (default: the registry under the data dir)")
+        cmd.add_argument("--json", action="store_true")
     recs = reg.add_parser("records", help="a quarter's records per person and per unit (R17), for assessment")
     recs.add_argument("--quarter", required=True, help="YYYYQn, e.g. 2026Q4 (office time)")
     recs.add_argument("--unit", help="only this unit (district office): its people and its own row")
@@ -274,6 +281,26 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
             rows = registry.conflicts()
             lines = [f"{_office(r['at'])}  {r['station_id']}  {r['kind']}  {r['code']}: {r['message']}" for r in rows]
             _emit(args, rows, lines or ["没有冲突 no conflicts"])
+            return 0
+        if args.action == "audit":
+            report = registry.verify_audit(deep=args.deep)
+            data = {"ok": report.ok, "events": report.events, "problem": report.problem, "at_seq": report.at_seq}
+            if args.json:
+                print(json.dumps(data, ensure_ascii=False))
+            elif report.ok:
+                print(f"登记中心审计链完整 registry audit chain intact: {report.events} events")
+            else:
+                print(f"workstation: 登记中心审计链断裂 registry audit chain BROKEN: {report.problem}", file=sys.stderr)
+            return 0 if report.ok else 1
+        if args.action == "heads":
+            rows = registry.head_history(args.station)
+            status = {"witnessed": "已见证 witnessed", "refused": "已拒绝 refused"}
+            lines = [
+                f"{_office(r['at'])}  {r['station_id']:<16} {status.get(r['status'], r['status']):<16} "
+                f"event {r['seq']:<8} {r['hash'][:16]}…" + (f"  {r['message']}" if r["message"] else "")
+                for r in rows
+            ]
+            _emit(args, rows, lines or ["尚无见证 no heads witnessed yet"])
             return 0
         if args.station_action == "add":
             from workstation.config import _STATION_ID

@@ -414,31 +414,36 @@ class Registry:
             raise ApiError(409, ErrorCode.CHAIN_REWOUND, refusal, **witnessed)
         return answer
 
+    def head_history(self, station_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """The stations' audit chain heads as received at sync, newest first: witnessed ones and refused ones (with
+        why), the registry's times."""
+        with self.db.read() as session:
+            query = select(WitnessedHead).order_by(WitnessedHead.at.desc(), WitnessedHead.seq.desc()).limit(limit)
+            if station_id:
+                query = query.where(WitnessedHead.station_id == station_id)
+            return [
+                {
+                    "station_id": h.station_id,
+                    "seq": h.seq,
+                    "hash": h.hash,
+                    "status": h.status,
+                    "message": h.message,
+                    "at": h.at.isoformat(),
+                    "last_seen_at": h.last_seen_at.isoformat(),
+                }
+                for h in session.execute(query).scalars()
+            ]
+
+    def verify_audit(self, deep: bool = False) -> audit.ChainReport:
+        """The registry's own chain checked as a desk's is: keyed links, and with `deep` every audited row
+        against its last event."""
+        with self.db.read() as session:
+            return audit.verify(session, deep=deep)
+
     def witnessed_head(self, station_id: str) -> WitnessedHeadResponse:
         """The last head the registry witnessed for this station (seq 0: none yet)."""
         with self.db.read() as session:
             return _head_response(_last_witnessed(session, station_id))
-
-    def head_history(self, station_id: str, limit: int = 500) -> list[dict[str, Any]]:
-        """The station's heads as received, newest first, refused ones included."""
-        with self.db.read() as session:
-            rows = session.execute(
-                select(WitnessedHead)
-                .where(WitnessedHead.station_id == station_id)
-                .order_by(WitnessedHead.at.desc(), WitnessedHead.seq.desc())
-                .limit(limit)
-            ).scalars()
-            return [
-                {
-                    "seq": r.seq,
-                    "hash": r.hash,
-                    "status": r.status,
-                    "message": r.message,
-                    "at": r.at.isoformat(),
-                    "last_seen_at": r.last_seen_at.isoformat(),
-                }
-                for r in rows
-            ]
 
     # -- people ----------------------------------------------------------------------------------------
 

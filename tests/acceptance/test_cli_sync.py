@@ -211,3 +211,34 @@ def test_sync_status_of_a_desk_working_alone_probes_nothing(tmp_path: Path) -> N
     assert "本机独立工作 this desk works alone" in status.stdout
     data = json.loads(ws(tmp_path / "desk", "sync", "status", "--json").stdout)
     assert data["registry"] is None and data["reachable"] is None and data["online"] is False
+
+
+def test_the_registrys_own_chain_is_verified_and_the_desks_heads_are_listed(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sync.server.open import open_registry
+    from workstation.config import Settings
+
+    central = tmp_path / "central"
+    assert ws(central, "registry", "station", "add", "JN-LX-01").returncode == 0
+    registry = open_registry(Settings(data_dir=central))
+    try:
+        registry.witness_head("JN-LX-01", 3, "a" * 64)
+        registry.witness_head("JN-LX-01", 7, "b" * 64)
+    finally:
+        registry.db.dispose()
+    listed = ws(central, "registry", "heads", "JN-LX-01", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(h["seq"], h["status"]) for h in json.loads(listed.stdout)] == [(7, "witnessed"), (3, "witnessed")]
+    assert "尚无见证 no heads witnessed yet" in ws(central, "registry", "heads", "OTHER").stdout
+    intact = ws(central, "registry", "audit", "--deep")
+    assert intact.returncode == 0, intact.stderr
+    assert "registry audit chain intact" in intact.stdout
+    with sqlite3.connect(central / "registry" / "registry.db") as db:  # someone edits the trail behind its back
+        seq = db.execute("SELECT max(seq) FROM audit_events").fetchone()[0]
+        db.execute("UPDATE audit_events SET actor = 'nobody' WHERE seq = ?", (seq,))
+    broken = ws(central, "registry", "audit", "--json")
+    assert broken.returncode == 1
+    report = json.loads(broken.stdout)
+    assert report["ok"] is False and report["at_seq"] == seq
+    assert "registry audit chain BROKEN" in _one_line_error(ws(central, "registry", "audit"), 1)

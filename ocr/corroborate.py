@@ -8,6 +8,11 @@ the tax certificate; the loan amount on the loan and the mortgage contracts. Rea
 reading against an agreeing majority drops well below the "check" threshold, a tie drops both just below it.
 The consistency rules open the finding the reviewer sees; this only says how sure each value is.
 
+Names are not one fact (a deal has a buyer, a seller and a bank), but the same company or person is named on
+several pages: a long name that differs from another name of the dossier by a character or two (济南聚丰文化媒有限公司
+beside 济南聚丰文化传媒有限公司, a seal over one of them) is taken for a misreading of the same party, and the
+reading fewer pages support is made doubtful; on a tie both are. Values are never changed here.
+
 Pure and stdlib only.
 """
 
@@ -69,9 +74,10 @@ def _group(key: str, value: str, material: str) -> str:
 def corroborate(readings: Iterable[Reading]) -> Mapping[tuple[str, str], float]:
     """The confidence of each (page_id, key) reading once the dossier's other pages are taken into account.
 
-    Only shared keys and valid readings take part; every other reading keeps its own confidence. One page's
+    Only shared keys, names and valid readings take part; every other reading keeps its own confidence. One page's
     readings count once per key (a page repeating a value is not a second witness).
     """
+    readings = list(readings)
     out: dict[tuple[str, str], float] = {}
     groups: dict[str, dict[str, dict[str, Reading]]] = defaultdict(lambda: defaultdict(dict))
     for r in readings:
@@ -91,7 +97,55 @@ def corroborate(readings: Iterable[Reading]) -> Mapping[tuple[str, str], float]:
             level = together if agreed else min(together, _TIE if value in leaders else _MINORITY)
             for r in pages.values():
                 out[(r.page_id, r.key)] = max(r.confidence, level) if agreed else level
+    _doubt_near_names(readings, out)
     return out
+
+
+# Keys that hold a party's name (a company's or a person's), on whatever material.
+NAME_KEYS = ("org_name", "right_holder", "obligor", "mortgagee", "mortgagor", "name", "legal_rep", "agent_name")
+_NEAR_MIN_LENGTH = 5  # shorter names (most people's) differ by one character between different people
+
+
+def _doubt_near_names(readings: list[Reading], out: dict[tuple[str, str], float]) -> None:
+    """Lower, in `out`, names that look like a misreading of another name of the dossier (see the module's text)."""
+    pages: dict[str, set[str]] = defaultdict(set)  # name -> pages that read it (under any name key)
+    for r in readings:
+        if r.key in NAME_KEYS and r.valid and len(_norm(r.key, r.value)) >= _NEAR_MIN_LENGTH:
+            pages[_norm(r.key, r.value)].add(r.page_id)
+    names = sorted(pages)
+    level: dict[str, float] = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if not _near(a, b):
+                continue
+            if len(pages[a]) == len(pages[b]):
+                level[a], level[b] = min(level.get(a, 1.0), _TIE), min(level.get(b, 1.0), _TIE)
+            else:
+                fewer = a if len(pages[a]) < len(pages[b]) else b
+                level[fewer] = min(level.get(fewer, 1.0), _MINORITY)
+    for r in readings:
+        name = _norm(r.key, r.value)
+        if r.key in NAME_KEYS and r.valid and name in level:
+            out[(r.page_id, r.key)] = min(out[(r.page_id, r.key)], level[name])
+
+
+def _near(a: str, b: str) -> bool:
+    """Two different names one or two edits apart (two only for names of 16 characters or more)."""
+    limit = 1 if min(len(a), len(b)) < 16 else 2
+    return a != b and abs(len(a) - len(b)) <= limit and _edits(a, b, limit) <= limit
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, given up on (limit + 1) once every path exceeds `limit`."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
 
 
 def disagreeing(readings: Iterable[Reading]) -> list[str]:

@@ -535,7 +535,7 @@ def _neighbours(
     scale = 1.0 if strict else PLACE_INSIDE
     for (_, j), place, how in [
         *((r, PLACE_RIGHT, "right") for r in sorted(right)[:1]),
-        *(((b[0], b[2]), PLACE_BELOW, "below") for b in sorted(below)[:1]),
+        *(((0, j), PLACE_BELOW, "below") for j in _under(page, (l0, r0), below)),
     ]:
         text = page.folded[j]
         if is_label_word(text):
@@ -551,6 +551,29 @@ def _neighbours(
         # value, one level down.
         out.extend(_neighbours(sub_label, page, stops, hint, strict, depth=1))
     return out
+
+
+def _under(page: _Page, span: tuple[int, int], below: list[tuple[int, int, int]]) -> list[int]:
+    """The line under a label: in the nearest row down, the line lying most within the label's column.
+
+    Side-by-side blocks ("抵押权人（签章）：  抵押人（签章）：" over "…银行…支行  张云龙") put a long left value
+    under part of the right label too; the right label's value is the one that lies under it, not the nearest."""
+    if not below:
+        return []
+    nearest = page.lines[min(below)[2]].box
+    row = [
+        j
+        for _, _, j in below
+        if _overlap(nearest[1], nearest[3], page.lines[j].box[1], page.lines[j].box[3])
+        >= 0.5 * min(nearest[3] - nearest[1], page.lines[j].box[3] - page.lines[j].box[1])
+    ]
+    align = {j: a for _, a, j in below}
+
+    def within(j: int) -> tuple[float, int]:
+        left, _, right, _ = page.lines[j].box
+        return _overlap(span[0], span[1], left, right) / max(1, right - left), -align[j]
+
+    return [max(row, key=within)]
 
 
 def _pattern_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:

@@ -86,3 +86,47 @@ def test_agreement_never_lowers_and_disagreement_never_leaves_a_minority_sure(
 def test_the_order_of_the_pages_does_not_matter(pages: list[tuple[str, float]]) -> None:
     readings = [Reading(f"p{i}", "area_m2", value, c) for i, (value, c) in enumerate(pages)]
     assert corroborate(readings) == corroborate(list(reversed(readings)))
+
+
+def test_a_company_name_one_character_off_another_pages_is_a_likely_misread_and_never_sure() -> None:
+    right, misread = "济南聚丰文化传媒有限公司", "济南聚丰文化媒有限公司"
+    readings = [
+        Reading("licence", "org_name", right, 0.99),
+        Reading("application", "right_holder", right, 0.97),
+        Reading("contract", "org_name", misread, 0.93),
+        Reading("contract", "right_holder", misread, 0.93),
+    ]
+    got = corroborate(readings)
+    assert got[("contract", "org_name")] < SURE and got[("contract", "right_holder")] < SURE
+    assert got[("licence", "org_name")] == 0.99 and got[("application", "right_holder")] == 0.97
+    # Two people whose short names differ by a character are two people: nothing is doubted.
+    people = [Reading("a", "name", "王芳", 0.99), Reading("b", "name", "王方", 0.99)]
+    assert corroborate(people) == {("a", "name"): 0.99, ("b", "name"): 0.99}
+    # Two different companies are not near: nothing is doubted.
+    companies = [Reading("a", "org_name", right, 0.99), Reading("b", "mortgagee", "恒岱银行股份有限公司济南分行", 0.99)]
+    assert corroborate(companies) == {("a", "org_name"): 0.99, ("b", "mortgagee"): 0.99}
+
+
+_names = st.sampled_from(
+    ["济南聚丰文化传媒有限公司", "济南聚丰文化媒有限公司", "济南聚丰文化传煤有限公司", "恒岱银行股份有限公司"]
+)
+
+
+# One character apart: 传媒/媒 (lost), 传媒/传煤 (misread); 媒/传煤 are two apart, the bank is far from all.
+_NEAR_PAIRS = {
+    frozenset(("济南聚丰文化传媒有限公司", "济南聚丰文化媒有限公司")),
+    frozenset(("济南聚丰文化传媒有限公司", "济南聚丰文化传煤有限公司")),
+}
+
+
+@given(st.lists(st.tuples(_names, confidences), min_size=1, max_size=6))
+def test_near_names_only_ever_lower_and_the_order_does_not_matter(pages: list[tuple[str, float]]) -> None:
+    readings = [Reading(f"p{i}", "org_name", value, c) for i, (value, c) in enumerate(pages)]
+    got = corroborate(readings)
+    assert got == corroborate(list(reversed(readings)))
+    counts = {v: sum(1 for value, _ in pages if value == v) for v, _ in pages}
+    for r in readings:
+        assert got[(r.page_id, "org_name")] <= r.confidence
+        rivals = [v for v in counts if frozenset((v, r.value)) in _NEAR_PAIRS]
+        if any(counts[v] >= counts[r.value] for v in rivals):
+            assert got[(r.page_id, "org_name")] < SURE

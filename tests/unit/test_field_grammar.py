@@ -381,3 +381,23 @@ def test_a_traditional_character_in_a_name_is_a_likely_misread_and_never_sure() 
 def test_a_company_whose_legal_form_lost_a_character_is_never_sure(name: str) -> None:
     got = extract_fields("M20", _lines(["个人住房抵押合同", f"抵押权人：{name}"]))
     assert got["mortgagee"].confidence < SURE
+
+
+def test_side_by_side_signature_blocks_give_each_label_the_value_in_its_own_column() -> None:
+    # The bank's name is long: it runs on under the right-hand label, and its box sits a little higher.
+    lines = [
+        Line("抵押权人（签章）：", (307, 395, 702, 468), 0.99),
+        Line("抵押人（签章）：", (1276, 395, 1635, 468), 0.99),
+        Line("济南舜泉农村商业银行股份有限公司天桥支行", (303, 497, 1214, 574), 0.99),
+        Line("张云龙", (1276, 504, 1429, 570), 0.99),
+    ]
+    got = extract_fields("M20", lines)
+    assert got["mortgagor"].value == "张云龙"
+    assert got["mortgagee"].value == "济南舜泉农村商业银行股份有限公司天桥支行"
+
+
+def test_a_bank_letter_names_its_borrower_as_its_customer() -> None:
+    letter = ["贷款结清暨解除抵押通知书", "我行客户程新民（身份证号码370117197304171510）于2022年10月04日在我"]
+    got = extract_fields("M21", _lines(letter))
+    assert got["name"].value == "程新民"
+    assert got["mortgagor"].value == "程新民"

@@ -6,6 +6,7 @@ the tax certificate; the loan amount on the loan and the mortgage contracts. Rea
 (after normalisation) make each other surer: two independent readings that are each wrong with probability
 1 − c are both wrong, and wrong the same way, far more rarely. Readings that disagree make each doubtful: a lone
 reading against an agreeing majority drops well below the "check" threshold, a tie drops both just below it.
+A value a person confirmed or typed outweighs any number of readings: whatever disagrees with it is doubtful.
 The consistency rules open the finding the reviewer sees; this only says how sure each value is.
 
 Names are not one fact (a deal has a buyer, a seller and a bank), but the same company or person is named on
@@ -47,6 +48,7 @@ class Reading:
     confidence: float
     valid: bool = True
     material: str = ""
+    by_person: bool = False  # a person confirmed or typed this value: it outweighs any number of readings
 
 
 def _norm(key: str, value: str) -> str:
@@ -85,9 +87,10 @@ def corroborate(readings: Iterable[Reading]) -> Mapping[tuple[str, str], float]:
         if r.key in SHARED_KEYS and r.valid and r.value:
             groups[_group(r.key, r.value, r.material)][_norm(r.key, r.value)][r.page_id] = r
     for by_value in groups.values():
+        vouched = [v for v, pages in by_value.items() if any(r.by_person for r in pages.values())]
         sizes = {value: len(pages) for value, pages in by_value.items()}
         largest = max(sizes.values())
-        leaders = [v for v, n in sizes.items() if n == largest]
+        leaders = vouched or [v for v, n in sizes.items() if n == largest]
         for value, pages in by_value.items():
             wrong = 1.0
             for c in sorted(r.confidence for r in pages.values()):

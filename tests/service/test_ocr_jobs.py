@@ -209,3 +209,34 @@ def test_a_page_that_could_not_be_handed_to_a_reader_goes_back_to_the_queue_at_o
     with desk.db.read() as s:
         assert s.execute(select(OcrJob.state)).scalar_one() == "queued"
     assert list((desk.blobs.locks.root / "jobs").iterdir()) == []
+
+
+def test_a_value_a_person_confirmed_vouches_for_the_same_value_on_other_pages_and_doubts_a_different_one(
+    desk: Desk,
+    clerk,
+    number: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    pages = [make_page(tmp_path / f"{name}.png", seed=i) for i, name in enumerate(("cert", "contract", "form"))]
+    for page in pages:
+        desk.intake.ingest(clerk, page, number=number, source=page.name)
+    cert, contract, form = (p.id for p in desk.dossiers.show(number).pages)
+    dossier_id = desk.dossiers.show(number).id
+    with desk.db.transaction() as s:  # what OCR read on each page
+        for page_id, value in ((cert, "98.50"), (contract, "89.50"), (form, "98.50")):
+            s.add(Field(dossier_id=dossier_id, page_id=page_id, key="area_m2", value=value, confidence=0.8, valid=True))
+
+    def shown() -> dict[str, tuple[str, float, bool]]:
+        fields = desk.dossiers.show(number).fields
+        return {f.page_id or "": (f.value, f.confidence, f.confirmed) for f in fields if f.key == "area_m2"}
+
+    before = shown()
+    assert before[contract][1] < 0.9 and before[cert][1] >= 0.9  # two pages agree against one
+    desk.dossiers.confirm_field(clerk, number, contract, "area_m2", value="89.50")  # the clerk checked the paper
+    after = shown()
+    assert (after[contract][0], after[contract][2]) == ("89.50", True)  # a person's value shows as theirs
+    assert after[cert][1] < 0.9 and after[form][1] < 0.9  # the readings it contradicts become doubtful
+    desk.dossiers.confirm_field(clerk, number, form, "area_m2", value="89.50")
+    with desk.db.transaction() as s:  # the certificate read again, now agreeing
+        s.execute(select(Field).where(Field.page_id == cert)).scalar_one().value = "89.50"
+    assert shown()[cert][1] >= 0.9  # agreeing with what two people confirmed

@@ -130,3 +130,17 @@ def test_near_names_only_ever_lower_and_the_order_does_not_matter(pages: list[tu
         rivals = [v for v in counts if frozenset((v, r.value)) in _NEAR_PAIRS]
         if any(counts[v] >= counts[r.value] for v in rivals):
             assert got[(r.page_id, "org_name")] < SURE
+
+
+@given(st.lists(st.tuples(st.sampled_from(["89.50", "98.50"]), confidences, st.booleans()), min_size=1, max_size=6))
+def test_whatever_disagrees_with_a_value_a_person_confirmed_is_never_sure(
+    pages: list[tuple[str, float, bool]],
+) -> None:
+    readings = [Reading(f"p{i}", "area_m2", v, c, by_person=person) for i, (v, c, person) in enumerate(pages)]
+    got = corroborate(readings)
+    vouched = {v for v, _, person in pages if person}
+    for r in readings:
+        if vouched and r.value not in vouched:
+            assert got[(r.page_id, "area_m2")] < SURE
+        if vouched == {r.value}:
+            assert got[(r.page_id, "area_m2")] >= r.confidence

@@ -732,12 +732,20 @@ class DossierService:
             for p in dossier.pages
             if not p.deleted
         }
-        # How sure each value read is once the dossier's other pages are taken into account (a value set by a
-        # person is theirs, and not weighed).
+        # How sure each value read is once the dossier's other pages are taken into account. A value a person set
+        # or confirmed is theirs and keeps what it shows, but it is the surest witness for the other pages.
         sure = corroborate(
-            Reading(f.page_id, f.key, f.value, f.confidence, f.valid is not False, live[f.page_id])
+            Reading(
+                f.page_id,
+                f.key,
+                f.value,
+                1.0 if _by_person(f) else f.confidence,
+                f.valid is not False,
+                live[f.page_id],
+                by_person=_by_person(f),
+            )
             for f, _ in fields
-            if f.page_id in live and f.confirmed_by is None
+            if f.page_id in live
         )
         # Why a page failed or is being read again: one query for the whole dossier, not one per page.
         ocr_errors: dict[str, str] = {
@@ -808,12 +816,12 @@ class DossierService:
                 FieldView(
                     key=f.key,
                     value=f.value,
-                    confidence=sure.get((f.page_id or "", f.key), f.confidence),
+                    confidence=f.confidence if _by_person(f) else sure.get((f.page_id or "", f.key), f.confidence),
                     valid=f.valid,
                     page_id=f.page_id,
                     # From the registry the confirmer's name does not travel: "confirmed" (read by OCR, confirmed as
                     # read at the window) and a typed value ("clerk", "reviewer") were each confirmed by a person.
-                    confirmed=f.confirmed_by is not None or f.source in ("confirmed", "clerk", "reviewer"),
+                    confirmed=_by_person(f),
                     confirmed_by=username if f.confirmed_by is not None else None,
                     source=f.source if f.source in ("clerk", "reviewer") else "ocr",
                 )
@@ -909,3 +917,9 @@ def _check_identifier(kind: str, value: str | None) -> tuple[str | None, str | N
         return "uscc", parse_uscc(value).value
     except CodeError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _by_person(field: Field) -> bool:
+    """A value a person confirmed or typed (at this desk, or as the registry says: its confirmer's name does not
+    travel)."""
+    return field.confirmed_by is not None or field.source in ("confirmed", "clerk", "reviewer")

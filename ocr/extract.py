@@ -16,9 +16,10 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from ocr.codes import normalize, repair
 from ocr.engines.base import Box, Line
@@ -36,7 +37,7 @@ from ocr.grammar import (
     person_fit,
     strip_label_tail,
 )
-from ocr.values import clean_text, fold, parse_dates, parse_decimal
+from ocr.values import clean_text, cn_number, fold, parse_dates, parse_decimal
 
 IDENTIFIER_TYPES = ("uscc", "id_number", "unit_number", "cert_number")
 VALUE_TYPES = (
@@ -287,6 +288,25 @@ _GENERIC_LABELS = (
     "权利性质",
     "代码",
     "全称",
+    # A licence's, a certificate's and an ID card's other labels: never a name or a value of their neighbours.
+    "成立日期",
+    "注册日期",
+    "营业期限",
+    "经营期限",
+    "经营范围",
+    "登记机关",
+    "发证机关",
+    "签发机关",
+    "注册资本",
+    "类型",
+    "营业场所",
+    "发证日期",
+    "签订日期",
+    "签订地点",
+    "有效期限",
+    "出生",
+    "民族",
+    "附记",
 )
 
 
@@ -426,9 +446,12 @@ def _label_at(text: str, label: str, *, strict: bool, exclude: Sequence[str] = (
     start = 0
     while (pos := text.find(label, start)) >= 0:
         before = text[pos - 1] if pos else ""
+        end = pos + len(label)
         excluded = _excluded(text, pos, exclude)
-        if not excluded and (not strict or not before or not _is_cjk(before)):
-            return pos + len(label)
+        # "出卖人、买受人各执壹份": a label named in an enumeration of running text, not a form's label.
+        enumerated = before == "、" and end < len(text) and _is_cjk(text[end])
+        if not excluded and (not strict or not before or not _is_cjk(before)) and not (strict and enumerated):
+            return end
         start = pos + 1
     return None
 
@@ -554,7 +577,7 @@ def _neighbours(
 
 
 def _under(page: _Page, span: tuple[int, int], below: list[tuple[int, int, int]]) -> list[int]:
-    """The line under a label: in the nearest row down, the line lying most within the label's column.
+    """The lines under a label: in the nearest row down, those lying most within the label's column.
 
     Side-by-side blocks ("抵押权人（签章）：  抵押人（签章）：" over "…银行…支行  张云龙") put a long left value
     under part of the right label too; the right label's value is the one that lies under it, not the nearest."""
@@ -573,7 +596,10 @@ def _under(page: _Page, span: tuple[int, int], below: list[tuple[int, int, int]]
         left, _, right, _ = page.lines[j].box
         return _overlap(span[0], span[1], left, right) / max(1, right - left), -align[j]
 
-    return [max(row, key=within)]
+    ranked = sorted(row, key=within, reverse=True)
+    # Every line lying mostly within the column, best first (a seal's stray glyphs may lie there too: the value
+    # is the first the field's grammar accepts); else the one lying most within it.
+    return [j for j in ranked if within(j)[0] >= 0.5] or ranked[:1]
 
 
 def _pattern_candidates(spec: FieldSpec, page: _Page) -> list[_Candidate]:
@@ -944,9 +970,63 @@ def _document_date(page: _Page) -> FieldValue | None:
             best = (dates[0], i)
     if best is None:
         return _date_with_registers_year(page)
+    cut = _date_cut_below(page, best)
+    if cut is not None:
+        return cut or None
     line = page.lines[best[1]]
     # A guess from the page's layout, never sure: the clerk checks it.
     return FieldValue(value=best[0], confidence=line.confidence * 0.85, valid=True, box=line.box, found="date")
+
+
+# A date whose year a seal cut short: "一年十一月二十九日" (二〇二 under the seal), "3年8月19日".
+_CUT_CN_DATE = re.compile(
+    r"(?<![〇零○O一二三四五六七八九])([〇零○O一二三四五六七八九]{1,3})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日"
+)
+_CUT_DATE = re.compile(r"(?<!\d)(\d{1,3})年(\d{1,2})月(\d{1,2})日")
+
+
+def _holds(year: str, digits: str) -> bool:
+    """True when `digits` are some of `year`'s digits, in order."""
+    rest = iter(year)
+    return all(ch in rest for ch in digits)
+
+
+def _date_cut_below(page: _Page, best: tuple[str, int]) -> FieldValue | Literal[""] | None:
+    """A date standing alone below the latest whole one, its year cut short by a seal (licences print the issue
+    date under the authority's seal). Its year is the one year, from the whole date's to this one, that ends in
+    the digits still legible: given as a guess to check. "" when the year cannot be told (the earlier date is then
+    not the document's either); None when there is no such line."""
+    top = page.lines[best[1]].box[1]
+    for i in range(len(page.folded) - 1, -1, -1):
+        if page.lines[i].box[1] <= top or parse_dates(page.folded[i]):
+            continue
+        text = page.folded[i]
+        match = _CUT_DATE.search(text) or _CUT_CN_DATE.search(text)
+        if match is None:
+            continue
+        residue = _DATE_LABELS.sub("", text[: match.start()] + text[match.end() :]).strip(" :：,，.。")
+        if len(residue) > _MAX_DATE_RESIDUE:
+            continue
+        digits, month, day = match.groups()
+        if not digits.isdigit():
+            digits = "".join(str("〇一二三四五六七八九".index("〇" if ch in "零○O" else ch)) for ch in digits)
+            try:
+                month, day = str(cn_number(month)), str(cn_number(day))
+            except ValueError:  # 十十: not a number
+                continue
+        # The legible digits, in order, are what the seal left of the year (二二四: 〇 lost; 一: 二〇二 lost); a
+        # year that ends in them is the likelier when several hold them.
+        span = range(int(best[0][:4]), date.today().year + 1)
+        found = [
+            d for y in span if _holds(str(y), digits) for d in parse_dates(f"{y}年{month}月{day}日") if d >= best[0]
+        ]
+        if len(found) > 1:
+            found = [d for d in found if d[:4].endswith(digits)]
+        if len(found) != 1:
+            return ""
+        line = page.lines[i]
+        return FieldValue(value=found[0], confidence=line.confidence * 0.5, valid=True, box=line.box, found="date")
+    return None
 
 
 # 鲁(2022)济南市不动产权第…号 / 不动产证明第…号: the register's number carries the year it was issued in.

@@ -110,7 +110,7 @@ _CN_DATE = re.compile(
 )
 
 
-def _cn_number(s: str) -> int:
+def cn_number(s: str) -> int:
     """一…九十九 as written in dates: 十 = 10, 十二 = 12, 二十 = 20, 三十一 = 31."""
     if "十" not in s:
         return _CN_DIGIT.index(s) if len(s) == 1 else -1
@@ -123,7 +123,7 @@ def _cn_date(s: str) -> list[tuple[int, str]]:
     for match in _CN_DATE.finditer(s):
         year = "".join(str(_CN_DIGIT.index("〇" if ch in "零○O" else ch)) for ch in match.group(1))
         try:
-            month, day = _cn_number(match.group(2)), _cn_number(match.group(3))
+            month, day = cn_number(match.group(2)), cn_number(match.group(3))
         except ValueError:
             continue
         iso = _date(year, str(month), str(day)) if month > 0 and day > 0 else None

@@ -141,6 +141,22 @@ def test_a_date_whose_year_a_seal_spoiled_takes_the_year_of_the_registers_number
     assert extract_fields("M09", lines)["issue_date"].value == "2021-10-28"
 
 
+def test_a_licence_date_whose_year_the_authoritys_seal_cut_short_is_told_by_its_last_digits() -> None:
+    licence = ["营业执照", "名称 济南舜泉农村商业银行股份有限公司天桥支行", "成立日期 二〇二一年一月二十五日"]
+    licence += ["营业期限 二〇二一年一月二十五日至长期", "与原件一致 登记机关"]
+    date = extract_fields("M05", _lines([*licence, "一年十一月二十九日"]))["issue_date"]
+    assert (date.value, date.confidence < 0.9) == ("2021-11-29", True)  # 2021: the one year from 2021 ending in 1
+    assert extract_fields("M05", _lines([*licence, "3年8月19日"]))["issue_date"].value == "2023-08-19"
+    # The seal took a digit from the middle: 二二四 is 2024, the one year from 2021 holding 2, 2, 4 in order.
+    assert extract_fields("M05", _lines([*licence, "二二四年八月十一日"]))["issue_date"].value == "2024-08-11"
+    # Founded in 2012 with only "二" left of the year: 2012 and 2022 both fit, so nothing is guessed, and the
+    # founding date is not offered in its place.
+    founded = [line.replace("二〇二一", "二〇一二") for line in licence]
+    assert "issue_date" not in extract_fields("M05", _lines([*founded, "二年十一月二十九日"]))
+    # A whole date below is the date, as before.
+    assert extract_fields("M05", _lines([*licence, "二〇二三年八月十九日"]))["issue_date"].value == "2023-08-19"
+
+
 def test_a_name_read_in_a_traditional_form_is_given_in_its_simplified_form_and_never_sure() -> None:
     got = extract_fields("M19", _lines(["个人住房借款合同", "借款人：唐靜", "贷款人：中國銀行股份有限公司濟南分行"]))
     assert (got["name"].value, got["org_name"].value) == ("唐静", "中国银行股份有限公司济南分行")

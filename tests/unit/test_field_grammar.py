@@ -401,3 +401,29 @@ def test_a_bank_letter_names_its_borrower_as_its_customer() -> None:
     got = extract_fields("M21", _lines(letter))
     assert got["name"].value == "程新民"
     assert got["mortgagor"].value == "程新民"
+
+
+def test_a_licence_label_below_is_never_the_value_of_the_label_above() -> None:
+    lines = [
+        Line("负责人", (292, 1620, 501, 1710), 0.99),
+        Line("董靜", (669, 1623, 801, 1710), 0.99),  # a traditional form: not sure, yet the value
+        Line("成立日期", (296, 1750, 523, 1827), 0.99),
+        Line("二〇一七年八月十九日", (676, 1750, 1192, 1823), 0.99),
+    ]
+    assert extract_fields("M05", lines)["legal_rep"].value == "董静"
+    assert extract_fields("M05", [lines[0], lines[2], lines[3]]).get("legal_rep") is None
+
+
+def test_a_party_named_in_a_clause_is_no_label_of_the_signature_block_below() -> None:
+    lines = [
+        Line("人、买受人各执壹份，房地产管理部门、不动产登记机构各执壹份。", (200, 380, 2200, 440), 0.99),
+        Line("出卖人（签章）：", (307, 480, 702, 540), 0.99),
+        Line("买受人（签章）：", (1276, 480, 1635, 540), 0.99),
+        Line("济南泺源置业有限公司", (303, 570, 900, 630), 0.99),
+        Line("侯敏", (1266, 563, 1402, 656), 0.99),
+        Line("Vlle", (1310, 606, 1647, 751), 0.7),  # the seal over the signature, read as letters
+    ]
+    got = extract_fields("M10", lines)
+    assert got["name"].value == "侯敏" and got["right_holder"].value == "侯敏"
+    # A numbered form's label after 、 is still a label.
+    assert extract_fields("M10", _lines(["二、买受人：侯敏"]))["right_holder"].value == "侯敏"

@@ -37,7 +37,7 @@ from ocr.grammar import (
     person_fit,
     strip_label_tail,
 )
-from ocr.values import clean_text, cn_number, fold, parse_dates, parse_decimal
+from ocr.values import clean_text, cn_digits, cn_number, fold, parse_dates, parse_decimal
 
 IDENTIFIER_TYPES = ("uscc", "id_number", "unit_number", "cert_number")
 VALUE_TYPES = (
@@ -875,13 +875,7 @@ def _in_gb2312(ch: str) -> bool:
 
 def _unusual(text: str) -> bool:
     """True when a Chinese character of `text` is outside GB 2312, the common simplified set."""
-    for ch in text:
-        if "\u4e00" <= ch <= "\u9fff":
-            try:
-                ch.encode("gb2312")
-            except UnicodeEncodeError:
-                return True
-    return False
+    return any("\u4e00" <= ch <= "\u9fff" and not _in_gb2312(ch) for ch in text)
 
 
 def _best(spec: FieldSpec, candidates: Sequence[_Candidate]) -> FieldValue | None:
@@ -953,6 +947,11 @@ def _scan_org(page: _Page) -> FieldValue | None:
     return None
 
 
+def _alone(residue: str) -> bool:
+    """What a line holds besides its date is at most a date label or a few characters a seal left over."""
+    return len(_DATE_LABELS.sub("", residue).strip(" :：,，.。")) <= _MAX_DATE_RESIDUE
+
+
 def _document_date(page: _Page) -> FieldValue | None:
     """The document's date: the latest date standing (almost) alone on a line, as a signature block prints it.
 
@@ -965,8 +964,7 @@ def _document_date(page: _Page) -> FieldValue | None:
         if not dates or len(set(dates)) != 1:
             continue
         residue = _CN_DATE_TEXT.sub("", re.sub(r"\d{4}[年./-]\d{1,2}[月./-]\d{1,2}日?", "", text))
-        residue = _DATE_LABELS.sub("", residue).strip(" :：,，.。")
-        if len(residue) <= _MAX_DATE_RESIDUE and (best is None or dates[0] >= best[0]):
+        if _alone(residue) and (best is None or dates[0] >= best[0]):
             best = (dates[0], i)
     if best is None:
         return _date_with_registers_year(page)
@@ -993,7 +991,7 @@ def _holds(year: str, digits: str) -> bool:
 
 def _date_cut_below(page: _Page, best: tuple[str, int]) -> FieldValue | Literal[""] | None:
     """A date standing alone below the latest whole one, its year cut short by a seal (licences print the issue
-    date under the authority's seal). Its year is the one year, from the whole date's to this one, that ends in
+    date under the authority's seal). Its year is the one year, from the whole date's to this one, that holds
     the digits still legible: given as a guess to check. "" when the year cannot be told (the earlier date is then
     not the document's either); None when there is no such line."""
     top = page.lines[best[1]].box[1]
@@ -1004,12 +1002,11 @@ def _date_cut_below(page: _Page, best: tuple[str, int]) -> FieldValue | Literal[
         match = _CUT_DATE.search(text) or _CUT_CN_DATE.search(text)
         if match is None:
             continue
-        residue = _DATE_LABELS.sub("", text[: match.start()] + text[match.end() :]).strip(" :：,，.。")
-        if len(residue) > _MAX_DATE_RESIDUE:
+        if not _alone(text[: match.start()] + text[match.end() :]):
             continue
         digits, month, day = match.groups()
         if not digits.isdigit():
-            digits = "".join(str("〇一二三四五六七八九".index("〇" if ch in "零○O" else ch)) for ch in digits)
+            digits = cn_digits(digits)
             try:
                 month, day = str(cn_number(month)), str(cn_number(day))
             except ValueError:  # 十十: not a number
@@ -1048,9 +1045,8 @@ def _date_with_registers_year(page: _Page) -> FieldValue | None:
         if len(matches) != 1 or parse_dates(text):
             continue
         match = matches[0]
-        residue = _DATE_LABELS.sub("", text[: match.start()] + text[match.end() :]).strip(" :：,，.。")
         value = parse_dates(f"{year}年{match.group(2)}月{match.group(3)}日")
-        if len(residue) <= _MAX_DATE_RESIDUE and value:
+        if _alone(text[: match.start()] + text[match.end() :]) and value:
             line = page.lines[i]
             return FieldValue(value=value[0], confidence=line.confidence * 0.5, valid=True, box=line.box, found="date")
     return None

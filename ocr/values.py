@@ -118,10 +118,15 @@ def cn_number(s: str) -> int:
     return (_CN_DIGIT.index(tens) if tens else 1) * 10 + (_CN_DIGIT.index(ones) if ones else 0)
 
 
+def cn_digits(s: str) -> str:
+    """二〇二六 → "2026": a year written digit by digit (零, ○ and O read as 〇)."""
+    return "".join(str(_CN_DIGIT.index("〇" if ch in "零○O" else ch)) for ch in s)
+
+
 def _cn_date(s: str) -> list[tuple[int, str]]:
     found = []
     for match in _CN_DATE.finditer(s):
-        year = "".join(str(_CN_DIGIT.index("〇" if ch in "零○O" else ch)) for ch in match.group(1))
+        year = cn_digits(match.group(1))
         try:
             month, day = cn_number(match.group(2)), cn_number(match.group(3))
         except ValueError:

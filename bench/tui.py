@@ -17,6 +17,7 @@ import json
 import os
 import pty
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -109,8 +110,11 @@ class Terminal:
             if self._closed:
                 break
             time.sleep(0.005)
-        tail = self.text_since(since)[-400:]
-        raise TimeoutError(f"the terminal never showed {text!r}; it last showed: {tail!r}")
+        # Without its escape sequences, so that a traceback printed on the way out can be read.
+        plain = re.sub(r"\x1b\[[0-9;?<>=]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]", "", self.text_since(since))
+        tail = " ".join(plain.split())[-600:]
+        ended = " (the program had ended)" if self._closed else ""
+        raise TimeoutError(f"the terminal never showed {text!r}{ended}; it last showed: {tail!r}")
 
     def first_output_after(self, since: int, timeout: float = 5.0) -> float:
         deadline = time.perf_counter() + timeout
@@ -375,6 +379,12 @@ def main(*, runs: int = 5, pages: int = 200, keys: int = 60, load: int = 24, as_
         else:
             _print(figures)
         return 0
+    except Exception as exc:
+        # The desk's own log says why a screen never came (it goes with the temporary folder otherwise).
+        log = root / "desk" / "logs" / "workstation.log"
+        if log.is_file():
+            exc.add_note("the desk's log ends:\n" + "\n".join(log.read_text("utf-8", "replace").splitlines()[-40:]))
+        raise
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

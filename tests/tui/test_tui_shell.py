@@ -303,3 +303,19 @@ def test_f1_help_reads_chinese_first_then_english(cls: type) -> None:
     assert any(_is_chinese(line.strip()[0]) for line in body.splitlines() if line.strip()), (
         f"{cls.__name__}: no line of the help starts in Chinese"
     )
+
+
+def test_an_error_that_closes_the_screen_is_written_to_the_desks_log(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail() -> None:
+        raise RuntimeError("a widget failed")
+
+    async def script(pilot: Pilot[None]) -> None:
+        pilot.app.call_later(fail)
+        await pilot.pause()
+
+    with caplog.at_level("ERROR", logger="workstation"), pytest.raises(RuntimeError, match="a widget failed"):
+        run_app(desk, script, actor=desk.users.actor("clerk1"))
+    record = next(r for r in caplog.records if r.getMessage() == "the terminal UI stopped on an error")
+    assert record.exc_info is not None and "a widget failed" in str(record.exc_info[1])

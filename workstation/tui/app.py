@@ -7,6 +7,7 @@ lists the keys; every binding has an id, so `keymap.toml` can move any key; F2 s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -121,6 +122,11 @@ class WorkstationApp(App[None]):
             for mode in MODES
         ),
     ]
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Why the screen closed goes to the desk's log too, not only to the terminal that closed.
+        logging.getLogger("workstation").error("the terminal UI stopped on an error", exc_info=error)
+        super()._handle_exception(error)
 
     def __init__(
         self,

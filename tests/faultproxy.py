@@ -61,7 +61,7 @@ import random
 import socket
 import threading
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -161,6 +161,9 @@ class FaultProxy:
         self.cut_response_after: int | None = None
         self.duplicate: float = 0.0
         self.reorder: float = 0.0
+        # Faults that must strike requests to a path at least once whatever the dice say: {"/v1/ops": ["drop_response",
+        # "duplicate"]} gives the first such request a lost response and the next one a duplicate.
+        self.strike: dict[str, list[str]] = {}
         self._partitioned = False
         self._stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         self.records: list[Record] = []
@@ -468,6 +471,9 @@ class FaultProxy:
         seq = self._seq
         self._count("requests")
         dice = self._draw()
+        pending = self.strike.get(target.split("?", 1)[0])
+        if pending:  # a fault owed to this path: dealt now, the dice's own draw kept for everything else
+            dice = replace(dice, **{pending.pop(0): True})
         faults: list[str] = []
 
         def record(status: int | None) -> None:

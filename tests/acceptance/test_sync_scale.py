@@ -97,6 +97,9 @@ def test_ten_desks_sync_through_faults_and_every_acked_op_lands_exactly_once(
             proxy.drop_response = 0.05
             proxy.duplicate = 0.1
             proxy.delay = (0.0, 0.02)
+            # However few batches the desks need, the faults strike them: an applied batch whose answer is lost,
+            # and one delivered twice.
+            proxy.strike = {"/v1/ops": ["drop_response", "duplicate"]}
             agents: list[SyncAgent] = [
                 agent_for(desk, registry, proxy.url, interval=0.3, backoff_base=0.05, backoff_cap=1.0, seed=i)
                 for i, desk in enumerate(desks)

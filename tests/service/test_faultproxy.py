@@ -221,6 +221,19 @@ def test_drop_response_after_upstream_committed(proxy: FaultProxy, client: httpx
     assert proxy.records[0].faults == ("drop_response",) and proxy.records[0].status is None
 
 
+def test_a_struck_path_gets_its_faults_once_each_whatever_the_dice(
+    proxy: FaultProxy, client: httpx.Client, upstream: Upstream
+) -> None:
+    proxy.strike = {"/store": ["drop_response", "duplicate"]}
+    assert client.post("/other", content=b"x").status_code < 500  # another path: no fault owed
+    with pytest.raises(httpx.TransportError):
+        client.post("/store", content=b"op-1")  # the first request to the path loses its response
+    assert client.post("/store", content=b"op-2").content == b"op-2"  # the second is delivered twice
+    assert client.post("/store", content=b"op-3").content == b"op-3"  # then the dice (all zero) again
+    assert [r.faults for r in proxy.records] == [(), ("drop_response",), ("duplicate",), ()]
+    assert proxy.strike == {"/store": []}
+
+
 def test_cut_request_truncates_the_upload(proxy: FaultProxy, client: httpx.Client, upstream: Upstream) -> None:
     proxy.cut_request_after = 1000
     assert client.post("/store", content=b"short enough").content == b"short enough"  # not longer than N: intact

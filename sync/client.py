@@ -505,12 +505,16 @@ class SyncAgent:
         if change.get("kind") in ("sync.conflict", "sync.refused"):
             self._note_conflict(session, change)
             return 0
-        if change.get("kind") not in ("dossier.state", "dossier.clock"):
+        if change.get("kind") not in ("dossier.state", "dossier.clock", "dossier.settle"):
             return 0
         payload = change.get("payload")
         dossier = session.get(Dossier, change.get("entity_id"))
         if dossier is None or not isinstance(payload, dict):
             return 0
+        if change.get("kind") == "dossier.settle":
+            from workstation.services.settle import mirror_settle
+
+            return int(mirror_settle(session, dossier, payload))
         at = change.get("at")
         return int(mirror_state(session, dossier, payload, at if isinstance(at, str) else None))
 

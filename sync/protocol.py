@@ -445,6 +445,57 @@ class WithdrawOp(_Op):
     authority = "request"
 
 
+class RefuseIntakePayload(_Strict):
+    reason_code: Code
+    note: str = Field(default="", max_length=1000)
+
+
+class RefuseIntakeOp(_Op):
+    """不予受理 at the window: the draft ends with a written notice; the registry checks the reason and the move."""
+
+    kind: Literal["dossier.refuse_intake"]
+    payload: RefuseIntakePayload
+    authority = "request"
+
+
+class PayPayload(_Strict):
+    method: Literal["qr", "online", "cash"]
+    amount_fen: Annotated[StrictInt, Field(ge=0, le=10**12)]
+    reference: str = Field(min_length=1, max_length=64)
+    exemptions: list[Code] = Field(default_factory=list, max_length=10)
+
+
+class PayOp(_Op):
+    """A payment taken at the station's window (R6); the registry checks the amount against its own assessment and
+    numbers the 票据."""
+
+    kind: Literal["fee.pay"]
+    payload: PayPayload
+    authority = "request"
+    versioned = False
+
+
+class DeliveryPayload(_Strict):
+    action: Literal["choose", "collect", "ship", "delivered", "returned"]
+    method: Literal["window", "community", "ems"] | None = None
+    point: str = Field(default="", max_length=100)
+    address: str = Field(default="", max_length=200)
+    recipient: str = Field(default="", max_length=50)
+    phone: str = Field(default="", max_length=20)
+    name: str = Field(default="", max_length=50)
+    id_number: str = Field(default="", max_length=20)
+    waybill: str = Field(default="", max_length=40)
+
+
+class DeliveryOp(_Op):
+    """One step of the certificate's way to the applicant (R10–R11), applied through the delivery rules."""
+
+    kind: Literal["delivery.step"]
+    payload: DeliveryPayload
+    authority = "request"
+    versioned = False
+
+
 class IssuePayload(_Strict):
     pass
 
@@ -558,6 +609,9 @@ TypedOp = Annotated[
     | SubmitOp
     | ResubmitOp
     | WithdrawOp
+    | RefuseIntakeOp
+    | PayOp
+    | DeliveryOp
     | IssueOp
     | DecisionOp
     | RegisterOp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from workstation.domain.permissions import Actor
@@ -9,7 +10,34 @@ from workstation.services.desk import Desk
 from workstation.services.views import DossierDetail
 
 USCC = "91370100MA3C8Q1X2K"
+USCC2 = "91350100M000100Y43"
 IDN = "370102199001011231"
+IDN2 = "11010519491231002X"
+_UNITS = itertools.count(1)
+
+
+def unit_number(n: int | None = None) -> str:
+    """A well-formed 不动产单元号, a new one each call unless `n` is given (parcel 00002: never one `submitted`
+    derives from a dossier's number)."""
+    return f"370102001001GB00002F{next(_UNITS) if n is None else n:08d}"
+
+
+def _unit_of(number: str) -> str:
+    """The unit a dossier gets when the test names none: from its own number, the same in every run."""
+    return f"370102001001GB00001F{int(number.rsplit('-', 1)[-1]):08d}"
+
+
+def register_facts(business: str, unit: str | None = None) -> dict[str, str]:
+    """The fields 登簿 reads from a reviewed dossier, as a clerk would have confirmed them."""
+    facts = {
+        "unit_number": unit or unit_number(),
+        "use": "成套住宅",
+        "area_m2": "89.50",
+        "location": "历下区文化东路1号",
+    }
+    if business.startswith("MORT_"):
+        facts["loan_amount_yuan"] = "500000"
+    return facts
 
 
 def submitted(
@@ -20,27 +48,32 @@ def submitted(
     kind: str = "individual",
     applied_at: datetime | None = None,
     channel: str = "window",
+    unit: str | None = None,
+    conditions: tuple[str, ...] = (),
 ) -> DossierDetail:
     """A dossier at REVIEW, submitted: every required slot has a page (or a waiver where a page cannot be)."""
+    bank = any(r.applicant and r.name == "mortgagee" for r in desk.catalogue.business(business).roles)
+    enterprise = ("某银行济南分行", USCC2) if bank else ("济南某某置业有限公司", USCC)
     d = desk.dossiers.new(
         clerk,
         business=business,
         applicant_kind=kind,
-        applicant_name="济南某某置业有限公司" if kind == "enterprise" else "王小明",
-        applicant_id=USCC if kind == "enterprise" else IDN,
+        applicant_name=enterprise[0] if kind == "enterprise" else "王小明",
+        applicant_id=enterprise[1] if kind == "enterprise" else IDN,
         applied_at=applied_at,
         channel=channel,
+        conditions=list(conditions),
     )
     biz = desk.catalogue.business(business)
     for role in biz.roles:
         if role.min_count and not any(p.role == role.name for p in d.parties):
             if "individual" in role.kinds:
                 d = desk.dossiers.add_party(
-                    clerk, d.number, role=role.name, kind="individual", name="赵建国", id_value=IDN
+                    clerk, d.number, role=role.name, kind="individual", name="赵建国", id_value=IDN2
                 )
             else:
                 d = desk.dossiers.add_party(
-                    clerk, d.number, role=role.name, kind="enterprise", name="某银行济南分行", id_value=USCC
+                    clerk, d.number, role=role.name, kind="enterprise", name="某银行济南分行", id_value=USCC2
                 )
     for slot in d.slots:
         if not slot.required:
@@ -54,4 +87,23 @@ def submitted(
             material=slot.material,
             party_key=slot.party_key,
         )
+    type_fields(desk, clerk, d.number, register_facts(business, unit or _unit_of(d.number)))
     return desk.dossiers.submit(clerk, d.number)
+
+
+def type_fields(desk: Desk, clerk: Actor, number: str, values: dict[str, str]) -> DossierDetail:
+    """The clerk types each value on the dossier's first page."""
+    detail = desk.dossiers.show(number)
+    for key, value in values.items():
+        detail = desk.dossiers.confirm_field(clerk, number, detail.pages[0].id, key, value=value)
+    return detail
+
+
+def settle(desk: Desk, clerk: Actor, number: str) -> None:
+    """Between 登簿 and 发证: the fees paid at the window and the certificate collected there."""
+    charge = desk.settle.charge(number)
+    if not charge.free:
+        desk.settle.pay(clerk, number, method="qr", amount=charge.due, reference=f"WX{number[-6:]}0001")
+    if desk.register.entries_of(number) and any(e.cert_number for e in desk.register.entries_of(number)):
+        desk.settle.deliver(clerk, number, "choose", method="window")
+        desk.settle.deliver(clerk, number, "collect", name="王小明", id_number=IDN)

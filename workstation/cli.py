@@ -185,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--comment", default="")
     ev.add_argument("--channel", default="window")
     ev.add_argument("--json", action="store_true")
+    refuse = dossier.add_parser("refuse", help="不予受理: refuse an application at the window, with its notice")
+    refuse.add_argument("number", help="受理号")
+    refuse.add_argument(
+        "reason",
+        choices=["out_of_jurisdiction", "not_registrable", "not_corrected", "incomplete_not_supplemented"],
+    )
+    refuse.add_argument("--note", default="")
+    refuse.add_argument("--json", action="store_true")
     issue = dossier.add_parser("issue", help="缴费发证: hand over the certificate or proof (after 登簿)")
     issue.add_argument("number")
     issue.add_argument("--json", action="store_true")
@@ -200,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_review.add_parsers(sub, _Parser)
     cli_review.add_qc_parsers(sub, _Parser)
+    from workstation import cli_issue
+
+    cli_issue.add_parsers(sub, _Parser)
     from workstation import cli_sync
 
     cli_sync.add_parsers(sub, _Parser)
@@ -471,6 +482,8 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
             detail = svc.answer(actor, args.number, args.item, args.note)
         elif args.action == "withdraw":
             detail = svc.withdraw(actor, args.number, reason=args.reason)
+        elif args.action == "refuse":
+            detail = svc.refuse_intake(actor, args.number, args.reason, note=args.note)
         else:  # pragma: no cover - argparse restricts the choices
             raise UsageError(f"unknown action {args.action}")
         _emit(args, detail.to_json(), lambda: _print_detail(detail))
@@ -1151,9 +1164,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
             _setup_logging(settings)
             return _cmd_run(settings)
         _setup_logging(settings)
-        from workstation import cli_review, cli_sync
+        from workstation import cli_issue, cli_review, cli_sync
 
         handlers = {
+            "register": cli_issue.cmd_register,
+            "certificate": cli_issue.cmd_certificate,
+            "notice": cli_issue.cmd_notice,
+            "fee": cli_issue.cmd_fee,
+            "delivery": cli_issue.cmd_delivery,
             "dossier": _cmd_dossier,
             "audit": _cmd_audit,
             "user": _cmd_user,
@@ -1182,7 +1200,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         gc.enable()
 
 
-_OPENS_A_DESK = frozenset({"run", "dossier", "audit", "user", "intake", "review", "qc", "sync"})
+_OPENS_A_DESK = frozenset(
+    {"run", "dossier", "audit", "user", "intake", "review", "qc", "sync", "register", "certificate", "notice", "fee"}
+    | {"delivery"}
+)
 
 
 def run() -> None:

@@ -264,6 +264,12 @@ class Settings:
     db_url: str | None = field(default=None, metadata=_checked(_rule(_optional(_text), _db_url_problem)))
     station_id: str = field(default="local", metadata=_checked(_rule(_text, _station_id_problem)))
     station_name: str = field(default="本地工作站", metadata=_checked(_text))
+    # The office named on notices and certificates, and the addresses their QR codes point to ({number}).
+    office_name: str = field(default="济南市不动产登记中心", metadata=_checked(_text))
+    office_address: str = field(default="", metadata=_checked(_text))
+    office_phone: str = field(default="", metadata=_checked(_text))
+    office_status_url: str = field(default="https://bdc.jinan.gov.cn/status/{number}", metadata=_checked(_text))
+    office_verify_url: str = field(default="https://bdc.jinan.gov.cn/verify/{number}", metadata=_checked(_text))
     station_kind: StationKind = field(default=StationKind.HALL, metadata=_checked(_choice(StationKind)))
     hall_mode: HallModeSetting = field(default=HallModeSetting.STANDARD, metadata=_checked(_choice(HallModeSetting)))
     workflow_stages: list[str] | None = field(default=None, metadata=_checked(_optional(_texts), from_json=True))

@@ -46,6 +46,7 @@ from sync.protocol import (
     Content,
     CreateOp,
     DecisionOp,
+    DeliveryOp,
     ErrorCode,
     EvaluateOp,
     HeartbeatResponse,
@@ -58,7 +59,9 @@ from sync.protocol import (
     OpResult,
     OpsBatch,
     OpsResponse,
+    PayOp,
     Person,
+    RefuseIntakeOp,
     RegisterOp,
     ReleaseResponse,
     ResubmitOp,
@@ -71,6 +74,7 @@ from sync.protocol import (
 from workstation.domain.catalogue import Catalogue
 from workstation.domain.checklist import PartyRef, SlotState, missing_for_submit, validate_new_dossier
 from workstation.domain.errors import DomainError, IllegalTransition
+from workstation.domain.notices import load_notice_rules
 from workstation.domain.permissions import Actor, Permission, has_permission
 from workstation.domain.qc import QcPolicy
 from workstation.domain.review import DecisionKind, ReturnItem
@@ -83,7 +87,9 @@ from workstation.services.clocks import ClockService, clock_facts, end_supplemen
 from workstation.services.manifest import dossier_manifest, replace_content
 from workstation.services.people import PeopleService, PersonAuthError, actor_of
 from workstation.services.records import RecordsService
+from workstation.services.register import entry_json
 from workstation.services.review import LeaseView, ReviewService
+from workstation.services.settle import SettleService, settle_json
 from workstation.services.supplement import (
     check_addressed,
     latest_return,
@@ -99,6 +105,7 @@ from workstation.store.models import (
     Dossier,
     Page,
     Party,
+    RegisterEntry,
     RegistryStation,
     Station,
     StationSeq,
@@ -205,6 +212,15 @@ def feed_sink(session: Session, change: RecordedChange) -> str | None:
                 {"number": dossier.number, "clock": clock_facts(session, dossier)},
                 audience,
             )
+        if change.action == "fee.pay" or change.action.startswith("delivery."):  # the 票据 number, the way home
+            _append_change(
+                session,
+                "dossier.settle",
+                dossier.id,
+                change.station_id,
+                {"number": dossier.number, **settle_json(session, dossier)},
+                audience,
+            )
         return None  # any other note: no new state for desks to mirror
     payload: dict[str, Any] = {
         "number": dossier.number,
@@ -228,6 +244,13 @@ def feed_sink(session: Session, change: RecordedChange) -> str | None:
         }
     if change.action == "dossier.register":
         payload["registered"] = {"by": change.actor, "at": _iso(dossier.registered_at)}
+        # The register as this 登簿 left it: the entries it opened (numbers allocated here) and those it closed.
+        touched = session.execute(
+            select(RegisterEntry).where(
+                or_(RegisterEntry.dossier_id == dossier.id, RegisterEntry.closed_by == dossier.number)
+            )
+        ).scalars()
+        payload["entries"] = [entry_json(row) for row in touched]
     _append_change(session, "dossier.state", dossier.id, change.station_id, payload, audience)
     return None
 
@@ -267,6 +290,7 @@ class Registry:
         )
         self.people = PeopleService(db, station_id=REGISTRY, token_minutes=person_token_minutes)
         self._clocks = ClockService(db, catalogue, station_id=REGISTRY, recorder=self.recorder)
+        self.settle = SettleService(db, catalogue, recorder=self.recorder)
         self._records = RecordsService(db, station_id=REGISTRY, recorder=self._quiet)
 
     # -- stations --------------------------------------------------------------------------------------
@@ -757,6 +781,8 @@ class Registry:
                 ErrorCode.NOT_OWNER,
                 f"dossier {dossier.id} is another station's; only the station that created it may change or ask this",
             )
+        if isinstance(op, PayOp | DeliveryOp):
+            return self._settle(session, station_id, op, dossier)
         self._check_version(op, dossier)
         actor = op.actor or f"station:{station_id}"
         if op.authority == "draft":
@@ -774,6 +800,8 @@ class Registry:
             return self._submit(session, station_id, op, dossier)
         if isinstance(op, WithdrawOp):
             return self._withdraw(session, station_id, op, dossier)
+        if isinstance(op, RefuseIntakeOp):
+            return self._refuse_intake(session, station_id, op, dossier)
         if isinstance(op, IssueOp):
             self.review.issue_in(session, self._clerk(session, station_id, op.actor), dossier, station_id=station_id)
             return dossier.version
@@ -884,6 +912,7 @@ class Registry:
             slot["satisfied"] = slot["id"] in filled
         replace_content(session, dossier, rows)
         session.flush()
+        self.review.book.refresh_findings(session, dossier)  # restrictions on the unit, as the city's register has them
         dossier.stage, dossier.status = after.stage.value, after.status.value
         if isinstance(op, ResubmitOp):
             who = op.actor or f"station:{station_id}"
@@ -973,6 +1002,50 @@ class Registry:
             listed = "; ".join(str(m) for m in missing[:10])
             raise _Refuse(ErrorCode.INCOMPLETE, f"{dossier.number} is missing {len(missing)} item(s): {listed}")
         return filled
+
+    def _settle(self, session: Session, station_id: str, op: PayOp | DeliveryOp, dossier: Dossier) -> int:
+        """A payment or a delivery step from the dossier's own station, applied by the same rules as at a window."""
+        clerk = self._clerk(session, station_id, op.actor)
+        if isinstance(op, PayOp):
+            p = op.payload
+            self.settle.pay_in(
+                session,
+                clerk,
+                dossier,
+                method=p.method,
+                amount_fen=p.amount_fen,
+                reference=p.reference,
+                exemptions=list(p.exemptions),
+                station_id=station_id,
+            )
+        else:
+            details = op.payload.model_dump(exclude={"action"}, exclude_none=True)
+            self.settle.deliver_in(
+                session,
+                clerk,
+                dossier,
+                op.payload.action,
+                {k: str(v) for k, v in details.items() if v},
+                station_id=station_id,
+            )
+        return dossier.version
+
+    def _refuse_intake(self, session: Session, station_id: str, op: RefuseIntakeOp, dossier: Dossier) -> int:
+        try:
+            reason = load_notice_rules().intake_reason(op.payload.reason_code)
+        except DomainError as exc:
+            raise _Refuse(ErrorCode.BAD_OP, str(exc)) from None
+        after = self._move(dossier, Action.REFUSE_INTAKE)
+        dossier.stage, dossier.status = after.stage.value, after.status.value
+        self.recorder.change(
+            session,
+            op.actor or f"station:{station_id}",
+            dossier,
+            op.kind,
+            {"reason_code": reason.code, "reason": reason.text, "basis": reason.basis, "note": op.payload.note},
+            station_id=station_id,
+        )
+        return dossier.version
 
     def _withdraw(self, session: Session, station_id: str, op: WithdrawOp, dossier: Dossier) -> int:
         after = self._move(dossier, Action.WITHDRAW)

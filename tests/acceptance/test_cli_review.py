@@ -44,8 +44,8 @@ def test_claim_return_claim_approve_register(tmp_path: Path) -> None:
     assert lease["number"] == ent and lease["fence"] == 1
     bad = ws(data, "--as", "rev1", "review", "decide", ent, "return", "--item", "M05")
     assert "WHAT:PROBLEM" in _one_line_error(bad, 2)
-    off_list = ws(data, "--as", "rev1", "review", "decide", ent, "return", "--item", "area_m2:inconsistent")
-    assert "field 'area_m2' is not on this dossier" in _one_line_error(off_list, 2)  # the lease is still held
+    off_list = ws(data, "--as", "rev1", "review", "decide", ent, "return", "--item", "price_yuan:inconsistent")
+    assert "field 'price_yuan' is not on this dossier" in _one_line_error(off_list, 2)  # the lease is still held
     ret = ws(
         data,
         "--as",

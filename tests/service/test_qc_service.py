@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.review_helpers import submitted
+from tests.review_helpers import settle, submitted
 from workstation.domain.errors import PermissionDenied
 from workstation.domain.permissions import Actor
 from workstation.domain.qc import QcPolicy
@@ -107,6 +107,7 @@ def test_full_inspection_business_gets_a_check_and_qc_does_not_block(
     assert check.result is None and check.inspector is None and check.correction_id is None
 
     # The check is pending, yet 发证 goes ahead: QC holds nothing up.
+    settle(desk, clerk, number)
     issued = desk.review.issue(clerk, number)
     assert (issued["stage"], issued["status"]) == ("ISSUE", "issued")
     assert svc.pending()[0].id == check.id
@@ -194,6 +195,7 @@ def test_major_opens_one_correction_assigned_to_the_registrar(
     assert svc.corrections("open", "reg1") == [case]
     assert svc.corrections("resolved") == []
     # The dossier goes on regardless.
+    settle(desk, clerk, number)
     assert desk.review.issue(clerk, number)["status"] == "issued"
 
 

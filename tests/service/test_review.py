@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.review_helpers import submitted
+from tests.review_helpers import settle, submitted
 from workstation.domain.errors import DomainError, IllegalTransition, PermissionDenied
 from workstation.domain.review import ReturnItem
 from workstation.errors import ConflictError, UsageError
@@ -173,6 +173,9 @@ def test_approve_then_register_records_the_registrar_and_time(desk: Desk, clerk,
     assert row.registered_by == both.user_id and row.registered_at is not None and row.registered_at >= before
     with pytest.raises(IllegalTransition):
         desk.review.register(both, d.number)
+    with pytest.raises(DomainError, match="未缴费"):
+        desk.review.issue(clerk, d.number)
+    settle(desk, clerk, d.number)
     issued = desk.review.issue(clerk, d.number)
     assert issued["status"] == "issued"
 
@@ -192,8 +195,10 @@ def test_return_lists_everything_at_once_pauses_the_clock_and_resubmission_resum
             fence=lease.fence,
             items=[ReturnItem(problem="ugly", material="M01")],
         )
-    with desk.db.transaction() as s:  # the area as OCR read it from the contract
-        page_id = s.execute(select(Page.id).where(Page.dossier_id == d.id).limit(1)).scalar_one()
+    with desk.db.transaction() as s:  # the area as OCR read it from the contract (not the page the clerk typed on)
+        page_id = s.execute(
+            select(Page.id).where(Page.dossier_id == d.id).order_by(Page.position.desc()).limit(1)
+        ).scalar_one()
         s.add(Field(dossier_id=d.id, page_id=page_id, key="area_m2", value="98.60", confidence=0.97, valid=True))
     with pytest.raises(DomainError, match=r"item 1: material M99 is not on this dossier's checklist"):
         desk.review.decide(
@@ -303,7 +308,11 @@ def test_a_desk_alone_audits_its_claims_and_decisions_and_sends_none_of_them(des
     view = desk.review.decide(both, d.number, "approve", lease_id=lease.lease_id, fence=lease.fence)
     with desk.db.read() as s:
         after = s.execute(select(OutboxOp.kind).where(OutboxOp.entity_id == d.id)).scalars().all()
-        actions = s.execute(select(AuditEvent.action).where(AuditEvent.entity_id == d.id)).scalars().all()
+        actions = (
+            s.execute(select(AuditEvent.action).where(AuditEvent.entity_id == d.id).order_by(AuditEvent.seq))
+            .scalars()
+            .all()
+        )
     assert after == queued and queued[-1] == "dossier.submit"
     assert actions[-2:] == ["review.claim", "review.approve"] and view.op_id is None
     assert desk.dossiers.show(d.number).version == d.version + 2  # claim and decision: one version each

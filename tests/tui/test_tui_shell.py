@@ -41,12 +41,12 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Desk:
 
 def test_each_role_opens_its_own_areas_and_lands_in_its_first(desk: Desk) -> None:
     clerk, reviewer, qc, admin = (desk.users.actor(name) for name in ("clerk1", "reviewer1", "qc1", "admin"))
-    assert [m.name for m in modes_for(clerk)] == ["intake", "sync"]
+    assert [m.name for m in modes_for(clerk)] == ["intake", "sync", "issue"]
     # A reviewer may 登簿 (审核人员在线审核登簿), so the correction cases of QC (R4) reach them in the QC area.
-    assert [m.name for m in modes_for(reviewer)] == ["review", "qc", "sync"]
+    assert [m.name for m in modes_for(reviewer)] == ["review", "qc", "sync", "issue"]
     assert [m.name for m in modes_for(qc)] == ["qc", "sync"]
     registrar = add_user(desk, "reg1", ["registrar"])
-    assert [m.name for m in modes_for(registrar)] == ["qc", "sync"]
+    assert [m.name for m in modes_for(registrar)] == ["qc", "sync", "issue"]
     assert [m.name for m in modes_for(admin)] == ["sync", "admin"]
     assert (first_mode(clerk), first_mode(reviewer), first_mode(qc), first_mode(admin)) == (
         "intake",

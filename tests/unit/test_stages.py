@@ -54,7 +54,7 @@ def test_stage_plan_from_a_list_is_merged_in_a_professional_hall() -> None:
 
 def test_new_dossier_is_a_draft_at_the_accepting_window() -> None:
     assert initial_state() == DossierState(Stage.ACCEPT, Status.DRAFT)
-    assert allowed_actions(initial_state(), STANDARD) == {Action.SUBMIT, Action.WITHDRAW}
+    assert allowed_actions(initial_state(), STANDARD) == {Action.SUBMIT, Action.WITHDRAW, Action.REFUSE_INTAKE}
 
 
 def test_standard_dossier_goes_through_all_four_stages() -> None:
@@ -182,7 +182,7 @@ def test_nothing_is_allowed_from_a_terminal_status(before: list[Action], plan: t
 
 # The status edges the notice and 细则 allow, written out independently of the machine's rule table.
 EXPECTED_GRAPH = {
-    Status.DRAFT: {Status.SUBMITTED, Status.WITHDRAWN},
+    Status.DRAFT: {Status.SUBMITTED, Status.WITHDRAWN, Status.REFUSED},
     Status.SUBMITTED: {Status.IN_REVIEW, Status.REGISTERED, Status.WITHDRAWN},
     Status.IN_REVIEW: {Status.SUBMITTED, Status.RETURNED, Status.REJECTED, Status.WITHDRAWN},
     Status.RETURNED: {Status.SUBMITTED, Status.WITHDRAWN},
@@ -190,6 +190,7 @@ EXPECTED_GRAPH = {
     Status.REJECTED: set(),
     Status.ISSUED: set(),
     Status.WITHDRAWN: set(),
+    Status.REFUSED: set(),
 }
 
 
@@ -243,3 +244,12 @@ def test_random_walks_through_allowed_actions_stay_on_the_status_graph(
             break
         state = check_step(state, data.draw(st.sampled_from(allowed)), plan, registered)
         registered = registered or state.status in {Status.REGISTERED, Status.ISSUED}
+
+
+def test_a_window_refuses_only_a_draft_and_the_refusal_is_final() -> None:
+    refused = apply(initial_state(), Action.REFUSE_INTAKE, STANDARD)
+    assert refused == DossierState(Stage.ACCEPT, Status.REFUSED)
+    assert allowed_actions(refused, STANDARD) == frozenset()
+    submitted = apply(initial_state(), Action.SUBMIT, STANDARD)
+    with pytest.raises(IllegalTransition):
+        apply(submitted, Action.REFUSE_INTAKE, STANDARD)

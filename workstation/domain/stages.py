@@ -38,6 +38,7 @@ class Status(StrEnum):
     REGISTERED = "registered"  # 登簿 done: legal effect starts here (民法典 §214)
     ISSUED = "issued"  # certificate or proof handed over
     WITHDRAWN = "withdrawn"  # 撤回 by the applicants before 登簿 (细则 §13)
+    REFUSED = "refused"  # 不予受理 at the window, with its written notice (条例 §17)
 
 
 class HallMode(StrEnum):
@@ -56,12 +57,13 @@ class Action(StrEnum):
     REGISTER = "register"
     ISSUE = "issue"
     WITHDRAW = "withdraw"
+    REFUSE_INTAKE = "refuse_intake"
 
 
 CANONICAL_STAGES: tuple[Stage, ...] = (Stage.ACCEPT, Stage.REVIEW, Stage.REGISTER, Stage.ISSUE)
 MERGED_STAGES: tuple[Stage, ...] = (Stage.ACCEPT, Stage.REVIEW, Stage.REGISTER_ISSUE)
 PROFESSIONAL_MERGE: tuple[str, str] = (Stage.REGISTER.value, Stage.ISSUE.value)
-TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.REJECTED, Status.ISSUED, Status.WITHDRAWN})
+TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.REJECTED, Status.ISSUED, Status.WITHDRAWN, Status.REFUSED})
 
 
 def validate_stages(names: object, where: str) -> tuple[str, ...]:
@@ -161,6 +163,7 @@ _BEFORE_REGISTRATION = {Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status
 
 _RULES: tuple[_Rule, ...] = (
     _rule(Action.SUBMIT, {Status.DRAFT}, {Stage.ACCEPT}, Status.SUBMITTED, "next"),
+    _rule(Action.REFUSE_INTAKE, {Status.DRAFT}, {Stage.ACCEPT}, Status.REFUSED),
     _rule(Action.CLAIM, {Status.SUBMITTED}, {Stage.REVIEW}, Status.IN_REVIEW),
     _rule(Action.RELEASE, {Status.IN_REVIEW}, None, Status.SUBMITTED),
     _rule(Action.RETURN, {Status.IN_REVIEW}, {Stage.REVIEW}, Status.RETURNED),

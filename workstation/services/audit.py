@@ -52,6 +52,7 @@ from workstation.store.models import (
     MaterialSlot,
     Page,
     Party,
+    RegisterEntry,
     User,
 )
 from workstation.store.types import utcnow
@@ -74,13 +75,13 @@ _BASELINE_BATCH = 500
 
 # The rows whose state each event vouches for.
 AUDITED: dict[str, type[Base]] = {
-    model.__tablename__: model for model in (Dossier, Party, MaterialSlot, Page, Field, Finding, User)
+    model.__tablename__: model for model in (Dossier, Party, MaterialSlot, Page, Field, Finding, User, RegisterEntry)
 }
 # Columns left out of a row's digest: renewed by every heartbeat of a lease, not a state anyone decides (the lease
 # itself, with its expiry, is the assignment's).
 _NOT_DIGESTED: dict[str, frozenset[str]] = {"dossiers": frozenset({"lease_expires_at"})}
 # How a problem names a row: by a column people know it by, where it has one.
-_LABELS = {"dossiers": "number", "users": "username"}
+_LABELS = {"dossiers": "number", "users": "username", "register_entries": "unit_number"}
 _SINGULAR = {
     "dossiers": "dossier",
     "parties": "party",
@@ -89,6 +90,7 @@ _SINGULAR = {
     "fields": "field",
     "findings": "finding",
     "users": "user",
+    "register_entries": "register entry",
 }
 
 

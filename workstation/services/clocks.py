@@ -40,6 +40,7 @@ FINISHED_STATUSES: tuple[str, ...] = (
     Status.ISSUED.value,
     Status.REJECTED.value,
     Status.WITHDRAWN.value,
+    Status.REFUSED.value,
 )
 MANUAL_REASONS: tuple[str, ...] = ("announcement", "site_visit")  # 公告, 实地查看: paused and resumed by hand
 REASON_LABELS = {"supplement": "补正", "announcement": "公告", "site_visit": "实地查看"}

@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from workstation.services.ocr_jobs import OcrRunner
     from workstation.services.qc_desk import QcDesk
     from workstation.services.records import RecordsService
+    from workstation.services.register import RegisterBook
     from workstation.services.review import ReviewService
+    from workstation.services.settle import SettleService
     from workstation.services.syncstate import SyncService
 
 _T = TypeVar("_T")
@@ -180,6 +182,28 @@ class Desk:
             )
 
         return self._once("clocks", build)
+
+    @cached_property
+    def register(self) -> RegisterBook:
+        """The register (登记簿): this desk's own when it is its own registry, else its mirror of the registry's."""
+
+        def build() -> RegisterBook:
+            from workstation.services.register import RegisterBook
+
+            return RegisterBook(self.db, allocates=not self.with_registry)
+
+        return self._once("register", build)
+
+    @cached_property
+    def settle(self) -> SettleService:
+        """Fees, payment and delivery between 登簿 and 发证."""
+
+        def build() -> SettleService:
+            from workstation.services.settle import SettleService
+
+            return SettleService(self.db, self.catalogue, recorder=self.recorder, mirrored=self.with_registry)
+
+        return self._once("settle", build)
 
     @cached_property
     def records(self) -> RecordsService:

@@ -28,12 +28,14 @@ from workstation.domain.checklist import (
     validate_new_dossier,
 )
 from workstation.domain.errors import DomainError
+from workstation.domain.notices import load_notice_rules
 from workstation.domain.permissions import Actor, Permission, UserRole, require
 from workstation.domain.stages import Action, DossierState, HallMode, Stage, Status, apply, initial_state
 from workstation.errors import NotFound, UsageError
 from workstation.services import audit
 from workstation.services.changes import Recorder
 from workstation.services.clocks import end_supplement_pause
+from workstation.services.register import RegisterBook
 from workstation.services.supplement import (
     answers_of,
     check_addressed,
@@ -377,6 +379,7 @@ class DossierService:
                 answers = answers_of(session, returned.id) if returned is not None else {}
                 end_supplement_pause(session, dossier.id, now, actor.username)
                 prefer_returning_reviewer(session, dossier, now, self._same_reviewer)
+            RegisterBook(self._db).refresh_findings(session, dossier)  # restrictions on the unit (查封, 抵押…)
             overridden = open_errors(session, dossier.id)  # submitted past open errors: who, and which
             extra = {"overridden_findings": overridden} if overridden else {}
             self._move(session, actor, dossier, action, new_state, extra, with_content=True, answers=answers)
@@ -424,6 +427,26 @@ class DossierService:
             why = reason.strip()[:1000]
             self._move(
                 session, actor, dossier, Action.WITHDRAW, new_state, {"reason": why, "lease": ended}, {"reason": why}
+            )
+            return self._detail(session, dossier)
+
+    def refuse_intake(self, actor: Actor, number: str, reason_code: str, *, note: str = "") -> DossierDetail:
+        """不予受理 at the window (条例 §17): the draft ends, with a written notice naming the reason and its basis."""
+        require(actor, Permission.DOSSIER_SUBMIT)
+        reason = load_notice_rules().intake_reason(reason_code)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            new_state = apply(self._state(dossier), Action.REFUSE_INTAKE, self._plan(dossier))
+            why = note.strip()[:1000]
+            extra = {"reason_code": reason.code, "reason": reason.text, "basis": reason.basis, "note": why}
+            self._move(
+                session,
+                actor,
+                dossier,
+                Action.REFUSE_INTAKE,
+                new_state,
+                extra,
+                {"reason_code": reason.code, "note": why},
             )
             return self._detail(session, dossier)
 

@@ -8,7 +8,6 @@ carries whole facts (a complete clock, a complete decision), so mirroring one tw
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -18,6 +17,7 @@ from workstation.services import audit
 from workstation.services.supplement import snapshot_of
 from workstation.services.users import REGISTRY_ORIGIN
 from workstation.store.models import Decision, Dossier, User
+from workstation.store.types import parse_instant
 
 _DECISION_KINDS = ("approve", "return", "reject")
 
@@ -38,13 +38,18 @@ def mirror_state(session: Session, dossier: Dossier, payload: Mapping[str, Any],
         changed = True
     registered = payload.get("registered")
     if isinstance(registered, Mapping):
-        when = _time(registered.get("at"))
+        when = parse_instant(registered.get("at"))
         if when is not None and dossier.registered_at != when:
             dossier.registered_at = when
             by = registered.get("by")
             if isinstance(by, str) and by:
                 dossier.registered_by = _person(session, by).id
             changed = True
+    entries = payload.get("entries")
+    if isinstance(entries, list) and entries:
+        from workstation.services.register import RegisterBook
+
+        changed |= RegisterBook.mirror(session, [e for e in entries if isinstance(e, Mapping)]) > 0
     if changed:
         audit.append_here(
             session,
@@ -78,7 +83,7 @@ def mirror_clock(dossier: Dossier, clock: Mapping[str, Any], at: str | None) -> 
     if dossier.clock_mirror == mirror:
         return False
     dossier.clock_mirror = mirror
-    accepted = _time(mirror["accepted_at"])
+    accepted = parse_instant(mirror["accepted_at"])
     if accepted is not None:
         dossier.accepted_at = accepted  # 受理 as the registry recorded it
     return True
@@ -115,7 +120,9 @@ def mirror_decision(session: Session, dossier: Dossier, decision: Mapping[str, A
             status_before=dossier.status,
             stage_after=state.get("stage") if isinstance(state.get("stage"), str) else None,
             status_after=state.get("status") if isinstance(state.get("status"), str) else None,
-            decided_at=_time(decision.get("decided_at")) or _time(state.get("at")) or dossier.updated_at,
+            decided_at=parse_instant(decision.get("decided_at"))
+            or parse_instant(state.get("at"))
+            or dossier.updated_at,
             # What the window holds now is what it sent: a dossier under review is not edited at the window.
             baseline=snapshot_of(session, dossier).to_json() if kind == "return" else None,
         )
@@ -133,13 +140,3 @@ def _person(session: Session, username: str) -> User:
         session.add(user)
         session.flush()
     return user
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None

@@ -20,7 +20,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +93,7 @@ class Receipt:
     due: date | None
     station: str
     clerk: str
+    fee: str = ""  # 应缴费用 as assessed now (R6), or why it cannot be yet
 
 
 def build_receipt(desk: Desk, actor: Actor, number: str) -> Receipt:
@@ -106,12 +107,17 @@ def build_receipt(desk: Desk, actor: Actor, number: str) -> Receipt:
         # The receipt still goes out with the time limit; the due date waits for the holiday calendar.
         log.warning("receipt of %s without a due date: %s", detail.number, exc)
         limit, due = desk.catalogue.business(detail.business).time_limit_days, None
-    return receipt_from(
-        detail,
-        station=_station(desk.settings.station_name, desk.settings.station_id),
-        clerk=person_name(desk, actor),
-        limit_days=limit,
-        due=due,
+    charge = desk.settle.charge(detail.number)
+    fee = f"{charge.due} 元" if charge.due else "待核定 to be assessed (see: fee show)"
+    return replace(
+        receipt_from(
+            detail,
+            station=_station(desk.settings.station_name, desk.settings.station_id),
+            clerk=person_name(desk, actor),
+            limit_days=limit,
+            due=due,
+        ),
+        fee=fee,
     )
 
 
@@ -179,6 +185,8 @@ def receipt_lines(receipt: Receipt) -> list[str]:
     if receipt.limit_days:
         due = f"，预计 {receipt.due.isoformat()} 前办结" if receipt.due else ""
         lines.append(f"办理时限 {receipt.limit_days} 个工作日{due}")
+    if receipt.fee:
+        lines.append(f"应缴费用 {receipt.fee}")
     lines += ["", "申请人 applicants"]
     lines += [f"  {p.role}({p.kind}) {p.name}  {p.id_label} {p.id_masked}" for p in receipt.parties]
     lines += ["", "收取材料 materials received"]

@@ -45,6 +45,7 @@ from workstation.services import audit
 from workstation.services.changes import Recorder, desk_recorder
 from workstation.services.manifest import take_dossier
 from workstation.services.mirror import mirror_clock
+from workstation.services.register import RegisterBook
 from workstation.services.supplement import check_items, open_errors, snapshot_of
 from workstation.store.db import Database
 from workstation.store.ids import new_id
@@ -57,6 +58,7 @@ from workstation.store.models import (
     Finding,
     PersonSession,
     QcCheck,
+    RegisterEntry,
     User,
 )
 from workstation.store.types import utcnow
@@ -218,6 +220,9 @@ class ReviewService:
         # the registry (`presence_by_login`) or, on a desk alone, an active user.
         self.same_reviewer = timedelta(seconds=max(same_reviewer_seconds, 0))
         self._presence_by_login = presence_by_login
+        self.book = RegisterBook(db, allocates=self._allocates)
+
+    _allocates = True  # 登簿 writes the register and allocates certificate numbers in this database
 
     # -- the pool and leases ---------------------------------------------------------------------------
 
@@ -598,6 +603,7 @@ class ReviewService:
         now = utcnow()
         dossier.stage, dossier.status = after.stage.value, after.status.value
         dossier.registered_at, dossier.registered_by = now, actor.user_id
+        entries = self._book(session, dossier, actor.username, now)
         inspect, basis = self._qc_due(dossier)
         payload: dict[str, Any] = {
             "from": {"stage": before.stage.value, "status": before.status.value},
@@ -605,6 +611,8 @@ class ReviewService:
             "registrar": actor.username,
             "registered_at": now.isoformat(),
             "qc": basis,
+            "entries": [entry.id for entry in entries],
+            "certificates": [entry.cert_number for entry in entries if entry.cert_number],
         }
         self._recorder.change(
             session, actor.username, dossier, "dossier.register", payload, wire=self._sent({}), station_id=station_id
@@ -621,7 +629,17 @@ class ReviewService:
                 {"qc_check_id": check.id, "basis": basis},
                 station_id=station_id,
             )
-        return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status, "qc": basis}
+        return {
+            "number": dossier.number,
+            "stage": dossier.stage,
+            "status": dossier.status,
+            "qc": basis,
+            "certificates": payload["certificates"],
+        }
+
+    def _book(self, session: Session, dossier: Dossier, registrar: str, now: datetime) -> list[RegisterEntry]:
+        """The register entries 登簿 writes here (the registry's; a desk alone is its own registry)."""
+        return self.book.book_in(session, dossier, registrar, now)
 
     def _qc_due(self, dossier: Dossier) -> tuple[bool, str | None]:
         """Whether 登簿 opens a QC inspection here, and on what basis (R3)."""
@@ -642,6 +660,7 @@ class ReviewService:
     ) -> dict[str, Any]:
         before = _state(dossier)
         after = apply(before, Action.ISSUE, _plan(dossier))
+        self._check_settled(session, dossier)
         dossier.stage, dossier.status = after.stage.value, after.status.value
         self._recorder.change(
             session,
@@ -656,6 +675,12 @@ class ReviewService:
             station_id=station_id,
         )
         return {"number": dossier.number, "stage": dossier.stage, "status": dossier.status}
+
+    def _check_settled(self, session: Session, dossier: Dossier) -> None:
+        """发证 needs the fees paid (R6) and the way the certificate reaches the applicant chosen (R10–R11)."""
+        from workstation.services.settle import SettleService
+
+        SettleService(self._db, self._catalogue).check_issuable(session, dossier)
 
     # -- internals -------------------------------------------------------------------------------------
 
@@ -711,6 +736,7 @@ class ReviewService:
         )
         session.add(assignment)
         session.flush()
+        self.book.refresh_findings(session, dossier)  # the register as it stands when review starts
         payload: dict[str, Any] = {
             "lease_id": assignment.lease_id,
             "fence": assignment.fence,
@@ -943,6 +969,14 @@ class RegistryPoolReview(ReviewService):
 
     def _qc_due(self, dossier: Dossier) -> tuple[bool, str | None]:
         return False, None  # the registry opens QC at 登簿 (R3); this desk does not
+
+    _allocates = False
+
+    def _book(self, session: Session, dossier: Dossier, registrar: str, now: datetime) -> list[RegisterEntry]:
+        return []  # the registry writes the register and numbers the certificates; its change feed brings them
+
+    def _check_settled(self, session: Session, dossier: Dossier) -> None:
+        pass  # the registry holds the payment and the delivery and decides 发证 on them
 
     def _sent(self, wire: dict[str, Any]) -> dict[str, Any] | None:
         return wire

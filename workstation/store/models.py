@@ -606,3 +606,64 @@ class WitnessedHead(Base):
     message: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # the registry's clock, first received
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # the same head sent again
+
+
+# -- stages 3 and 4: the register, fees and payment, delivery (issue 18) --------------------------------------------
+
+
+class RegisterEntry(Base):
+    """One entry of the register (不动产登记簿) of a unit, written by 登簿 or entered by order (查封, 异议, 预告).
+
+    Entries are never edited in place: a change closes the entry (`state` closed, `closed_by`) and opens its new
+    version (`amends_id`), so the register keeps its history. A certificate or proof number is allocated once,
+    at the registry, gap-free per year and kind (Counter `cert:KIND:YEAR`)."""
+
+    __tablename__ = "register_entries"
+    __table_args__ = (
+        Index("ix_register_entries_unit_state", "unit_number", "state"),
+        Index("ix_register_entries_cert_number", "cert_number", unique=True),
+    )
+
+    id: Mapped[str] = _id()
+    unit_number: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))  # ownership | mortgage | seizure | objection | advance
+    state: Mapped[str] = mapped_column(String(10), default="current")  # current | closed
+    dossier_id: Mapped[str | None] = mapped_column(String(36), index=True)  # None: entered by order
+    business_code: Mapped[str | None] = mapped_column(String(40))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)  # EntryFacts as JSON: holders, use, area, amount…
+    cert_kind: Mapped[str | None] = mapped_column(String(12))  # certificate | proof
+    cert_number: Mapped[str | None] = mapped_column(String(80))
+    amends_id: Mapped[str | None] = mapped_column(String(36))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    registered_by: Mapped[str] = mapped_column(String(64))  # user name of the 登簿人 (or of who entered the order)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(120))  # the dossier number or the order that closed it
+
+
+class Charge(Base):
+    """What a dossier owes (R6), assessed from the fee schedule at 受理, and its payment once made."""
+
+    __tablename__ = "charges"
+
+    dossier_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    exemptions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assessment: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due_fen: Mapped[int] = mapped_column(Integer)
+    paid_fen: Mapped[int] = mapped_column(Integer, default=0)
+    method: Mapped[str | None] = mapped_column(String(10))  # qr | online | cash
+    reference: Mapped[str | None] = mapped_column(String(64))  # transaction reference or cash receipt number
+    receipt_number: Mapped[str | None] = mapped_column(String(40), unique=True)  # 票据号, allocated at payment
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryRow(Base):
+    """How the certificate or proof reaches the applicant (R10–R11): collected, or sent by free EMS."""
+
+    __tablename__ = "deliveries"
+
+    dossier_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)  # domain.delivery.Delivery as JSON
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{at, by, status, …}]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

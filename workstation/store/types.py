@@ -47,3 +47,14 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
     registry and the desks read the time through `utcnow`."""
     global _clock
     _clock = clock
+
+
+def parse_instant(value: object) -> datetime | None:
+    """An ISO 8601 time with its offset, as the wire carries it; None for anything else (a naive time included)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

@@ -1,8 +1,9 @@
 """The workstation's terminal UI: log in, then the areas the user's roles open, one Textual mode each.
 
-Intake (受理), Review (审核), QC (质检), Sync (同步) and Admin (管理) each keep their own screen stack, so a clerk
-can look at the sync screen and come back to the dossier they were editing. F1 explains the focused widget and
-lists the keys; every binding has an id, so `keymap.toml` can move any key; F2 switches light and dark.
+Intake (受理), Review (审核), QC (质检), Sync (同步), Admin (管理) and Issue (登簿发证) each keep their own screen
+stack, so a clerk can look at the sync screen and come back to the dossier they were editing. F1 explains the
+focused widget and lists the keys; every binding has an id, so `keymap.toml` can move any key; F2 switches light
+and dark.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def _mode_factory(name: str, desk: Desk, actor: Actor) -> Callable[[], Screen[No
             from workstation.tui.screens.sync import SyncScreen
 
             return SyncScreen(desk, actor)
+        if name == "issue":
+            from workstation.tui.screens.issue import IssueScreen
+
+            return IssueScreen(desk, actor)
         from workstation.tui.screens.admin import AdminScreen
 
         return AdminScreen(desk, actor)

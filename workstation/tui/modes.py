@@ -20,6 +20,7 @@ MODES: tuple[Mode, ...] = (
     Mode("qc", "f5", "质检 QC"),
     Mode("sync", "f6", "同步 Sync"),
     Mode("admin", "f7", "管理 Admin"),
+    Mode("issue", "f8", "发证 Issue"),
 )
 
 
@@ -35,6 +36,9 @@ def modes_for(actor: Actor) -> tuple[Mode, ...]:
         allowed.add("qc")
     if has_permission(actor, Permission.USER_MANAGE) or has_permission(actor, Permission.STATION_MANAGE):
         allowed.add("admin")
+    # 登簿 and 缴费发证: the registrar's list and the window's, on one screen.
+    if has_permission(actor, Permission.REGISTER) or has_permission(actor, Permission.ISSUE):
+        allowed.add("issue")
     return tuple(mode for mode in MODES if mode.name in allowed)
 
 

@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from workstation.domain.errors import DomainError, MissingMaterials
@@ -34,6 +34,7 @@ from workstation.services.receipt import build_receipt, receipt_path, receipt_te
 from workstation.services.views import DossierDetail, NewParty, PartyView, mask_id
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.add_party import AddPartyScreen
+from workstation.tui.screens.issue import certificate_kind, print_path, shown_path
 from workstation.tui.screens.page_viewer import PageViewerScreen
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
 from workstation.tui.widgets.intake import (
@@ -76,7 +77,8 @@ checklist fills as they are recognised.
 
 When nothing is missing, `s` submits (受理); a refusal lists everything missing at once (一次性告知).
 `v` shows the selected page beside its OCR text; `n` adds a party (a second buyer, say).
-`p` shows the 受理回执 receipt, which can be saved as a PDF.
+`p` shows the 受理回执 receipt, which can be saved as a PDF; `o` writes the dossier's notices (受理凭证, 补正,
+不予受理, 不予登记) and certificates as PDFs.
 """
     BINDINGS = [
         # The order of the footer: what a clerk does on every dossier first, so it stays in view at 80 columns.
@@ -155,6 +157,13 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         ),
         Binding(
             "p", "receipt", "回执 Receipt", id="detail.receipt", tooltip="受理回执（文本、PDF） The receipt (text, PDF)"
+        ),
+        Binding(
+            "o",
+            "print_documents",
+            "打印 Print",
+            id="detail.print",
+            tooltip="通知书或证书存为 PDF Write a notice or certificate as a PDF",
         ),
     ]
 
@@ -525,6 +534,16 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
     def action_receipt(self) -> None:
         self.app.push_screen(ReceiptScreen(self._desk, self._actor, self._number))
 
+    def action_print_documents(self) -> None:
+        if self._detail is not None:
+            self.app.push_screen(PrintScreen(self._desk, self._actor, self._detail), self._printed)
+
+    def _printed(self, path: Path | None) -> None:
+        if path is not None:
+            said = f"已写出 wrote {shown_path(self._desk, path)}"
+            self._say(said, ok=True)
+            self.notify(said, title="打印 Print", markup=False)
+
     def action_back(self) -> None:
         self.dismiss(None)
 
@@ -605,6 +624,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         detail = self._detail
         if action == "receipt":
             return detail is not None
+        if action == "print_documents":
+            return detail is not None and bool(notice_kinds(detail))
         if action == "answer":  # only while a 补正 notice waits for the applicant
             return detail is not None and detail.supplement is not None and detail.supplement.open
         if action == "view_page":
@@ -823,6 +844,122 @@ with their page counts, the acceptance time and the time limit. `w` saves it as 
         status.set_class(not ok, "-error")
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+NOTICE_LABELS = {
+    "receipt": "受理凭证 Receipt of acceptance",
+    "supplement": "补正材料通知书 Supplement notice",
+    "refuse-intake": "不予受理告知书 Refusal at intake",
+    "refuse-registration": "不予登记告知书 Refusal of registration",
+}
+
+
+def notice_kinds(detail: DossierDetail) -> list[str]:
+    """The written notices the dossier gives ground for, as it stands."""
+    kinds = []
+    if detail.accepted_at is not None:
+        kinds.append("receipt")
+    if detail.supplement is not None:
+        kinds.append("supplement")
+    if detail.status == "refused":
+        kinds.append("refuse-intake")
+    if detail.status == "rejected":
+        kinds.append("refuse-registration")
+    return kinds
+
+
+class PrintScreen(ModalScreen[Path | None]):
+    """The dossier's notices and its certificates: `enter` on one writes it as a PDF into the data folder."""
+
+    HELP = """
+## 打印 Print
+
+本案卷可出具的通知书和证书；回车生成 PDF。
+
+The written notices this dossier gives ground for (受理凭证 once accepted, 补正 once returned, 不予受理,
+不予登记) and the certificates 登簿 allocated, paper or signed electronic. `enter` writes the chosen one as a
+PDF under prints/ in the data folder.
+"""
+    BINDINGS = [Binding("escape", "cancel", "关闭 Close", id="print.cancel", tooltip="回到案卷 Back to the dossier")]
+    DEFAULT_CSS = """
+    PrintScreen { align: center middle; }
+    PrintScreen > Vertical { width: 80; max-width: 100%; height: auto; max-height: 100%; border: round $primary;
+        background: $surface; padding: 0 1; }
+    PrintScreen #print-title { text-style: bold; }
+    PrintScreen #print-list { height: auto; max-height: 12; }
+    PrintScreen #print-status { height: auto; }
+    PrintScreen #print-status.-error { color: $text-error; }
+    """
+
+    class Certificates(Message):
+        def __init__(self, numbers: list[str]) -> None:
+            super().__init__()
+            self.numbers = numbers
+
+    def __init__(self, desk: Desk, actor: Actor, detail: DossierDetail) -> None:
+        super().__init__()
+        self._desk = desk
+        self._actor = actor
+        self._number = detail.number
+        # (what the option writes, its label): ("notice", kind) or ("certificate"/"e-certificate", number).
+        self._choices = [(("notice", kind), NOTICE_LABELS[kind]) for kind in notice_kinds(detail)]
+        self._certificates: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"打印 Print {self._number}", id="print-title", markup=False)
+            yield OptionList(*(label for _, label in self._choices), id="print-list")
+            yield Static("证书加载中 loading certificates…", id="print-status", markup=False)
+        yield KeysFooter()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.print_load")
+    def _load(self) -> None:
+        entries = self._desk.register.entries_of(self._number)
+        self.post_message(self.Certificates([e.cert_number for e in entries if e.cert_number]))
+
+    @on(Certificates)
+    def _certificates_loaded(self, message: Certificates) -> None:
+        self._certificates = message.numbers
+        options = self.query_one("#print-list", OptionList)
+        for number in message.numbers:
+            for kind, label in (("certificate", "证书 Certificate"), ("e-certificate", "电子证照 E-certificate")):
+                self._choices.append(((kind, number), f"{label} {number}"))
+                options.add_option(f"{label} {number}")
+        self._status("" if self._choices else "无可打印文书 nothing to print for this dossier")
+
+    @on(OptionList.OptionSelected, "#print-list")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self._status("正在生成 PDF writing the PDF…")
+        self._write(*self._choices[event.option_index][0])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail.print")
+    def _write(self, what: str, name: str) -> Path:
+        from workstation.services.documents import write_certificate, write_notice  # PDF code: on the first print
+
+        data_dir = Path(self._desk.settings.data_dir)
+        if what == "notice":
+            return write_notice(self._desk, self._actor, self._number, name, print_path(data_dir, self._number, name))
+        electronic = what == "e-certificate"
+        out = print_path(data_dir, self._number, certificate_kind(electronic, self._certificates.index(name)))
+        return write_certificate(self._desk, self._actor, name, out, electronic=electronic)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self._status(error_line(event.worker.error), error=True)
+        elif event.state == WorkerState.SUCCESS and event.worker.group == "detail.print":
+            self.dismiss(event.worker.result)
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#print-status", Static)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    def action_cancel(self) -> None:
         self.dismiss(None)
 
 

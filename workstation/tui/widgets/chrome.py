@@ -17,8 +17,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from workstation.domain.permissions import Actor
 from workstation.services.syncstate import SyncOverview
-from workstation.tui.modes import modes_for
+from workstation.tui.modes import Mode, modes_for
 
 POLL_SECONDS = 2.0
 PALETTE_KEY_FRAME = 2  # the palette key's left border and right padding (Footer's DEFAULT_CSS)
@@ -105,19 +106,26 @@ class ModeTabs(Static):
         if actor is None:
             return Content("")
         parts: list[Content] = []
-        for mode in modes_for(actor):
-            text = f" {mode.key.upper()} {mode.label} "
+        for mode, text in self._tabs(actor):
             style = "reverse bold" if mode.name == self.current else "$text-muted"
             parts.append(Content.styled(text, style))
         return Content("").join(parts)
+
+    def _tabs(self, actor: Actor) -> list[tuple[Mode, str]]:
+        """Each tab's text: key and label in both languages, or only the Chinese one when they would not fit."""
+        modes = modes_for(actor)
+        full = [(mode, f" {mode.key.upper()} {mode.label} ") for mode in modes]
+        if sum(Content(text).cell_length for _mode, text in full) <= self.size.width:
+            return full
+        return [(mode, f" {mode.key.upper()} {mode.label.split()[0]} ") for mode in modes]
 
     def on_click(self, event: events.Click) -> None:
         actor = getattr(self.app, "actor", None)
         if actor is None:
             return
         offset = event.x - (self.size.width - self.render().cell_length) // 2
-        for mode in modes_for(actor):
-            width = Content(f" {mode.key.upper()} {mode.label} ").cell_length
+        for mode, text in self._tabs(actor):
+            width = Content(text).cell_length
             if 0 <= offset < width:
                 self.app.call_later(self.app.run_action, f"app.open_mode('{mode.name}')")
                 return

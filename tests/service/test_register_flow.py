@@ -254,14 +254,16 @@ def test_certificate_pdf_and_signed_electronic_certificate_verify_and_fail_once_
     assert "捌拾元整" in _pdftotext(bill)
 
 
-def test_fee_exemption_and_non_residential_use(desk: Desk, clerk, staff) -> None:  # type: ignore[no-untyped-def]
+def test_a_small_enterprise_pays_no_registration_fee_and_an_unknown_exemption_is_refused(
+    desk: Desk, clerk, staff
+) -> None:  # type: ignore[no-untyped-def]
     d = submitted(desk, clerk, business="ENT_NONRES_TRANSFER", kind="enterprise")
-    assert desk.settle.charge(d.number).due == "80.00"  # typed as 成套住宅 by the helper
+    assert desk.settle.charge(d.number).due == "80.00"  # the helper types the use as 成套住宅
     exempt = desk.settle.exempt(clerk, d.number, ["small_micro"])
-    assert exempt.exemptions == ("small_micro",)
-    assert float(exempt.due) < 80.0
-    with pytest.raises(UsageError):
+    assert exempt.exemptions == ("small_micro",) and exempt.due == "0.00" and exempt.free
+    with pytest.raises(UsageError, match="unknown exemption no_such_exemption"):
         desk.settle.exempt(clerk, d.number, ["no_such_exemption"])
+    assert desk.settle.charge(d.number).exemptions == ("small_micro",)  # the refused change left nothing behind
 
 
 def _pdftotext(path: Path) -> str:

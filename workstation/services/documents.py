@@ -36,7 +36,7 @@ from workstation.services.paper import (
 )
 from workstation.services.paper.model import NOTICE_KINDS
 from workstation.services.receipt import build_receipt, person_name
-from workstation.services.views import OFFICE_TZ
+from workstation.services.views import OFFICE_TZ, DossierDetail
 from workstation.store.models import Decision
 
 if TYPE_CHECKING:
@@ -279,7 +279,8 @@ def write_fee_receipt(desk: Desk, actor: Actor, number: str, out: Path) -> Path:
     return write_atomic(out, payment_receipt_pdf(receipt, office_of(desk)))
 
 
-def _payer(detail: object, role: str | None) -> str:
-    parties = getattr(detail, "parties", ())
+def _payer(detail: DossierDetail, role: str | None) -> str:
+    """Who the 票据 names: the parties of the paying role (the buyer, the mortgagee), else the applicant."""
+    parties = detail.parties
     chosen = [p for p in parties if role and p.role == role] or list(parties[:1])
     return "、".join(f"{p.name or ''}" for p in chosen)

@@ -22,6 +22,7 @@ from workstation.domain.catalogue import Catalogue
 from workstation.domain.errors import DomainError
 from workstation.domain.fees import FeeError, assess, check_payment, classify_use, fen, load_fees, yuan
 from workstation.domain.permissions import Actor, Permission, require
+from workstation.domain.register import load_register_rules
 from workstation.domain.stages import Status
 from workstation.errors import NotFound, UsageError
 from workstation.services import audit
@@ -128,10 +129,11 @@ class SettleService:
             row = self._row(session, dossier)
             if row.paid_at is not None:
                 raise UsageError(f"{number} is paid ({row.receipt_number}); exemptions can no longer change")
+            unknown = sorted(set(exemptions) - set(self._fees.exemptions))
+            if unknown:
+                known = ", ".join(self._fees.exemptions)
+                raise UsageError(f"unknown exemption {', '.join(unknown)}; known: {known}")
             row.exemptions = sorted(set(exemptions))
-            _assessment, problem = self.assessment_in(session, dossier)
-            if problem and "exemption" in problem.lower():
-                raise UsageError(problem)
             _note(session, actor, dossier, "fee.exempt", {"exemptions": row.exemptions})
             return self._view(session, dossier)
 
@@ -327,8 +329,6 @@ class SettleService:
         count = len(list(numbers))
         if count or dossier.registered_at is not None:
             return count
-        from workstation.domain.register import load_register_rules
-
         effect = load_register_rules().businesses.get(dossier.business_code)
         return 0 if effect is None or effect.certificate is None else 1
 

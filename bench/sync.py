@@ -732,8 +732,9 @@ def report(
             "seconds_runs": [_r(p.seconds, 3) for p in pushes],
             "dossiers_per_second": _r(_med(push_dps)),
             "dossiers_per_second_runs": [_r(v) for v in push_dps],
-            "mb_per_second": _r(_med(push_mbps), 1),
-            "mb_per_second_runs": [_r(v, 1) for v in push_mbps],
+            # Two decimals: a small push (or a slow machine) is still a rate, not 0.0.
+            "mb_per_second": _r(_med(push_mbps)),
+            "mb_per_second_runs": [_r(v) for v in push_mbps],
             "ops_per_second": _r(_med([push_desk.ops / p.seconds for p in pushes]), 1),
         },
         "drain": {
@@ -748,9 +749,7 @@ def report(
             "drain_seconds": _r(_med(proper)) if proper else None,
             "drain_seconds_runs": [_r(v) for v in proper],
             "dossiers_per_second": _r(_med([backlog_desk.dossiers / v for v in proper if v > 0])) if proper else None,
-            "mb_per_second": _r(_med([backlog_desk.page_bytes / MB / v for v in proper if v > 0]), 1)
-            if proper
-            else None,
+            "mb_per_second": _r(_med([backlog_desk.page_bytes / MB / v for v in proper if v > 0])) if proper else None,
             "failed_passes_before_heal": [d.failed_passes for d in drains],
             "timed_out_runs": len(drains) - len(drained),
         },

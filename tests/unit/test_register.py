@@ -19,6 +19,7 @@ from workstation.domain.register import (
     parse_register_rules,
     plan_booking,
     restriction_findings,
+    shares,
 )
 
 RULES = load_register_rules()
@@ -112,3 +113,42 @@ def test_a_bad_rules_file_is_refused_with_one_line() -> None:
         parse_register_rules(
             '[numbers]\nprovince="鲁"\ncity="济南市"\n[business.X]\neffect="burn"\nholders="buyer"\n[restrictions]\n'
         )
+
+
+def test_holders_in_shares_are_registered_with_their_shares() -> None:
+    second = Party("buyer", "individual", "李华", "id_number", "11010519491231002X")
+    values = {**VALUES, "co_ownership": "按份共有：王小明占60%，李华占40%"}
+    (opened,) = plan_booking(RULES, "RESALE_TRANSFER", [BUYER, second, SELLER], values, [OWNER]).opens
+    assert opened.co_ownership == "按份共有"
+    assert [(h.name, h.share) for h in opened.holders] == [("王小明", "3/5"), ("李华", "2/5")]
+    joint = plan_booking(RULES, "RESALE_TRANSFER", [BUYER, second], {**VALUES, "co_ownership": "共同共有"}, [])
+    assert joint.opens[0].co_ownership == "共同共有" and all(not h.share for h in joint.opens[0].holders)
+
+
+@pytest.mark.parametrize(
+    "stated, why",
+    [
+        ("按份共有", "未写明各权利人的份额"),
+        ("按份共有 王小明1/2", "份额未写明"),
+        ("王小明1/2 李华1/3", "份额之和不为1"),
+        ("王小明0/2 李华1/1", "not a share"),
+    ],
+)
+def test_shares_that_do_not_name_everyone_or_the_whole_are_refused(stated: str, why: str) -> None:
+    second = Party("buyer", "individual", "李华")
+    with pytest.raises(RegisterError, match=why):
+        plan_booking(RULES, "NEW_HOME_TRANSFER", [BUYER, second], {**VALUES, "co_ownership": stated}, [])
+
+
+@given(st.lists(st.integers(1, 9), min_size=2, max_size=5))
+def test_shares_that_make_the_whole_are_kept_and_any_other_sum_is_refused(weights: list[int]) -> None:
+    from fractions import Fraction
+
+    holders = [Holder(f"权利人{chr(0x4E00 + i)}") for i in range(len(weights))]
+    total = sum(weights)
+    whole = " ".join(f"{h.name}{w}/{total}" for h, w in zip(holders, weights, strict=True))
+    mode, shared = shares(holders, whole)
+    assert mode == "按份共有" and sum(Fraction(h.share) for h in shared) == 1
+    off = " ".join(f"{h.name}{w}/{total + 1}" for h, w in zip(holders, weights, strict=True))
+    with pytest.raises(RegisterError, match="份额之和不为1"):
+        shares(holders, off)

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from fractions import Fraction
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -62,9 +63,13 @@ class Holder:
     id_type: str = ""  # id_number | uscc | other
     id_value: str = ""
     kind: str = ""  # individual | enterprise
+    share: str = ""  # 按份共有: the holder's share as written, e.g. "1/2" or "60%"
 
     def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "id_type": self.id_type, "id_value": self.id_value, "kind": self.kind}
+        data = {"name": self.name, "id_type": self.id_type, "id_value": self.id_value, "kind": self.kind}
+        if self.share:
+            data["share"] = self.share
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Holder:
@@ -73,6 +78,7 @@ class Holder:
             str(data.get("id_type") or ""),
             str(data.get("id_value") or ""),
             str(data.get("kind") or ""),
+            str(data.get("share") or ""),
         )
 
 
@@ -243,11 +249,12 @@ def plan_booking(
         return Booking(unit, closes=(target.id,))
     if not holders:
         raise RegisterError(f"登簿需要权利人 no party with the role {effect.holders!r} to name as right holder")
+    mode, holders = shares(holders, values.get("co_ownership"))
     base = EntryFacts(
         kind=EntryKind.MORTGAGE.value if effect.effect == "open_mortgage" else EntryKind.OWNERSHIP.value,
         holders=holders,
         obligors=obligors,
-        co_ownership=co_ownership(holders),
+        co_ownership=mode,
         right_type=effect.right_type,
         right_nature=effect.right_nature,
         use=_value(values, "use"),
@@ -293,7 +300,8 @@ def _changed(
     """The owner's entry with what the change's conditions say changed; the rest as the register had it."""
     facts = old
     if "name_change" in conditions or "id_change" in conditions:
-        facts = replace(facts, holders=holders, co_ownership=co_ownership(holders))
+        mode, holders = shares(holders, values.get("co_ownership"))
+        facts = replace(facts, holders=holders, co_ownership=mode)
     for condition, key in (("location_change", "location"), ("area_change", "area_m2"), ("use_change", "use")):
         if condition in conditions:
             value = _value(values, key)
@@ -339,6 +347,47 @@ def _value(values: Mapping[str, str], key: str) -> str:
 def co_ownership(holders: Sequence[Holder]) -> str:
     """单独所有 for one holder; 共同共有 for several unless shares are registered (the register then says 按份共有)."""
     return "单独所有" if len(holders) <= 1 else "共同共有"
+
+
+_SHARE = r"(\d{1,3}\s*/\s*\d{1,3}|\d{1,3}(?:\.\d{1,4})?\s*[%％])"
+
+
+def shares(holders: Sequence[Holder], stated: str | None) -> tuple[str, tuple[Holder, ...]]:
+    """共有方式 and each holder's share, from the application's 共有情况 as written (e.g. "按份共有 王小明1/2
+    李华1/2", "王小明占60%，李华占40%"): shares that do not name every holder once, or do not add up to the whole,
+    are refused rather than guessed. Without shares: co_ownership()'s default."""
+    text = " ".join((stated or "").split())
+    found: dict[str, Fraction] = {}
+    for holder in holders:
+        match = re.search(re.escape(holder.name) + r"\s*[:：]?\s*(?:占有?|份额|占份额)?\s*" + _SHARE, text)
+        if match:
+            found[holder.name] = _fraction(match.group(1))
+    if not found:
+        if "按份" in text and len(holders) > 1:
+            raise RegisterError(f"按份共有但未写明各权利人的份额 shares are not stated for every holder: {text!r}")
+        mode = "共同共有" if "共同共有" in text and len(holders) > 1 else co_ownership(holders)
+        return mode, tuple(holders)
+    missing = [h.name for h in holders if h.name not in found]
+    if missing or len(holders) < 2:
+        raise RegisterError(f"份额未写明 no share stated for {'、'.join(missing) or 'a second holder'}: {text!r}")
+    if sum(found.values()) != 1:
+        raise RegisterError(f"份额之和不为1 the shares add up to {sum(found.values())}, not the whole: {text!r}")
+    return "按份共有", tuple(replace(h, share=_shown(found[h.name])) for h in holders)
+
+
+def _fraction(text: str) -> Fraction:
+    cleaned = text.replace(" ", "").replace("％", "%")
+    try:
+        value = Fraction(cleaned[:-1]) / 100 if cleaned.endswith("%") else Fraction(cleaned)
+    except (ValueError, ZeroDivisionError):
+        raise RegisterError(f"份额 {text} is not a share") from None
+    if value <= 0:
+        raise RegisterError(f"份额 {text} is not a share")
+    return value
+
+
+def _shown(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}" if value.denominator != 1 else "1"
 
 
 # -- restrictions ----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -208,7 +208,7 @@ def certificate_of(desk: Desk, number: str) -> CertificateData:
     else:
         rows = [
             Line("权利人", "、".join(holders)),
-            Line("共有情况", facts.get("co_ownership", "")),
+            Line("共有情况", _co_ownership(facts)),
             Line("坐落", facts.get("location", "")),
             Line("不动产单元号", entry.unit_number),
             Line("权利类型", facts.get("right_type", "")),
@@ -243,6 +243,13 @@ def verify_certificate(desk: Desk, path: Path) -> Verification:
     except OSError as exc:
         raise UsageError(f"cannot read {path} ({exc.strerror or type(exc).__name__})") from None
     return verify_pdf(data, [signing_key(desk).certificate_pem])
+
+
+def _co_ownership(facts: dict[str, Any]) -> str:
+    """共有情况 as the certificate prints it: the way held, and each holder's share when held in shares."""
+    parts = [f"{h.get('name')}{h['share']}" for h in facts.get("holders") or () if h.get("share")]
+    mode = str(facts.get("co_ownership") or "")
+    return f"{mode}（{'，'.join(parts)}）" if parts else mode
 
 
 def _mortgage_terms(facts: dict[str, str]) -> str:

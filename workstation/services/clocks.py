@@ -187,7 +187,7 @@ class ClockService:
         """Stop the clock of an accepted, unfinished dossier for a 公告 or 实地查看 (one open pause per reason)."""
         _require_clock_permission(actor)
         with self._db.transaction() as session:
-            return self.pause_in(session, actor.username, _load(session, number, lock=True), reason, note)
+            return self.pause_in(session, actor.username, load_dossier(session, number, lock=True), reason, note)
 
     def pause_in(
         self,
@@ -224,7 +224,7 @@ class ClockService:
         """Restart the clock: close the dossier's open pause for `reason` (公告 over, site visit done)."""
         _require_clock_permission(actor)
         with self._db.transaction() as session:
-            return self.resume_in(session, actor.username, _load(session, number, lock=True), reason)
+            return self.resume_in(session, actor.username, load_dossier(session, number, lock=True), reason)
 
     def resume_in(
         self, session: Session, who: str, dossier: Dossier, reason: str, *, station_id: str | None = None
@@ -258,7 +258,7 @@ class ClockService:
         withdrawn dossier never changes again). `overdue` then says whether it finished late.
         """
         with self._db.read() as session:
-            dossier = _load(session, number)
+            dossier = load_dossier(session, number)
             limit = self._limit(dossier.business_code, dossier.number)
             facts = self._facts(session, dossier)
         accepted_at, stopped_at, pauses, synced_at = facts if facts is not None else (None, None, (), None)
@@ -420,7 +420,8 @@ def _running() -> tuple[ColumnElement[bool], ...]:
     return (Dossier.accepted_at.is_not(None), Dossier.status.not_in(FINISHED_STATUSES))
 
 
-def _load(session: Session, number: str, *, lock: bool = False) -> Dossier:
+def load_dossier(session: Session, number: str, *, lock: bool = False) -> Dossier:
+    """The dossier with this 受理号 (locked for update when asked), or NotFound."""
     query = select(Dossier).where(Dossier.number == number)
     if lock:
         query = query.with_for_update()

@@ -33,6 +33,7 @@ from workstation.domain.register import (
 )
 from workstation.errors import NotFound, UsageError
 from workstation.services import audit
+from workstation.services.clocks import load_dossier
 from workstation.services.views import OFFICE_TZ
 from workstation.store.db import Database, next_counter
 from workstation.store.models import Dossier, Field, Finding, RegisterEntry
@@ -156,9 +157,7 @@ class RegisterBook:
 
     def entries_of(self, number: str) -> list[EntryView]:
         with self._db.read() as session:
-            dossier = session.execute(select(Dossier).where(Dossier.number == number)).scalar_one_or_none()
-            if dossier is None:
-                raise NotFound(f"no dossier {number}")
+            dossier = load_dossier(session, number)
             return [self._view(session, row) for row in self.of_dossier(session, dossier.id)]
 
     def by_certificate(self, number: str) -> EntryView:

@@ -24,9 +24,10 @@ from workstation.domain.fees import FeeError, assess, check_payment, classify_us
 from workstation.domain.permissions import Actor, Permission, require
 from workstation.domain.register import load_register_rules
 from workstation.domain.stages import Status
-from workstation.errors import NotFound, UsageError
+from workstation.errors import UsageError
 from workstation.services import audit
 from workstation.services.changes import Recorder
+from workstation.services.clocks import load_dossier
 from workstation.services.register import dossier_values
 from workstation.services.views import OFFICE_TZ
 from workstation.store.db import Database, next_counter
@@ -97,7 +98,7 @@ class SettleService:
 
     def charge(self, number: str) -> ChargeView:
         with self._db.read() as session:
-            dossier = _dossier(session, number)
+            dossier = load_dossier(session, number)
             return self._view(session, dossier)
 
     def assessment_in(self, session: Session, dossier: Dossier) -> tuple[Any, str]:
@@ -125,7 +126,7 @@ class SettleService:
         """The exemptions (e.g. small_micro 小微企业) the applicant proved; refused once paid."""
         require(actor, Permission.ISSUE)
         with self._db.transaction() as session:
-            dossier = _dossier(session, number, lock=True)
+            dossier = load_dossier(session, number, lock=True)
             row = self._row(session, dossier)
             if row.paid_at is not None:
                 raise UsageError(f"{number} is paid ({row.receipt_number}); exemptions can no longer change")
@@ -153,7 +154,7 @@ class SettleService:
         except FeeError as exc:
             raise UsageError(str(exc)) from None
         with self._db.transaction() as session:
-            dossier = _dossier(session, number, lock=True)
+            dossier = load_dossier(session, number, lock=True)
             self.pay_in(session, actor, dossier, method=method, amount_fen=paid, reference=reference)
             return self._view(session, dossier)
 
@@ -201,7 +202,7 @@ class SettleService:
 
     def delivery(self, number: str) -> DeliveryView | None:
         with self._db.read() as session:
-            dossier = _dossier(session, number)
+            dossier = load_dossier(session, number)
             row = session.get(DeliveryRow, dossier.id)
             return None if row is None else DeliveryView(number, dict(row.state), tuple(row.history or ()))
 
@@ -209,7 +210,7 @@ class SettleService:
         """One step of the certificate's way to the applicant: choose (method…), collect, ship, delivered, returned."""
         require(actor, Permission.ISSUE)
         with self._db.transaction() as session:
-            dossier = _dossier(session, number, lock=True)
+            dossier = load_dossier(session, number, lock=True)
             row = self.deliver_in(session, actor, dossier, action, details)
             return DeliveryView(number, dict(row.state), tuple(row.history))
 
@@ -361,16 +362,6 @@ class SettleService:
             paid_at=row.paid_at if row is not None else None,
             payer_role=data.get("payer_role"),
         )
-
-
-def _dossier(session: Session, number: str, *, lock: bool = False) -> Dossier:
-    query = select(Dossier).where(Dossier.number == number)
-    if lock:
-        query = query.with_for_update()
-    dossier = session.execute(query).scalar_one_or_none()
-    if dossier is None:
-        raise NotFound(f"no dossier {number}")
-    return dossier
 
 
 def _note(session: Session, actor: Actor, dossier: Dossier, action: str, payload: dict[str, Any]) -> None:

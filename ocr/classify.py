@@ -1,4 +1,4 @@
-"""Which material (M01–M30) a page is, from its text and layout, with a confidence.
+"""Which material (M01–M39) a page is, from its text and layout, with a confidence.
 
 The keyword tables are data (`ocr/data/classify.toml`); this module only scores them. A title phrase among
 the page's title lines (the first lines, or tall lines near the top) outweighs the same phrase in the body,

@@ -35,7 +35,7 @@ def register_facts(business: str, unit: str | None = None) -> dict[str, str]:
         "area_m2": "89.50",
         "location": "历下区文化东路1号",
     }
-    if business.startswith("MORT_"):
+    if business.startswith("MORT_") or business == "ADVANCE_MORT":
         facts["loan_amount_yuan"] = "500000"
     return facts
 
@@ -50,10 +50,14 @@ def submitted(
     channel: str = "window",
     unit: str | None = None,
     conditions: tuple[str, ...] = (),
+    applicant: tuple[str, str] | None = None,
+    facts: dict[str, str] | None = None,
 ) -> DossierDetail:
-    """A dossier at REVIEW, submitted: every required slot has a page (or a waiver where a page cannot be)."""
+    """A dossier at REVIEW, submitted: every required slot has a page (or a waiver where a page cannot be).
+
+    `applicant`: an enterprise applicant's name and USCC (default by role); `facts`: fields typed besides the usual."""
     bank = any(r.applicant and r.name == "mortgagee" for r in desk.catalogue.business(business).roles)
-    enterprise = ("某银行济南分行", USCC2) if bank else ("济南某某置业有限公司", USCC)
+    enterprise = applicant or (("某银行济南分行", USCC2) if bank else ("济南某某置业有限公司", USCC))
     d = desk.dossiers.new(
         clerk,
         business=business,
@@ -75,20 +79,38 @@ def submitted(
                 d = desk.dossiers.add_party(
                     clerk, d.number, role=role.name, kind="enterprise", name="某银行济南分行", id_value=USCC2
                 )
-    for slot in d.slots:
-        if not slot.required:
+    fill_slots(desk, clerk, d.number)
+    type_fields(desk, clerk, d.number, {**register_facts(business, unit or _unit_of(d.number)), **(facts or {})})
+    return desk.dossiers.submit(clerk, d.number)
+
+
+def fill_slots(desk: Desk, clerk: Actor, number: str) -> None:
+    """A page (its bytes name it) in every required slot the dossier has open."""
+    for slot in desk.dossiers.show(number).slots:
+        if not slot.required or slot.satisfied:
             continue
         desk.dossiers.attach_page(
             clerk,
-            d.number,
-            data=f"page {d.number} {slot.material} {slot.party_key}".encode(),
+            number,
+            data=f"page {number} {slot.material} {slot.party_key}".encode(),
             source_name=f"{slot.material}.png",
             media_type="image/png",
             material=slot.material,
             party_key=slot.party_key,
         )
-    type_fields(desk, clerk, d.number, register_facts(business, unit or _unit_of(d.number)))
-    return desk.dossiers.submit(clerk, d.number)
+
+
+def both_reviewer(desk: Desk, username: str = "both1") -> Actor:
+    """A desk reviewer who may review both online and offline (a desk that is its own registry)."""
+    desk.users.add(
+        desk.users.actor("admin"),
+        username=username,
+        password=f"{username}-pass-1",
+        roles=["reviewer"],
+        can_review_online=True,
+        can_review_offline=True,
+    )
+    return desk.users.actor(username)
 
 
 def type_fields(desk: Desk, clerk: Actor, number: str, values: dict[str, str]) -> DossierDetail:

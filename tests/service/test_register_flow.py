@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.review_helpers import IDN, submitted, unit_number
+from tests.review_helpers import IDN, both_reviewer, submitted, unit_number
 from workstation.domain.register import parse_certificate_number
 from workstation.domain.review import ReturnItem
 from workstation.errors import UsageError
@@ -40,16 +40,7 @@ EXPECTED = {  # business → (kind of entry opened or closed, what 登簿 issues
 
 @pytest.fixture
 def staff(desk: Desk):  # type: ignore[no-untyped-def]
-    admin = desk.users.actor("admin")
-    desk.users.add(
-        admin,
-        username="both1",
-        password="both1-pass-1",
-        roles=["reviewer"],
-        can_review_online=True,
-        can_review_offline=True,
-    )
-    return desk.users.actor("both1")
+    return both_reviewer(desk)
 
 
 def _to_register(desk: Desk, clerk, staff, business: str, unit: str):  # type: ignore[no-untyped-def]

@@ -85,9 +85,10 @@ def test_required_business_exists_with_its_registration_type(code: str, registra
     assert business.djlx == {"FIRST": "100", "TRANSFER": "200", "CHANGE": "300", "CANCEL": "400"}[registration_type]
 
 
-def test_all_thirty_materials_are_defined_with_names_and_forms() -> None:
+def test_every_material_is_defined_with_names_and_forms() -> None:
+    """M01–M30 of domain.md §4, and M31–M39 for the businesses added since, numbered without a gap."""
     materials = default_catalogue().materials
-    assert list(materials) == [f"M{n:02d}" for n in range(1, 31)]
+    assert list(materials) == [f"M{n:02d}" for n in range(1, 40)]
     assert materials["M05"].name == "营业执照"
     assert materials["M03"].form == "C/share"
     assert all(m.name and m.name_en and m.form for m in materials.values())
@@ -102,8 +103,13 @@ def test_every_material_a_checklist_refers_to_exists() -> None:
 
 
 def test_every_party_proves_its_identity_from_the_identity_table() -> None:
+    """Save a decedent and a court (its officers' credentials, M31, stand in for a licence)."""
+    unproven = {(b.code, r.name) for b in default_catalogue().businesses.values() for r in b.roles if not r.identity}
+    assert unproven == {("SEIZURE", "court"), ("UNSEIZE", "court"), ("INHERIT", "decedent")}
     for business in default_catalogue().businesses.values():
         for role in business.roles:
+            if not role.identity:
+                continue
             by_kind = {
                 kind: {i.material for i in business.items if i.role == role.name and i.kind == kind}
                 for kind in role.kinds
@@ -115,14 +121,18 @@ def test_every_party_proves_its_identity_from_the_identity_table() -> None:
 
 
 def test_every_business_requires_application_form_and_interview_record() -> None:
+    """Save a court's 嘱托 (查封, 解封): the court's notice and ruling are the application."""
     for business in default_catalogue().businesses.values():
+        if business.registration_type == "SEIZURE":
+            assert {i.material for i in business.items if i.role is None} == {"M29", "M31"}, business.code
+            continue
         dossier_level = {i.material for i in business.items if i.role is None and i.when is None}
         assert {"M01", "M02"} <= dossier_level, business.code
 
 
 def test_only_first_ownership_registration_and_construction_mortgage_are_inspected_in_full() -> None:
     full = {b.code for b in default_catalogue().businesses.values() if b.qc_full}
-    assert full == {"HOUSE_FIRST", "MORT_CIP"}
+    assert full == {"HOUSE_FIRST", "MORT_CIP", "LAND_FIRST"}  # 首次登记 of ownership, of land alone too
     assert default_catalogue().business("MORT_CIP").site_visit
     assert default_catalogue().business("HOUSE_FIRST").site_visit
 
@@ -155,6 +165,20 @@ def test_each_business_states_its_own_time_limit_within_the_national_five_days()
         "MORT_CANCEL": 1,  # 抵押注销 "1 hour": the shortest the clock counts
         "CHANGE": 5,
         "HOUSE_FIRST": 5,  # site visit and 公告 pause the clock instead of a 30-day limit
+        "ADVANCE_SALE": 3,
+        "ADVANCE_MORT": 3,
+        "SEIZURE": 1,  # a court's order is entered the day it is served
+        "UNSEIZE": 1,
+        "CORRECT": 5,
+        "OBJECTION": 1,
+        "MORT_CHANGE": 2,
+        "MORT_TRANSFER": 2,
+        "MORT_MAX": 2,
+        "INHERIT": 5,
+        "GIFT": 5,
+        "REISSUE": 5,
+        "LAND_FIRST": 5,
+        "LAND_TRANSFER": 5,
     }
     assert max(limits.values()) <= 5  # 国办发〔2019〕8号: 一般登记 and 抵押登记 ≤ 5 working days
 

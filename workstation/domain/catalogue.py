@@ -54,6 +54,7 @@ class Role:
     kinds: tuple[str, ...]  # party kinds the role allows
     min_count: int
     applicant: bool  # the role of the applicant who opens the dossier
+    identity: bool = True  # its parties hand in identity materials (not a decedent, not a court's officers)
 
 
 @dataclass(frozen=True)
@@ -469,8 +470,9 @@ def _parse_roles(raw: object, ctx: _Context, where: str) -> tuple[Role, ...]:
         applicant = table.flag("applicant", False)
         if applicant and min_count < 1:
             raise CatalogueError(f"{table.where}: the applicant role needs min_count of at least 1")
+        identity = table.flag("identity", True)
         table.finish()
-        roles.append(Role(name, ctx.party_roles[name], kinds, min_count, applicant))
+        roles.append(Role(name, ctx.party_roles[name], kinds, min_count, applicant, identity))
     applicants = [role.name for role in roles if role.applicant]
     if len(applicants) != 1:
         raise CatalogueError(f"{where}: exactly one role must have applicant = true, found {len(applicants)}")
@@ -524,7 +526,7 @@ def _parse_items(
 
     items = [item for item in listed if item.role is None]
     for role in roles:
-        for kind in role.kinds:
+        for kind in role.kinds if role.identity else ():
             items.extend(_for_role(identity, role.name) for identity in ctx.identity[kind])
         items.extend(item for item in listed if item.role == role.name)
     for first, second in _pairs(items):

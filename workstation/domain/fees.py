@@ -98,6 +98,8 @@ class FeeSchedule:
     business_types: Mapping[str, str] = field(hash=False)  # every business of the catalogue → registration type
     exemptions: Mapping[str, Exemption] = field(hash=False)  # in the file's order
     use_words: Mapping[str, str] = field(hash=False)  # 用途 word → use
+    # 换证/补证: no registration fee; the 工本费 for every certificate issued, the first included (2559号)
+    certificate_only: frozenset[str] = frozenset()
 
     def classify_use(self, text: str | None) -> str | None:
         """The fee class of a 用途 text (see data/fees.toml [use]): "residential", "non_residential", or None."""
@@ -185,7 +187,9 @@ class _Loader:
         amounts = {"residential_yuan", "non_residential_yuan", "extra_certificate_yuan"}
         fees = self.table(top["fees"], "fees", amounts, amounts)
         free = self.table(top.get("free", {}), "free", {"registration_types", "businesses"})
-        certificate = self.table(top.get("certificate", {}), "certificate", {"proof_businesses"})
+        certificate = self.table(
+            top.get("certificate", {}), "certificate", {"proof_businesses", "certificate_only_businesses"}
+        )
         use = self.table(top["use"], "use", {"residential", "non_residential"}, {"residential", "non_residential"})
         rates = {
             RESIDENTIAL: self.money(fees, "residential_yuan", "fees"),
@@ -202,6 +206,11 @@ class _Loader:
         proofs = self.texts(certificate, "proof_businesses", "certificate", required=False)
         for code in proofs:
             self.business(code, "certificate.proof_businesses")
+        only = self.texts(certificate, "certificate_only_businesses", "certificate", required=False)
+        for code in only:
+            self.business(code, "certificate.certificate_only_businesses")
+            if code in proofs:
+                raise self.fail(f"certificate: {code} is listed both as a proof business and as certificate-only")
         return FeeSchedule(
             rates=MappingProxyType(rates),
             extra_certificate_fen=self.money(fees, "extra_certificate_yuan", "fees"),
@@ -214,6 +223,7 @@ class _Loader:
             ),
             exemptions=self.exemptions(top.get("exemptions", {})),
             use_words=self.use_words(use),
+            certificate_only=frozenset(only),
         )
 
     def table(
@@ -427,6 +437,17 @@ def assess(
         return FeeAssessment(_items(0, extra, 0), 0, use, (reason,), None)
     if certificates == 0:
         raise FeeError(f"证书数量不正确 business {business_code} issues at least one certificate: certificates ≥ 1")
+    if business_code in schedule.certificate_only:
+        # 换证/补证: the 工本费 of every certificate issued, whatever the use; a 小微企业 exemption of the registration
+        # fee leaves it due, one that covers the 工本费 waives it.
+        cost = certificates * schedule.extra_certificate_fen
+        waived = [e.label for c, e in schedule.exemptions.items() if c in exemptions and CERTIFICATE in e.covers]
+        cost = 0 if waived else cost
+        items = (
+            FeeItem(REGISTRATION, ITEM_LABELS[REGISTRATION], 0),
+            FeeItem(CERTIFICATE, ITEM_LABELS[CERTIFICATE], cost),
+        )
+        return FeeAssessment(items, cost, use, tuple(waived), schedule.payer(business_code) if cost else None)
     if use is None:
         raise FeeError("用途未知 the property's use is unknown: confirm the 用途 field")
 

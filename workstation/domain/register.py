@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 from functools import cache
@@ -49,7 +49,39 @@ RESTRICTION_KINDS: tuple[EntryKind, ...] = (
 )
 """Entered by order (查封 by a court, 异议, 预告) with `restrict`; a mortgage comes from its own 登簿."""
 
-EFFECTS = ("open_ownership", "transfer_ownership", "change_ownership", "open_mortgage", "close_mortgage")
+EFFECTS = (
+    "open_ownership",
+    "transfer_ownership",
+    "change_ownership",
+    "reissue",
+    "open_mortgage",
+    "close_mortgage",
+    "change_mortgage",
+    "transfer_mortgage",
+    "open_advance",
+    "open_seizure",
+    "close_seizure",
+    "open_objection",
+)
+_ISSUES_NOTHING = frozenset({"close_mortgage", "open_seizure", "close_seizure"})
+_CHANGEABLE = {
+    "holders": "权利人",
+    "location": "坐落",
+    "area_m2": "面积",
+    "use": "用途",
+    "amount_yuan": "被担保债权数额",
+    "term": "债务履行期限",
+}
+_FROM_FIELD = {"amount_yuan": "loan_amount_yuan", "term": "valid_until"}
+_DEFAULT_CHANGES = MappingProxyType(
+    {
+        "name_change": "holders",
+        "id_change": "holders",
+        "location_change": "location",
+        "area_change": "area_m2",
+        "use_change": "use",
+    }
+)
 CERTIFICATE_KINDS: Mapping[str, str] = MappingProxyType({"certificate": "不动产权证书", "proof": "不动产登记证明"})
 _NUMBER_WORD = {"certificate": "不动产权", "proof": "不动产证明"}
 _SEVERITIES = ("error", "warning", "info")
@@ -139,6 +171,8 @@ class BusinessEffect:
     certificate: str | None = None
     right_type: str = ""
     right_nature: str = ""
+    # change/correct/reissue: which condition changes what (holders, location, area_m2, use, amount_yuan, term)
+    changes: Mapping[str, str] = field(default_factory=lambda: _DEFAULT_CHANGES, hash=False)
 
 
 @dataclass(frozen=True)
@@ -245,13 +279,55 @@ def plan_booking(
     obligors = _holders(parties, effect.obligors) if effect.obligors else ()
     owner = _current(current, EntryKind.OWNERSHIP)
     if effect.effect == "close_mortgage":
-        target = _mortgage_to_close(current, holders, unit)
+        target = _held(current, EntryKind.MORTGAGE, holders, unit)
         return Booking(unit, closes=(target.id,))
+    if effect.effect == "close_seizure":
+        target = _held(current, EntryKind.SEIZURE, holders, unit)
+        return Booking(unit, closes=(target.id,))
+    if effect.effect == "change_mortgage":
+        target = _held(current, EntryKind.MORTGAGE, holders, unit)
+        changed = _changed(target.facts, target.facts.holders, values, conditions, effect.changes)
+        return Booking(
+            unit,
+            opens=(replace(changed, source=effect.source or changed.source),),
+            closes=(target.id,),
+            amends=target.id,
+            certificate=effect.certificate,
+        )
+    if effect.effect == "transfer_mortgage":
+        target = _held(current, EntryKind.MORTGAGE, obligors, unit)
+        if not holders:
+            raise RegisterError(f"登簿需要权利人 no party with the role {effect.holders!r} to take the mortgage")
+        moved = replace(target.facts, holders=holders, co_ownership=co_ownership(holders), source=effect.source)
+        return Booking(unit, opens=(moved,), closes=(target.id,), amends=target.id, certificate=effect.certificate)
+    if effect.effect == "reissue":
+        if owner is None:
+            raise RegisterError(f"单元 {unit} 没有现势所有权登记 the unit has no ownership entry to issue again")
+        names = {h.name for h in holders}
+        if names and not names & {h.name for h in owner.facts.holders}:
+            raise RegisterError(
+                f"申请人不是单元 {unit} 的权利人 the applicant does not hold the unit's ownership entry"
+            )
+        how = "补发" if "lost" in conditions else "换发"
+        note = "；".join(n for n in (owner.facts.note, f"{how}证书") if n)
+        return Booking(
+            unit,
+            opens=(replace(owner.facts, note=note),),
+            closes=(owner.id,),
+            amends=owner.id,
+            certificate=effect.certificate,
+        )
     if not holders:
         raise RegisterError(f"登簿需要权利人 no party with the role {effect.holders!r} to name as right holder")
     mode, holders = shares(holders, values.get("co_ownership"))
+    kinds = {
+        "open_mortgage": EntryKind.MORTGAGE,
+        "open_advance": EntryKind.ADVANCE,
+        "open_seizure": EntryKind.SEIZURE,
+        "open_objection": EntryKind.OBJECTION,
+    }
     base = EntryFacts(
-        kind=EntryKind.MORTGAGE.value if effect.effect == "open_mortgage" else EntryKind.OWNERSHIP.value,
+        kind=kinds.get(effect.effect, EntryKind.OWNERSHIP).value,
         holders=holders,
         obligors=obligors,
         co_ownership=mode,
@@ -262,14 +338,25 @@ def plan_booking(
         location=_value(values, "location"),
         source=effect.source,
     )
-    if effect.effect == "open_mortgage":
+    if effect.effect in ("open_mortgage", "open_advance"):
         amount = _value(values, "loan_amount_yuan")
-        if not amount:
+        secured = effect.effect == "open_mortgage" or effect.holders == "mortgagee"
+        if secured and not amount:
             raise RegisterError(
                 "抵押登记需要被担保债权数额 the mortgage's secured amount (loan_amount_yuan) is missing"
             )
-        facts = replace(base, amount_yuan=amount, term=_value(values, "valid_until"))
-        return Booking(unit, opens=(facts,), certificate=effect.certificate)
+        facts = replace(
+            base, amount_yuan=amount if secured else "", term=_value(values, "valid_until") if secured else ""
+        )
+        # 预告转本登记: the mortgagee's own pre-sale mortgage notice becomes the mortgage.
+        closes = _advances_of(current, holders, secured=True) if effect.effect == "open_mortgage" else ()
+        return Booking(unit, opens=(facts,), closes=closes, certificate=effect.certificate)
+    if effect.effect in ("open_seizure", "open_objection"):
+        basis = _value(values, "order_number")
+        note = ""
+        if effect.effect == "open_seizure" and _current(current, EntryKind.SEIZURE) is not None:
+            note = "轮候查封 a seizure already stands: this one waits in line behind it"
+        return Booking(unit, opens=(replace(base, basis=basis, note=note),), certificate=effect.certificate)
     if effect.effect == "open_ownership":
         if owner is not None:
             raise RegisterError(
@@ -278,12 +365,13 @@ def plan_booking(
         return Booking(unit, opens=(base,), certificate=effect.certificate)
     if effect.effect == "transfer_ownership":
         note = "" if owner is not None else "登簿时本登记簿未载有前手所有权 no earlier ownership entry on this register"
-        closes = (owner.id,) if owner is not None else ()
+        # 预告转本登记: the buyers' own 预告 ends when the transfer is registered.
+        closes = ((owner.id,) if owner is not None else ()) + _advances_of(current, holders, secured=False)
         return Booking(unit, opens=(replace(base, note=note),), closes=closes, certificate=effect.certificate)
     if effect.effect == "change_ownership":
         if owner is None:
             raise RegisterError(f"单元 {unit} 没有现势所有权登记 the unit has no ownership entry to change")
-        changed = _changed(owner.facts, holders, values, conditions)
+        changed = _changed(owner.facts, holders, values, conditions, effect.changes)
         return Booking(
             unit,
             opens=(replace(changed, source=effect.source),),
@@ -295,36 +383,63 @@ def plan_booking(
 
 
 def _changed(
-    old: EntryFacts, holders: tuple[Holder, ...], values: Mapping[str, str], conditions: Sequence[str]
+    old: EntryFacts,
+    holders: tuple[Holder, ...],
+    values: Mapping[str, str],
+    conditions: Sequence[str],
+    changes: Mapping[str, str] = _DEFAULT_CHANGES,
 ) -> EntryFacts:
-    """The owner's entry with what the change's conditions say changed; the rest as the register had it."""
+    """The entry with what the dossier's conditions say changed (or was wrong); the rest as the register had it."""
     facts = old
-    if "name_change" in conditions or "id_change" in conditions:
-        mode, holders = shares(holders, values.get("co_ownership"))
-        facts = replace(facts, holders=holders, co_ownership=mode)
-    for condition, key in (("location_change", "location"), ("area_change", "area_m2"), ("use_change", "use")):
-        if condition in conditions:
-            value = _value(values, key)
-            if not value:
-                raise RegisterError(f"变更登记缺少变更后的{key} the changed {key} is missing from the dossier's fields")
-            changes: dict[str, Any] = {key: value}
-            facts = replace(facts, **changes)
+    for condition in dict.fromkeys(conditions):
+        what = changes.get(condition)
+        if what is None:
+            continue
+        if what == "holders":
+            mode, named = shares(holders, values.get("co_ownership"))
+            facts = replace(facts, holders=named, co_ownership=mode)
+            continue
+        value = _value(values, _FROM_FIELD.get(what, what))
+        if not value:
+            raise RegisterError(
+                f"缺少变更后的{_CHANGEABLE[what]} the changed {_FROM_FIELD.get(what, what)} is missing from the "
+                "dossier's fields"
+            )
+        changed: dict[str, Any] = {what: value}
+        facts = replace(facts, **changed)
     return facts
 
 
-def _mortgage_to_close(current: Sequence[Current], mortgagees: tuple[Holder, ...], unit: str) -> Current:
-    mortgages = [c for c in current if c.facts.kind == EntryKind.MORTGAGE.value]
-    if not mortgages:
-        raise RegisterError(f"单元 {unit} 没有现势抵押登记 the unit has no mortgage entry to cancel")
-    names = {h.name for h in mortgagees}
-    ids = {h.id_value for h in mortgagees if h.id_value}
-    mine = [c for c in mortgages if any(h.name in names or (h.id_value and h.id_value in ids) for h in c.facts.holders)]
+def _held(current: Sequence[Current], kind: EntryKind, by: tuple[Holder, ...], unit: str) -> Current:
+    """The latest entry of `kind` on the unit held by one of `by` (a mortgagee's mortgage, a court's seizure)."""
+    entries = [c for c in current if c.facts.kind == kind.value]
+    label = {"mortgage": "抵押", "seizure": "查封"}.get(kind.value, KIND_LABELS[kind.value])
+    holder = {"mortgage": "抵押权人", "seizure": "查封机关"}.get(kind.value, "权利人")
+    if not entries:
+        raise RegisterError(f"单元 {unit} 没有现势{label}登记 the unit has no {kind.value} entry to act on")
+    mine = [c for c in entries if _overlaps(c.facts.holders, by)]
     if not mine:
-        raise RegisterError(
-            f"单元 {unit} 的抵押权人不是申请人 no mortgage on the unit is held by "
-            f"{'、'.join(sorted(names)) or 'the applicant'}"
-        )
+        names = "、".join(sorted({h.name for h in by})) or "the applicant"
+        raise RegisterError(f"单元 {unit} 的{holder}不是申请人 no {kind.value} on the unit is held by {names}")
     return mine[-1]
+
+
+def _overlaps(held: Sequence[Holder], by: Sequence[Holder]) -> bool:
+    names = {h.name for h in by}
+    ids = {h.id_value for h in by if h.id_value}
+    return any(h.name in names or (h.id_value and h.id_value in ids) for h in held)
+
+
+def _advances_of(current: Sequence[Current], holders: tuple[Holder, ...], *, secured: bool) -> tuple[str, ...]:
+    """The 预告 entries these holders hold that the full registration replaces: a buyer's (no amount) on a transfer,
+    a mortgagee's (with an amount) on a mortgage."""
+    return tuple(
+        c.id
+        for c in current
+        if c.facts.kind == EntryKind.ADVANCE.value
+        and bool(c.facts.amount_yuan) == secured
+        and _overlaps(c.facts.holders, holders)
+    )
 
 
 def _current(current: Sequence[Current], kind: EntryKind) -> Current | None:
@@ -392,6 +507,14 @@ def _shown(value: Fraction) -> str:
 
 # -- restrictions ----------------------------------------------------------------------------------------------
 
+_OBJECT_OF = {
+    "close_mortgage": EntryKind.MORTGAGE.value,
+    "change_mortgage": EntryKind.MORTGAGE.value,
+    "transfer_mortgage": EntryKind.MORTGAGE.value,
+    "close_seizure": EntryKind.SEIZURE.value,
+}
+"""What the business acts on is its object, not a restriction on it."""
+
 
 def restriction_findings(
     rules: RegisterRules, business_code: str, unit: str, current: Sequence[Current]
@@ -404,7 +527,7 @@ def restriction_findings(
     findings = []
     for entry in current:
         restriction = rules.restrictions.get(entry.facts.kind)
-        if restriction is None or (effect == "close_mortgage" and entry.facts.kind == EntryKind.MORTGAGE.value):
+        if restriction is None or entry.facts.kind == _OBJECT_OF.get(effect):
             continue
         severity = "error" if effect in restriction.blocks else restriction.severity
         holders = "、".join(h.name for h in entry.facts.holders)
@@ -450,9 +573,23 @@ def parse_register_rules(text: str, where: str = REGISTER_FILE) -> RegisterRules
         certificate = raw.get("certificate")
         if certificate is not None and certificate not in CERTIFICATE_KINDS:
             raise CatalogueError(f"{at} certificate: {certificate!r} is not one of {', '.join(CERTIFICATE_KINDS)}")
-        if effect != "close_mortgage" and certificate is None:
+        if effect not in _ISSUES_NOTHING and certificate is None:
             raise CatalogueError(f"{at}: {effect} issues a certificate or a proof; say which (certificate = …)")
-        unknown = set(raw) - {"effect", "holders", "obligors", "source", "certificate", "right_type", "right_nature"}
+        if effect in _ISSUES_NOTHING and certificate is not None:
+            raise CatalogueError(f"{at}: {effect} issues nothing; remove certificate")
+        changes = raw.get("changes", _DEFAULT_CHANGES)
+        if not isinstance(changes, Mapping) or any(v not in _CHANGEABLE for v in changes.values()):
+            raise CatalogueError(f"{at} changes: a table of condition = one of {', '.join(_CHANGEABLE)}")
+        unknown = set(raw) - {
+            "effect",
+            "holders",
+            "obligors",
+            "source",
+            "certificate",
+            "right_type",
+            "right_nature",
+            "changes",
+        }
         if unknown:
             raise CatalogueError(f"{at}: unknown key(s) {', '.join(sorted(unknown))}")
         businesses[code] = BusinessEffect(
@@ -463,6 +600,7 @@ def parse_register_rules(text: str, where: str = REGISTER_FILE) -> RegisterRules
             certificate=certificate,
             right_type=str(raw.get("right_type", "")),
             right_nature=str(raw.get("right_nature", "")),
+            changes=MappingProxyType(dict(changes)),
         )
     restrictions = {}
     for kind, raw in _table(data, "restrictions", where).items():

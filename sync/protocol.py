@@ -100,7 +100,7 @@ PartyKey = Annotated[str, Field(pattern=PARTY_KEY)]
 FieldKey = Annotated[str, Field(pattern=FIELD_KEY)]
 Code = Annotated[str, Field(pattern=CODE)]
 Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
-Channel = Literal["window", "online", "field", "extension", "self_service"]
+Channel = Literal["window", "online", "field", "extension", "self_service"]  # domain/channels.py CHANNELS
 PartyKind = Literal["enterprise", "individual"]
 Fence = Annotated[StrictInt, Field(ge=1, le=MAX_INT)]
 # Who set a field's value: read by OCR, confirmed as read, typed by a clerk, typed by a reviewer.
@@ -322,6 +322,35 @@ class WaivePayload(_Strict):
 class WaiveOp(_Op):
     kind: Literal["dossier.waive"]
     payload: WaivePayload
+    authority = "draft"
+
+
+class ConditionsPayload(_Strict):
+    conditions: list[Code] = Field(max_length=20)
+
+
+class ConditionsOp(_Op):
+    """The dossier's conditions chosen anew at its window (checked against the business by the registry)."""
+
+    kind: Literal["dossier.conditions"]
+    payload: ConditionsPayload
+    authority = "draft"
+
+
+class SigningPayload(_Strict):
+    witness: str = Field(min_length=1, max_length=200)
+    method: Literal["face", "esign", "notary", "in_person", "kiosk"]
+    result: Literal["pass", "fail"]
+    reference: str = Field(min_length=1, max_length=128)
+    at: AwareDatetime
+    by: str = Field(pattern=ACTOR)
+
+
+class SigningOp(_Op):
+    """Who witnessed the applicants' signing away from the hall, and how (R8–R12); required there before 受理."""
+
+    kind: Literal["dossier.signing"]
+    payload: SigningPayload
     authority = "draft"
 
 
@@ -599,6 +628,8 @@ TypedOp = Annotated[
     | PagesAddOp
     | PagesRestoreOp
     | WaiveOp
+    | ConditionsOp
+    | SigningOp
     | PageMoveOp
     | PageReorderOp
     | PageRotateOp

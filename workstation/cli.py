@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     new = dossier.add_parser("new", help="open a draft dossier (预受理)")
     new.add_argument("--business", required=True, help="business code, e.g. ENT_NONRES_TRANSFER")
     new.add_argument("--applicant-kind", required=True, choices=["enterprise", "individual"])
-    new.add_argument("--channel", default="window", help="window|online|field|extension|self_service")
+    new.add_argument(
+        "--channel", help="window|online|field|extension|self_service (default: the station kind's channel)"
+    )
     new.add_argument("--condition", action="append", default=[], help="a case condition (repeatable)")
     new.add_argument("--name", help="applicant's name")
     new.add_argument("--id", dest="id_value", help="applicant's 身份证号 or 统一社会信用代码")
@@ -162,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     party.add_argument("--name")
     party.add_argument("--id", dest="id_value", help="身份证号 or 统一社会信用代码")
     party.add_argument("--json", action="store_true")
+    cond = dossier.add_parser(
+        "conditions", help="choose the dossier's conditions anew (夫妻共有, 变更事项…); the checklist follows"
+    )
+    cond.add_argument("number")
+    cond.add_argument("--set", dest="conditions", action="append", default=None, metavar="CONDITION", help="repeatable")
+    cond.add_argument("--none", action="store_true", help="clear every condition")
+    cond.add_argument("--json", action="store_true")
+    sign = dossier.add_parser("sign", help="record who witnessed the applicants' signing, and how (extended windows)")
+    sign.add_argument("number")
+    sign.add_argument("--witness", required=True, help="who witnessed it, e.g. 张三(工商银行历下支行)")
+    sign.add_argument("--method", required=True, choices=["face", "esign", "notary", "in_person", "kiosk"])
+    sign.add_argument("--result", default="pass", choices=["pass", "fail"])
+    sign.add_argument("--reference", required=True, help="face-check serial, e-signature id or notarial deed number")
+    sign.add_argument("--json", action="store_true")
     waive = dossier.add_parser("waive", help="record a waiver for a required material")
     waive.add_argument("number")
     waive.add_argument("material", help="material code, e.g. M23")
@@ -260,11 +276,27 @@ def _local(ts: Any) -> str:
     return ts.astimezone(OFFICE_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def _print_conditions(desk: Any, d: Any) -> None:
+    biz = desk.catalogue.business(d.business)
+    print(f"{d.number}  {biz.code} {biz.name}")
+    for name, label in biz.conditions.items():
+        print(f"  [{'x' if name in d.conditions else ' '}] {name:22} {label}")
+    for group in biz.require_one_of:
+        print(f"  至少选择一项 choose at least one of: {', '.join(group)}")
+    if not biz.conditions:
+        print("  本业务没有可选情形 this business has no conditions")
+
+
 def _print_detail(d: Any) -> None:
     print(f"{d.number}  {d.business} {d.business_name}  [{d.status} @ {d.stage}]  v{d.version}")
     digitised = "是 yes" if d.digitized else "否 no"
     print(f"  申请 applied {_local(d.applied_at)}  渠道 channel {d.channel}  数字化 digitised {digitised}")
     print(f"  环节 stages  {' → '.join(d.stages)}")
+    if d.conditions:
+        print(f"  情形 conditions  {', '.join(d.conditions)}")
+    if d.signing:
+        sg = d.signing
+        print(f"  签字见证 signing  {sg['method']} {sg['result']}  {sg['witness']}  {sg['reference']}")
     for p in d.parties:
         print(f"  {p.key} {p.role_label}({p.role}) {p.kind}: {p.name or '—'} {p.id_value or ''}".rstrip())
     for s in d.slots:
@@ -472,6 +504,25 @@ def _cmd_dossier(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "party":
             detail = svc.add_party(
                 actor, args.number, role=args.role, kind=args.kind, name=args.name, id_value=args.id_value
+            )
+        elif args.action == "conditions":
+            detail = svc.show(args.number)
+            if args.conditions is None and not args.none:
+                _emit(
+                    args,
+                    {"number": detail.number, "conditions": list(detail.conditions)},
+                    lambda: _print_conditions(desk, detail),
+                )
+                return 0
+            detail = svc.set_conditions(actor, args.number, [] if args.none else args.conditions)
+        elif args.action == "sign":
+            detail = svc.record_signing(
+                actor,
+                args.number,
+                witness=args.witness,
+                method=args.method,
+                result=args.result,
+                reference=args.reference,
             )
         elif args.action == "waive":
             detail = svc.waive(actor, args.number, material=args.material, party_key=args.party, reason=args.reason)

@@ -29,6 +29,11 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     add.add_argument("name", help="the desk's station id (its station_id setting)")
     add.add_argument("--title", default="", help="a display name, e.g. 历下区不动产登记大厅")
     add.add_argument("--unit", help="the district office it belongs to, e.g. JN-LX (its clerks' records roll up to it)")
+    add.add_argument(
+        "--kind",
+        choices=["hall", "extension", "developer", "intermediary", "bank", "notary", "community", "field", "kiosk"],
+        help="where it stands (R8-R12; default hall): its channel, and whether signing is witnessed",
+    )
     add.add_argument("--db")
     add.add_argument("--json", action="store_true")
     rev = station.add_parser("revoke", help="revoke a desk's token")
@@ -69,6 +74,11 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     for cmd in (rau, heads):
         cmd.add_argument("--db", help="the registry's database URL (default: the registry under the data dir)")
         cmd.add_argument("--json", action="store_true")
+    stats = reg.add_parser("stats", help="a month's applications per channel and business, and the trend (R18)")
+    stats.add_argument("--month", required=True, help="YYYY-MM, e.g. 2026-12 (office time)")
+    stats.add_argument("--months", type=int, default=6, help="months of trend, the month included (default 6)")
+    stats.add_argument("--db", help="the registry's database URL (default: the registry under the data dir)")
+    stats.add_argument("--json", action="store_true")
     recs = reg.add_parser("records", help="a quarter's records per person and per unit (R17), for assessment")
     recs.add_argument("--quarter", required=True, help="YYYYQn, e.g. 2026Q4 (office time)")
     recs.add_argument("--unit", help="only this unit (district office): its people and its own row")
@@ -163,6 +173,54 @@ def _registry_records(registry: Any) -> Any:
     from workstation.services.records import RecordsService
 
     return RecordsService(registry.db, station_id=REGISTRY, recorder=registry.recorder)
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """`registry stats`: the month's share of applications per channel and business, and the trend before it."""
+    from sync.server.open import open_registry
+    from workstation.domain.channel_stats import MAX_MONTHS, Month
+    from workstation.services.channel_stats import channel_stats
+
+    month = Month.parse(args.month)  # a mistake is told before any database is opened
+    if not 1 <= args.months <= MAX_MONTHS:
+        raise UsageError(f"--months is 1 to {MAX_MONTHS}")
+    registry = open_registry(settings, args.db)
+    try:
+        report = channel_stats(registry.db, month, args.months)
+    finally:
+        registry.db.dispose()
+    _emit(args, report.to_json(), stats_table(report))
+    return 0
+
+
+def stats_table(report: Any) -> list[str]:
+    from workstation.domain.catalogue import default_catalogue
+    from workstation.domain.channels import CHANNEL_LABELS
+
+    month = report.month
+    channels = [c for c, n in month.counts.items() if n or any(m.counts.get(c) for m in report.trend)]
+    channels = channels or list(month.counts)
+    lines = [f"{month.month} 申请 applications: {month.total}"]
+    head = "  渠道 channel            件数 count   占比 share   趋势 trend " + " ".join(
+        m.month[2:] for m in report.trend
+    )
+    lines.append(head)
+    for c in channels:
+        share = f"{float(month.shares[c]) * 100:5.1f}%" if month.total else "    —"
+        trend = " ".join(
+            f"{float(m.shares[c]) * 100:4.0f}%" if m.total and c in m.shares else "    —" for m in report.trend
+        )
+        label = f"{CHANNEL_LABELS.get(c, c)} {c}"
+        lines.append(f"  {label:<20} {month.counts.get(c, 0):>10}   {share:>9}   {trend}")
+    lines.append("  月度合计 total        " + " ".join(f"{m.total:>5}" for m in report.trend))
+    if report.businesses:
+        names = default_catalogue().businesses
+        lines.append("  业务 business × 渠道 channel:")
+        for row in report.businesses:
+            name = names[row.business].name if row.business in names else row.business
+            parts = ", ".join(f"{CHANNEL_LABELS.get(c, c)} {n}" for c, n in row.counts.items())
+            lines.append(f"    {row.business} {name}: {row.total} ({parts})")
+    return lines
 
 
 def cmd_records(args: argparse.Namespace, settings: Settings) -> int:
@@ -269,6 +327,8 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_people(args, settings)
     if args.action == "records":
         return cmd_records(args, settings)
+    if args.action == "stats":
+        return cmd_stats(args, settings)
     registry = open_registry(settings, args.db)
     try:
         if args.action == "serve":
@@ -308,7 +368,7 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
             if not _STATION_ID.match(args.name):
                 raise UsageError("a station id is 1-32 letters, digits or '-', starting with a letter or digit")
             unit = check_unit(args.unit)  # before the token is issued: a bad code leaves nothing behind
-            token = registry.add_station(args.name, args.title)
+            token = registry.add_station(args.name, args.title, kind=args.kind)
             if unit is not None:
                 _registry_records(registry).set_station_unit(OPERATOR, args.name, unit)
             _emit(

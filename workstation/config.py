@@ -33,8 +33,14 @@ class StationKind(StrEnum):
     """Where the desk stands (R8–R10): a hall window, an extended window or a street/community office."""
 
     HALL = "hall"
-    EXTENSION = "extension"
-    FIELD = "field"
+    EXTENSION = "extension"  # an extended window of unnamed kind
+    DEVELOPER = "developer"  # R8: at a developer's sales office (交房即办证)
+    INTERMEDIARY = "intermediary"  # R9: at an estate agent
+    BANK = "bank"  # R9: at a bank branch (金融联办)
+    NOTARY = "notary"  # R9: at a notary's office
+    COMMUNITY = "community"  # R10: a community service point
+    FIELD = "field"  # R10: a street or town office
+    KIOSK = "kiosk"  # R12: a self-service terminal in a hall
     REGISTRY = "registry"
 
 
@@ -271,6 +277,10 @@ class Settings:
     office_status_url: str = field(default="https://bdc.jinan.gov.cn/status/{number}", metadata=_checked(_text))
     office_verify_url: str = field(default="https://bdc.jinan.gov.cn/verify/{number}", metadata=_checked(_text))
     station_kind: StationKind = field(default=StationKind.HALL, metadata=_checked(_choice(StationKind)))
+    # R12: businesses a hall's counter refuses and sends to self-service (e.g. ["MORT_CANCEL", "CHANGE"]), and where
+    # the refusal line points people.
+    counter_refuses: list[str] = field(default_factory=list, metadata=_checked(_texts, from_json=True))
+    self_service_hint: str = field(default="大厅自助服务区", metadata=_checked(_text))
     hall_mode: HallModeSetting = field(default=HallModeSetting.STANDARD, metadata=_checked(_choice(HallModeSetting)))
     workflow_stages: list[str] | None = field(default=None, metadata=_checked(_optional(_texts), from_json=True))
     registry_url: str | None = field(default=None, metadata=_checked(_rule(_optional(_text), _registry_url_problem)))

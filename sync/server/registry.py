@@ -43,6 +43,7 @@ from sync.protocol import (
     ClaimResponse,
     ClockPauseOp,
     ClockResumeOp,
+    ConditionsOp,
     Content,
     CreateOp,
     DecisionOp,
@@ -65,6 +66,7 @@ from sync.protocol import (
     RegisterOp,
     ReleaseResponse,
     ResubmitOp,
+    SigningOp,
     SubmitOp,
     WithdrawOp,
     WitnessedHeadResponse,
@@ -72,6 +74,7 @@ from sync.protocol import (
     parse_op,
 )
 from workstation.domain.catalogue import Catalogue
+from workstation.domain.channels import ChannelError, channel_for, check_signed, signing_from_json
 from workstation.domain.checklist import PartyRef, SlotState, missing_for_submit, validate_new_dossier
 from workstation.domain.errors import DomainError, IllegalTransition
 from workstation.domain.notices import load_notice_rules
@@ -295,7 +298,7 @@ class Registry:
 
     # -- stations --------------------------------------------------------------------------------------
 
-    def add_station(self, station_id: str, name: str = "", kind: str = "hall", unit: str | None = None) -> str:
+    def add_station(self, station_id: str, name: str = "", kind: str | None = None, unit: str | None = None) -> str:
         """Register a desk and return its token (shown once; only its digest is stored); `unit`: the district
         office it belongs to (its clerks' records roll up there, R17)."""
         token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -309,9 +312,12 @@ class Registry:
                 row.token_sha256, row.revoked_at, row.name = hash_token(token), None, name or row.name
             station = session.get(Station, station_id)
             if station is None:
-                session.add(Station(id=station_id, name=name or station_id, kind=kind, unit=unit))
-            elif unit is not None:
-                station.unit = unit
+                session.add(Station(id=station_id, name=name or station_id, kind=kind or "hall", unit=unit))
+            else:
+                if kind is not None:  # re-provisioned: where it stands now decides its channel
+                    station.kind = kind
+                if unit is not None:
+                    station.unit = unit
             audit.append(
                 session,
                 station_id=REGISTRY,
@@ -319,7 +325,7 @@ class Registry:
                 action="station.token_issued",
                 entity="station",
                 entity_id=station_id,
-                payload={"name": name or station_id},
+                payload={"name": name or station_id, "kind": kind},
             )
         return token
 
@@ -794,6 +800,15 @@ class Registry:
                 )
             # The draft's content arrives whole with 受理; each edit is versioned and audited here.
             payload = op.model_dump(mode="json")["payload"]
+            if isinstance(op, ConditionsOp):
+                try:
+                    biz = self.catalogue.business(dossier.business_code)
+                    validate_new_dossier(biz, dossier.applicant_kind, tuple(op.payload.conditions))
+                except DomainError as exc:
+                    raise _Refuse(ErrorCode.BAD_OP, f"{op.kind}: {exc}") from None
+                dossier.conditions = list(dict.fromkeys(op.payload.conditions))
+            elif isinstance(op, SigningOp):
+                dossier.signing = payload
             self._quiet.change(session, actor, dossier, op.kind, payload, station_id=station_id)
             return dossier.version
         if isinstance(op, SubmitOp | ResubmitOp):
@@ -806,6 +821,11 @@ class Registry:
             self.review.issue_in(session, self._clerk(session, station_id, op.actor), dossier, station_id=station_id)
             return dossier.version
         raise _Refuse(ErrorCode.UNKNOWN_KIND, f"the registry does not apply {op.kind}")
+
+    @staticmethod
+    def _station_kind(session: Session, station_id: str) -> str:
+        station = session.get(Station, station_id)
+        return station.kind if station is not None else "hall"
 
     @staticmethod
     def _check_version(op: _Op, dossier: Dossier) -> None:
@@ -851,6 +871,11 @@ class Registry:
             raise _Refuse(ErrorCode.BAD_OP, f"dossier.create: {exc}") from None
         if p.applied_at > utcnow() + _CLOCK_SKEW:
             raise _Refuse(ErrorCode.BAD_OP, "dossier.create: the application time is in the future")
+        try:  # the channel is the station's as the registry provisioned it, not what the desk says it is
+            if channel_for(self._station_kind(session, station_id), p.channel) != p.channel:
+                raise ChannelError(f"the station's channel is not {p.channel}")
+        except DomainError as exc:
+            raise _Refuse(ErrorCode.BAD_OP, f"dossier.create: {exc}") from None
         state = initial_state()  # a create is a draft: the stage machine starts every dossier there
         dossier = Dossier(
             id=op.entity_id,
@@ -902,6 +927,10 @@ class Registry:
         after = self._move(dossier, Action.RESUBMIT if resubmit else Action.SUBMIT)
         content = op.payload.content
         filled = self._check_content(dossier, content)
+        try:
+            check_signed(self._station_kind(session, station_id), signing_from_json(dossier.signing))
+        except DomainError as exc:
+            raise _Refuse(ErrorCode.INCOMPLETE, f"{op.kind}: {exc}") from None
         missing = [sha for sha in dict.fromkeys(content.blobs) if not self.blobs.exists(sha)]
         if missing:
             # Reviewers never see half a dossier: the op waits until every page is here.

@@ -8,6 +8,7 @@ import pytest
 
 from tests.review_helpers import IDN, USCC2, both_reviewer, submitted, unit_number
 from workstation.domain.register import parse_certificate_number
+from workstation.errors import UsageError
 from workstation.services.desk import Desk
 
 COURT = ("济南市历下区人民法院", "11370102003377777N")
@@ -180,3 +181,24 @@ def test_a_mortgage_transfer_needs_the_assignor_to_hold_the_mortgage(desk: Desk,
     with pytest.raises(Exception, match=r"没有现势抵押登记|不是申请人"):
         desk.review.register(staff, d.number)
 
+
+def test_conditions_chosen_anew_keep_every_page_and_refuse_after_acceptance(desk: Desk, clerk) -> None:  # type: ignore[no-untyped-def]
+    d = desk.dossiers.new(clerk, business="RESALE_TRANSFER", applicant_kind="individual", conditions=["marital_joint"])
+    d = desk.dossiers.add_party(clerk, d.number, role="seller", kind="individual", name="赵建国")
+    page = desk.dossiers.attach_page(
+        clerk, d.number, data=b"marriage certificate", source_name="m22.png", media_type="image/png", material="M22"
+    )
+    with pytest.raises(Exception, match="unknown condition 'no_such'"):
+        desk.dossiers.set_conditions(clerk, d.number, ["no_such"])
+    d = desk.dossiers.set_conditions(clerk, d.number, ["allocated_land"])
+    assert d.conditions == ("allocated_land",)
+    assert "M22" not in {s.material for s in d.slots} and "M30" in {s.material for s in d.slots}
+    assert [p.id for p in d.pages] == [page.id]  # the page stays, out of any slot, to be sorted again
+    assert not any(s.satisfied for s in d.slots)
+    d = desk.dossiers.set_conditions(clerk, d.number, ["allocated_land", "marital_joint"])
+    assert {"M22", "M30"} <= {s.material for s in d.slots}
+    desk.dossiers.move_page(clerk, d.number, page.id, material="M22")
+    assert desk.verify_audit(deep=True).ok
+    d = submitted(desk, clerk)
+    with pytest.raises(UsageError, match="only a draft or a returned dossier"):
+        desk.dossiers.set_conditions(clerk, d.number, ["marital_joint"])

@@ -12,6 +12,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
 
+from tests.review_helpers import fill_slots
 from tests.tui_helpers import wait_until
 from workstation.config import load_settings
 from workstation.services.desk import Desk, open_desk
@@ -312,5 +313,46 @@ def test_theme_key_switches_between_light_and_dark(desk: Desk) -> None:
         assert pilot.app.theme != before
         await pilot.press("f2")
         assert pilot.app.theme == before
+
+    run_app(desk, script)
+
+
+def test_a_change_dossier_gets_its_conditions_chosen_in_the_tui_and_is_submitted(desk: Desk) -> None:
+    """A 变更 needs at least one thing that changes: chosen with k, the checklist follows, then 受理 goes through."""
+    clerk = desk.users.actor("clerk1")
+    number = desk.dossiers.new(
+        clerk,
+        business="CHANGE",
+        applicant_kind="individual",
+        applicant_name="王小明",
+        applicant_id="370102199001011231",
+    ).number
+
+    async def script(pilot: Pilot[None]) -> None:
+        await log_in(pilot, "clerk1", "clerk-pass-1")
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        assert isinstance(pilot.app.screen, DossierDetailScreen)
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # nothing chosen: refused in place, the modal stays
+        await pilot.pause()
+        assert text_of(pilot, "#conditions-error").startswith("至少选择一项 choose at least one of")
+        await pilot.press("space")  # the first: 权利人名称/姓名变更
+        await pilot.press("ctrl+s")
+        await wait_for_workers(pilot)
+        assert isinstance(pilot.app.screen, DossierDetailScreen)
+        assert text_of(pilot, "#detail-message").startswith("情形已更新 conditions: 权利人名称/姓名变更")
+        detail = desk.dossiers.show(number)
+        assert detail.conditions == ("name_change",)
+        assert "M25" in {s.material for s in detail.slots}
+        fill_slots(desk, clerk, number)
+        await pilot.press("escape")
+        await wait_for_workers(pilot)
+        await pilot.press("enter")
+        await wait_for_workers(pilot)
+        await pilot.press("s")
+        await wait_for_workers(pilot)
+        assert desk.dossiers.show(number).status == "submitted"
 
     run_app(desk, script)

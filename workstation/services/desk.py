@@ -129,6 +129,9 @@ class Desk:
                 stages=self.stages,
                 recorder=self.recorder,
                 same_reviewer_seconds=self.settings.review_same_reviewer_minutes * 60,
+                station_kind=self.settings.station_kind.value,
+                counter_refuses=self.settings.counter_refuses,
+                self_service_hint=self.settings.self_service_hint,
             )
 
         return self._once("dossiers", build)

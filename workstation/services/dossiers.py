@@ -19,6 +19,14 @@ from sqlalchemy.orm import Session, selectinload
 from ocr.codes import CodeError, parse_id_number, parse_uscc
 from ocr.corroborate import Reading, corroborate
 from workstation.domain.catalogue import Business, Catalogue
+from workstation.domain.channels import (
+    CHANNELS,
+    channel_for,
+    check_signed,
+    check_signing,
+    counter_refusal,
+    signing_from_json,
+)
 from workstation.domain.checklist import (
     PartyRef,
     SlotState,
@@ -72,7 +80,6 @@ from workstation.store.models import (
 )
 from workstation.store.types import utcnow
 
-CHANNELS = ("window", "online", "field", "extension", "self_service")
 KINDS = ("enterprise", "individual")
 _NAME_MAX = 200
 _NUMBER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -99,8 +106,14 @@ class DossierService:
         stages: tuple[Stage, ...],
         recorder: Recorder,
         same_reviewer_seconds: float = 4 * 3600,
+        station_kind: str = "hall",
+        counter_refuses: Sequence[str] = (),
+        self_service_hint: str = "大厅自助服务区",
     ):
         self._db = db
+        self._station_kind = station_kind
+        self._counter_refuses = tuple(counter_refuses)
+        self._self_service_hint = self_service_hint
         self._same_reviewer = timedelta(seconds=max(same_reviewer_seconds, 0))
         self._recorder = recorder
         self._blobs = blobs
@@ -137,7 +150,7 @@ class DossierService:
         *,
         business: str,
         applicant_kind: str,
-        channel: str = "window",
+        channel: str | None = None,
         conditions: Sequence[str] = (),
         applicant_name: str | None = None,
         applicant_id: str | None = None,
@@ -151,8 +164,14 @@ class DossierService:
         """
         require(actor, Permission.DOSSIER_CREATE)
         biz = self._catalogue.business(business)
-        if channel not in CHANNELS:
+        if channel is not None and channel not in CHANNELS:
             raise UsageError(f"unknown channel '{channel}'; channels: {', '.join(CHANNELS)}")
+        refusal = counter_refusal(
+            biz.code, biz.name, self._station_kind, self._counter_refuses, self._self_service_hint
+        )
+        if refusal is not None and channel in (None, "window"):
+            raise UsageError(refusal)
+        channel = channel_for(self._station_kind, channel)
         if applicant_kind not in KINDS:
             raise UsageError(f"applicant kind must be enterprise or individual, not '{applicant_kind}'")
         conds = tuple(dict.fromkeys(conditions))
@@ -369,6 +388,7 @@ class DossierService:
             action = Action.RESUBMIT if dossier.status == Status.RETURNED.value else Action.SUBMIT
             new_state = apply(self._state(dossier), action, self._plan(dossier))
             check_submit(biz, _party_refs(dossier), dossier.conditions, _slot_states(dossier))
+            check_signed(self._station_kind, signing_from_json(dossier.signing))
             now = utcnow()
             answers: dict[int, str] = {}
             if action is Action.SUBMIT:
@@ -383,6 +403,49 @@ class DossierService:
             overridden = open_errors(session, dossier.id)  # submitted past open errors: who, and which
             extra = {"overridden_findings": overridden} if overridden else {}
             self._move(session, actor, dossier, action, new_state, extra, with_content=True, answers=answers)
+            return self._detail(session, dossier)
+
+    def record_signing(
+        self, actor: Actor, number: str, *, witness: str, method: str, result: str, reference: str
+    ) -> DossierDetail:
+        """Who witnessed the applicants' signing and how (R8–R12): an extended window, a field office or a kiosk
+        records it before 受理. A later record replaces an earlier one; both stay in the audit trail."""
+        require(actor, Permission.DOSSIER_EDIT)
+        signing = check_signing(witness, method, result, reference)
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            record = {**signing.to_json(), "at": utcnow().isoformat(), "by": actor.username}
+            dossier.signing = record
+            self._change(session, actor, dossier, "dossier.signing", record)
+            return self._detail(session, dossier)
+
+    def set_conditions(self, actor: Actor, number: str, conditions: Sequence[str]) -> DossierDetail:
+        """Choose the dossier's conditions anew (夫妻共有, 划拨土地, 变更事项…) before 受理 or at 补正.
+
+        The checklist follows: new slots are added; a slot no condition asks for any more leaves the dossier, and
+        its pages go back to the unsorted pile (kept, never deleted)."""
+        require(actor, Permission.DOSSIER_EDIT)
+        conds = tuple(dict.fromkeys(c.strip() for c in conditions if c.strip()))
+        with self._db.transaction() as session:
+            dossier = self._load(session, number)
+            self._require_editable(dossier)
+            biz = self._catalogue.business(dossier.business_code)
+            validate_new_dossier(biz, dossier.applicant_kind, conds)
+            before = list(dossier.conditions or [])
+            if list(conds) == before:
+                return self._detail(session, dossier)
+            dossier.conditions = list(conds)
+            self._rebuild_slots(session, dossier, biz)
+            dropped = _drop_stale_slots(session, dossier, biz)
+            self._change(
+                session,
+                actor,
+                dossier,
+                "dossier.conditions",
+                {"from": before, "to": list(conds), "dropped_slots": dropped},
+                wire={"conditions": list(conds)},
+            )
             return self._detail(session, dossier)
 
     def answer(self, actor: Actor, number: str, item: int, note: str) -> DossierDetail:
@@ -857,7 +920,39 @@ class DossierService:
             missing=missing,
             accepted_at=dossier.accepted_at,
             supplement=supplement_view(session, dossier),
+            signing=dict(dossier.signing) if dossier.signing else None,
         )
+
+
+def _drop_stale_slots(session: Session, dossier: Dossier, biz: Business) -> list[str]:
+    """Remove the slots the checklist no longer asks for; their pages stay in the dossier, unsorted."""
+    want = Counter((spec.material, spec.party_key) for spec in slots_for(biz, _party_refs(dossier), dossier.conditions))
+    keep: list[MaterialSlot] = []
+    dropped: list[MaterialSlot] = []
+    # Filled slots are kept first, so a page already sorted stays where it is.
+    for slot in sorted(dossier.slots, key=lambda s: (not s.satisfied, s.position)):
+        key = (slot.material, slot.party_key)
+        if want[key]:
+            want[key] -= 1
+            keep.append(slot)
+        else:
+            dropped.append(slot)
+    if not dropped:
+        return []
+    gone = {s.id for s in dropped}
+    for page in dossier.pages:
+        if page.slot_id in gone:
+            page.slot_id = None
+    for slot in dropped:
+        dossier.slots.remove(slot)
+    session.flush()
+    for position, slot in enumerate(sorted(keep, key=lambda s: s.position), start=1):
+        slot.position = -position
+    session.flush()
+    for slot in keep:
+        slot.position = -slot.position
+    session.flush()
+    return [s.material for s in dropped]
 
 
 def _party_refs(dossier: Dossier) -> list[PartyRef]:

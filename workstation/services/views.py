@@ -163,6 +163,7 @@ class DossierDetail:
     missing: tuple[str, ...] = field(default=())
     accepted_at: datetime | None = None  # 受理: set by the first submission
     supplement: SupplementView | None = None  # the last 补正 notice, if the dossier was ever returned
+    signing: dict[str, str] | None = None  # who witnessed the signing and how (extended windows, kiosks)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -137,6 +137,8 @@ class Dossier(Base):
     # A desk with a registry: the registry's clock (R19) of this dossier as last mirrored from the change feed
     # (acceptance, pauses, stop, and the registry's time of the entry); None until the first one arrives.
     clock_mirror: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Captured away from the hall (R8–R12): who witnessed the applicants' signing and how (domain/channels.py).
+    signing: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     parties: Mapped[list[Party]] = relationship(
         back_populates="dossier", order_by="Party.position", cascade="all, delete-orphan"

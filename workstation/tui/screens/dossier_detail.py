@@ -34,6 +34,7 @@ from workstation.services.receipt import build_receipt, receipt_path, receipt_te
 from workstation.services.views import DossierDetail, NewParty, PartyView, mask_id
 from workstation.tui.screens import error_line, local_time
 from workstation.tui.screens.add_party import AddPartyScreen
+from workstation.tui.screens.conditions import ConditionsScreen
 from workstation.tui.screens.issue import certificate_kind, print_path, shown_path
 from workstation.tui.screens.page_viewer import PageViewerScreen
 from workstation.tui.widgets.chrome import AppHeader, KeysFooter
@@ -59,7 +60,16 @@ SCAN_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf", ".bmp", ".web
 PAGE_ACTIONS = ("move_page", "rotate_page", "delete_page", "reorder_up", "reorder_down")
 FIELD_ACTIONS = ("edit_field", "confirm_field")
 CHANGE_WORKER = "detail.change"
-EDIT_ACTIONS = ("activate", "import_files", "add_party", "waive", "submit", *PAGE_ACTIONS, *FIELD_ACTIONS)
+EDIT_ACTIONS = (
+    "activate",
+    "import_files",
+    "add_party",
+    "waive",
+    "submit",
+    "conditions",
+    *PAGE_ACTIONS,
+    *FIELD_ACTIONS,
+)
 
 
 class DossierDetailScreen(Screen[None]):
@@ -147,6 +157,13 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         ),
         Binding(
             "n", "add_party", "当事人 Party", id="detail.add_party", tooltip="添加当事人 Add a party (buyer, seller…)"
+        ),
+        Binding(
+            "k",
+            "conditions",
+            "情形 Conditions",
+            id="detail.conditions",
+            tooltip="选择情形（夫妻共有、变更事项…）Choose the dossier's conditions; the checklist follows",
         ),
         Binding(
             "w",
@@ -575,6 +592,24 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         clock = _clock_line(self._desk, self._number)
         self.post_message(self.Shown(detail, self._desk.intake.active_number(), note, clock=clock))
 
+    def action_conditions(self) -> None:
+        detail = self._detail
+        if detail is None:
+            return
+        business = self._desk.catalogue.business(detail.business)
+
+        def chosen(names: list[str] | None) -> None:
+            if names is None or tuple(names) == detail.conditions:
+                return
+            shown = "、".join(business.conditions[n] for n in names) or "无 none"
+            self._change(
+                "conditions",
+                lambda: self._desk.dossiers.set_conditions(self._actor, self._number, names),
+                f"情形已更新 conditions: {shown}",
+            )
+
+        self.app.push_screen(ConditionsScreen(business, detail.conditions), chosen)
+
     def action_answer(self) -> None:
         detail = self._detail
         if detail is None or detail.supplement is None or not detail.supplement.open:
@@ -624,6 +659,8 @@ When nothing is missing, `s` submits (受理); a refusal lists everything missin
         detail = self._detail
         if action == "receipt":
             return detail is not None
+        if action == "conditions" and (detail is None or not self._desk.catalogue.business(detail.business).conditions):
+            return False
         if action == "print_documents":
             return detail is not None and bool(notice_kinds(detail))
         if action == "answer":  # only while a 补正 notice waits for the applicant
@@ -1023,6 +1060,10 @@ def _progress(detail: DossierDetail) -> str:
         parts.append(f"缺少 missing {len(detail.missing)}" if detail.missing else "材料齐全 nothing missing")
     if detail.findings:
         parts.append(f"问题 {len(detail.findings)} finding(s)")
+    if detail.conditions:
+        parts.append(f"情形 conditions {len(detail.conditions)} (k)")
+    if detail.signing:
+        parts.append("见证 signed ✔" if detail.signing.get("result") == "pass" else "见证 signing ✘")
     parts.append(f"申请 applied {local_time(detail.applied_at)}")
     return " · ".join(parts)
 

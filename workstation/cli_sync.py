@@ -42,6 +42,7 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     lst = station.add_parser("list", help="stations and whether their tokens are live")
     lst.add_argument("--db")
     lst.add_argument("--json", action="store_true")
+    add_partner_parsers(reg, parser_class)
     user = reg.add_parser("user", help="the city's people: reviewers, QC inspectors, registrars (R14)").add_subparsers(
         dest="user_action", parser_class=parser_class, metavar="ACTION", required=True
     )
@@ -96,6 +97,37 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     retry = syn.add_parser("retry", help="send a parked (quarantined) op again")
     retry.add_argument("op_id")
     retry.add_argument("--json", action="store_true")
+
+
+def add_partner_parsers(reg: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """`registry partner …` (partner platforms that file online applications) and `registry prereview …` (网上预审)."""
+    partner = reg.add_parser("partner", help="partner platforms filing online applications (网上申请)").add_subparsers(
+        dest="partner_action", parser_class=parser_class, metavar="ACTION", required=True
+    )
+    padd = partner.add_parser("add", help="provision a partner and print its token (shown once)")
+    padd.add_argument("id", help="its id, e.g. BANK-ICBC (its dossiers' numbers start with it)")
+    padd.add_argument("--kind", required=True, help="portal|bank|notary|court")
+    padd.add_argument("--title", default="", help="its name, e.g. 工商银行济南分行")
+    padd.add_argument("--callback", help="a URL where each outcome is POSTed (JSON, with an event_id)")
+    prev = partner.add_parser("revoke", help="revoke a partner's token")
+    prev.add_argument("id")
+    plist = partner.add_parser("list", help="partners and whether their tokens are live")
+    pre = reg.add_parser("prereview", help="网上预审: pre-review online applications (as a registry person, --as)")
+    pre_sub = pre.add_subparsers(dest="prereview_action", parser_class=parser_class, metavar="ACTION", required=True)
+    wlist = pre_sub.add_parser("list", help="applications waiting, the overdue first, with what each lacks")
+    accept = pre_sub.add_parser("accept", help="受理 an application: its dossier joins the review pool")
+    accept.add_argument("ref", help="the dossier's number (or the application's id)")
+    ret = pre_sub.add_parser("return", help="补正: return it with the checklist's missing items and these")
+    ret.add_argument("ref")
+    ret.add_argument("--item", action="append", default=[], help="one more thing to supplement (repeatable)")
+    refuse = pre_sub.add_parser("refuse", help="不予受理, with a reason code of the notice rules")
+    refuse.add_argument("ref")
+    refuse.add_argument("--reason", required=True, help="e.g. not_registrable, out_of_jurisdiction")
+    for cmd in (accept, ret, refuse):
+        cmd.add_argument("--note", default="")
+    for cmd in (padd, prev, plist, wlist, accept, ret, refuse):
+        cmd.add_argument("--db", help="the registry's database URL (default: the registry under the data dir)")
+        cmd.add_argument("--json", action="store_true")
 
 
 def _emit(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
@@ -329,11 +361,15 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_records(args, settings)
     if args.action == "stats":
         return cmd_stats(args, settings)
+    if args.action in ("partner", "prereview"):
+        return cmd_partners(args, settings)
     registry = open_registry(settings, args.db)
     try:
         if args.action == "serve":
+            from sync.server.partner import attach_partners
             from sync.server.serve import serve_forever
 
+            attach_partners(registry, settings)  # its OCR engine and pre-review deadline are the settings'
             print(f"登记中心 registry on http://{args.host}:{args.port} ({registry.db.dialect})", file=sys.stderr)
             serve_forever(registry, args.host, args.port)
             return 0
@@ -390,6 +426,99 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         registry.db.dispose()
+
+
+def cmd_partners(args: argparse.Namespace, settings: Settings) -> int:
+    """`registry partner …` and `registry prereview …`, on the registry's database."""
+    from sync.server.open import open_registry
+    from sync.server.partner import attach_partners
+
+    registry = open_registry(settings, args.db)
+    try:
+        partners = attach_partners(registry, settings, background=False)  # the serving registry delivers
+        if args.action == "partner":
+            return _partner_command(args, partners)
+        return _prereview_command(args, settings, partners)
+    finally:
+        registry.db.dispose()
+
+
+def _partner_command(args: argparse.Namespace, partners: Any) -> int:
+    if args.partner_action == "add":
+        token = partners.add_partner(args.id, args.title, args.kind, args.callback)
+        _emit(
+            args,
+            {"partner": args.id, "token": token},
+            [f"合作方 partner {args.id} token (仅显示一次 shown once; the partner sends it as a bearer token):", token],
+        )
+        return 0
+    if args.partner_action == "revoke":
+        partners.revoke_partner(args.id)
+        _emit(args, {"partner": args.id, "revoked": True}, [f"合作方 partner {args.id}: 令牌已吊销 token revoked"])
+        return 0
+    rows = [p.to_json() for p in partners.partners()]
+    state = {True: "已吊销 revoked", False: "有效 live"}
+    lines = [f"{r['id']:<16} {r['kind']:<7} {state[bool(r['revoked'])]:<12} {r['name']}" for r in rows]
+    _emit(args, rows, lines or ["还没有合作方 no partners yet"])
+    return 0
+
+
+def _prereview_command(args: argparse.Namespace, settings: Settings, partners: Any) -> int:
+    """网上预审 as a registry person: `--as NAME`, the password from WS_PASSWORD or a prompt."""
+    from workstation.cli import _local
+
+    actor, logout = _registry_person(settings, partners.registry)
+    try:
+        if args.prereview_action == "list":
+            waiting = partners.prereview_list(actor).applications
+            lines = []
+            for w in waiting:
+                late = "逾期 OVERDUE " if w.overdue else ""
+                lines.append(
+                    f"{late}{w.number}  {w.partner_id} {w.reference}  {w.business_name}  "
+                    f"due {_local(w.due_at)}  missing {len(w.missing)}  findings {len(w.findings)}"
+                )
+                lines += [f"    缺 missing: {m.text}" for m in w.missing]
+                lines += [f"    {f.severity}: {f.message}" for f in w.findings]
+            _emit(args, [w.model_dump(mode="json") for w in waiting], lines or ["没有待预审的申请 nothing waits"])
+            return 0
+        if args.prereview_action == "accept":
+            out = partners.prereview_accept(actor, args.ref, args.note)
+            line = f"已受理 accepted {out.number} ({out.reference})"
+        elif args.prereview_action == "return":
+            out = partners.prereview_return(actor, args.ref, args.item, args.note)
+            line = f"已退回补正 returned {out.number} ({out.reference}) with {len(out.items)} item(s)"
+        else:
+            out = partners.prereview_refuse(actor, args.ref, args.reason, args.note)
+            line = f"不予受理 refused {out.number} ({out.reference}): {out.reason}"
+        _emit(args, out.model_dump(mode="json"), [line, *(f"  {i.text}" for i in out.items)])
+        return 0
+    finally:
+        logout()
+
+
+def _registry_person(settings: Settings, registry: Any) -> tuple[Any, Any]:
+    """The registry person acting here (`--as`), proven by their password: a login at the registry itself."""
+    import getpass
+    import os
+
+    from sync.server.registry import REGISTRY
+    from workstation.cli_auth import NAMED, acting_name
+    from workstation.errors import AuthError
+    from workstation.services.people import PersonAuthError
+
+    name = acting_name(settings, NAMED)
+    password = os.environ.get("WS_PASSWORD")
+    if not password and sys.stdin.isatty():
+        password = getpass.getpass(f"{name} 的密码 password of {name}: ")
+    if not password:
+        raise UsageError(f"需要 {name} 的密码 {name}'s password is needed: set WS_PASSWORD or run on a terminal")
+    try:
+        login = registry.people.login(REGISTRY, name, password)
+        actor = registry.people.verify(REGISTRY, login.token)
+    except PersonAuthError as exc:
+        raise AuthError(f"{name}: {exc}") from None
+    return actor, lambda: registry.people.logout(REGISTRY, login.token)
 
 
 def make_agent(settings: Settings, desk: Any) -> Any:

@@ -312,6 +312,8 @@ class Settings:
     )
     # At the registry: how long a person's login from a desk lasts (a working day); they log in again after it.
     person_login_minutes: float = field(default=600.0, metadata=_checked(_bounded(_number, gt=0, le=7 * 24 * 60)))
+    # At the registry: hours within which an online application is pre-reviewed (网上预审, R13); later is overdue.
+    partner_prereview_hours: float = field(default=24.0, metadata=_checked(_bounded(_number, gt=0, le=30 * 24)))
     # default: domain/data/qc.toml
     qc_rate: float | None = field(default=None, metadata=_checked(_bounded(_optional(_number), gt=0, le=1)))
     # the office's sampling key; default: domain/data/qc.toml

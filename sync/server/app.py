@@ -28,6 +28,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sync.partner_protocol import APPLICATIONS_PATH, MAX_APPLICATION_BYTES
 from sync.protocol import (
     MAX_BATCH_BYTES,
     MAX_BLOB_BYTES,
@@ -57,6 +58,7 @@ from sync.protocol import (
     ReleaseResponse,
     WitnessedHeadResponse,
 )
+from sync.server.partner import add_partner_routes
 from sync.server.qc import add_qc_routes
 from sync.server.registry import ApiError, Registry
 from workstation.domain.permissions import Actor
@@ -121,6 +123,8 @@ def body_limit_of(path: str, method: str, max_blob_bytes: int) -> int:
     """The largest request body a route takes."""
     if path == "/v1/ops":
         return MAX_BATCH_BYTES
+    if path == APPLICATIONS_PATH:  # an online application carries its attachments
+        return MAX_APPLICATION_BYTES
     if method == "PUT" and path.startswith("/v1/blobs/"):
         return max_blob_bytes
     return MAX_JSON_BYTES
@@ -320,6 +324,7 @@ def create_app(registry: Registry) -> FastAPI:
         return await run_in_threadpool(registry.conflicts, station_id)
 
     add_qc_routes(app, registry)
+    add_partner_routes(app, registry)
     _add_docs(app)
 
     def openapi() -> dict[str, Any]:

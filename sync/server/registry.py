@@ -1298,6 +1298,34 @@ class Registry:
                 for c in session.execute(query).scalars()
             ]
 
+    # -- partner platforms and 网上预审 (their rules and routes: sync.server.partner) --------------------------
+
+    def add_partner(self, partner_id: str, name: str, kind: str, callback_url: str | None = None) -> str:
+        """Provision a partner platform (portal, bank, notary, court); returns its token, shown once."""
+        return _partners(self).add_partner(partner_id, name, kind, callback_url)
+
+    def revoke_partner(self, partner_id: str) -> None:
+        _partners(self).revoke_partner(partner_id)
+
+    def partners(self) -> list[dict[str, Any]]:
+        return [p.to_json() for p in _partners(self).partners()]
+
+    def prereview_list(self, actor: Actor) -> Any:
+        """Online applications waiting for pre-review, the overdue first (a PrereviewList)."""
+        return _partners(self).prereview_list(actor)
+
+    def prereview_accept(self, actor: Actor, ref: str, note: str = "") -> Any:
+        return _partners(self).prereview_accept(actor, ref, note)
+
+    def prereview_return(self, actor: Actor, ref: str, items: list[str], note: str = "") -> Any:
+        return _partners(self).prereview_return(actor, ref, items, note)
+
+
+def _partners(registry: Registry) -> Any:
+    from sync.server.partner import partner_desk  # it builds on this module: imported when first used
+
+    return partner_desk(registry)
+
 
 def _current_state(session: Session, entity_id: str, station_id: str) -> dict[str, Any] | None:
     """The dossier an op was refused for, as the registry holds it now, for a station that may see it (its own

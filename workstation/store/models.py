@@ -669,3 +669,80 @@ class DeliveryRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)  # domain.delivery.Delivery as JSON
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{at, by, status, …}]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- partner platforms' online applications (网上申请, 网上预审; R13) --------------------------------------------------
+
+
+class RegistryPartner(Base):
+    """A partner platform allowed to file online applications (一网通办 portal, a bank, a notary, a court): its
+    token is stored as a SHA-256 digest, like a station's; it is never a station token."""
+
+    __tablename__ = "registry_partners"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # BANK-ICBC: the prefix of its dossiers' numbers
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))  # portal | bank | notary | court
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    callback_url: Mapped[str | None] = mapped_column(String(500))  # where outcomes are POSTed, if anywhere
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PartnerApplication(Base):
+    """One online application as a partner filed it: its dossier at the registry, and where pre-review stands.
+
+    Unique per partner and reference (the partner's own id of the application): the same body again is the same
+    application; `body_sha256` tells a replay from a different application under a reused reference."""
+
+    __tablename__ = "partner_applications"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "reference"),
+        Index("ix_partner_applications_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[str] = _id()
+    partner_id: Mapped[str] = mapped_column(ForeignKey("registry_partners.id"))
+    reference: Mapped[str] = mapped_column(String(64))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    dossier_id: Mapped[str] = mapped_column(ForeignKey("dossiers.id"), unique=True)
+    # received → reading (OCR) → pre_review → accepted (受理) | returned (补正) | refused (不予受理)
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # pre-review is due by then (partner_prereview_hours)
+    declared: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field values the applicant typed
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the complete 补正 list of a return
+    reason_code: Mapped[str | None] = mapped_column(String(40))  # 不予受理: its reason (domain/data/notices.toml)
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str | None] = mapped_column(String(100))  # the pre-reviewer's user name
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notice_sha256: Mapped[str | None] = mapped_column(String(64))  # the outcome's notice, once rendered (a blob)
+
+
+class PartnerEvent(Base):
+    """An outcome told to a partner, once per application and outcome; its `id` is the event id partners dedup on.
+
+    The row is also the durable delivery to the partner's callback: pending until a 2xx answer, retried with
+    backoff; `claimed_until` keeps two registry processes from sending it at the same time."""
+
+    __tablename__ = "partner_events"
+    __table_args__ = (
+        UniqueConstraint("application_id", "outcome"),
+        Index("ix_partner_events_partner_seq", "partner_id", "seq"),
+        Index("ix_partner_events_delivery_next", "delivery", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = _id()
+    seq: Mapped[int] = mapped_column(Integer, unique=True)  # the partners' feed order (Counter partner_events)
+    partner_id: Mapped[str] = mapped_column(String(32))
+    application_id: Mapped[str] = mapped_column(ForeignKey("partner_applications.id"))
+    reference: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(12))  # accepted | returned | refused
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the callback and the feed carry
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivery: Mapped[str] = mapped_column(String(12))  # pending | delivered | none (the partner has no callback)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     sub.add_parser("run", help="the terminal UI (default when no command is given)")
+    from workstation import cli_kiosk
+
+    cli_kiosk.add_parser(sub)
     sub.add_parser("demo", help="a fresh data dir with sample users and dossiers, then the terminal UI")
 
     ext = sub.add_parser("extract", help="OCR, classify and extract scans without a database")
@@ -1214,6 +1217,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if command == "run":
             _setup_logging(settings)
             return _cmd_run(settings)
+        if command == "kiosk":
+            _setup_logging(settings)
+            from workstation import cli_kiosk
+
+            return cli_kiosk.cmd_kiosk(args, settings)
         _setup_logging(settings)
         from workstation import cli_issue, cli_review, cli_sync
 
@@ -1253,7 +1261,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 _OPENS_A_DESK = frozenset(
     {"run", "dossier", "audit", "user", "intake", "review", "qc", "sync", "register", "certificate", "notice", "fee"}
-    | {"delivery"}
+    | {"delivery", "kiosk"}
 )
 
 

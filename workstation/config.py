@@ -25,6 +25,7 @@ from workstation.errors import ConfigError
 
 APP_NAME = "workstation"
 _STATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+_BUSINESS_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 _ENV_PREFIX = "ws_"
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -245,6 +246,17 @@ def _station_id_problem(value: str) -> str | None:
     return None
 
 
+def _business_codes_problem(value: list[str]) -> str | None:
+    if not value:
+        return "must name at least one business"
+    bad = next((code for code in value if not _BUSINESS_CODE.match(code)), None)
+    if bad is not None:
+        return f"'{bad[:40]}' is not a business code (capital letters, digits and '_', e.g. MORT_CANCEL)"
+    if len(set(value)) != len(value):
+        return "names a business twice"
+    return None
+
+
 def _registry_url_problem(value: str | None) -> str | None:
     if value is not None and not re.match(r"^https?://[^\s/]+", value):
         return "must start with http:// or https:// and name a host"
@@ -282,6 +294,11 @@ class Settings:
     counter_refuses: list[str] = field(default_factory=list, metadata=_checked(_texts, from_json=True))
     self_service_hint: str = field(default="大厅自助服务区", metadata=_checked(_text))
     hall_mode: HallModeSetting = field(default=HallModeSetting.STANDARD, metadata=_checked(_choice(HallModeSetting)))
+    # The businesses a self-service kiosk offers (R12: mortgage cancellation, changes of name, ID, 坐落 or area).
+    kiosk_businesses: list[str] = field(
+        default_factory=lambda: ["MORT_CANCEL", "CHANGE"],
+        metadata=_checked(_rule(_texts, _business_codes_problem), from_json=True),
+    )
     workflow_stages: list[str] | None = field(default=None, metadata=_checked(_optional(_texts), from_json=True))
     registry_url: str | None = field(default=None, metadata=_checked(_rule(_optional(_text), _registry_url_problem)))
     registry_token: SecretStr | None = field(default=None, metadata=_checked(_optional(_secret)))

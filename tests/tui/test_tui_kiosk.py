@@ -236,3 +236,41 @@ def test_a_change_without_what_changed_is_refused_in_one_line_then_taken_with_on
         assert screen._opened == opened
 
     run(desk, script)
+
+
+def test_the_same_business_is_refused_at_a_hall_counter_with_the_pointer_to_self_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R12: where the office sends mortgage cancellations to the kiosk, the counter's new-dossier form refuses one in
+    one line that says where to go, and opens nothing; the clerk's form stays as typed."""
+    from textual.widgets import Select
+
+    from tests.tui_helpers import run_app
+    from workstation.tui.screens.new_dossier import NewDossierScreen
+
+    hall = make_desk(
+        tmp_path, monkeypatch, counter_refuses=["MORT_CANCEL", "CHANGE"], self_service_hint="一楼自助服务区"
+    )
+    clerk = add_user(hall, "clerk1", ["clerk"])
+
+    async def script(pilot: Pilot[None]) -> None:
+        await pilot.press("n")
+        await settle(pilot)
+        form = pilot.app.screen
+        assert isinstance(form, NewDossierScreen)
+        form.query_one("#business", Select).value = "MORT_CANCEL"
+        await pilot.pause()
+        await pilot.click("#applicant-name")
+        await pilot.press(*"某银行济南分行")
+        await pilot.click("#create")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, NewDossierScreen)
+        error = text_of(pilot, "#new-dossier-error")
+        assert "请到一楼自助服务区自助办理" in error and "\n" not in error
+        assert pilot.app.screen.query_one("#applicant-name", Input).value == "某银行济南分行"
+        assert hall.dossiers.list() == []
+
+    try:
+        run_app(hall, script, actor=clerk)
+    finally:
+        hall.close()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sync.client import SyncAgent
 from tests.acceptance.test_cli import _one_line_error, ws
 from tests.review_helpers import IDN, USCC, fill_slots, submitted
-from tests.sync_helpers import Station, desk_with_registry, running_registry
+from tests.sync_helpers import Station, desk_with_registry, log_in, provision, running_registry
 from workstation.domain.errors import DomainError
 from workstation.errors import UsageError
 from workstation.services.views import OFFICE_TZ
@@ -77,6 +77,15 @@ def test_a_developers_window_captures_extension_dossiers_signed_before_acceptanc
             assert (row.status, row.channel, row.conditions) == ("submitted", "extension", [])
             assert row.signing is not None and row.signing["reference"] == "FACE-20261204-0002"
         assert agent.status().outbox_depth == 0
+        # The reviewer, at another desk, sees how the signing was witnessed with the dossier the lease brings.
+        rev_token = registry.add_station("JN-REV", "JN-REV")
+        review_desk = desk_with_registry(tmp_path / "rev", "JN-REV", url, rev_token)
+        stack.callback(review_desk.close)
+        provision(registry, "rev1")
+        lease = review_desk.review.claim_next(log_in(review_desk, "rev1"))
+        assert lease is not None and lease.number == d.number
+        seen = review_desk.dossiers.show(d.number).signing
+        assert seen is not None and (seen["method"], seen["reference"]) == ("face", "FACE-20261204-0002")
         # R18 at the registry: this month's applications came in through the extended window.
         month = datetime.now(OFFICE_TZ).strftime("%Y-%m")
         stats = ws(tmp_path / "registry", "registry", "stats", "--month", month, "--months", "3", "--json")

@@ -118,6 +118,7 @@ def dossier_manifest(session: Session, dossier: Dossier) -> dict[str, Any]:
         **{key: getattr(dossier, key) for key in _DOSSIER_KEYS},
         "applied_at": _iso(dossier.applied_at),
         "accepted_at": _iso(dossier.accepted_at),
+        "signing": dossier.signing,  # who witnessed the signing away from the hall (optional: None in a hall)
         **dossier_content(session, dossier),
     }
 
@@ -194,6 +195,8 @@ def take_dossier(session: Session, manifest: dict[str, Any], *, created_by: Call
         for key, value in values.items():
             setattr(dossier, key, value)
     dossier.applied_at, dossier.accepted_at = applied_at, accepted_at
+    signing = manifest.get("signing")
+    dossier.signing = dict(signing) if isinstance(signing, dict) else None
     dossier.updated_at = utcnow()
     session.flush()
     replace_content(session, dossier, manifest)

@@ -495,9 +495,13 @@ findings and the extracted fields; `1`–`4` switch between them. Below 120 colu
         kind = KIND_LABELS.get(lease.applicant_kind, lease.applicant_kind)
         left = "租约失效 lease lost" if self._lease_lost else f"剩余 left {time_left(lease, self.clock())}"
         status = f" · {detail.status}" if detail is not None else ""
+        signed = ""
+        if detail is not None and detail.signing:  # captured away from the hall: how the signing was witnessed
+            mark = "✔" if detail.signing.get("result") == "pass" else "✘"
+            signed = f" · 见证 signed {detail.signing.get('method', '')} {mark}"
         return (
             f"{lease.number} · {business} · {kind} · {form_label(lease.digitized)} · "
-            f"申请 applied {local_time(lease.applied_at)}{status} · {left}"
+            f"申请 applied {local_time(lease.applied_at)}{status}{signed} · {left}"
         )
 
     def _draw_pages(self, pages: Sequence[PageView]) -> None:

@@ -5,6 +5,10 @@ travels as base64 inside the application; its bytes are checked by the registry 
 not here. What the domain decides (a business code, a condition, an identifier) is passed on as sent, so its
 refusal carries the domain's own message.
 
+A returned application is answered at `…/{reference}/supplement` (补正) with a `SupplementIn`: it opens the
+application's next pre-review `round`, and the return it answered moves to the application's `history`. Events are
+one per decision (application and round), so each round's outcome is told once.
+
 Errors have the registry's Problem shape, `{"code": …, "message": …}`, with the codes of `ErrorCode` and these.
 """
 
@@ -22,6 +26,7 @@ MAX_ATTACHMENTS = 30
 MAX_BASE64 = (MAX_FILE_BYTES + 2) // 3 * 4  # one attachment's bytes, in base64
 MAX_APPLICATION_BYTES = 48 * 1024 * 1024  # the body of one application, attachments included
 APPLICATIONS_PATH = "/v1/partner/applications"
+SUPPLEMENT = "supplement"  # POST {APPLICATIONS_PATH}/{reference}/supplement: a returned application's answer
 
 
 class PartnerCode(StrEnum):
@@ -30,6 +35,7 @@ class PartnerCode(StrEnum):
     BAD_ATTACHMENT = "bad_attachment"  # 422: an attachment cannot be taken; the message names it
     DUPLICATE_REFERENCE = "duplicate_reference"  # 409: the reference was used for another application
     NOT_READY = "not_ready"  # 409: the application's pages are still being read
+    NOT_RETURNED = "not_returned"  # 409: a supplement for an application that is not returned (补正)
 
 
 class PartnerProblem(BaseModel):
@@ -45,6 +51,8 @@ class _Strict(BaseModel):
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+Note = Annotated[str, Field(max_length=MAX_ITEM)]
+Fields = dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]]
 
 
 class PartyIn(_Strict):
@@ -69,10 +77,17 @@ class ApplicationIn(_Strict):
     applicant_kind: Literal["enterprise", "individual"]
     conditions: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=20)
     parties: list[PartyIn] = Field(min_length=1, max_length=20)
-    fields: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]] = Field(
-        default_factory=dict, max_length=50
-    )
+    fields: Fields = Field(default_factory=dict, max_length=50)
     attachments: list[AttachmentIn] = Field(min_length=1, max_length=MAX_ATTACHMENTS)
+
+
+class SupplementIn(_Strict):
+    """A returned application's answer (补正): the materials its return asked for, checked as an application's are.
+    The same body sent again is the same supplement (a retry): it is applied once and answered the same."""
+
+    attachments: list[AttachmentIn] = Field(min_length=1, max_length=MAX_ATTACHMENTS)
+    note: Note = ""  # for the pre-reviewer
+    fields: Fields = Field(default_factory=dict, max_length=50)  # field values to add or correct
 
 
 class ReturnItemOut(BaseModel):
@@ -85,6 +100,25 @@ class ReturnItemOut(BaseModel):
 class NoticeLink(BaseModel):
     kind: Literal["receipt", "supplement", "refuse-intake"]
     url: str  # GET it with the partner's token: the PDF
+
+
+class FileOut(BaseModel):
+    name: str
+    sha256: str  # of the attachment's bytes
+    pages: int
+    material: str | None  # as the partner declared it
+
+
+class RoundOut(BaseModel):
+    """A pre-review round that ended in a return, and the supplement that answered it."""
+
+    round: int
+    items: list[ReturnItemOut]  # that return's complete 补正 list
+    note: str  # the pre-reviewer's
+    returned_at: AwareDatetime | None
+    supplemented_at: AwareDatetime
+    supplement_note: str  # the partner's
+    files: list[FileOut]
 
 
 class ApplicationOut(BaseModel):
@@ -102,10 +136,24 @@ class ApplicationOut(BaseModel):
     note: str
     decided_at: AwareDatetime | None
     notices: list[NoticeLink]
+    round: int = 1  # the pre-review round: 1 for the filing, one more for each supplement
+    history: list[RoundOut] = Field(default_factory=list)  # the returns answered so far, oldest first
 
 
 class ApplicationReceived(ApplicationOut):
     created: bool  # False: the same application was received before (a replay), nothing new was made
+
+
+class SupplementOut(BaseModel):
+    """A supplement taken: the round it opened, its files, and the application as it stood then (reading again).
+    A retry of the same supplement gets this same answer."""
+
+    reference: str
+    round: int
+    received_at: AwareDatetime
+    note: str
+    files: list[FileOut]
+    application: ApplicationOut
 
 
 class EventOut(BaseModel):
@@ -115,6 +163,7 @@ class EventOut(BaseModel):
     event_id: str
     reference: str
     outcome: Literal["accepted", "returned", "refused"]
+    round: int = 1  # the pre-review round decided: each round's outcome is an event of its own
     at: AwareDatetime
     application: ApplicationOut  # as it stood when decided
 
@@ -169,13 +218,12 @@ class PrereviewOut(BaseModel):
     missing: list[MissingOut]  # what a return lists whatever else it says; an acceptance needs it empty
     findings: list[FindingOut]
     declared: dict[str, str]
+    round: int  # 2 and on: read again after a supplement
+    history: list[RoundOut]  # what was asked before, and what the partner sent back
 
 
 class PrereviewList(BaseModel):
     applications: list[PrereviewOut]
-
-
-Note = Annotated[str, Field(max_length=MAX_ITEM)]
 
 
 class AcceptRequest(_Strict):

@@ -123,7 +123,9 @@ def body_limit_of(path: str, method: str, max_blob_bytes: int) -> int:
     """The largest request body a route takes."""
     if path == "/v1/ops":
         return MAX_BATCH_BYTES
-    if path == APPLICATIONS_PATH:  # an online application carries its attachments
+    if path == APPLICATIONS_PATH or (  # an online application, or its 补正 answer, carries its attachments
+        method == "POST" and path.startswith(f"{APPLICATIONS_PATH}/") and path.endswith("/supplement")
+    ):
         return MAX_APPLICATION_BYTES
     if method == "PUT" and path.startswith("/v1/blobs/"):
         return max_blob_bytes

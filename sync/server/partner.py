@@ -1,5 +1,6 @@
-"""Online applications over HTTP: partners file them under `/v1/partner`, registry people pre-review them under
-`/v1/prereview`; a worker of the registry process reads their pages and tells partners the outcomes.
+"""Online applications over HTTP: partners file them under `/v1/partner` (and answer a return there with a
+supplement, 补正), registry people pre-review them under `/v1/prereview`; a worker of the registry process reads their
+pages and tells partners the outcomes.
 
 Partner routes take a partner's token (`registry partner add`; `Authorization: Bearer wse_…`). A station's token
 is refused there (403 `not_allowed`), as a partner's token is at every station route (401: it is no station's).
@@ -33,12 +34,15 @@ from starlette.concurrency import run_in_threadpool
 from sync.partner_protocol import (
     APPLICATIONS_PATH,
     REFERENCE,
+    SUPPLEMENT,
     AcceptRequest,
     ApplicationIn,
     ApplicationOut,
     ApplicationReceived,
+    AttachmentIn,
     EventOut,
     EventsResponse,
+    FileOut,
     NoticeLink,
     PartnerCode,
     PartnerProblem,
@@ -47,6 +51,9 @@ from sync.partner_protocol import (
     RefuseRequest,
     ReturnItemOut,
     ReturnRequest,
+    RoundOut,
+    SupplementIn,
+    SupplementOut,
 )
 from sync.protocol import MAX_INT, ErrorCode
 from sync.server.registry import REGISTRY, Registry
@@ -151,10 +158,7 @@ class PartnerDesk:
             applicant_kind=body.applicant_kind,
             conditions=tuple(body.conditions),
             parties=tuple(service.PartyIn(p.role, p.kind, p.name, p.id_value) for p in body.parties),
-            attachments=tuple(
-                service.Attachment(a.name, a.media_type, service.decode_attachment(a.name, a.data_base64), a.material)
-                for a in body.attachments
-            ),
+            attachments=_attachments(body.attachments),
             fields=dict(body.fields),
         )
         view, created = self.service.receive(partner_id, application)
@@ -162,6 +166,22 @@ class PartnerDesk:
             self.start()
             self.poke()
         return ApplicationReceived(**application_out(view).model_dump(), created=created)
+
+    def supplement(self, partner_id: str, reference: str, body: SupplementIn) -> SupplementOut:
+        """A returned application's answer (补正); a retry of the same body is answered as it was the first time."""
+        supplement = service.SupplementIn(_attachments(body.attachments), body.note, dict(body.fields))
+        view, created = self.service.supplement(partner_id, reference, supplement)
+        if created:
+            self.start()
+            self.poke()  # its pages are read now
+        return SupplementOut(
+            reference=view.reference,
+            round=view.round,
+            received_at=view.received_at,
+            note=view.note,
+            files=[FileOut.model_validate(f) for f in view.files],
+            application=stored_application_out(view.application),
+        )
 
     def application(self, partner_id: str, reference: str) -> ApplicationOut:
         return application_out(self.service.application(partner_id, reference))
@@ -334,18 +354,29 @@ def _links(reference: str, kind: str | None) -> list[NoticeLink]:
     return [NoticeLink(kind=kind, url=f"{APPLICATIONS_PATH}/{reference}/notices/{kind}")]  # type: ignore[arg-type]
 
 
+def _attachments(attachments: list[AttachmentIn]) -> tuple[service.Attachment, ...]:
+    return tuple(
+        service.Attachment(a.name, a.media_type, service.decode_attachment(a.name, a.data_base64), a.material)
+        for a in attachments
+    )
+
+
+def stored_application_out(told: dict[str, Any]) -> ApplicationOut:
+    """An application as the registry stored what it told (`ApplicationView.to_json`), with its notice's link."""
+    links = _links(str(told.get("reference") or ""), told.get("notice"))
+    return ApplicationOut.model_validate({**told, "notices": [link.model_dump() for link in links]})
+
+
 def event_out(event: dict[str, Any]) -> EventOut:
     """An outcome event as partners get it (the feed and the callback alike), from what the registry stored."""
-    told = dict(event.get("application") or {})
-    links = _links(str(told.get("reference") or ""), told.get("notice"))
-    application = ApplicationOut.model_validate({**told, "notices": [link.model_dump() for link in links]})
     return EventOut(
         seq=event["seq"],
         event_id=event["event_id"],
         reference=event["reference"],
         outcome=event["outcome"],
+        round=event.get("round", 1),  # events stored before supplements existed decided the first round
         at=event["at"],
-        application=application,
+        application=stored_application_out(dict(event.get("application") or {})),
     )
 
 
@@ -364,6 +395,8 @@ def application_out(view: ApplicationView) -> ApplicationOut:
         note=view.note,
         decided_at=view.decided_at,
         notices=notices,
+        round=view.round,
+        history=[RoundOut.model_validate(h) for h in view.history],
     )
 
 
@@ -385,6 +418,8 @@ def refusals() -> Iterator[None]:
         raise PartnerApiError(409, PartnerCode.DUPLICATE_REFERENCE.value, str(exc)) from None
     except service.NotReady as exc:
         raise PartnerApiError(409, PartnerCode.NOT_READY.value, str(exc)) from None
+    except service.NotReturned as exc:
+        raise PartnerApiError(409, PartnerCode.NOT_RETURNED.value, str(exc)) from None
     except service.AlreadyDecided as exc:
         raise PartnerApiError(409, ErrorCode.ALREADY_DONE.value, str(exc)) from None
     except MissingMaterials as exc:
@@ -448,6 +483,15 @@ def add_partner_routes(app: FastAPI, registry: Registry | None) -> None:
     async def application(reference: Reference, partner_id: PartnerId) -> ApplicationOut:
         """Where the application stands; once decided, its outcome and the link to its notice."""
         return await run_in_threadpool(_call, desk().application, partner_id, reference)
+
+    @app.post(f"{APPLICATIONS_PATH}/{{reference}}/{SUPPLEMENT}", responses=_ERRORS, tags=["partner"])
+    async def supplement(reference: Reference, body: SupplementIn, partner_id: PartnerId) -> SupplementOut:
+        """补正: answer a returned application with what its return asked for. The attachments are checked as an
+        application's (422 `bad_attachment`, nothing changed; a file the application holds already is refused too)
+        and join its dossier, which is read and pre-reviewed again (a new `round`, due in full); the return stays in
+        the application's `history`. The same body again (a retry) is answered with the same 200 and applied once.
+        409 `not_returned` while the application is not returned; 404 for a reference the partner never filed."""
+        return await run_in_threadpool(_call, desk().supplement, partner_id, reference, body)
 
     @app.get(
         f"{APPLICATIONS_PATH}/{{reference}}/notices/{{kind}}",

@@ -2,7 +2,8 @@
 
 One registry serves the module: a bank with a callback and a portal without one file 50 applications over HTTP
 (the replay OCR engine reads their pages), some of them bad; registry people pre-review what was read; the
-outcomes reach the partners. Each test then checks one thing of that day.
+outcomes reach the partners. Each test then checks one thing of that day; the last ones, later that day, answer
+returned applications with supplements (补正) and check what follows.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from tests.replay_pages import make_page, reading_key
 from tests.sync_helpers import PERSON_PASSWORD, provision
 from workstation.cli import main
 from workstation.config import load_settings
-from workstation.store.models import Dossier, Field, PartnerApplication, PartnerEvent
+from workstation.store.models import Dossier, Field, Page, PartnerApplication, PartnerEvent, PartnerSupplement
 from workstation.store.types import set_clock, utcnow
 
 BANK_USCC = "91370100MA3C8Q1X2K"
@@ -519,3 +520,188 @@ def test_the_registry_commands_provision_partners_and_list_what_waits(
     assert main(["--data-dir", data, "--as", "pre1", "registry", "prereview", "accept", number, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["outcome"] == "accepted"
     wait_until("B-CLI's outcome delivered", lambda: any(c["reference"] == "B-CLI" for c in day.receiver.delivered()))
+
+
+# -- 补正: partners answer returns ----------------------------------------------------------------------------------
+# Later that day, so after the tests above, which check the day's first outcomes: these change some of them.
+
+
+@dataclass
+class Answered:
+    """Two of the bank's returned applications (both lacking M02 and M21), answered by supplements."""
+
+    complete: str  # answered with everything missing: read again and accepted
+    partial: str  # answered with M02 only: read again and returned again
+    body: dict[str, Any]  # the complete one's supplement
+    calls_before: int  # the bank callback's calls before any supplement
+    first_notice: bytes  # the partial one's first 补正 notice
+    first: httpx.Response
+    retry: httpx.Response  # the same supplement at once again
+    waiting: dict[str, dict[str, Any]]  # reference → its pre-review entry once read again
+    accepted: httpx.Response
+    returned: httpx.Response
+    late_retry: httpx.Response  # the same supplement once more, after the acceptance
+
+
+def supplement_path(reference: str) -> str:
+    return f"/v1/partner/applications/{reference}/supplement"
+
+
+@pytest.fixture(scope="module")
+def answered(day: Day) -> Answered:
+    complete, partial = "B-009", "B-013"  # the callback fails the first try of each of B-009's events
+    assert {day.decided[r].json()["outcome"] for r in (complete, partial)} == {"returned"}
+    calls_before = len(day.receiver.calls)
+    first_notice = day.bank.get(f"/v1/partner/applications/{partial}/notices/supplement").content
+    body = {
+        # the 询问笔录 declared; the 解除抵押证明 not: OCR places it, as it placed the licence at filing
+        "attachments": [
+            attachment("询问笔录.png", day.pages["M02"], material="M02"),
+            attachment("解除抵押证明.png", day.pages["M21"]),
+        ],
+        "note": "已补齐询问笔录和解除抵押证明",
+        "fields": {"loan_contract": "JN-2025-0778"},
+    }
+    first = day.bank.post(supplement_path(complete), json=body)
+    retry = day.bank.post(supplement_path(complete), json=body)
+    answer = day.bank.post(
+        supplement_path(partial), json={"attachments": [attachment("询问笔录.png", day.pages["M02"], material="M02")]}
+    )
+    assert answer.status_code == 200, answer.text
+    waiting: dict[str, dict[str, Any]] = {}
+
+    def read() -> bool:
+        listed = day.prereviewer.get("/v1/prereview").json()["applications"]
+        waiting.update({w["reference"]: w for w in listed if w["reference"] in (complete, partial)})
+        return len(waiting) == 2
+
+    wait_until("both supplemented applications read again", read)
+    accepted = day.prereviewer.post(f"/v1/prereview/{waiting[complete]['number']}/accept", json={"note": "补正齐全"})
+    returned = day.prereviewer.post(
+        f"/v1/prereview/{waiting[partial]['number']}/return", json={"note": "仍缺抵押权消灭材料"}
+    )
+    late_retry = day.bank.post(supplement_path(complete), json=body)
+
+    def told() -> bool:
+        later = [c for c in day.receiver.calls[calls_before:] if c["status"] == 200]
+        return {(c["reference"], c["outcome"]) for c in later} >= {(complete, "accepted"), (partial, "returned")}
+
+    wait_until("both second outcomes delivered", told)
+    return Answered(
+        complete, partial, body, calls_before, first_notice, first, retry, waiting, accepted, returned, late_retry
+    )
+
+
+def test_a_returned_application_answered_with_what_it_lacked_is_read_again_and_accepted_under_its_number(
+    day: Day, answered: Answered
+) -> None:
+    assert answered.first.status_code == 200, answered.first.text
+    taken = answered.first.json()
+    number = day.filed[answered.complete]["number"]
+    assert taken["round"] == 2 and [(f["name"], f["pages"]) for f in taken["files"]] == [
+        ("询问笔录.png", 1),
+        ("解除抵押证明.png", 1),
+    ]
+    assert taken["application"]["number"] == number and taken["application"]["status"] == "reading"
+    assert taken["application"]["outcome"] is None and taken["application"]["notices"] == []
+    [earlier] = taken["application"]["history"]  # the return it answered, kept
+    assert earlier["round"] == 1 and [i["material"] for i in earlier["items"]] == ["M02", "M21", None]
+    assert earlier["supplement_note"] == answered.body["note"]
+    again = answered.waiting[answered.complete]
+    assert again["round"] == 2 and again["missing"] == [] and again["pages"] == len(INCOMPLETE) + 2
+    assert again["declared"]["loan_contract"] == "JN-2025-0778" and "unit_number" in again["declared"]
+    assert again["due_at"] > day.filed[answered.complete]["due_at"]  # due in full again
+    assert answered.accepted.status_code == 200, answered.accepted.text
+    assert answered.accepted.json()["outcome"] == "accepted" and answered.accepted.json()["number"] == number
+    with day.registry.db.read() as session:
+        dossiers = session.execute(select(Dossier.stage, Dossier.status).where(Dossier.number == number)).all()
+    assert dossiers == [("REVIEW", "submitted")]
+
+
+def test_the_acceptance_after_a_supplement_reaches_the_callback_exactly_once_and_the_return_is_not_resent(
+    day: Day, answered: Answered
+) -> None:
+    calls = [c for c in day.receiver.calls if c["reference"] == answered.complete]
+    [returned_id] = {c["event_id"] for c in calls[: answered.calls_before] if c["outcome"] == "returned"}
+    later = [c for c in day.receiver.calls[answered.calls_before :] if c["reference"] == answered.complete]
+    assert returned_id not in {c["event_id"] for c in later}
+    assert [(c["outcome"], c["round"], c["status"]) for c in later] == [("accepted", 2, 503), ("accepted", 2, 200)]
+    assert len({c["event_id"] for c in later}) == 1  # the retry after the 503 is the same event
+    feed = day.bank.get("/v1/partner/events", params={"after": 0}).json()["events"]
+    assert [(e["outcome"], e["round"]) for e in feed if e["reference"] == answered.complete] == [
+        ("returned", 1),
+        ("accepted", 2),
+    ]
+
+
+def test_a_second_return_after_a_supplement_is_a_new_event_with_a_new_notice(day: Day, answered: Answered) -> None:
+    assert answered.returned.status_code == 200, answered.returned.text
+    second = answered.returned.json()
+    assert second["round"] == 2 and [i["material"] for i in second["items"]] == ["M21"]
+    assert [i["material"] for i in second["history"][0]["items"]] == ["M02", "M21", None]
+    told = [(c["outcome"], c["round"]) for c in day.receiver.delivered() if c["reference"] == answered.partial]
+    assert told == [("returned", 1), ("returned", 2)]
+    notice = day.bank.get(f"/v1/partner/applications/{answered.partial}/notices/supplement")
+    assert notice.status_code == 200 and notice.content.startswith(b"%PDF")
+    assert notice.content != answered.first_notice
+    if shutil.which("pdftotext") is None:
+        return
+    text = subprocess.run(["pdftotext", "-", "-"], input=notice.content, capture_output=True, check=True).stdout
+    assert "抵押权消灭材料" in text.decode() and "询问笔录" not in text.decode()
+
+
+def test_a_retry_of_the_same_supplement_is_answered_the_same_and_applied_once(day: Day, answered: Answered) -> None:
+    for retry in (answered.retry, answered.late_retry):
+        assert retry.status_code == 200, retry.text
+        assert retry.json() == answered.first.json()
+    number = day.filed[answered.complete]["number"]
+    with day.registry.db.read() as session:
+        app = session.execute(
+            select(PartnerApplication).where(PartnerApplication.reference == answered.complete)
+        ).scalar_one()
+        supplements = session.execute(
+            select(func.count()).select_from(PartnerSupplement).where(PartnerSupplement.application_id == app.id)
+        ).scalar_one()
+        pages = session.execute(
+            select(func.count()).select_from(Page).join(Dossier).where(Dossier.number == number)
+        ).scalar_one()
+        events = session.execute(select(func.count()).where(PartnerEvent.application_id == app.id)).scalar_one()
+    assert (supplements, pages, events) == (1, len(INCOMPLETE) + 2, 2)
+
+
+def test_a_supplement_with_a_bad_attachment_is_refused_and_changes_nothing(day: Day) -> None:
+    reference = "B-017"  # returned, never supplemented
+    before = day.bank.get(f"/v1/partner/applications/{reference}").json()
+    png = day.pages["M02"]
+    for attachments, named in (
+        ([attachment("询问笔录.png", png), attachment("解除抵押证明.png", png[: len(png) // 2])], "解除抵押证明.png"),
+        ([attachment("申请书.png", day.pages["M01"])], "sent before"),  # a file the application holds already
+        ([attachment("询问笔录.pdf", png, "application/pdf")], "询问笔录.pdf"),
+    ):
+        refused = day.bank.post(supplement_path(reference), json={"attachments": attachments})
+        assert refused.status_code == 422 and refused.json()["code"] == "bad_attachment", refused.text
+        assert named in refused.json()["message"]
+    assert day.bank.get(f"/v1/partner/applications/{reference}").json() == before
+    with day.registry.db.read() as session:
+        pages = session.execute(
+            select(func.count()).select_from(Page).join(Dossier).where(Dossier.number == before["number"])
+        ).scalar_one()
+        supplements = session.execute(
+            select(func.count())
+            .select_from(PartnerSupplement)
+            .join(PartnerApplication)
+            .where(PartnerApplication.reference == reference)
+        ).scalar_one()
+    assert (before["status"], pages, supplements) == ("returned", len(INCOMPLETE), 0)
+
+
+def test_a_supplement_is_only_for_a_returned_application_of_the_partners_own(day: Day) -> None:
+    body = {"attachments": [attachment("询问笔录.png", day.pages["M02"], material="M02")]}
+    accepted = day.bank.post(supplement_path("B-000"), json=body)
+    assert accepted.status_code == 409 and accepted.json()["code"] == "not_returned", accepted.text
+    assert "B-000" in accepted.json()["message"] and "accepted" in accepted.json()["message"]
+    refused = day.portal.post(supplement_path("P-039"), json=body)
+    assert refused.status_code == 409 and refused.json()["code"] == "not_returned"
+    assert day.bank.post(supplement_path("B-404"), json=body).status_code == 404
+    assert day.portal.post(supplement_path("B-017"), json=body).status_code == 404  # the bank's
+    assert day.bank.get("/v1/partner/applications/B-000").json()["round"] == 1

@@ -7,7 +7,7 @@ import base64
 import pytest
 from pydantic import ValidationError
 
-from sync.partner_protocol import APPLICATIONS_PATH, MAX_APPLICATION_BYTES, ApplicationIn
+from sync.partner_protocol import APPLICATIONS_PATH, MAX_APPLICATION_BYTES, ApplicationIn, SupplementIn
 from sync.server.app import body_limit_of
 from sync.server.partner import PartnerApiError, event_out, refusals
 from workstation.domain.errors import MissingMaterials
@@ -62,6 +62,30 @@ def test_an_application_takes_no_field_it_does_not_know_and_no_loose_types() -> 
             ApplicationIn.model_validate(bad)
 
 
+def supplement(data: bytes = b"page", note: str = "") -> partner.SupplementIn:
+    return partner.SupplementIn((Attachment("interview.png", "image/png", data, "M02"),), note, {})
+
+
+def test_the_same_supplement_has_the_same_digest_and_any_change_another() -> None:
+    assert supplement().digest() == supplement().digest()
+    assert supplement(b"page!").digest() != supplement().digest()
+    assert supplement(note="补齐").digest() != supplement().digest()
+
+
+def test_a_supplement_takes_attachments_and_nothing_it_does_not_know() -> None:
+    attachments = [{"name": "a.png", "media_type": "image/png", "data_base64": "AAAA", "material": "M02"}]
+    taken = SupplementIn.model_validate({"attachments": attachments, "note": "补齐", "fields": {"loan": "1"}})
+    assert taken.note == "补齐" and taken.fields == {"loan": "1"}
+    for bad in (
+        {"attachments": []},
+        {"attachments": attachments, "reference": "R-1"},
+        {"attachments": attachments, "note": "x" * (partner.MAX_ITEM + 1)},
+        {"attachments": attachments, "supplement": True},
+    ):
+        with pytest.raises(ValidationError):
+            SupplementIn.model_validate(bad)
+
+
 def test_attachment_bytes_that_are_not_base64_are_refused_naming_the_attachment() -> None:
     assert decode_attachment("a.png", base64.b64encode(b"scan").decode()) == b"scan"
     with pytest.raises(BadAttachment, match=r"^deed\.pdf: data_base64 is not valid base64$"):
@@ -96,6 +120,7 @@ def test_an_application_may_be_larger_than_any_other_json_body() -> None:
         (partner.DuplicateReference("reference R-1 was used"), 409, "duplicate_reference"),
         (partner.NotReady("still being read"), 409, "not_ready"),
         (partner.AlreadyDecided("returned already"), 409, "already_done"),
+        (partner.NotReturned("R-1 is accepted, not returned"), 409, "not_returned"),
         (partner.PartnerAuthError("station", "a station's token"), 403, "not_allowed"),
         (partner.PartnerAuthError("revoked", "revoked"), 401, "auth_revoked"),
         (partner.PartnerAuthError("invalid", "unknown"), 401, "auth_invalid"),
@@ -145,3 +170,50 @@ def test_text_from_outside_is_refused_with_a_control_character_in_it() -> None:
     assert partner._printable("  工商银行\n济南分行 ", "name") == "工商银行 济南分行"
     with pytest.raises(partner.UsageError, match="parties\\[1\\]: the name has a control character"):
         partner._printable("工商\x00银行", "parties[1]: the name")
+
+
+def test_an_outcome_after_a_supplement_carries_its_round_and_the_return_before() -> None:
+    earlier = {
+        "round": 1,
+        "items": [{"material": "M21", "party": None, "text": "M21 抵押权消灭材料", "source": "checklist"}],
+        "note": "",
+        "returned_at": "2026-12-04T08:00:00+00:00",
+        "supplemented_at": "2026-12-04T09:00:00+00:00",
+        "supplement_note": "已补齐",
+        "files": [{"name": "m21.png", "sha256": "ab" * 32, "pages": 1, "material": None}],
+    }
+    stored = {
+        "seq": 9,
+        "event_id": "01a3-event",
+        "reference": "R-1",
+        "outcome": "accepted",
+        "round": 2,
+        "at": "2026-12-04T10:00:00+00:00",
+        "application": {
+            "reference": "R-1",
+            "number": "BANK-ICBC-2026-000001",
+            "business": "MORT_CANCEL",
+            "status": "accepted",
+            "received_at": "2026-12-04T07:00:00+00:00",
+            "due_at": "2026-12-05T09:00:00+00:00",
+            "outcome": "accepted",
+            "items": [],
+            "reason": None,
+            "note": "",
+            "decided_at": "2026-12-04T10:00:00+00:00",
+            "notice": "receipt",
+            "round": 2,
+            "history": [earlier],
+        },
+    }
+    event = event_out(stored).model_dump(mode="json")
+    assert event["round"] == 2 and event["application"]["round"] == 2
+    assert event["application"]["history"][0]["items"][0]["material"] == "M21"
+    first = {**stored, "application": {**stored["application"]}}
+    del first["round"], first["application"]["round"], first["application"]["history"]  # stored before supplements
+    assert event_out(first).round == 1 and event_out(first).application.history == []
+
+
+def test_a_supplement_may_be_as_large_as_an_application() -> None:
+    assert body_limit_of(f"{APPLICATIONS_PATH}/R-1/supplement", "POST", 1) == MAX_APPLICATION_BYTES
+    assert body_limit_of(f"{APPLICATIONS_PATH}/R-1", "GET", 1) < MAX_APPLICATION_BYTES

@@ -21,10 +21,19 @@ lists what waits, the overdue first, with the checklist's missing items and the 
 受理 does), returns it with the complete 补正 list (the checklist's missing items, always, and the pre-reviewer's own
 items), or refuses it (不予受理, with a reason of the notice rules).
 
-Each outcome is told to the partner once: one `PartnerEvent` per application and outcome (a unique key), written in
-the decision's transaction. Partners read them at `events(after=…)`; one with a callback also gets each POSTed
-until it answers 2xx. Delivery is at least once: a crash between the send and its acknowledgement being stored
-sends the same event again, with the same `event_id`; partners drop an event id they have already taken.
+A returned application is answered by its partner with a supplement (补正): more attachments, checked exactly as
+at filing (and never a file the dossier holds already), an optional note and field values. They join the same
+dossier (same number, its pages read and placed in the slots as the first ones were) and the application goes back
+to reading and then pre-review, due `partner_prereview_hours` later, as a new round; the return it answered stays on
+record with it (`PartnerSupplement`), and the partner sees the rounds before as the application's history. A
+supplement is known by its body's digest per application: the same one again (a retry) is applied once and answered
+as it was the first time.
+
+Each decision is told to the partner once: one `PartnerEvent` per application and pre-review round (a unique key),
+written in the decision's transaction, so a second return after a supplement is a new event. Partners read them at
+`events(after=…)`; one with a callback also gets each POSTed until it answers 2xx. Delivery is at least once: a
+crash between the send and its acknowledgement being stored sends the same event again, with the same `event_id`;
+partners drop an event id they have already taken.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from workstation.domain.catalogue import Business, Catalogue
 from workstation.domain.checklist import (
     MissingItem,
     PartyRef,
+    SlotSpec,
     SlotState,
     missing_for_submit,
     slots_for,
@@ -82,6 +92,7 @@ from workstation.store.models import (
     Page,
     PartnerApplication,
     PartnerEvent,
+    PartnerSupplement,
     Party,
     RegistryPartner,
     RegistryStation,
@@ -141,6 +152,10 @@ class AlreadyDecided(UsageError):
     """The application was decided already, otherwise; the first decision stands."""
 
 
+class NotReturned(UsageError):
+    """A supplement for an application that is not waiting for one: only a returned application takes one."""
+
+
 # -- what a partner sends (plain values; the wire format is sync.partner_protocol's) -----------------------------
 
 
@@ -179,17 +194,36 @@ class ApplicationIn:
             "conditions": list(self.conditions),
             "parties": [asdict(p) for p in self.parties],
             "fields": dict(sorted(self.fields.items())),
-            "attachments": [
-                {
-                    "name": a.name,
-                    "media_type": a.media_type,
-                    "material": a.material,
-                    "sha256": hashlib.sha256(a.data).hexdigest(),
-                }
-                for a in self.attachments
-            ],
+            "attachments": [_attachment_json(a) for a in self.attachments],
         }
         return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SupplementIn:
+    """A partner's answer to a return (补正): the missing materials, and what else it says."""
+
+    attachments: tuple[Attachment, ...]
+    note: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """sha256 of the supplement as sent (attachments by their bytes' digest): a retry has the same one."""
+        body = {
+            "note": self.note,
+            "fields": dict(sorted(self.fields.items())),
+            "attachments": [_attachment_json(a) for a in self.attachments],
+        }
+        return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _attachment_json(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "name": attachment.name,
+        "media_type": attachment.media_type,
+        "material": attachment.material,
+        "sha256": hashlib.sha256(attachment.data).hexdigest(),
+    }
 
 
 def decode_attachment(name: str, data_base64: str) -> bytes:
@@ -234,10 +268,13 @@ class ApplicationView:
     note: str
     decided_at: datetime | None
     notice: str | None  # the kind of the outcome's notice
+    round: int  # the pre-review round: 1 for the filing, one more for each supplement
+    history: tuple[dict[str, Any], ...]  # each return answered by a supplement, oldest first (JSON values)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["items"] = [dict(i) for i in self.items]
+        data["history"] = [dict(h) for h in self.history]
         for key in ("received_at", "due_at", "decided_at"):
             value = getattr(self, key)
             data[key] = value.isoformat() if value is not None else None
@@ -266,10 +303,12 @@ class PrereviewView:
     missing: tuple[dict[str, Any], ...]  # the checklist's missing items: what a return must list
     findings: tuple[dict[str, Any], ...]
     declared: dict[str, str]
+    round: int  # 2 and on: read again after a supplement
+    history: tuple[dict[str, Any], ...]  # the returns before and the supplements that answered them
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("parties", "missing", "findings"):
+        for key in ("parties", "missing", "findings", "history"):
             data[key] = [dict(x) for x in getattr(self, key)]
         data["received_at"], data["due_at"] = self.received_at.isoformat(), self.due_at.isoformat()
         return data
@@ -283,9 +322,22 @@ class EventView:
     outcome: str
     at: datetime
     application: dict[str, Any]
+    round: int  # the pre-review round the outcome decided
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
+class SupplementView:
+    """A supplement as its partner was answered, the first time and for every retry of it."""
+
+    reference: str
+    round: int  # the pre-review round it opened
+    received_at: datetime
+    note: str
+    files: tuple[dict[str, Any], ...]  # name, sha256, pages, material
+    application: dict[str, Any]  # the application once the supplement was taken (ApplicationView.to_json)
 
 
 @dataclass(frozen=True)
@@ -508,23 +560,33 @@ class PartnerService:
                 f"the application names no {applicant.name} ({applicant.label}) of kind {application.applicant_kind}: "
                 "the applicant is one of the parties"
             )
-        declared = {}
-        for key, value in application.fields.items():
-            if not re.match(r"^[a-z][a-z0-9_]{0,39}$", key):
-                raise UsageError(f"fields: '{key[:40]}' is not a field key (lower-case letters, digits and '_')")
-            declared[key] = _printable(value, f"fields: {key}")[:500]
+        declared = _declared(application.fields)
         refs = [PartyRef(key=f"p{i}", role=p[0], kind=p[1], name=p[2]) for i, p in enumerate(parties, 1)]
-        specs = slots_for(biz, refs, conditions)
+        files = self._attachments(biz, slots_for(biz, refs, conditions), application.attachments)
+        return _Checked(biz, conditions, tuple(parties), files, declared)
+
+    def _attachments(
+        self,
+        biz: Business,
+        specs: Sequence[SlotSpec],
+        attachments: Sequence[Attachment],
+        *,
+        held: Mapping[str, str] | None = None,
+        pages_held: int = 0,
+    ) -> tuple[tuple[Attachment, int, str], ...]:
+        """The attachments of a filing or a supplement, each as (attachment, its pages, its slot's material or "");
+        BadAttachment naming the first that cannot be taken. `specs` is the application's checklist; `held` the
+        files its dossier has already (sha256 → name) and `pages_held` their pages, for a supplement."""
         files = []
-        seen: dict[str, str] = {}
-        total = 0
+        seen = {sha: f"{name}, sent before" for sha, name in (held or {}).items()}
+        total = pages_held
         scratch = self._blobs.root.parent / "tmp"
         scratch.mkdir(parents=True, exist_ok=True)
         # The desk's checks read a file named as the attachment, so their messages name it; written in the
         # registry's own data directory (scans show ID cards), each gone when its check is done.
         with tempfile.TemporaryDirectory(dir=scratch) as folder:
-            pages_of = [self._inspect(Path(folder), attachment) for attachment in application.attachments]
-        for attachment, pages in zip(application.attachments, pages_of, strict=True):
+            pages_of = [self._inspect(Path(folder), attachment) for attachment in attachments]
+        for attachment, pages in zip(attachments, pages_of, strict=True):
             sha = hashlib.sha256(attachment.data).hexdigest()
             name = _label(attachment.name)
             if sha in seen:
@@ -537,7 +599,7 @@ class PartnerService:
             if total > self._max_pages:
                 raise BadAttachment(f"{name}: the application is over its limit of {self._max_pages} pages")
             files.append((attachment, pages, material))
-        return _Checked(biz, conditions, tuple(parties), tuple(files), declared)
+        return tuple(files)
 
     def _inspect(self, folder: Path, attachment: Attachment) -> int:
         """The attachment's page count, by the desk's own file checks; BadAttachment naming it otherwise."""
@@ -627,45 +689,7 @@ class PartnerService:
             session.add(slot)
             slots.append(slot)
         session.flush()
-        position = 0
-        files = []
-        for (attachment, pages, material), sha in zip(checked.files, shas, strict=True):
-            name = _label(attachment.name)
-            placed = _declared_slot(slots, material) if material else None
-            record = IntakeFile(
-                dossier_id=dossier.id,
-                sha256=sha,
-                source=name,
-                size=len(attachment.data),
-                page_count=pages,
-                media_type=attachment.media_type,
-                moved_at=now,  # nothing to move out of an inbox
-            )
-            session.add(record)
-            session.flush()
-            for file_page in range(1, pages + 1):
-                position += 1
-                # A page placed where the partner said: OCR still reads, classifies and extracts it, but leaves it
-                # in that slot (as a page a clerk placed by hand).
-                page = Page(
-                    dossier_id=dossier.id,
-                    file_id=record.id,
-                    file_page=file_page,
-                    position=position,
-                    sha256=sha,
-                    source_name=name,
-                    media_type=attachment.media_type,
-                    size=len(attachment.data),
-                    ocr_status="queued",
-                    slot_id=placed.id if placed is not None else None,
-                    slot_by_clerk=placed is not None,
-                )
-                session.add(page)
-                session.flush()
-                session.add(OcrJob(page_id=page.id))
-            if placed is not None:
-                placed.satisfied = True
-            files.append({"name": name, "sha256": sha, "pages": pages, "material": material or None})
+        files = _add_files(session, dossier, slots, checked.files, shas, position=0, now=now)
         app = PartnerApplication(
             partner_id=partner_id,
             reference=application.reference,
@@ -696,6 +720,128 @@ class PartnerService:
             },
         )
         return app
+
+    # -- supplements (补正) -------------------------------------------------------------------------------
+
+    def supplement(self, partner_id: str, reference: str, supplement: SupplementIn) -> tuple[SupplementView, bool]:
+        """Take a partner's answer to a return (True), or answer a retry of one taken before (False), as it was
+        answered then.
+
+        Its attachments join the application's dossier, which is read and pre-reviewed again in a new round; the
+        return it answers stays on record. Raises NotFound (no such application of this partner), NotReturned (the
+        application is not returned), BadAttachment, or UsageError; a refused supplement changes nothing."""
+        digest = supplement.digest()
+        with self._db.read() as session:
+            app = self._partner_app(session, partner_id, reference)
+            known = self._supplement_replay(session, app, digest)
+            if known is not None:
+                return known, False
+            _check_returned(app)
+            dossier = self._dossier(session, app, lock=False)
+            biz = self._catalogue.business(dossier.business_code)
+            specs = slots_for(biz, [_ref(p) for p in dossier.parties], dossier.conditions)
+            held = {
+                sha: source
+                for sha, source in session.execute(
+                    select(IntakeFile.sha256, IntakeFile.source).where(IntakeFile.dossier_id == dossier.id)
+                )
+            }
+            pages_held = session.execute(
+                select(func.count()).where(Page.dossier_id == dossier.id, Page.deleted.is_(False))
+            ).scalar_one()
+            app_id = app.id
+        note = _text(supplement.note, "note", "the supplement's")
+        declared = _declared(supplement.fields)
+        checked = self._attachments(biz, specs, supplement.attachments, held=held, pages_held=pages_held)
+        with self._blobs.writing():  # as at filing: blobs first, held from sweeps until their rows have committed
+            shas = [self._blobs.put_bytes(a.data) for a, _pages, _slot in checked]
+            try:
+                with self._db.transaction() as session:
+                    app = session.execute(
+                        select(PartnerApplication).where(PartnerApplication.id == app_id).with_for_update()
+                    ).scalar_one()
+                    known = self._supplement_replay(session, app, digest)
+                    if known is not None:  # the same supplement, taken a moment ago by another request
+                        return known, False
+                    _check_returned(app)
+                    view = self._take_supplement(session, app, digest, note, declared, checked, shas)
+            except IntegrityError:
+                with self._db.read() as session:
+                    again = self._supplement_replay(session, session.get(PartnerApplication, app_id), digest)
+                if again is None:
+                    raise
+                return again, False
+        return view, True
+
+    def _take_supplement(
+        self,
+        session: Session,
+        app: PartnerApplication,
+        digest: str,
+        note: str,
+        declared: dict[str, str],
+        checked: Sequence[tuple[Attachment, int, str]],
+        shas: Sequence[str],
+    ) -> SupplementView:
+        """The supplement's files on the dossier, the return it answers on record, and the application read again."""
+        partner = session.get(RegistryPartner, app.partner_id)
+        if partner is None or partner.revoked_at is not None:
+            raise PartnerAuthError("revoked", f"the token of partner {app.partner_id} was revoked")
+        now = utcnow()
+        dossier = self._dossier(session, app)
+        last = session.execute(select(func.max(Page.position)).where(Page.dossier_id == dossier.id)).scalar_one()
+        slots = sorted(dossier.slots, key=lambda s: s.position)
+        files = _add_files(session, dossier, slots, checked, shas, position=last or 0, now=now)
+        row = PartnerSupplement(
+            application_id=app.id,
+            round=len(_supplements(session, app.id)) + 2,
+            body_sha256=digest,
+            received_at=now,
+            note=note,
+            fields=declared,
+            files=files,
+            items=list(app.items or ()),
+            return_note=app.note or "",
+            returned_by=app.decided_by,
+            returned_at=app.decided_at,
+            notice_sha256=app.notice_sha256,
+            answer={},
+        )
+        session.add(row)
+        # Back to reading, due again in full; what the return said now lives on the supplement's row.
+        app.status, app.due_at = "reading", now + self._prereview
+        app.items, app.note, app.decided_by, app.decided_at, app.notice_sha256 = [], "", None, None, None
+        app.declared = {**(app.declared or {}), **declared}
+        session.flush()
+        self._quiet.change(
+            session,
+            _clerk(session, app.partner_id, partner.name).username,
+            dossier,
+            "dossier.supplement",
+            {
+                "channel": CHANNEL,
+                "partner": app.partner_id,
+                "reference": app.reference,
+                "application_id": app.id,
+                "round": row.round,
+                "files": files,
+                "fields": declared,
+                "note": note,
+            },
+        )
+        row.answer = self._view(session, app).to_json()
+        return _supplement_view(app.reference, row)
+
+    @staticmethod
+    def _supplement_replay(session: Session, app: PartnerApplication | None, digest: str) -> SupplementView | None:
+        if app is None:
+            return None
+        row = session.execute(
+            select(PartnerSupplement).where(
+                PartnerSupplement.application_id == app.id, PartnerSupplement.body_sha256 == digest
+            )
+        ).scalar_one_or_none()
+        return _supplement_view(app.reference, row) if row is not None else None
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -901,11 +1047,13 @@ class PartnerService:
                 application_id=app.id,
                 reference=app.reference,
                 outcome=outcome,
+                round=view["round"],
                 payload={
                     "event_id": event_id,
                     "seq": seq,
                     "reference": app.reference,
                     "outcome": outcome,
+                    "round": view["round"],
                     "at": now.isoformat(),
                     "application": view,
                 },
@@ -926,6 +1074,7 @@ class PartnerService:
                 "reference": app.reference,
                 "partner": app.partner_id,
                 "number": dossier.number,
+                "round": view["round"],
                 "event": event_id,
             },
         )
@@ -951,7 +1100,9 @@ class PartnerService:
         more = len(rows) > limit
         rows = rows[:limit]
         views = [
-            EventView(r.seq, r.id, r.reference, r.outcome, r.created_at, dict(r.payload.get("application") or {}))
+            EventView(
+                r.seq, r.id, r.reference, r.outcome, r.created_at, dict(r.payload.get("application") or {}), r.round
+            )
             for r in rows
         ]
         return views, (rows[-1].seq if rows else after), more
@@ -1167,6 +1318,7 @@ class PartnerService:
         reason = None
         if app.status == "refused" and app.reason_code:
             reason = load_notice_rules().refuse_intake[app.reason_code].text
+        history = _supplements(session, app.id)
         return ApplicationView(
             id=app.id,
             partner_id=app.partner_id,
@@ -1182,6 +1334,8 @@ class PartnerService:
             note=app.note or "",
             decided_at=app.decided_at,
             notice=NOTICE_OF_OUTCOME.get(outcome or ""),
+            round=len(history) + 1,
+            history=tuple(_round_json(s) for s in history),
         )
 
     def _prereview_view(self, session: Session, app: PartnerApplication) -> PrereviewView:
@@ -1203,6 +1357,7 @@ class PartnerService:
             key=lambda f: (_SEVERITY.get(f.severity, 3), f.rule, f.message),
         )
         parties = sorted(dossier.parties, key=lambda p: p.position)
+        history = _supplements(session, app.id)
         return PrereviewView(
             id=app.id,
             number=dossier.number,
@@ -1225,7 +1380,56 @@ class PartnerService:
             missing=tuple(_missing_json(m) for m in _missing(biz, dossier)),
             findings=tuple({"rule": f.rule, "severity": f.severity, "message": f.message} for f in findings),
             declared=dict(app.declared or {}),
+            round=len(history) + 1,
+            history=tuple(_round_json(s) for s in history),
         )
+
+
+def _check_returned(app: PartnerApplication) -> None:
+    if app.status != "returned":
+        raise NotReturned(
+            f"application {app.reference} is {app.status}, not returned: only a returned application (补正) takes a "
+            "supplement"
+        )
+
+
+def _supplements(session: Session, app_id: str) -> list[PartnerSupplement]:
+    """The application's supplements, oldest first: one per return answered."""
+    return list(
+        session.execute(
+            select(PartnerSupplement)
+            .where(PartnerSupplement.application_id == app_id)
+            .order_by(PartnerSupplement.round)
+        ).scalars()
+    )
+
+
+def _files_json(files: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: f.get(k) for k in ("name", "sha256", "pages", "material")} for f in files]
+
+
+def _round_json(row: PartnerSupplement) -> dict[str, Any]:
+    """A round that ended in a return, and the supplement that answered it (JSON values)."""
+    return {
+        "round": row.round - 1,
+        "items": [dict(i) for i in row.items or ()],
+        "note": row.return_note,
+        "returned_at": row.returned_at.isoformat() if row.returned_at is not None else None,
+        "supplemented_at": row.received_at.isoformat(),
+        "supplement_note": row.note,
+        "files": _files_json(row.files or ()),
+    }
+
+
+def _supplement_view(reference: str, row: PartnerSupplement) -> SupplementView:
+    return SupplementView(
+        reference=reference,
+        round=row.round,
+        received_at=row.received_at,
+        note=row.note,
+        files=tuple(_files_json(row.files or ())),
+        application=dict(row.answer),
+    )
 
 
 def _missing(biz: Business, dossier: Dossier) -> list[MissingItem]:
@@ -1260,6 +1464,16 @@ def _item_label(catalogue: Catalogue, item: Mapping[str, Any]) -> str:
     return "其他"
 
 
+def _declared(fields: Mapping[str, str]) -> dict[str, str]:
+    """Field values the applicant typed, keys checked and values as sent (white space collapsed, bounded)."""
+    declared = {}
+    for key, value in fields.items():
+        if not re.match(r"^[a-z][a-z0-9_]{0,39}$", key):
+            raise UsageError(f"fields: '{key[:40]}' is not a field key (lower-case letters, digits and '_')")
+        declared[key] = _printable(value, f"fields: {key}")[:500]
+    return declared
+
+
 def _ref(party: Party) -> PartyRef:
     return PartyRef(key=party.key, role=party.role, kind=party.kind, name=party.name)
 
@@ -1271,6 +1485,59 @@ def _move(dossier: Dossier, action: Action) -> DossierState:
         action,
         tuple(Stage(s) for s in dossier.stage_plan.split()),
     )
+
+
+def _add_files(
+    session: Session,
+    dossier: Dossier,
+    slots: list[MaterialSlot],
+    checked: Sequence[tuple[Attachment, int, str]],
+    shas: Sequence[str],
+    *,
+    position: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The checked attachments as the dossier's files, with a page and an OCR job per page after `position`; each
+    file as the audit records it."""
+    files = []
+    for (attachment, pages, material), sha in zip(checked, shas, strict=True):
+        name = _label(attachment.name)
+        placed = _declared_slot(slots, material) if material else None
+        record = IntakeFile(
+            dossier_id=dossier.id,
+            sha256=sha,
+            source=name,
+            size=len(attachment.data),
+            page_count=pages,
+            media_type=attachment.media_type,
+            moved_at=now,  # nothing to move out of an inbox
+        )
+        session.add(record)
+        session.flush()
+        for file_page in range(1, pages + 1):
+            position += 1
+            # A page placed where the partner said: OCR still reads, classifies and extracts it, but leaves it
+            # in that slot (as a page a clerk placed by hand).
+            page = Page(
+                dossier_id=dossier.id,
+                file_id=record.id,
+                file_page=file_page,
+                position=position,
+                sha256=sha,
+                source_name=name,
+                media_type=attachment.media_type,
+                size=len(attachment.data),
+                ocr_status="queued",
+                slot_id=placed.id if placed is not None else None,
+                slot_by_clerk=placed is not None,
+            )
+            session.add(page)
+            session.flush()
+            session.add(OcrJob(page_id=page.id))
+        if placed is not None:
+            placed.satisfied = True
+        files.append({"name": name, "sha256": sha, "pages": pages, "material": material or None})
+    return files
 
 
 def _declared_slot(slots: list[MaterialSlot], material: str) -> MaterialSlot | None:
@@ -1322,10 +1589,10 @@ def _printable(value: str, where: str) -> str:
     return text
 
 
-def _text(value: str, what: str) -> str:
-    text = _printable(value, f"the pre-reviewer's {what}")
+def _text(value: str, what: str, whose: str = "the pre-reviewer's") -> str:
+    text = _printable(value, f"{whose} {what}")
     if len(text) > MAX_ITEM:
-        raise UsageError(f"a pre-reviewer's {what} is at most {MAX_ITEM} characters")
+        raise UsageError(f"{whose} {what} is at most {MAX_ITEM} characters")
     return text
 
 

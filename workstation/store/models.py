@@ -720,14 +720,15 @@ class PartnerApplication(Base):
 
 
 class PartnerEvent(Base):
-    """An outcome told to a partner, once per application and outcome; its `id` is the event id partners dedup on.
+    """An outcome told to a partner, once per decision: one per application and pre-review round (a supplement
+    opens the next round); its `id` is the event id partners dedup on.
 
     The row is also the durable delivery to the partner's callback: pending until a 2xx answer, retried with
     backoff; `claimed_until` keeps two registry processes from sending it at the same time."""
 
     __tablename__ = "partner_events"
     __table_args__ = (
-        UniqueConstraint("application_id", "outcome"),
+        UniqueConstraint("application_id", "round", name="uq_partner_events_application_round"),
         Index("ix_partner_events_partner_seq", "partner_id", "seq"),
         Index("ix_partner_events_delivery_next", "delivery", "next_attempt_at"),
     )
@@ -738,6 +739,7 @@ class PartnerEvent(Base):
     application_id: Mapped[str] = mapped_column(ForeignKey("partner_applications.id"))
     reference: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(12))  # accepted | returned | refused
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # the pre-review round decided
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the callback and the feed carry
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivery: Mapped[str] = mapped_column(String(12))  # pending | delivered | none (the partner has no callback)
@@ -746,3 +748,32 @@ class PartnerEvent(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PartnerSupplement(Base):
+    """A partner's answer to a return (补正): what it sent, and the return it answered, kept as the history.
+
+    Unique per application and body digest: the same supplement sent again (a retry) is this one, applied once and
+    answered again with `answer`. `round` is the pre-review round it opened (the filing is round 1); the return it
+    answered decided the round before."""
+
+    __tablename__ = "partner_supplements"
+    __table_args__ = (
+        UniqueConstraint("application_id", "body_sha256"),
+        UniqueConstraint("application_id", "round", name="uq_partner_supplements_application_round"),
+    )
+
+    id: Mapped[str] = _id()
+    application_id: Mapped[str] = mapped_column(ForeignKey("partner_applications.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")  # the partner's
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field values sent with it
+    files: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{name, sha256, pages, material}]
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the 补正 list it answered
+    return_note: Mapped[str] = mapped_column(Text, default="")  # the pre-reviewer's note on that return
+    returned_by: Mapped[str | None] = mapped_column(String(100))
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notice_sha256: Mapped[str | None] = mapped_column(String(64))  # that return's notice, if it was rendered
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)  # the application as the partner was answered

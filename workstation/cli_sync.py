@@ -22,6 +22,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8750)
     serve.add_argument("--db", help="database URL (default: SQLite under <data dir>/registry; PostgreSQL at scale)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes on the one port (more than 1 needs PostgreSQL)"
+    )
     station = reg.add_parser("station", help="stations (desks) allowed to sync").add_subparsers(
         dest="station_action", parser_class=parser_class, metavar="ACTION", required=True
     )
@@ -367,10 +370,24 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "serve":
             from sync.server.partner import attach_partners
-            from sync.server.serve import serve_forever
+            from sync.server.serve import serve_forever, serve_workers
 
+            if not 1 <= args.workers <= 64:
+                raise UsageError("--workers is 1 to 64")
+            where = f"http://{args.host}:{args.port} ({registry.db.dialect})"
+            if args.workers > 1:
+                if registry.db.dialect != "postgresql":
+                    raise UsageError(
+                        "several workers need PostgreSQL (--db postgresql+psycopg://…): SQLite has one writer at a time"
+                    )
+                registry.db.dispose()  # migrated and keyed here, once; each worker opens its own connections
+                print(f"登记中心 registry on {where}, {args.workers} workers", file=sys.stderr)
+                serve_workers(
+                    settings, args.db, args.host, args.port, args.workers, config_file=getattr(args, "config", None)
+                )
+                return 0
             attach_partners(registry, settings)  # its OCR engine and pre-review deadline are the settings'
-            print(f"登记中心 registry on http://{args.host}:{args.port} ({registry.db.dialect})", file=sys.stderr)
+            print(f"登记中心 registry on {where}", file=sys.stderr)
             serve_forever(registry, args.host, args.port)
             return 0
         if args.action == "conflicts":

@@ -11,6 +11,7 @@ scripts and styles are served from the installed `fastapi-offline` package's fil
 from __future__ import annotations
 
 import hashlib
+import os
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -188,6 +189,16 @@ async def _nothing() -> Message:
     return {"type": "http.disconnect"}
 
 
+def _readiness(registry: Registry) -> dict[str, Any]:
+    from workstation.store import migrate
+
+    try:
+        migrate.check_current(registry.db.engine)
+    except RuntimeError as exc:
+        raise ApiError(503, ErrorCode.UNAVAILABLE, str(exc)) from None
+    return {"ready": True, "database": registry.db.dialect, "worker": os.getpid()}
+
+
 def create_app(registry: Registry) -> FastAPI:
     app = FastAPI(
         title="不动产登记 registry",
@@ -240,7 +251,13 @@ def create_app(registry: Registry) -> FastAPI:
 
     @app.get("/v1/health")
     async def health() -> dict[str, Any]:
+        """Alive: this process answers (a load balancer's liveness check)."""
         return {"ok": True, "schema_version": SCHEMA_VERSION}
+
+    @app.get("/v1/ready", responses={503: {"model": Problem}})
+    async def ready() -> dict[str, Any]:
+        """Ready for work: the database answers and its schema is the one this process was built for (503 else)."""
+        return await run_in_threadpool(_readiness, registry)
 
     @app.post("/v1/auth/login", responses=_ERRORS)
     async def login(body: LoginRequest, station_id: StationId) -> LoginResponse:

@@ -22,8 +22,11 @@ def registry_dir(settings: Settings) -> Path:
     return Path(settings.data_dir) / "registry"
 
 
-def open_registry(settings: Settings, db_url: str | None = None) -> Registry:
-    """The registry on `db_url` (PostgreSQL at scale), else SQLite under <data dir>/registry."""
+def open_registry(settings: Settings, db_url: str | None = None, *, migrate_schema: bool = True) -> Registry:
+    """The registry on `db_url` (PostgreSQL at scale), else SQLite under <data dir>/registry.
+
+    `migrate_schema=False`: a worker process of `registry serve --workers N`, started after its parent migrated the
+    schema and made the audit key; N workers never race to migrate."""
     root = ensure_data_dir(registry_dir(settings))
     url = db_url or f"sqlite:///{root / 'registry.db'}"
     try:
@@ -33,11 +36,17 @@ def open_registry(settings: Settings, db_url: str | None = None) -> Registry:
         raise ConfigError(str(exc)) from None
     db = Database(url)
     try:
-        migrate.upgrade(db.engine)
+        if migrate_schema:
+            migrate.upgrade(db.engine)
+        else:
+            migrate.check_current(db.engine)
         audit.attach(db, root, interface=REGISTRY, station_id=REGISTRY)
     except (DBAPIError, SQLAlchemyError) as exc:
         db.dispose()
         raise StoreError(describe_db_error(url, exc)) from None
+    except RuntimeError as exc:
+        db.dispose()
+        raise StoreError(str(exc)) from None
     return Registry(
         db,
         BlobStore(root / "blobs"),

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import uvicorn
 
 from sync.server.app import create_app
+from sync.server.factory import REGISTRY_DB_ENV
 from sync.server.registry import Registry
+from workstation.config import Settings
 
 
 class BackgroundServer:
@@ -44,3 +47,18 @@ class BackgroundServer:
 
 def serve_forever(registry: Registry, host: str, port: int) -> None:
     uvicorn.run(create_app(registry), host=host, port=port, log_level="info")
+
+
+def serve_workers(
+    settings: Settings, db_url: str | None, host: str, port: int, workers: int, *, config_file: str | None = None
+) -> None:
+    """N worker processes on one port, each building the app from the settings (`factory.app_factory`); the
+    settings reach them through the environment, as every command reads them."""
+    os.environ["WS_DATA_DIR"] = str(settings.data_dir)
+    if config_file:
+        os.environ["WS_CONFIG"] = str(config_file)
+    if db_url:
+        os.environ[REGISTRY_DB_ENV] = db_url
+    uvicorn.run(
+        "sync.server.factory:app_factory", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )

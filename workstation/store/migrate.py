@@ -61,3 +61,11 @@ def upgrade(engine: Engine) -> bool:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     return True
+
+
+def check_current(engine: Engine) -> None:
+    """A process that must not migrate (a worker of a served registry): the schema is at head, or a one-line
+    RuntimeError says what it is at."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise RuntimeError(f"the database's schema is at {current or 'nothing'}, not {head}: migrate it first")

@@ -43,6 +43,7 @@ from workstation.errors import NotFound, UsageError
 from workstation.services import audit
 from workstation.services.changes import Recorder
 from workstation.services.clocks import end_supplement_pause
+from workstation.services.receipt import ID_LABELS
 from workstation.services.register import RegisterBook
 from workstation.services.supplement import (
     answers_of,
@@ -178,7 +179,7 @@ class DossierService:
         validate_new_dossier(biz, applicant_kind, conds)
         role = next((r for r in biz.roles if r.applicant), biz.roles[0])
         try:
-            id_type, id_value = _check_identifier(applicant_kind, applicant_id)
+            id_type, id_value = check_identifier(applicant_kind, applicant_id)
         except UsageError as exc:
             raise UsageError(f"applicant: {exc}") from None
         applicant_name = _clean_name(applicant_name)
@@ -278,7 +279,7 @@ class DossierService:
         if party.kind not in roles[party.role].kinds:
             raise UsageError(f"{prefix}a {party.role} of {biz.code} cannot be a {party.kind}")
         try:
-            id_type, value = _check_identifier(party.kind, party.id_value)
+            id_type, value = check_identifier(party.kind, party.id_value)
             name = _clean_name(party.name)
         except UsageError as exc:
             raise UsageError(f"{prefix}{exc}") from None
@@ -1025,16 +1026,24 @@ def _clean_name(name: str | None) -> str | None:
     return cleaned or None
 
 
-def _check_identifier(kind: str, value: str | None) -> tuple[str | None, str | None]:
-    """A person's 身份证号 or an enterprise's 统一社会信用代码, checked and normalised."""
+def check_identifier(
+    kind: str, value: str | None, *, strict: bool = False, where: str = ""
+) -> tuple[str | None, str | None]:
+    """A person's 身份证号 or an enterprise's 统一社会信用代码, checked and normalised: (id_type, value).
+
+    `strict`: a number that fails its check character is refused too (typed by the applicant on a partner's
+    platform, with no clerk to look at the card); at a window a warning is enough. `where` prefixes the message."""
     if value is None or not value.strip():
         return None, None
+    prefix = f"{where}: " if where else ""
     try:
-        if kind == "individual":
-            return "id_number", parse_id_number(value).value
-        return "uscc", parse_uscc(value).value
+        check = parse_id_number(value) if kind == "individual" else parse_uscc(value)
     except CodeError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"{prefix}{exc}") from None
+    if strict and not check.valid:
+        problems = "; ".join((*check.errors, *check.warnings)) or "not valid"
+        raise UsageError(f"{prefix}invalid {ID_LABELS.get(check.kind, check.kind)} '{check.value}': {problems}")
+    return check.kind, check.value
 
 
 def _by_person(field: Field) -> bool:

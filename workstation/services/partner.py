@@ -54,7 +54,6 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ocr.codes import CodeError, parse_id_number, parse_uscc
 from workstation.domain.catalogue import Business, Catalogue
 from workstation.domain.checklist import (
     MissingItem,
@@ -73,6 +72,7 @@ from workstation.domain.stages import Action, DossierState, HallMode, Stage, Sta
 from workstation.errors import AuthError, NotFound, UsageError
 from workstation.services import audit
 from workstation.services.changes import Recorder
+from workstation.services.dossiers import check_identifier
 from workstation.services.events import EventBus
 from workstation.services.intake import IntakeRefused, IntakeService
 from workstation.services.receipt import ID_LABELS
@@ -552,7 +552,7 @@ class PartnerService:
             name = _printable(party.name, f"{where}: the name")
             if not name or len(name) > 200:
                 raise UsageError(f"{where}: a party's name is 1-200 characters")
-            id_type, id_value = _identifier(where, party.kind, party.id_value)
+            id_type, id_value = check_identifier(party.kind, party.id_value, strict=True, where=where)
             parties.append((party.role, party.kind, name, id_type, id_value))
         applicant = biz.applicant_role
         if not any(role == applicant.name and kind == application.applicant_kind for role, kind, *_ in parties):
@@ -1545,20 +1545,6 @@ def _declared_slot(slots: list[MaterialSlot], material: str) -> MaterialSlot | N
     open_slots = [s for s in matching if not s.satisfied]
     chosen = open_slots or matching
     return chosen[0] if chosen else None
-
-
-def _identifier(where: str, kind: str, value: str | None) -> tuple[str | None, str | None]:
-    """A person's 身份证号 or an enterprise's 统一社会信用代码, checked and normalised as at a window."""
-    if value is None or not value.strip():
-        return None, None
-    try:
-        check = parse_id_number(value) if kind == "individual" else parse_uscc(value)
-    except CodeError as exc:
-        raise UsageError(f"{where}: {exc}") from None
-    if not check.valid:  # typed by the applicant, not read from paper: a wrong check character is refused
-        problems = "; ".join((*check.errors, *check.warnings)) or "not valid"
-        raise UsageError(f"{where}: invalid {ID_LABELS.get(check.kind, check.kind)} '{check.value}': {problems}")
-    return check.kind, check.value
 
 
 def _clerk(session: Session, partner_id: str, name: str) -> User:

@@ -174,10 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     cond.add_argument("--set", dest="conditions", action="append", default=None, metavar="CONDITION", help="repeatable")
     cond.add_argument("--none", action="store_true", help="clear every condition")
     cond.add_argument("--json", action="store_true")
+    from workstation.domain.channels import SIGNING_METHODS
+
     sign = dossier.add_parser("sign", help="record who witnessed the applicants' signing, and how (extended windows)")
     sign.add_argument("number")
     sign.add_argument("--witness", required=True, help="who witnessed it, e.g. 张三(工商银行历下支行)")
-    sign.add_argument("--method", required=True, choices=["face", "esign", "notary", "in_person", "kiosk"])
+    sign.add_argument("--method", required=True, choices=list(SIGNING_METHODS))
     sign.add_argument("--result", default="pass", choices=["pass", "fail"])
     sign.add_argument("--reference", required=True, help="face-check serial, e-signature id or notarial deed number")
     sign.add_argument("--json", action="store_true")

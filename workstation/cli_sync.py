@@ -32,9 +32,11 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     add.add_argument("name", help="the desk's station id (its station_id setting)")
     add.add_argument("--title", default="", help="a display name, e.g. 历下区不动产登记大厅")
     add.add_argument("--unit", help="the district office it belongs to, e.g. JN-LX (its clerks' records roll up to it)")
+    from workstation.domain.channels import STATION_CHANNELS
+
     add.add_argument(
         "--kind",
-        choices=["hall", "extension", "developer", "intermediary", "bank", "notary", "community", "field", "kiosk"],
+        choices=[kind for kind in STATION_CHANNELS if kind not in ("registry", "partner")],
         help="where it stands (R8-R12; default hall): its channel, and whether signing is witnessed",
     )
     add.add_argument("--db")

@@ -74,7 +74,7 @@ from sync.protocol import (
     parse_op,
 )
 from workstation.domain.catalogue import Catalogue
-from workstation.domain.channels import ChannelError, channel_for, check_signed, signing_from_json
+from workstation.domain.channels import ChannelError, channel_for, check_signed, check_signing, signing_from_json
 from workstation.domain.checklist import PartyRef, SlotState, missing_for_submit, validate_new_dossier
 from workstation.domain.errors import DomainError, IllegalTransition
 from workstation.domain.notices import load_notice_rules
@@ -808,6 +808,11 @@ class Registry:
                     raise _Refuse(ErrorCode.BAD_OP, f"{op.kind}: {exc}") from None
                 dossier.conditions = list(dict.fromkeys(op.payload.conditions))
             elif isinstance(op, SigningOp):
+                sg = op.payload
+                try:  # the domain's rule for a signing record, as the desk applied it
+                    check_signing(sg.witness, sg.method, sg.result, sg.reference)
+                except DomainError as exc:
+                    raise _Refuse(ErrorCode.BAD_OP, f"{op.kind}: {exc}") from None
                 dossier.signing = payload
             self._quiet.change(session, actor, dossier, op.kind, payload, station_id=station_id)
             return dossier.version

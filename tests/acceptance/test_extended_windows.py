@@ -164,6 +164,26 @@ def test_the_registry_refuses_a_hostile_extended_window(tmp_path: Path) -> None:
             assert signing.status_code in (200, 422)
             if signing.status_code == 200:
                 assert signing.json()["results"][0]["status"] == "refused"
+            # A record the wire takes but the domain's rule does not (a reference with a space): refused, not kept.
+            spaced = bank.result(
+                {
+                    "op_id": "01JBANKSIGN00000000000000B",
+                    "kind": "dossier.signing",
+                    "entity_id": create["entity_id"],
+                    "base_version": 1,
+                    "payload": {
+                        "witness": "李柜员",
+                        "method": "face",
+                        "result": "pass",
+                        "reference": "FACE 0001",
+                        "at": "2026-12-04T01:00:00+00:00",
+                        "by": "clerk1",
+                    },
+                }
+            )
+            assert spaced["status"] == "refused" and spaced["code"] == "bad_op" and "reference" in spaced["message"]
+            with registry.db.read() as s:
+                assert s.get(Dossier, create["entity_id"]).signing is None  # type: ignore[union-attr]
         finally:
             bank.close()
 

@@ -259,18 +259,8 @@ def test_submitting_with_missing_materials_shows_the_refusal_and_stays_draft(des
 def test_submitting_a_complete_dossier_shows_the_new_status(desk: Desk) -> None:
     clerk = desk.users.actor("clerk1")
     number = desk.dossiers.new(clerk, business=BUSINESS, applicant_kind="enterprise", applicant_name=COMPANY).number
-    detail = desk.dossiers.add_party(clerk, number, role="seller", kind="enterprise", name="济南某某置业有限公司")
-    for slot in detail.slots:
-        if slot.required:
-            desk.dossiers.attach_page(
-                clerk,
-                number,
-                data=f"scan of {slot.material}".encode(),
-                source_name=f"{slot.material}.png",
-                media_type="image/png",
-                material=slot.material,
-                party_key=slot.party_key,
-            )
+    desk.dossiers.add_party(clerk, number, role="seller", kind="enterprise", name="济南某某置业有限公司")
+    fill_slots(desk, clerk, number)
 
     async def script(pilot: Pilot[None]) -> None:
         await log_in(pilot, "clerk1", "clerk-pass-1")

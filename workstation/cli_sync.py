@@ -399,11 +399,18 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.action == "audit":
             report = registry.verify_audit(deep=args.deep)
-            data = {"ok": report.ok, "events": report.events, "problem": report.problem, "at_seq": report.at_seq}
+            data = {
+                "ok": report.ok,
+                "events": report.events,
+                "chains": report.chains,
+                "problem": report.problem,
+                "at_seq": report.at_seq,
+            }
             if args.json:
                 print(json.dumps(data, ensure_ascii=False))
             elif report.ok:
-                print(f"登记中心审计链完整 registry audit chain intact: {report.events} events")
+                chains = f" in {report.chains} chains (one per station)" if report.chains > 1 else ""
+                print(f"登记中心审计链完整 registry audit chain intact: {report.events} events{chains}")
             else:
                 print(f"workstation: 登记中心审计链断裂 registry audit chain BROKEN: {report.problem}", file=sys.stderr)
             return 0 if report.ok else 1

@@ -40,7 +40,7 @@ def open_registry(settings: Settings, db_url: str | None = None, *, migrate_sche
             migrate.upgrade(db.engine)
         else:
             migrate.check_current(db.engine)
-        audit.attach(db, root, interface=REGISTRY, station_id=REGISTRY)
+        audit.attach(db, root, interface=REGISTRY, station_id=REGISTRY, per_station=True)
     except (DBAPIError, SQLAlchemyError) as exc:
         db.dispose()
         raise StoreError(describe_db_error(url, exc)) from None

@@ -23,11 +23,12 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import BigInteger, insert, literal_column, or_, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,6 @@ from sync.protocol import (
     GENESIS_HASH,
     MAX_BLOB_BYTES,
     MAX_CHANGES_PER_PAGE,
-    MAX_INT,
     ROW_ID,
     SCHEMA_VERSION,
     Change,
@@ -181,21 +181,64 @@ def _append_change(
 ) -> None:
     """One entry of the change feed, readable by up to two stations (a dossier's own and its lease holder's)."""
     readers: list[str | None] = [*dict.fromkeys(s for s in audience if s and s != REGISTRY), None, None]
-    # The counter row's lock is held to commit: sequence numbers become visible in order, so a reader's cursor
-    # never passes a change that commits later.
-    seq = next_counter(session, "change_feed")
-    session.add(
-        ChangeRecord(
-            seq=seq,
-            kind=kind,
-            entity_id=entity_id,
-            station_id=station_id,
-            payload=payload,
-            audience=readers[0],
-            audience2=readers[1],
-        )
-    )
+    values = {
+        "kind": kind,
+        "entity_id": entity_id,
+        "station_id": station_id,
+        "payload": payload,
+        "at": utcnow(),
+        "audience": readers[0],
+        "audience2": readers[1],
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        # No row every writer locks: the position is this transaction's id, shifted, plus the entry's place in the
+        # transaction (a reader serves only positions below the oldest transaction still running: `changes`).
+        values["seq"] = _FEED_XID + feed_ordinal(session)
+    else:  # SQLite: one writer at a time; a gap-free counter
+        values["seq"] = next_counter(session, "change_feed")
+    session.execute(insert(ChangeRecord).values(**values))
 
+
+# A change's feed position on PostgreSQL: the writing transaction's id (64-bit, never wraps) shifted left by
+# FEED_SHIFT bits, plus the change's place in the transaction; a position below the oldest running transaction's
+# shifted id can no longer be taken by anyone.
+FEED_SHIFT = 20
+FEED_ORDINALS = 1 << FEED_SHIFT
+_FEED_XID = literal_column(f"(pg_current_xact_id()::text::bigint << {FEED_SHIFT})", BigInteger)
+# The oldest transaction id still running in this database (transactions of other databases on the server never
+# write this feed), else the next id to be given. pg_stat_activity shows a running transaction's 32-bit id: it is
+# widened to 64 bits against the snapshot's next id, which no running id exceeds.
+_FEED_HORIZON = text(
+    """
+    WITH s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next)
+    SELECT LEAST(s.next, COALESCE((
+        SELECT min(CASE WHEN w.x > s.next THEN w.x - 4294967296 ELSE w.x END)
+        FROM (
+            SELECT (s.next & -4294967296) | a.backend_xid::text::bigint AS x
+            FROM pg_stat_activity a
+            WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+        ) w
+    ), s.next)) FROM s
+    """
+)
+_ORDINAL = "change_feed.ordinal"
+
+
+def feed_ordinal(session: Session) -> int:
+    """The next place in this transaction's span of feed positions (0, 1, …)."""
+    root = session.get_transaction()
+    held = session.info.get(_ORDINAL)
+    n = held[1] + 1 if held is not None and held[0] is root else 0
+    if n >= FEED_ORDINALS:
+        raise UsageError(f"one transaction may write at most {FEED_ORDINALS} changes to the feed")
+    session.info[_ORDINAL] = (root, n)
+    return n
+
+
+MAX_FEED = 2**63 - 1  # the change feed's positions are 64-bit
+# How long a reader of the feed waits for older transactions still running to end before it answers with the
+# changes they cannot precede (the rest come at its next pull).
+FEED_WAIT_SECONDS = 1.0
 
 _DECISIONS = ("review.approve", "review.return", "review.reject")
 
@@ -1253,21 +1296,34 @@ class Registry:
         limit = max(1, min(limit, MAX_CHANGES_PER_PAGE))
         # A cursor past any sequence number the database can hold has nothing after it (and must not overflow
         # the query's integer parameter).
-        bound = min(after, MAX_INT)
-        with self.db.read() as session:
-            rows = (
-                session.execute(
-                    select(ChangeRecord)
-                    .where(
-                        ChangeRecord.seq > bound,
-                        or_(ChangeRecord.audience == station_id, ChangeRecord.audience2 == station_id),
-                    )
-                    .order_by(ChangeRecord.seq)
-                    .limit(limit + 1)
-                )
-                .scalars()
-                .all()
+        bound = min(after, MAX_FEED)
+        query = (
+            select(ChangeRecord)
+            .where(
+                ChangeRecord.seq > bound,
+                or_(ChangeRecord.audience == station_id, ChangeRecord.audience2 == station_id),
             )
+            .order_by(ChangeRecord.seq)
+            .limit(limit + 1)
+        )
+        postgres = self.db.engine.dialect.name == "postgresql"
+        deadline, pause = time.monotonic() + FEED_WAIT_SECONDS, 0.005
+        while True:
+            # First the horizon, then (a later snapshot) the rows: every transaction below the horizon had ended
+            # before the rows were read, so what it wrote is there to be read.
+            horizon = self._feed_horizon() if postgres else None
+            with self.db.read() as session:
+                found = list(session.execute(query).scalars())
+            if horizon is None:  # SQLite: committed in the order of its counter
+                rows = found
+                break
+            # Only what no running transaction can precede: the cursor never passes a change committed later. A
+            # change behind an older transaction still running waits for it (writers' transactions are short).
+            rows = [r for r in found if r.seq < horizon]
+            if len(rows) == len(found) or time.monotonic() >= deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
         more = len(rows) > limit
         rows = rows[:limit]
         cursor = rows[-1].seq if rows else after
@@ -1281,6 +1337,12 @@ class Registry:
             cursor=str(cursor),
             more=more,
         )
+
+    def _feed_horizon(self) -> int:
+        """The lowest feed position a transaction of this database still running may take: its oldest running
+        transaction's id (or, with none, the next id to be given), shifted."""
+        with self.db.read() as session:
+            return int(session.execute(_FEED_HORIZON).scalar_one()) << FEED_SHIFT
 
     def conflicts(self, station_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         with self.db.read() as session:

@@ -30,6 +30,8 @@ EVENT_FIELDS = (
     "os_user",
     "interface",
     "rows",
+    "chain",
+    "link",
 )
 ROW_FIELDS = {
     "dossiers": ("status", "stage", "number", "business_code", "version", "digitized", "applied_at", "conditions"),
@@ -132,14 +134,18 @@ def _mutate(db: Database, mutation: tuple[Any, ...], key: bytes) -> str:
         n = len(events)
         if kind == "event_edit":
             row = events[pick % n]
-            conn.execute(update(table).where(table.c.seq == row["seq"]).values({extra: _changed(row[extra])}))
+            # (a link moved onto another is refused by the chain's unique index: it is moved past the end instead)
+            value = row[extra] + 100_000 if extra == "link" else _changed(row[extra])
+            conn.execute(update(table).where(table.c.seq == row["seq"]).values({extra: value}))
         elif kind == "event_delete":
             row = events[pick % n]
             conn.execute(delete(table).where(table.c.seq == row["seq"]))
             if extra and row["seq"] == n:  # the newest, with the head moved back to the one before it
                 conn.execute(update(_table(AuditHead)).values(seq=n - 1, hash=events[n - 2]["hash"]))
         elif kind == "event_insert":
-            forged = AuditEvent(**{**dict(events[pick % n]), "seq": n + 1, "prev_hash": events[-1]["hash"]})
+            forged = AuditEvent(
+                **{**dict(events[pick % n]), "seq": n + 1, "link": n + 1, "prev_hash": events[-1]["hash"]}
+            )
             forged.hash = audit.keyed_hash(os.urandom(32), forged) if extra else audit._hash_of(forged)
             forged.alg = audit.ALG_KEYED if extra else audit.ALG_PLAIN
             values = {c.key: getattr(forged, c.key) for c in table.c}
@@ -148,9 +154,9 @@ def _mutate(db: Database, mutation: tuple[Any, ...], key: bytes) -> str:
         elif kind == "event_swap":
             a = pick % n + 1
             b = (a - 1 + extra % (n - 1) + 1) % n + 1
-            conn.execute(update(table).where(table.c.seq == a).values(seq=-1))
-            conn.execute(update(table).where(table.c.seq == b).values(seq=a))
-            conn.execute(update(table).where(table.c.seq == -1).values(seq=b))
+            conn.execute(update(table).where(table.c.seq == a).values(seq=-1, link=-1))
+            conn.execute(update(table).where(table.c.seq == b).values(seq=a, link=a))
+            conn.execute(update(table).where(table.c.seq == -1).values(seq=b, link=b))
         elif kind == "row_edit":
             name, column = extra
             model = MODELS[name].__table__

@@ -172,7 +172,8 @@ def test_the_registry_keys_and_verifies_its_own_chain(tmp_path: Path, registry_d
             events = list(s.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars())
             assert audit.verify(s, deep=True).ok
         assert events and {e.interface for e in events} == {"registry"}
-        assert {e.alg for e in events} == {audit.ALG_KEYED}
+        assert {e.alg for e in events} == {audit.ALG_CHAINED}  # a chain per station
+        assert {e.chain for e in events} == {"registry"}
         with registry.db.engine.begin() as conn:
             conn.execute(update(_table(User)).where(User.username == "rev1").values(roles="registrar reviewer"))
         with registry.db.read() as s:

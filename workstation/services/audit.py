@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Table, event, select
+from sqlalchemy import Engine, Table, event, func, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
@@ -65,7 +65,8 @@ log = logging.getLogger("workstation.audit")
 CHAIN = "main"
 GENESIS = "0" * 64
 ALG_PLAIN = "sha256"  # links written before the chain had a key
-ALG_KEYED = "hmac-sha256"
+ALG_KEYED = "hmac-sha256"  # a desk's one chain: the hash covers the event's number
+ALG_CHAINED = "hmac-sha256-ch"  # a registry's chain per station: the hash covers the chain and the link
 KEY_FILE = Path("keys") / "audit.key"
 TOMBSTONE = "-"
 UNKNOWN = "unknown"
@@ -182,6 +183,7 @@ class Keyring:
     interface: str | None = None  # the interface of events written here when no origin says otherwise
     station_id: str = ""  # for the events this module appends by itself
     problem: str | None = None  # why there is no key
+    per_station: bool = False  # a registry: one chain per station (else one chain, "main")
 
 
 _KEYRINGS: dict[str, Keyring] = {}
@@ -197,15 +199,24 @@ def key_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / KEY_FILE
 
 
-def attach(db: Database, data_dir: str | Path, *, interface: str | None = None, station_id: str = "") -> Keyring:
+def attach(
+    db: Database,
+    data_dir: str | Path,
+    *,
+    interface: str | None = None,
+    station_id: str = "",
+    per_station: bool = False,
+) -> Keyring:
     """Open (or, on a chain that never had one, create) the key of `db`'s chain in `data_dir`; call once the schema
-    is migrated and before anything is appended. A chain that already has keyed links but no key file is not
+    is migrated and before anything is appended. `per_station`: a registry's, where each station's events form a
+    chain of their own (one key for all). A chain that already has keyed links but no key file is not
     re-keyed: the keyring has no key, `verify` reports it and `append` refuses. A chain whose links are all from
     before keys gets, once keyed, an event vouching for every audited row as it stands."""
     path = key_path(data_dir)
     url = _url_of(db.engine)
     with db.transaction() as session:
         ring = _open_keyring(session, path, interface=interface, station_id=station_id)
+        ring.per_station = per_station
         with _KEYRINGS_LOCK:
             known = _KEYRINGS.get(url)
             if ring.key is None and known is not None and known.key is not None and known.path != path:
@@ -359,11 +370,14 @@ def event_hash(
 
 
 def keyed_hash(key: bytes, event: AuditEvent) -> str:
+    if event.alg == ALG_CHAINED:
+        place: dict[str, Any] = {"alg": ALG_CHAINED, "chain": event.chain, "link": event.link}
+    else:
+        place = {"alg": ALG_KEYED, "seq": event.seq}
     body = canonical(
         {
-            "alg": ALG_KEYED,
+            **place,
             "prev": event.prev_hash,
-            "seq": event.seq,
             "at": event.at.isoformat(timespec="microseconds"),
             "station": event.station_id,
             "actor": event.actor,
@@ -382,7 +396,7 @@ def keyed_hash(key: bytes, event: AuditEvent) -> str:
 def _hash_of(event: AuditEvent, key: bytes | None = None) -> str:
     """The event's hash by its `alg`: keyed with `key`, or by the unkeyed formula when it is plain or no key is
     given (what someone without the key can compute)."""
-    if event.alg == ALG_KEYED and key is not None:
+    if event.alg in (ALG_KEYED, ALG_CHAINED) and key is not None:
         return keyed_hash(key, event)
     return event_hash(
         prev_hash=event.prev_hash,
@@ -454,7 +468,7 @@ def digest_rows(session: Session, touched: Mapping[str, Iterable[str]]) -> dict[
 # -- noting what a transaction touched ----------------------------------------------------------------------------
 
 _TOUCHED = "audit.touched"  # session.info: {table: {id, …}} of the current transaction
-_APPENDED = "audit.appended"  # session.info: seqs appended in the current transaction
+_PENDING = "audit.pending"  # session.info: the events appended in the current transaction, not yet linked
 _FINALIZING = "audit.finalizing"
 
 
@@ -561,24 +575,35 @@ def _before_commit(session: Session) -> None:
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_TOUCHED, None)
-        session.info.pop(_APPENDED, None)
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back takes the events appended inside it with it."""
+    pending: list[_Pending] | None = session.info.get(_PENDING)
+    if pending and previous.nested:
+        session.info[_PENDING] = [p for p in pending if not _within(p.savepoint, previous)]
+
+
+def _within(inner: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while inner is not None:
+        if inner is outer:
+            return True
+        inner = inner.parent
+    return False
 
 
 def _finalize(session: Session) -> None:
-    """Give the transaction's last event the digests of the audited rows it touched (or append one for them)."""
+    """Give the transaction's last event the digests of the audited rows it touched (or append one for them),
+    then link every event the transaction appended into its chain and write them."""
     session.flush()
-    if not session.info.get(_TOUCHED):
-        return
     touched = session.info.pop(_TOUCHED, {})
-    rows = digest_rows(session, touched)
-    if not rows:
-        return
-    ring = keyring_of(session)
-    head = session.execute(select(AuditHead).where(AuditHead.chain == CHAIN).with_for_update()).scalar_one_or_none()
-    appended: set[int] = session.info.get(_APPENDED, set())
-    if head is not None and head.seq in appended:
-        last = session.get(AuditEvent, head.seq)
-        if last is not None and last.alg == ALG_KEYED and ring.key is not None:
+    rows = digest_rows(session, touched) if touched else {}
+    if rows:
+        pending: list[_Pending] = session.info.get(_PENDING) or []
+        if pending:
+            last = pending[-1].event
             merged = json.loads(last.rows) if last.rows else {}
             for name, spec in rows.items():
                 if name in merged and merged[name]["c"] == spec["c"]:
@@ -586,27 +611,30 @@ def _finalize(session: Session) -> None:
                 else:
                     merged[name] = spec
             last.rows = canonical(merged)
-            last.hash = keyed_hash(ring.key, last)
-            head.hash = last.hash
-            session.flush()
-            return
-    if os.environ.get("WS_AUDIT_STRICT") == "1":
-        raise AuditGap(f"audited rows changed without an audit event: {canonical(sorted(rows))}")
-    first = sorted(rows)[0]
-    append(
-        session,
-        station_id=ring.station_id,
-        actor="system",
-        action=AUTO_ACTION,
-        entity=_SINGULAR.get(first, first),
-        entity_id=sorted(rows[first]["r"])[0],
-        payload={"rows": {name: len(spec["r"]) for name, spec in rows.items()}},
-        rows=rows,
-    )
-    session.flush()
+        else:
+            if os.environ.get("WS_AUDIT_STRICT") == "1":
+                raise AuditGap(f"audited rows changed without an audit event: {canonical(sorted(rows))}")
+            first = sorted(rows)[0]
+            append(
+                session,
+                station_id=keyring_of(session).station_id,
+                actor="system",
+                action=AUTO_ACTION,
+                entity=_SINGULAR.get(first, first),
+                entity_id=sorted(rows[first]["r"])[0],
+                payload={"rows": {name: len(spec["r"]) for name, spec in rows.items()}},
+                rows=rows,
+            )
+    _link(session)
 
 
 # -- appending ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    event: AuditEvent  # not yet linked: chain, link, prev_hash, hash (and seq) are given at commit
+    savepoint: SessionTransaction | None  # the savepoint it was appended in, if any
 
 
 def append(
@@ -620,39 +648,101 @@ def append(
     payload: dict[str, Any],
     rows: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one keyed event after the locked chain head; commits or rolls back with the caller's change. The
-    audited rows the transaction touches are added to its last event at commit."""
+    """Append one keyed event; it is linked into its chain and written when the caller's transaction commits
+    (with the digests of the audited rows the transaction touched, on its last event), or rolled back with it.
+
+    The chain is "main" on a desk; at a registry (`attach(..., per_station=True)`) it is the station the event
+    came from, so stations never wait for one another's appends. A chain's head row is locked only while the
+    committing transaction links its events."""
     ring = keyring_of(session)
     if ring.key is None:
         raise AuditKeyError(f"cannot write the audit trail: {ring.problem or 'key missing'}")
-    # The head row is created once, race-free (two first appends on a fresh PostgreSQL would both insert it),
-    # then locked: the chain's appends are serialised by this row until commit.
-    session.execute(_insert_ignore(session, AuditHead, chain=CHAIN, seq=0, hash=GENESIS))
-    head = session.execute(select(AuditHead).where(AuditHead.chain == CHAIN).with_for_update()).scalar_one()
     who = current_origin(ring.interface)
-    # Microseconds are the finest both SQLite and PostgreSQL keep, so the hash survives a round trip.
-    at = utcnow()
+    chain = (station_id or CHAIN)[:32] if ring.per_station else CHAIN
     event = AuditEvent(
-        seq=head.seq + 1,
-        at=at,
+        chain=chain,
+        # Microseconds are the finest both SQLite and PostgreSQL keep, so the hash survives a round trip.
+        at=utcnow(),
         station_id=station_id,
         actor=actor,
         action=action,
         entity=entity,
         entity_id=entity_id,
         payload=canonical(payload),
-        prev_hash=head.hash,
-        alg=ALG_KEYED,
+        alg=ALG_CHAINED if ring.per_station else ALG_KEYED,
         os_user=who.os_user,
         interface=who.interface,
         rows=canonical(rows) if rows else None,
     )
-    event.hash = keyed_hash(ring.key, event)
-    session.add(event)
-    head.seq, head.hash = event.seq, event.hash
-    session.flush()
-    session.info.setdefault(_APPENDED, set()).add(event.seq)
+    pending: list[_Pending] = session.info.setdefault(_PENDING, [])
+    pending.append(_Pending(event, session.get_nested_transaction()))
     return event
+
+
+def _link(session: Session) -> None:
+    """Lock the head of each chain the transaction appended to (in the chains' order, so two transactions never
+    wait on each other crosswise), link the events after it and write them in one statement per kind."""
+    pending: list[_Pending] = session.info.pop(_PENDING, None) or []
+    if not pending:
+        return
+    ring = keyring_of(session)
+    if ring.key is None:
+        raise AuditKeyError(f"cannot write the audit trail: {ring.problem or 'key missing'}")
+    events = [p.event for p in pending]
+    heads = _lock_heads(session, sorted({e.chain for e in events}))
+    numbered: list[dict[str, Any]] = []
+    chained: list[dict[str, Any]] = []
+    for ev in events:
+        head = heads[ev.chain]
+        ev.link, ev.prev_hash = head.seq + 1, head.hash
+        if ev.alg == ALG_KEYED:  # a desk's one chain: its links are the events' numbers
+            ev.seq = ev.link
+        ev.hash = keyed_hash(ring.key, ev)
+        head.seq, head.hash = ev.link, ev.hash
+        (numbered if ev.alg == ALG_KEYED else chained).append(_values(ev))
+    table = _table_of(AuditEvent)
+    if numbered:
+        session.execute(insert(table), numbered)
+    if chained:
+        if session.get_bind().dialect.name == "postgresql":
+            seq: Any = func.nextval("audit_events_seq")
+        else:  # SQLite: one writer at a time
+            seq = select(func.coalesce(func.max(table.c.seq), 0) + 1).scalar_subquery()
+        session.execute(insert(table).values(seq=seq), chained)
+    session.flush()
+
+
+def _values(event: AuditEvent) -> dict[str, Any]:
+    names = [c.key for c in _table_of(AuditEvent).c if not (c.key == "seq" and event.alg == ALG_CHAINED)]
+    return {name: getattr(event, name) for name in names}
+
+
+def _table_of(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _lock_heads(session: Session, chains: list[str]) -> dict[str, AuditHead]:
+    def locked() -> dict[str, AuditHead]:
+        query = (
+            select(AuditHead)
+            .where(AuditHead.chain.in_(chains))
+            .order_by(AuditHead.chain)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {h.chain: h for h in session.execute(query).scalars()}
+
+    heads = locked()
+    if len(heads) < len(chains):
+        # A chain's first append creates its head row, race-free (two first appends on a fresh PostgreSQL would
+        # both insert it).
+        for chain in chains:
+            if chain not in heads:
+                session.execute(_insert_ignore(session, AuditHead, chain=chain, seq=0, hash=GENESIS))
+        heads = locked()
+    return heads
 
 
 def _baseline(session: Session, ring: Keyring) -> None:
@@ -706,6 +796,7 @@ class ChainReport:
     at_seq: int | None = None
     row: str | None = None  # "table/id" of a row that differs from what the trail says
     problems: tuple[str, ...] = field(default=())  # with deep, every row found (the first is `problem`)
+    chains: int = 0  # how many chains were verified (a desk: 1; a registry: one per station that wrote)
 
 
 def _tables_holding_rows(session: Session) -> list[str]:
@@ -717,28 +808,65 @@ def _tables_holding_rows(session: Session) -> list[str]:
     return held
 
 
+def _name(ev: AuditEvent) -> str:
+    return f"event {ev.link}" if ev.chain == CHAIN else f"event {ev.link} of chain {ev.chain}"
+
+
 def verify(session: Session, deep: bool = False) -> ChainReport:
-    """Recompute the chain: the first edit, deletion, insertion or reordering of an event is reported, as are a
-    missing key, an unkeyed link after the key, and an empty chain over audited rows. With `deep`, every audited
-    row is also checked against the digest in the last event that covered it."""
+    """Recompute every chain: the first edit, deletion, insertion or reordering of an event is reported, as are a
+    missing key, an unkeyed link after the key, a head that does not match its chain's last event, and an empty
+    trail over audited rows. With `deep`, every audited row is also checked against the digest in the last event
+    (in the database's order of events) that covered it."""
     ring = keyring_of(session)
     if ring.key is None:
         return ChainReport(False, 0, f"audit chain {ring.problem or 'key missing'}", None)
-    events: Iterable[AuditEvent] = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
-    prev, expected_seq, count = GENESIS, 1, 0
-    keyed_from: int | None = None
-    covered: dict[tuple[str, str], tuple[str, list[str], int]] = {}
+    heads = {h.chain: h for h in session.execute(select(AuditHead)).scalars()}
+    events: Iterable[AuditEvent] = session.execute(
+        select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.link)
+    ).scalars()
+    count = 0
+    chain: str | None = None
+    prev, expected, keyed_from = GENESIS, 1, None
+    seen: set[str] = set()
+
+    def ends(name: str | None, last: int, last_hash: str) -> ChainReport | None:
+        if name is None:
+            return None
+        seen.add(name)
+        if name == CHAIN and last < ring.since_seq:
+            problem = f"the chain ends at event {last} but its key was made after event {ring.since_seq}"
+            return ChainReport(False, count, problem, last + 1)
+        head = heads.get(name)
+        label = "the chain" if name == CHAIN else f"chain {name}"
+        if head is None:
+            return ChainReport(False, count, f"{label} head record is missing", last)
+        if head.seq != last or head.hash != last_hash:
+            return ChainReport(
+                False, count, f"{label} ends at event {last} but its head records event {head.seq}", last
+            )
+        return None
+
     for ev in events:
         count += 1
-        if ev.seq != expected_seq:
-            return ChainReport(False, count, f"event {expected_seq} is missing (next is {ev.seq})", expected_seq)
+        if ev.chain != chain:
+            if (broken := ends(chain, expected - 1, prev)) is not None:
+                return broken
+            chain, prev, expected, keyed_from = ev.chain, GENESIS, 1, None
+        where = "" if ev.chain == CHAIN else f" of chain {ev.chain}"
+        if ev.link != expected:
+            problem = f"event {expected}{where} is missing (next is {ev.link})"
+            return ChainReport(False, count, problem, expected if ev.chain == CHAIN else ev.seq)
         if ev.prev_hash != prev:
-            return ChainReport(False, count, f"event {ev.seq} does not follow event {ev.seq - 1}", ev.seq)
-        if ev.alg == ALG_KEYED:
-            keyed_from = keyed_from or ev.seq
+            return ChainReport(False, count, f"{_name(ev)} does not follow event {ev.link - 1}{where}", ev.seq)
+        if ev.alg in (ALG_KEYED, ALG_CHAINED):
+            keyed_from = keyed_from or ev.link
+            if ev.alg == ALG_KEYED and ev.seq != ev.link:
+                return ChainReport(False, count, f"{_name(ev)} was moved from event {ev.seq}", ev.link)
             if not hmac.compare_digest(keyed_hash(ring.key, ev), ev.hash):
-                return ChainReport(False, count, f"event {ev.seq} was altered after it was written", ev.seq)
+                return ChainReport(False, count, f"{_name(ev)} was altered after it was written", ev.seq)
         elif ev.alg == ALG_PLAIN:
+            if ev.chain != CHAIN or ev.seq != ev.link:
+                return ChainReport(False, count, f"{_name(ev)} is not keyed", ev.seq)
             if keyed_from is not None:
                 problem = f"event {ev.seq} is not keyed but follows keyed event {keyed_from}"
                 return ChainReport(False, count, problem, ev.seq)
@@ -759,38 +887,50 @@ def verify(session: Session, deep: bool = False) -> ChainReport:
             ) != ev.hash or (ev.os_user, ev.interface, ev.rows) != (None, None, None):
                 return ChainReport(False, count, f"event {ev.seq} was altered after it was written", ev.seq)
         else:
-            return ChainReport(False, count, f"event {ev.seq} has an unknown hash algorithm {ev.alg!r}", ev.seq)
-        if ev.seq == ring.since_seq and ev.hash != ring.since_hash:
+            return ChainReport(False, count, f"{_name(ev)} has an unknown hash algorithm {ev.alg!r}", ev.seq)
+        if ev.chain == CHAIN and ev.link == ring.since_seq and ev.hash != ring.since_hash:
             problem = f"event {ev.seq} is not the event the chain's key was made after (rewritten before it)"
             return ChainReport(False, count, problem, ev.seq)
-        if deep and ev.rows:
-            try:
-                for name, spec in json.loads(ev.rows).items():
-                    for row_id, entry in spec["r"].items():
-                        covered[(name, row_id)] = (entry, spec["c"], ev.seq)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                return ChainReport(False, count, f"event {ev.seq} has unreadable row digests", ev.seq)
-        prev, expected_seq = ev.hash, expected_seq + 1
-    last = expected_seq - 1
-    if last < ring.since_seq:
-        problem = f"the chain ends at event {last} but its key was made after event {ring.since_seq}"
-        return ChainReport(False, count, problem, last + 1)
-    head = session.get(AuditHead, CHAIN)
-    if head is None:
-        if count:
-            return ChainReport(False, count, "the chain head record is missing", last)
-    elif head.seq != last or head.hash != prev:
-        return ChainReport(False, count, f"the chain ends at event {last} but its head records event {head.seq}", last)
+        prev, expected = ev.hash, expected + 1
+    if (broken := ends(chain, expected - 1, prev)) is not None:
+        return broken
+    if CHAIN not in seen and ring.since_seq > 0:
+        problem = f"the chain ends at event 0 but its key was made after event {ring.since_seq}"
+        return ChainReport(False, count, problem, 1)
+    for name, head in sorted(heads.items()):
+        if name not in seen and head.seq > 0:
+            label = "the chain" if name == CHAIN else f"chain {name}"
+            return ChainReport(False, count, f"{label} has no events but its head records event {head.seq}", None)
     if count == 0:
         held = _tables_holding_rows(session)
         if held:
             return ChainReport(False, 0, f"the audit chain is empty but the database holds {', '.join(held)}", None)
     if deep:
+        covered, unreadable = _covered(session)
+        if unreadable is not None:
+            return ChainReport(False, count, f"event {unreadable} has unreadable row digests", unreadable)
         problems = _check_rows(session, covered)
         if problems:
             (row, seq, text) = problems[0]
-            return ChainReport(False, count, text, seq, row, tuple(p[2] for p in problems))
-    return ChainReport(True, count)
+            return ChainReport(False, count, text, seq, row, tuple(p[2] for p in problems), len(seen))
+    return ChainReport(True, count, chains=len(seen))
+
+
+def _covered(session: Session) -> tuple[dict[tuple[str, str], tuple[str, list[str], int]], int | None]:
+    """Each audited row's digest in the last event that covered it, in the database's order of events (a row's
+    writers hold its lock to commit, so its events are numbered in the order they committed)."""
+    covered: dict[tuple[str, str], tuple[str, list[str], int]] = {}
+    found = session.execute(
+        select(AuditEvent.seq, AuditEvent.rows).where(AuditEvent.rows.is_not(None)).order_by(AuditEvent.seq)
+    )
+    for seq, rows in found:
+        try:
+            for name, spec in json.loads(rows or "{}").items():
+                for row_id, entry in spec["r"].items():
+                    covered[(name, row_id)] = (entry, spec["c"], seq)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return covered, seq
+    return covered, None
 
 
 def _check_rows(

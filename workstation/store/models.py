@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -294,11 +295,17 @@ class Finding(Base):
 
 
 class AuditEvent(Base):
-    """One link of the hash chain; `hash` covers `prev_hash` and every other column (keyed: see services.audit)."""
+    """One link of a hash chain; `hash` covers `prev_hash` and every other column (keyed: see services.audit).
+
+    `seq` orders all events of the database; `chain` and `link` place the event in its chain (a desk keeps one
+    chain, "main", where link = seq; the registry one per station)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("uq_audit_events_chain_link", "chain", "link", unique=True),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chain: Mapped[str] = mapped_column(String(32), default="main", server_default="main")
+    link: Mapped[int] = mapped_column(Integer, default=lambda ctx: ctx.get_current_parameters()["seq"])
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     station_id: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))
@@ -317,7 +324,8 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """The chain's last link, updated with each append: deleting the newest events breaks the match."""
+    """A chain's last link (`seq` is its link number), updated with each append: deleting the newest events breaks
+    the match."""
 
     __tablename__ = "audit_head"
 
@@ -571,7 +579,10 @@ class SyncConflict(Base):
 
 
 class ChangeRecord(Base):
-    """The registry's change feed: gap-free, commit-ordered sequence (taken under the counter row's lock)."""
+    """The registry's change feed, in commit order: a reader's cursor never passes a change that commits later.
+
+    On PostgreSQL `seq` is the writing transaction's id shifted left by 20 bits plus the change's place in it
+    (services: sync.server.registry); on SQLite, where writers take turns, a gap-free counter."""
 
     __tablename__ = "change_feed"
     __table_args__ = (
@@ -579,7 +590,9 @@ class ChangeRecord(Base):
         Index("ix_change_feed_audience2_seq", "audience2", "seq"),
     )
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     kind: Mapped[str] = mapped_column(String(60))
     entity_id: Mapped[str] = mapped_column(String(64), index=True)
     station_id: Mapped[str] = mapped_column(String(32))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workstation.domain.permissions import Actor, Permission, require
@@ -234,18 +234,27 @@ class RegisterBook:
     # -- restrictions as findings -------------------------------------------------------------------------
 
     def refresh_findings(self, session: Session, dossier: Dossier) -> list[Finding]:
-        """Replace the dossier's open register findings with the restrictions now on its unit (at 受理, at review)."""
-        session.execute(
-            delete(Finding).where(
-                Finding.dossier_id == dossier.id,
-                Finding.rule.like(f"{FINDING_PREFIX}%"),
-                Finding.resolved.is_(False),
-            )
+        """The dossier's open register findings made the restrictions now on its unit (at 受理, at review); rows are
+        written only where they differ (a claim on an unchanged register writes none)."""
+        held = list(
+            session.execute(
+                select(Finding).where(
+                    Finding.dossier_id == dossier.id,
+                    Finding.rule.like(f"{FINDING_PREFIX}%"),
+                    Finding.resolved.is_(False),
+                )
+            ).scalars()
         )
         unit = _unit(dossier_values(session, dossier.id).get("unit_number") or "", strict=False)
-        if not unit or dossier.business_code not in self.rules.businesses:
-            return []
-        found = restriction_findings(self.rules, dossier.business_code, unit, self.current(session, unit))
+        found = []
+        if unit and dossier.business_code in self.rules.businesses:
+            found = restriction_findings(self.rules, dossier.business_code, unit, self.current(session, unit))
+        if sorted((f.rule, f.severity, f.message) for f in found) == sorted(
+            (f.rule, f.severity, f.message) for f in held
+        ):
+            return held
+        for row in held:
+            session.delete(row)
         rows = [Finding(dossier_id=dossier.id, rule=f.rule, severity=f.severity, message=f.message) for f in found]
         session.add_all(rows)
         session.flush()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -691,42 +691,43 @@ class ReviewService:
                 f"{actor.username} already holds {self.queue_size} dossiers (the desk's queue size); "
                 "decide or release one first"
             )
-        postgres = session.get_bind().dialect.name == "postgresql"
-        dossier_id = None
-        # First a dossier this reviewer returned for 补正 and that came back; then the pool in the rules' order,
-        # less the dossiers another present reviewer is offered first.
-        searches = [(*_pool_filter(now), Dossier.preferred_reviewer_id == actor.user_id, Dossier.preferred_until > now)]
-        searches += [(*_pool_filter(now), ~self._reserved(actor, now))]
-        for where in searches:
-            for digitized in classes:
-                query = (
-                    select(Dossier.id)
-                    .where(*where, Dossier.digitized.is_(digitized))
-                    .order_by(Dossier.applicant_kind, Dossier.applied_at, Dossier.id)
-                    .limit(1)
-                )
-                if postgres:
-                    query = query.with_for_update(skip_locked=True)
-                dossier_id = session.execute(query).scalar_one_or_none()
-                if dossier_id is not None:
-                    break
-            if dossier_id is not None:
-                break
-        if dossier_id is None:
+        # One search, in the order R14–R16 and 补正 give: first a dossier this reviewer returned for 补正 and that
+        # came back, then the pool by class and the rules' order, less the dossiers another present reviewer is
+        # offered first. On PostgreSQL the row is locked as it is found, skipping rows other claims hold.
+        mine = and_(Dossier.preferred_reviewer_id == actor.user_id, Dossier.preferred_until > now)
+        query = (
+            select(Dossier)
+            .where(*_pool_filter(now), Dossier.digitized.in_(classes), ~self._reserved(actor, now))
+            .order_by(
+                case((mine, 0), else_=1),
+                case((Dossier.digitized.is_(classes[0]), 0), else_=1),
+                Dossier.applicant_kind,
+                Dossier.applied_at,
+                Dossier.id,
+            )
+            .limit(1)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Dossier)
+        dossier = session.execute(query).scalar_one_or_none()
+        if dossier is None:
             return None
-        dossier = session.get(Dossier, dossier_id)
-        assert dossier is not None
-        stale = session.execute(
-            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
-        ).scalar_one_or_none()
-        if stale is not None:  # its lease ran out: it goes back to the pool, recorded
-            stale.state, stale.ended_at = "expired", now
-            session.flush()
-        else:
+        stale = None
+        if dossier.lease_expires_at is not None:  # its lease ran out: it goes back to the pool, recorded
+            stale = session.execute(
+                update(Assignment)
+                .where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+                .values(state="expired", ended_at=now)
+                .returning(Assignment.lease_id, Assignment.fence)
+                .execution_options(synchronize_session=False)
+            ).first()
+        self.book.refresh_findings(session, dossier)  # the register as it stands when review starts
+        if stale is None:
             dossier.status = apply(_state(dossier), Action.CLAIM, _plan(dossier)).status.value
         dossier.fence += 1
         dossier.lease_expires_at = now + self.lease
         assignment = Assignment(
+            lease_id=new_id(),
             dossier_id=dossier.id,
             reviewer_id=actor.user_id,
             station_id=station_id,
@@ -734,9 +735,7 @@ class ReviewService:
             claimed_at=now,
             expires_at=dossier.lease_expires_at,
         )
-        session.add(assignment)
-        session.flush()
-        self.book.refresh_findings(session, dossier)  # the register as it stands when review starts
+        session.add(assignment)  # written with the dossier's new version, in the recorder's one flush
         payload: dict[str, Any] = {
             "lease_id": assignment.lease_id,
             "fence": assignment.fence,
@@ -744,7 +743,7 @@ class ReviewService:
             "expires_at": assignment.expires_at.isoformat(),
         }
         if stale is not None:
-            payload["expired_lease"] = {"lease_id": stale.lease_id, "fence": stale.fence}
+            payload["expired_lease"] = {"lease_id": stale[0], "fence": stale[1]}
         self._recorder.change(session, actor.username, dossier, "review.claim", payload, station_id=station_id)
         return _lease_view(assignment, dossier)
 

@@ -691,25 +691,35 @@ class ReviewService:
                 f"{actor.username} already holds {self.queue_size} dossiers (the desk's queue size); "
                 "decide or release one first"
             )
-        # One search, in the order R14–R16 and 补正 give: first a dossier this reviewer returned for 补正 and that
-        # came back, then the pool by class and the rules' order, less the dossiers another present reviewer is
-        # offered first. On PostgreSQL the row is locked as it is found, skipping rows other claims hold.
-        mine = and_(Dossier.preferred_reviewer_id == actor.user_id, Dossier.preferred_until > now)
-        query = (
+        # In the order R14–R16 and 补正 give: first a dossier this reviewer returned for 补正 and that came back
+        # (a small partial index holds the returned ones), then the pool class by class in the rules' order, each
+        # search walking the pool index in its own order, less the dossiers another present reviewer is offered
+        # first. On PostgreSQL the row is locked as it is found, skipping rows other claims hold (never waiting).
+        searches = [
             select(Dossier)
-            .where(*_pool_filter(now), Dossier.digitized.in_(classes), ~self._reserved(actor, now))
-            .order_by(
-                case((mine, 0), else_=1),
-                case((Dossier.digitized.is_(classes[0]), 0), else_=1),
-                Dossier.applicant_kind,
-                Dossier.applied_at,
-                Dossier.id,
+            .where(
+                *_pool_filter(now),
+                Dossier.preferred_reviewer_id == actor.user_id,
+                Dossier.preferred_until > now,
+                Dossier.digitized.in_(classes),
             )
-            .limit(1)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=Dossier)
-        dossier = session.execute(query).scalar_one_or_none()
+            .order_by(case((Dossier.digitized.is_(classes[0]), 0), else_=1), *_POOL_ORDER)
+        ]
+        searches += [
+            select(Dossier)
+            .where(*_pool_filter(now), Dossier.digitized.is_(digitized), ~self._reserved(actor, now))
+            .order_by(*_POOL_ORDER)
+            for digitized in classes
+        ]
+        postgres = session.get_bind().dialect.name == "postgresql"
+        dossier = None
+        for query in searches:
+            query = query.limit(1)
+            if postgres:
+                query = query.with_for_update(skip_locked=True, of=Dossier)
+            dossier = session.execute(query).scalar_one_or_none()
+            if dossier is not None:
+                break
         if dossier is None:
             return None
         stale = None
@@ -1089,6 +1099,10 @@ def _review_classes(actor: Actor) -> tuple[bool, ...]:
             "(线下审核) review permission (R14)"
         )
     return classes
+
+
+# R15: enterprises before individuals, then by time applied (the pool index's order after its class).
+_POOL_ORDER = (Dossier.applicant_kind, Dossier.applied_at, Dossier.id)
 
 
 def _pool_filter(now: datetime) -> tuple[Any, ...]:

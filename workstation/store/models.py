@@ -104,6 +104,13 @@ class Dossier(Base):
             "id",
             sqlite_where=text("stage = 'REVIEW' AND status IN ('submitted', 'in_review')"),
         ),
+        # The dossiers offered first to the reviewer who returned them (every claim looks for its own).
+        Index(
+            "ix_dossiers_preferred",
+            "preferred_reviewer_id",
+            sqlite_where=text("preferred_reviewer_id IS NOT NULL"),
+            postgresql_where=text("preferred_reviewer_id IS NOT NULL"),
+        ),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,6 +42,8 @@ from workstation.store.types import utcnow
 
 TOKEN_PREFIX = "wsp_"
 DEFAULT_TOKEN_MINUTES = 10 * 60  # a working day at the window
+# Password checks at once in one process: one per core (each argon2 check takes 64 MiB and a core for its time).
+_PASSWORD_CHECKS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 _UNIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
 
 
@@ -257,19 +261,22 @@ class PeopleService:
         refusal: str | None = None
         with self._db.read() as session:
             waiting = self._login_wait(session, station_id, username)
+            if waiting is None:
+                found = session.execute(
+                    select(User.id, User.password_hash).where(User.username == username, User.origin == REGISTRY_ORIGIN)
+                ).first()
         if waiting is not None:
             raise PersonAuthError("invalid", waiting)
-        with self._db.transaction() as session:
-            user = session.execute(
-                select(User).where(User.username == username, User.origin == REGISTRY_ORIGIN)
-            ).scalar_one_or_none()
-            # Hash even for unknown names so timing does not reveal which exist.
-            stored = user.password_hash if user is not None else dummy_hash()
+        # Hash even for unknown names so timing does not reveal which exist; outside any transaction (no connection
+        # held while it runs) and a few at a time (each check takes 64 MiB: a 9 a.m. rush of logins queues here).
+        with _PASSWORD_CHECKS:
             try:
-                HASHER.verify(stored, password)
-                ok = user is not None
+                HASHER.verify(found[1] if found is not None else dummy_hash(), password)
+                ok = found is not None
             except (VerificationError, InvalidHashError):
                 ok = False
+        with self._db.transaction() as session:
+            user = session.get(User, found[0]) if found is not None else None
             if not ok or user is None or not user.active:
                 refusal = f"{username} is disabled at the registry" if ok else "wrong user name or password"
                 audit.append(

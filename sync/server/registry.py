@@ -91,7 +91,7 @@ from workstation.services.manifest import dossier_manifest, replace_content
 from workstation.services.people import PeopleService, PersonAuthError, actor_of
 from workstation.services.records import RecordsService
 from workstation.services.register import entry_json
-from workstation.services.review import LeaseView, ReviewService
+from workstation.services.review import LeaseView, ReviewService, lease_view
 from workstation.services.settle import SettleService, settle_json
 from workstation.services.supplement import (
     check_addressed,
@@ -1236,22 +1236,26 @@ class Registry:
     # -- review over the network -----------------------------------------------------------------------
 
     def claim(self, station_id: str, actor: Actor, held: list[str] | None = None) -> ClaimResponse:
-        """Lease the next dossier for a person at this station, with its whole manifest (theirs alone to see)."""
-        lease: LeaseView | None = None
-        if held is not None:  # a lease of theirs here the desk never heard of: its answer was lost; hand it back
-            known = set(held)
-            mine = self._leases_at(station_id, actor)
-            lease = next((x for x in self.review.queue(actor) if x.lease_id in mine and x.lease_id not in known), None)
-        if lease is None:
-            try:
-                lease = self.review.claim_next(actor, station_id=station_id)
-            except DomainError as exc:
-                raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
-            except UsageError as exc:
-                raise ApiError(409, ErrorCode.NOT_ALLOWED, str(exc)) from None
-        if lease is None:
-            return ClaimResponse(lease=None)
-        with self.db.read() as session:
+        """Lease the next dossier for a person at this station, with its whole manifest (theirs alone to see), in
+        one transaction."""
+        with self.db.transaction() as session:
+            live = self.review.live_leases(session, actor.user_id, utcnow())
+            lease: LeaseView | None = None
+            if held is not None:  # a lease of theirs here the desk never heard of: its answer was lost; hand it back
+                known = set(held)
+                lease = next(
+                    (lease_view(a, d) for a, d in live if a.station_id == station_id and a.lease_id not in known),
+                    None,
+                )
+            if lease is None:
+                try:
+                    lease = self.review.claim_in(session, actor, station_id=station_id, live=live)
+                except DomainError as exc:
+                    raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
+                except UsageError as exc:
+                    raise ApiError(409, ErrorCode.NOT_ALLOWED, str(exc)) from None
+            if lease is None:
+                return ClaimResponse(lease=None)
             dossier = session.get(Dossier, lease.dossier_id)
             assert dossier is not None
             manifest = dossier_manifest(session, dossier)

@@ -727,7 +727,7 @@ def _lock_heads(session: Session, chains: list[str]) -> dict[str, AuditHead]:
     def locked() -> dict[str, AuditHead]:
         query = (
             select(AuditHead)
-            .where(AuditHead.chain.in_(chains))
+            .where(AuditHead.chain == chains[0] if len(chains) == 1 else AuditHead.chain.in_(chains))
             .order_by(AuditHead.chain)
             .with_for_update()
             .execution_options(populate_existing=True)

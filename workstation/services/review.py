@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -231,9 +231,20 @@ class ReviewService:
 
         `station_id`: the desk the lease is granted to (the registry leases to the desk the person works at).
         """
-        classes = _review_classes(actor)
         with self._db.transaction() as session:
-            return self._claim(session, actor, classes, station_id or self._station)
+            return self.claim_in(session, actor, station_id=station_id or self._station)
+
+    def claim_in(
+        self,
+        session: Session,
+        actor: Actor,
+        *,
+        station_id: str,
+        live: Sequence[tuple[Assignment, Dossier]] | None = None,
+    ) -> LeaseView | None:
+        """`claim_next` in the caller's transaction; `live`: the actor's live leases, when the caller has read them
+        in this transaction already."""
+        return self._claim(session, actor, _review_classes(actor), station_id, live)
 
     def fill_queue(self, actor: Actor, size: int | None = None) -> list[LeaseView]:
         """Claim until the actor holds `size` (default K) live leases; returns the whole local queue."""
@@ -241,7 +252,7 @@ class ReviewService:
         want = self.queue_size if size is None else size
         while True:
             with self._db.transaction() as session:
-                held = self._live_leases(session, actor.user_id, utcnow())
+                held = self.live_leases(session, actor.user_id, utcnow())
                 if len(held) >= want or self._claim(session, actor, classes, self._station) is None:
                     break
         return self.queue(actor)
@@ -249,14 +260,14 @@ class ReviewService:
     def queue(self, actor: Actor) -> list[LeaseView]:
         """The actor's live leases, oldest claim first."""
         with self._db.read() as session:
-            return [_lease_view(a, d) for a, d in self._live_leases(session, actor.user_id, utcnow())]
+            return [lease_view(a, d) for a, d in self.live_leases(session, actor.user_id, utcnow())]
 
     def lease_of(self, actor: Actor, number: str) -> LeaseView | None:
         """The actor's live lease on this dossier, if they hold one (the desk's local queue)."""
         with self._db.read() as session:
-            for assignment, dossier in self._live_leases(session, actor.user_id, utcnow()):
+            for assignment, dossier in self.live_leases(session, actor.user_id, utcnow()):
                 if dossier.number == number:
-                    return _lease_view(assignment, dossier)
+                    return lease_view(assignment, dossier)
         return None
 
     def heartbeat(self, actor: Actor, lease_ids: Sequence[str] | None = None) -> Heartbeat:
@@ -290,7 +301,7 @@ class ReviewService:
                     continue
                 assignment.expires_at = dossier.lease_expires_at = now + self.lease
                 assignment.renewed_at = now
-                renewed.append(_lease_view(assignment, dossier))
+                renewed.append(lease_view(assignment, dossier))
         return Heartbeat(tuple(renewed), tuple(lost))
 
     def release(self, actor: Actor, lease_id: str, *, station_id: str | None = None) -> None:
@@ -684,9 +695,18 @@ class ReviewService:
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _claim(self, session: Session, actor: Actor, classes: tuple[bool, ...], station_id: str) -> LeaseView | None:
+    def _claim(
+        self,
+        session: Session,
+        actor: Actor,
+        classes: tuple[bool, ...],
+        station_id: str,
+        live: Sequence[tuple[Assignment, Dossier]] | None = None,
+    ) -> LeaseView | None:
         now = utcnow()
-        if len(self._live_leases(session, actor.user_id, now)) >= self.queue_size:
+        if live is None:
+            live = self.live_leases(session, actor.user_id, now)
+        if len(live) >= self.queue_size:
             raise UsageError(
                 f"{actor.username} already holds {self.queue_size} dossiers (the desk's queue size); "
                 "decide or release one first"
@@ -701,7 +721,7 @@ class ReviewService:
                 *_pool_filter(now),
                 Dossier.preferred_reviewer_id == actor.user_id,
                 Dossier.preferred_until > now,
-                Dossier.digitized.in_(classes),
+                *([Dossier.digitized.is_(classes[0])] if len(classes) == 1 else []),
             )
             .order_by(case((Dossier.digitized.is_(classes[0]), 0), else_=1), *_POOL_ORDER)
         ]
@@ -755,12 +775,12 @@ class ReviewService:
         if stale is not None:
             payload["expired_lease"] = {"lease_id": stale[0], "fence": stale[1]}
         self._recorder.change(session, actor.username, dossier, "review.claim", payload, station_id=station_id)
-        return _lease_view(assignment, dossier)
+        return lease_view(assignment, dossier)
 
     def _reserved(self, actor: Actor, now: datetime) -> ColumnElement[bool]:
         """Dossiers offered first to another reviewer who returned them, while that reviewer is present and may
         still review them (the grant for its class, R14)."""
-        other = aliased(User)
+        other = _OTHER_REVIEWER
         present = (
             exists()
             .where(
@@ -789,7 +809,8 @@ class ReviewService:
         )
 
     @staticmethod
-    def _live_leases(session: Session, user_id: str, now: datetime) -> list[tuple[Assignment, Dossier]]:
+    def live_leases(session: Session, user_id: str, now: datetime) -> list[tuple[Assignment, Dossier]]:
+        """The person's live leases (any desk), oldest claim first."""
         rows = session.execute(
             select(Assignment, Dossier)
             .join(Dossier, Dossier.id == Assignment.dossier_id)
@@ -860,7 +881,7 @@ class RegistryPoolReview(ReviewService):
         _review_classes(actor)
         now = utcnow()
         with self._db.read() as session:
-            live = [a.lease_id for a, _d in self._live_leases(session, actor.user_id, now)]
+            live = [a.lease_id for a, _d in self.live_leases(session, actor.user_id, now)]
             # Leases decided here whose decision has not reached the registry yet are still live there: named too,
             # or the registry would hand one back as a lease whose answer was lost.
             decided = session.execute(
@@ -921,7 +942,7 @@ class RegistryPoolReview(ReviewService):
                 dossier = self._lock_dossier(session, assignment.dossier_id)
                 assignment.expires_at = dossier.lease_expires_at = lease.expires_at
                 assignment.renewed_at = now
-                views.append(_lease_view(assignment, dossier))
+                views.append(lease_view(assignment, dossier))
             for lease_id, _why in lost:
                 assignment = rows.get(lease_id)
                 if assignment is not None and assignment.state == "active":
@@ -1027,7 +1048,7 @@ class RegistryPoolReview(ReviewService):
                 "pages": len(claim.manifest.get("blobs") or []),
             },
         )
-        return _lease_view(assignment, dossier)
+        return lease_view(assignment, dossier)
 
 
 class LeaseKeeper:
@@ -1101,16 +1122,24 @@ def _review_classes(actor: Actor) -> tuple[bool, ...]:
     return classes
 
 
+# The reviewer a dossier is offered to first, in the claim's search (one alias: a new one per claim would make
+# SQLAlchemy build the statement's cache key afresh each time).
+_OTHER_REVIEWER = aliased(User, name="other_reviewer")
+
 # R15: enterprises before individuals, then by time applied (the pool index's order after its class).
 _POOL_ORDER = (Dossier.applicant_kind, Dossier.applied_at, Dossier.id)
 
 
+# The pool index's own predicate, written as constants: a prepared statement's generic plan can then use the
+# index (with parameters it could not prove them), and no IN list is rendered afresh at each execution.
+_POOL_OPEN = (
+    Dossier.stage == literal_column(f"'{Stage.REVIEW.value}'"),
+    Dossier.status.in_([literal_column(f"'{s}'") for s in _POOL_STATUSES]),
+)
+
+
 def _pool_filter(now: datetime) -> tuple[Any, ...]:
-    return (
-        Dossier.stage == Stage.REVIEW.value,
-        Dossier.status.in_(_POOL_STATUSES),
-        or_(Dossier.lease_expires_at.is_(None), Dossier.lease_expires_at <= now),
-    )
+    return (*_POOL_OPEN, or_(Dossier.lease_expires_at.is_(None), Dossier.lease_expires_at <= now))
 
 
 def _state(dossier: Dossier) -> DossierState:
@@ -1121,7 +1150,7 @@ def _plan(dossier: Dossier) -> tuple[Stage, ...]:
     return tuple(Stage(s) for s in dossier.stage_plan.split())
 
 
-def _lease_view(assignment: Assignment, dossier: Dossier) -> LeaseView:
+def lease_view(assignment: Assignment, dossier: Dossier) -> LeaseView:
     return LeaseView(
         lease_id=assignment.lease_id,
         fence=assignment.fence,

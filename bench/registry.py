@@ -1,4 +1,4 @@
-"""`workstation bench registry`: what a large page upload costs the registry's memory.
+"""`workstation bench registry --upload`: what a large page upload costs the registry's memory.
 
 Each run starts a fresh registry as its own process (`workstation registry serve` on loopback, SQLite in a temp data
 directory, the product's settings), uploads one small page to warm it up, then one page of `upload_mb` MB

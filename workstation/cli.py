@@ -104,9 +104,44 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--backlog", type=int, default=500, help="dossiers captured offline for the drain figure")
     bs.add_argument("--pg", help="PostgreSQL URL for the registry (default: WS_BENCH_PG_URL; else SQLite)")
     bs.add_argument("--json", action="store_true")
-    br = bench.add_parser("registry", help="the registry's memory while a large page is uploaded")
-    br.add_argument("--runs", type=int, default=3, help="fresh registry processes measured; medians reported")
-    br.add_argument("--upload-mb", type=float, default=60.0, help="size of the page uploaded, MB (default 60)")
+    br = bench.add_parser(
+        "registry",
+        help="the registry under load over HTTP: reviewers claiming and deciding, desks pushing (PostgreSQL)",
+        description="A load test of `registry serve --workers N` on a fresh PostgreSQL database per run: reviewers "
+        "log in, claim and decide over HTTP, desks push pages and ops; claims/s, latencies, errors, the registry's "
+        "CPU and memory. Scenarios: think (50 reviewers, 10 s think), saturation (50 reviewers, no think time; "
+        "compared with a baseline commit), mixed (think's reviewers and 10 desks pushing). --upload measures "
+        "instead the registry's memory while one large page is uploaded.",
+    )
+    br.add_argument("--scenario", choices=["think", "saturation", "mixed", "all"], default="all")
+    br.add_argument("--reviewers", type=int, help="reviewers claiming at once (scenario's: 50)")
+    br.add_argument("--think", type=float, help="a reviewer's think time, s, jittered ×0.5-1.5 (think, mixed: 10)")
+    br.add_argument("--desks", type=int, help="desks pushing dossiers with pages (mixed: 10, else 0)")
+    br.add_argument("--desk-think", type=float, help="a desk's pause between pushes, s (default 1)")
+    br.add_argument("--workers", type=int, help="the registry's worker processes (default 2)")
+    br.add_argument("--duration", type=float, help="seconds measured (default 60)")
+    br.add_argument("--warmup", type=float, help="seconds of load before, not counted (default 5)")
+    br.add_argument("--client-procs", type=int, default=2, help="processes of simulated desks (default 2)")
+    br.add_argument("--pool", type=int, help="dossiers seeded in the review pool (default: enough for the run)")
+    br.add_argument(
+        "--pg-url",
+        "--pg",
+        dest="pg",
+        metavar="URL",
+        help="PostgreSQL URL (default: WS_BENCH_PG_URL, else WS_TEST_PG_URL)",
+    )
+    br.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="a commit to serve the same load from, for comparison (default fb566ed, the registry before the "
+        "per-station audit chains, in saturation only); 'none' skips it; naming one compares every scenario",
+    )
+    br.add_argument("--with-baseline", action="store_true", help="compare with the baseline in every scenario")
+    br.add_argument("--runs", type=int, default=3, help="runs per scenario and server, fresh databases; medians")
+    br.add_argument(
+        "--upload", action="store_true", help="instead: the registry's memory while a large page is uploaded"
+    )
+    br.add_argument("--upload-mb", type=float, default=60.0, help="with --upload: the page's size, MB (default 60)")
     br.add_argument("--json", action="store_true")
     bst = bench.add_parser("startup", help="how long the command takes to start: --help and dossier list")
     bst.add_argument("--runs", type=int, default=7, help="timed starts of each; the medians are reported")
@@ -859,11 +894,31 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             as_json=args.json,
         )
     if args.action == "registry":
-        from bench import registry as bench_registry
+        if args.upload:
+            from bench import registry as bench_registry
 
-        if args.runs < 1 or args.upload_mb <= 0:
-            raise UsageError("--runs must be at least 1 and --upload-mb more than 0")
-        return bench_registry.main(runs=args.runs, upload_mb=args.upload_mb, as_json=args.json)
+            if args.runs < 1 or args.upload_mb <= 0:
+                raise UsageError("--runs must be at least 1 and --upload-mb more than 0")
+            return bench_registry.main(runs=args.runs, upload_mb=args.upload_mb, as_json=args.json)
+        from bench import registry_load
+
+        return registry_load.main(
+            scenario=args.scenario,
+            reviewers=args.reviewers,
+            think=args.think,
+            desks=args.desks,
+            desk_think=args.desk_think,
+            workers=args.workers,
+            duration=args.duration,
+            warmup=args.warmup,
+            client_procs=args.client_procs,
+            pool=args.pool,
+            pg_url=args.pg,
+            baseline=args.baseline,
+            with_baseline=args.with_baseline,
+            runs=args.runs,
+            as_json=args.json,
+        )
     if args.action == "tui":
         from bench import tui as bench_tui
 

@@ -47,6 +47,7 @@ from sqlalchemy import Table, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bench.pg import postgres_problem
 from bench.stats import percentile
 from workstation.domain.catalogue import Business, Catalogue, load_catalogue
 from workstation.domain.permissions import Actor, UserRole
@@ -490,21 +491,6 @@ def pg_url_from_env(pg_url: str | None = None) -> tuple[str | None, str]:
     return None, "no URL given (pass pg_url / --pg-url, or set WS_BENCH_PG_URL or WS_TEST_PG_URL)"
 
 
-def _postgres_problem(url: str) -> str | None:
-    shown = make_url(url).render_as_string(hide_password=True)
-    try:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        finally:
-            engine.dispose()
-    except Exception as exc:
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()
-        return f"cannot connect to {shown}: {first[0] if first else type(exc).__name__}"
-    return None
-
-
 # -- the report ----------------------------------------------------------------------------------------------
 
 
@@ -644,7 +630,7 @@ def main(
     for backend in backends:
         if backend == "postgresql":
             url, source = pg_url_from_env(pg_url)
-            problem = source if url is None else _postgres_problem(url)
+            problem = source if url is None else postgres_problem(url)
             if url is None or problem:
                 skipped[backend] = problem or source
                 continue

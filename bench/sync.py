@@ -63,6 +63,7 @@ from sqlalchemy import create_engine, func, text
 from sqlalchemy import select as sql_select
 from sqlalchemy.engine import make_url
 
+from bench.pg import postgres_problem
 from sync.client import Refused, SyncAgent, Transient, sync_status
 from sync.server.open import open_registry
 from sync.server.registry import Registry
@@ -289,21 +290,6 @@ def _with_search_path(url: str, schema: str) -> str:
     given = parsed.query.get("options")
     options = " ".join([*([given] if isinstance(given, str) else list(given or ())), f"-csearch_path={schema}"])
     return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
-
-
-def _postgres_problem(url: str) -> str | None:
-    shown = make_url(url).render_as_string(hide_password=True)
-    try:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        finally:
-            engine.dispose()
-    except Exception as exc:
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()
-        return f"cannot connect to {shown}: {first[0] if first else type(exc).__name__}"
-    return None
 
 
 @contextmanager
@@ -844,7 +830,7 @@ def main(
     started = time.perf_counter()
     url = pg_url or os.environ.get("WS_BENCH_PG_URL") or None
     if url:
-        problem = _postgres_problem(url)
+        problem = postgres_problem(url)
         if problem:
             print(f"workstation: error: {problem}", file=sys.stderr)
             return 2

@@ -25,6 +25,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     serve.add_argument(
         "--workers", type=int, default=1, help="worker processes on the one port (more than 1 needs PostgreSQL)"
     )
+    serve.add_argument(
+        "--access-log", action="store_true", help="log every request (off by default: a line per request costs CPU)"
+    )
     station = reg.add_parser("station", help="stations (desks) allowed to sync").add_subparsers(
         dest="station_action", parser_class=parser_class, metavar="ACTION", required=True
     )
@@ -385,12 +388,18 @@ def cmd_registry(args: argparse.Namespace, settings: Settings) -> int:
                 registry.db.dispose()  # migrated and keyed here, once; each worker opens its own connections
                 print(f"登记中心 registry on {where}, {args.workers} workers", file=sys.stderr)
                 serve_workers(
-                    settings, args.db, args.host, args.port, args.workers, config_file=getattr(args, "config", None)
+                    settings,
+                    args.db,
+                    args.host,
+                    args.port,
+                    args.workers,
+                    config_file=getattr(args, "config", None),
+                    access_log=args.access_log,
                 )
                 return 0
             attach_partners(registry, settings)  # its OCR engine and pre-review deadline are the settings'
             print(f"登记中心 registry on {where}", file=sys.stderr)
-            serve_forever(registry, args.host, args.port)
+            serve_forever(registry, args.host, args.port, access_log=args.access_log)
             return 0
         if args.action == "conflicts":
             rows = registry.conflicts()

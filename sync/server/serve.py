@@ -45,12 +45,19 @@ class BackgroundServer:
         self._thread.join(timeout=10)
 
 
-def serve_forever(registry: Registry, host: str, port: int) -> None:
-    uvicorn.run(create_app(registry), host=host, port=port, log_level="info")
+def serve_forever(registry: Registry, host: str, port: int, *, access_log: bool = False) -> None:
+    uvicorn.run(create_app(registry), host=host, port=port, log_level="info", access_log=access_log)
 
 
 def serve_workers(
-    settings: Settings, db_url: str | None, host: str, port: int, workers: int, *, config_file: str | None = None
+    settings: Settings,
+    db_url: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    config_file: str | None = None,
+    access_log: bool = False,
 ) -> None:
     """N worker processes on one port, each building the app from the settings (`factory.app_factory`); the
     settings reach them through the environment, as every command reads them."""
@@ -60,5 +67,11 @@ def serve_workers(
     if db_url:
         os.environ[REGISTRY_DB_ENV] = db_url
     uvicorn.run(
-        "sync.server.factory:app_factory", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "sync.server.factory:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
     )

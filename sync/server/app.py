@@ -410,22 +410,33 @@ def _parse_batch(body: bytes) -> OpsBatch:
         raise ApiError(422, ErrorCode.INVALID, first_error(exc)) from None
 
 
+_WRITE_BYTES = 1 << 20
+
+
 async def _receive_blob(request: Request, sha256: str, content_length: int, upload: Upload | None) -> None:
     """Stream the body to the blob store (or, for a blob already here, only hash it); nothing kept unless whole."""
     digest = hashlib.sha256() if upload is None else None
     size = 0
+    pending: list[bytes] = []  # written a megabyte at a time: one trip to the thread pool per MiB, not per packet
+    held = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > content_length:
                 raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the body is longer than its Content-Length")
             if upload is not None:
-                await run_in_threadpool(upload.write, chunk)
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= _WRITE_BYTES:
+                    await run_in_threadpool(upload.write, b"".join(pending))
+                    pending, held = [], 0
             elif digest is not None:
                 digest.update(chunk)
         if size != content_length:
             raise ApiError(400, ErrorCode.BLOB_MISMATCH, "the body is shorter than its Content-Length")
         if upload is not None:
+            if pending:
+                await run_in_threadpool(upload.write, b"".join(pending))
             await run_in_threadpool(upload.commit)
         elif digest is not None and digest.hexdigest() != sha256:
             raise ApiError(400, ErrorCode.BLOB_MISMATCH, f"the bytes sent hash to {digest.hexdigest()}, not {sha256}")

@@ -7,6 +7,12 @@ a chain recomputed without the key, cut short or rewritten does not verify. Link
 key keep their plain SHA-256 (`alg` "sha256"); none may follow a keyed link, and the key file records where the
 unkeyed part ended.
 
+Chains: a desk keeps one, "main", whose links are the events' numbers. A registry (`attach(..., per_station=True)`)
+keeps one per station, so that stations never queue behind one another: an event's place is its chain and its
+`link` there, and its number (`seq`, from a sequence) only orders the database's events. Events are linked when
+their transaction commits: each chain's head row is locked, in the chains' order, only while the committing
+transaction links its events after it and writes them; events appended in a savepoint rolled back are dropped.
+
 Row digests are taken automatically: the session notes every audited row a flush or an ORM UPDATE/DELETE touches,
 and at commit the transaction's last event is given the digest of each (a tombstone for a deleted row). A
 transaction that touched audited rows without appending an event gets an event of its own ("rows.write"), so no

@@ -109,7 +109,6 @@ class Dossier(Base):
             "ix_dossiers_preferred",
             "preferred_reviewer_id",
             sqlite_where=text("preferred_reviewer_id IS NOT NULL"),
-            postgresql_where=text("preferred_reviewer_id IS NOT NULL"),
         ),
         CheckConstraint("version >= 1", name="version_positive"),
     )

@@ -47,7 +47,7 @@ from sqlalchemy import Table, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.pg import postgres_problem
+from bench.pg import pg_url_from_env, postgres_problem
 from bench.stats import percentile
 from workstation.domain.catalogue import Business, Catalogue, load_catalogue
 from workstation.domain.permissions import Actor, UserRole
@@ -479,16 +479,6 @@ def _postgres_urls(url: str) -> Iterator[Iterator[str]]:
         yield fresh()
     finally:
         _reset_schema(url, PG_SCHEMA, create=False)
-
-
-def pg_url_from_env(pg_url: str | None = None) -> tuple[str | None, str]:
-    """The PostgreSQL URL to use and where it came from (or why there is none)."""
-    if pg_url:
-        return pg_url, "argument"
-    for name in ("WS_BENCH_PG_URL", "WS_TEST_PG_URL"):
-        if os.environ.get(name):
-            return os.environ[name], name
-    return None, "no URL given (pass pg_url / --pg-url, or set WS_BENCH_PG_URL or WS_TEST_PG_URL)"
 
 
 # -- the report ----------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ from typing import Any
 
 import httpx
 
-from bench.pg import postgres_problem
+from bench.pg import pg_url_from_env, postgres_problem
 from bench.stats import percentile
 
 # The registry before the per-station audit chains, the change feed numbered by transaction and the shorter claim
@@ -1267,12 +1267,8 @@ def check(scenarios: Sequence[Scenario], *, runs: int, client_procs: int, pool: 
 
 def pg_url_from(pg_url: str | None) -> tuple[str | None, str]:
     """The PostgreSQL URL and where it came from, or None and why there is none."""
-    if pg_url:
-        return pg_url, "--pg-url"
-    for name in ("WS_BENCH_PG_URL", "WS_TEST_PG_URL"):
-        if os.environ.get(name):
-            return os.environ[name], name
-    return None, "the registry load bench runs on PostgreSQL: pass --pg-url, or set WS_BENCH_PG_URL or WS_TEST_PG_URL"
+    why = "the registry load bench runs on PostgreSQL: pass --pg-url, or set WS_BENCH_PG_URL or WS_TEST_PG_URL"
+    return pg_url_from_env(pg_url, given="--pg-url", why=why)
 
 
 def main(

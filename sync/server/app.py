@@ -95,13 +95,16 @@ _OPS_BODY: dict[str, Any] = {
 }
 
 
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
 async def _station(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """The station the bearer token belongs to; 401 with a code otherwise."""
-    token = None
-    if authorization and authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
     registry: Registry = request.app.state.registry
-    return await run_in_threadpool(registry.authenticate, token)
+    return await run_in_threadpool(registry.authenticate, _bearer(authorization))
 
 
 StationId = Annotated[str, Depends(_station)]
@@ -109,12 +112,12 @@ StationId = Annotated[str, Depends(_station)]
 
 async def _person(
     request: Request,
-    station_id: StationId,
+    authorization: Annotated[str | None, Header()] = None,
     x_person_token: Annotated[str | None, Header(alias=PERSON_HEADER, max_length=200)] = None,
 ) -> tuple[str, Actor]:
-    """The station, and the person logged in there whose token came with the request."""
+    """The station, and the person logged in there whose token came with the request (both read at once)."""
     registry: Registry = request.app.state.registry
-    return station_id, await run_in_threadpool(registry.person, station_id, x_person_token)
+    return await run_in_threadpool(registry.station_person, _bearer(authorization), x_person_token)
 
 
 StationPerson = Annotated[tuple[str, Actor], Depends(_person)]

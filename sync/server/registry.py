@@ -239,6 +239,8 @@ MAX_FEED = 2**63 - 1  # the change feed's positions are 64-bit
 # How long a reader of the feed waits for older transactions still running to end before it answers with the
 # changes they cannot precede (the rest come at its next pull).
 FEED_WAIT_SECONDS = 1.0
+# A station's "last seen" is written at most this often by each registry process.
+TOUCH_SECONDS = 30.0
 
 _DECISIONS = ("review.approve", "review.return", "review.reject")
 
@@ -338,6 +340,7 @@ class Registry:
         self._clocks = ClockService(db, catalogue, station_id=REGISTRY, recorder=self.recorder)
         self.settle = SettleService(db, catalogue, recorder=self.recorder)
         self._records = RecordsService(db, station_id=REGISTRY, recorder=self._quiet)
+        self._touched: dict[str, float] = {}  # station → when this process last wrote its last_seen_at
 
     # -- stations --------------------------------------------------------------------------------------
 
@@ -403,13 +406,23 @@ class Registry:
             ]
 
     def authenticate(self, token: str | None) -> str:
+        with self.db.read() as session:
+            return self._station_of(session, token)
+
+    def station_person(self, token: str | None, person_token: str | None) -> tuple[str, Actor]:
+        """The station a token belongs to and the person logged in there a personal token stands for, read in one
+        transaction; ApiError (401/403) otherwise."""
+        with self.db.read() as session:
+            station_id = self._station_of(session, token)
+            return station_id, self._person_in(session, station_id, person_token)
+
+    def _station_of(self, session: Session, token: str | None) -> str:
         if not token:
             raise ApiError(401, ErrorCode.AUTH_MISSING, "send the station token as 'Authorization: Bearer …'")
         digest = hash_token(token)
-        with self.db.read() as session:
-            row = session.execute(
-                select(RegistryStation).where(RegistryStation.token_sha256 == digest)
-            ).scalar_one_or_none()
+        row = session.execute(
+            select(RegistryStation).where(RegistryStation.token_sha256 == digest)
+        ).scalar_one_or_none()
         if row is None or not hmac.compare_digest(row.token_sha256, digest):
             raise ApiError(401, ErrorCode.AUTH_INVALID, "unknown station token")
         if row.revoked_at is not None:
@@ -545,8 +558,12 @@ class Registry:
 
     def person(self, station_id: str, token: str | None) -> Actor:
         """The person a personal token stands for at this station; ApiError (401/403) otherwise."""
+        with self.db.read() as session:
+            return self._person_in(session, station_id, token)
+
+    def _person_in(self, session: Session, station_id: str, token: str | None) -> Actor:
         try:
-            return self.people.verify(station_id, token)
+            return self.people.verify_in(session, station_id, token)
         except PersonAuthError as exc:
             code = {
                 "missing": ErrorCode.PERSON_MISSING,
@@ -614,9 +631,11 @@ class Registry:
         results: list[OpResult] = []
         skipped = set(batch.skipped)
         self._touch(station_id)
+        last_seq: int | None = None
         for head in batch.ops:
             try:
-                results.extend(self._apply_one(station_id, head, skipped))
+                applied, last_seq = self._apply_one(station_id, head, skipped)
+                results.extend(applied)
             except _Stop as stop:
                 raise ApiError(
                     stop.status,
@@ -629,7 +648,7 @@ class Registry:
                 ) from None
         if not batch.ops and skipped:
             results.extend(self._skip_through(station_id, max(skipped), skipped))
-        return OpsResponse(results=results, last_seq=self.last_seq(station_id))
+        return OpsResponse(results=results, last_seq=self.last_seq(station_id) if last_seq is None else last_seq)
 
     def last_seq(self, station_id: str) -> int:
         with self.db.read() as session:
@@ -637,16 +656,24 @@ class Registry:
             return row.last_seq if row else 0
 
     def _touch(self, station_id: str) -> None:
+        """Note when the station last pushed: written at most once every TOUCH_SECONDS by each process (a desk
+        pushing every second does not rewrite its station's row every second)."""
+        now = time.monotonic()
+        if now - self._touched.get(station_id, -TOUCH_SECONDS) < TOUCH_SECONDS:
+            return
         with self.db.transaction() as session:
             session.execute(
                 update(RegistryStation).where(RegistryStation.id == station_id).values(last_seen_at=utcnow())
             )
+        self._touched[station_id] = now
 
     def _lock_seq(self, session: Session, station_id: str) -> StationSeq:
-        session.execute(_insert_ignore(session, StationSeq, station_id=station_id, last_seq=0))
-        return session.execute(
-            select(StationSeq).where(StationSeq.station_id == station_id).with_for_update()
-        ).scalar_one()
+        query = select(StationSeq).where(StationSeq.station_id == station_id).with_for_update()
+        row = session.execute(query).scalar_one_or_none()
+        if row is None:  # the station's first op: its row is made (by whichever of two first pushes comes first)
+            session.execute(_insert_ignore(session, StationSeq, station_id=station_id, last_seq=0))
+            row = session.execute(query).scalar_one()
+        return row
 
     def _skip_through(self, station_id: str, upto: int, skipped: set[int]) -> list[OpResult]:
         out = []
@@ -670,7 +697,8 @@ class Registry:
         )
         return OpResult(op_id=None, seq=seq, status="skipped")
 
-    def _apply_one(self, station_id: str, head: OpHead, skipped: set[int]) -> list[OpResult]:
+    def _apply_one(self, station_id: str, head: OpHead, skipped: set[int]) -> tuple[list[OpResult], int]:
+        """The op's result (after those of the ops skipped before it) and the station's last sequence number."""
         out: list[OpResult] = []
         with self.db.transaction() as session:
             seq_row = self._lock_seq(session, station_id)
@@ -680,7 +708,7 @@ class Registry:
                     raise _Stop(
                         422, ErrorCode.BAD_OP, f"op {head.op_id} was received before with another sequence number"
                     )
-                return [_result(known, replayed=True)]
+                return [_result(known, replayed=True)], seq_row.last_seq
             while seq_row.last_seq + 1 < head.seq and seq_row.last_seq + 1 in skipped:
                 seq_row.last_seq += 1
                 out.append(self._record_skip(session, station_id, seq_row.last_seq))
@@ -730,7 +758,8 @@ class Registry:
             )
             session.flush()
             out.append(_result(record))
-        return out
+            last_seq = seq_row.last_seq
+        return out, last_seq
 
     def _apply_typed(self, session: Session, station_id: str, op: _Op) -> int | _Conflict | _Refuse:
         """The op's effect inside a savepoint: a version, or why not (what a conflict wrote is kept)."""
@@ -1183,6 +1212,7 @@ class Registry:
             op_id=op.op_id,
             client_at=op.created_at,
             station_id=station_id,
+            lease=lease,
         )
         if view.outcome == "conflict":  # the review service recorded the refused decision: keep it
             return _Conflict(ErrorCode.STALE_FENCE, view.conflict or "stale lease", dossier.version)
@@ -1240,24 +1270,23 @@ class Registry:
         one transaction."""
         with self.db.transaction() as session:
             live = self.review.live_leases(session, actor.user_id, utcnow())
-            lease: LeaseView | None = None
+            claimed: tuple[LeaseView, Dossier] | None = None
             if held is not None:  # a lease of theirs here the desk never heard of: its answer was lost; hand it back
                 known = set(held)
-                lease = next(
-                    (lease_view(a, d) for a, d in live if a.station_id == station_id and a.lease_id not in known),
+                claimed = next(
+                    ((lease_view(a, d), d) for a, d in live if a.station_id == station_id and a.lease_id not in known),
                     None,
                 )
-            if lease is None:
+            if claimed is None:
                 try:
-                    lease = self.review.claim_in(session, actor, station_id=station_id, live=live)
+                    claimed = self.review.claim_in(session, actor, station_id=station_id, live=live)
                 except DomainError as exc:
                     raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
                 except UsageError as exc:
                     raise ApiError(409, ErrorCode.NOT_ALLOWED, str(exc)) from None
-            if lease is None:
+            if claimed is None:
                 return ClaimResponse(lease=None)
-            dossier = session.get(Dossier, lease.dossier_id)
-            assert dossier is not None
+            lease, dossier = claimed
             manifest = dossier_manifest(session, dossier)
             clock = clock_facts(session, dossier)
         return ClaimResponse(lease=_wire_lease(lease), dossier=manifest, clock=clock)

@@ -77,9 +77,11 @@ FIELD_SOURCES = ("ocr", "confirmed", "clerk", "reviewer")
 
 
 def field_source(field: Field) -> str:
-    if field.source in FIELD_SOURCES and field.source != "ocr":
-        return field.source
-    return "confirmed" if field.confirmed_by is not None else "ocr"
+    return _source_of(field.source, field.confirmed_by)
+
+
+def _source_of(source: str | None, confirmed_by: str | None) -> str:
+    return _stored_source(source) or ("confirmed" if confirmed_by is not None else "ocr")
 
 
 def _stored_source(source: Any) -> str | None:
@@ -93,21 +95,29 @@ def _iso(value: datetime | None) -> str | None:
 
 def dossier_content(session: Session, dossier: Dossier) -> dict[str, Any]:
     """What a window sends at 受理: parties, slots, pages, fields, findings; `blobs` lists every page's sha256."""
-    pages = session.execute(select(Page).where(Page.dossier_id == dossier.id).order_by(Page.position)).scalars().all()
-    slots = session.execute(
-        select(MaterialSlot).where(MaterialSlot.dossier_id == dossier.id).order_by(MaterialSlot.position)
-    ).scalars()
-    parties = session.execute(select(Party).where(Party.dossier_id == dossier.id).order_by(Party.position)).scalars()
-    fields = session.execute(select(Field).where(Field.dossier_id == dossier.id).order_by(Field.id)).scalars()
-    findings = session.execute(select(Finding).where(Finding.dossier_id == dossier.id).order_by(Finding.id)).scalars()
+    session.flush()  # the rows as they stand in this transaction (read below as plain rows, not as objects)
+    pages = _rows(session, Page, _PAGE_KEYS, dossier.id, "position")
+    fields = []
+    for row in _rows(session, Field, (*_FIELD_KEYS, "source", "confirmed_by"), dossier.id, "id"):
+        row["source"] = _source_of(row.pop("source"), row.pop("confirmed_by"))
+        fields.append(row)
     return {
-        "parties": [{key: getattr(p, key) for key in _PARTY_KEYS} for p in parties],
-        "slots": [{key: getattr(s, key) for key in _SLOT_KEYS} for s in slots],
-        "pages": [{key: getattr(p, key) for key in _PAGE_KEYS} for p in pages],
-        "fields": [{**{key: getattr(f, key) for key in _FIELD_KEYS}, "source": field_source(f)} for f in fields],
-        "findings": [{key: getattr(f, key) for key in _FINDING_KEYS} for f in findings],
-        "blobs": sorted({p.sha256 for p in pages if not p.deleted}),
+        "parties": _rows(session, Party, _PARTY_KEYS, dossier.id, "position"),
+        "slots": _rows(session, MaterialSlot, _SLOT_KEYS, dossier.id, "position"),
+        "pages": pages,
+        "fields": fields,
+        "findings": _rows(session, Finding, _FINDING_KEYS, dossier.id, "id"),
+        "blobs": sorted({p["sha256"] for p in pages if not p["deleted"]}),
     }
+
+
+def _rows(
+    session: Session, model: type[Any], keys: tuple[str, ...], dossier_id: str, order: str
+) -> list[dict[str, Any]]:
+    """A dossier's rows of one table as dicts of `keys` (the columns of those names), in `order`."""
+    table = model.__table__
+    query = select(*(table.c[key] for key in keys)).where(table.c.dossier_id == dossier_id).order_by(table.c[order])
+    return [row._asdict() for row in session.execute(query)]
 
 
 def dossier_manifest(session: Session, dossier: Dossier) -> dict[str, Any]:

@@ -312,21 +312,30 @@ class PeopleService:
 
     def verify(self, station_id: str, token: str | None) -> Actor:
         """The person a token stands for, with their roles and grants as the registry holds them now."""
+        with self._db.read() as session:
+            return self.verify_in(session, station_id, token)
+
+    @staticmethod
+    def verify_in(session: Session, station_id: str, token: str | None) -> Actor:
+        """`verify` in the caller's transaction: the login and its person in one read."""
         if not token:
             raise PersonAuthError("missing", "this acts for a person: log in and send the personal token")
         digest = hash_token(token)
-        with self._db.read() as session:
-            row = session.get(PersonSession, digest)
-            if row is None or not hmac.compare_digest(row.token_sha256, digest) or row.revoked_at is not None:
-                raise PersonAuthError("invalid", "unknown or revoked personal token; log in again")
-            if row.station_id != station_id:
-                raise PersonAuthError("station", f"the personal token was issued to station {row.station_id}")
-            if row.expires_at <= utcnow():
-                raise PersonAuthError("expired", "the personal login has expired; log in again")
-            user = session.get(User, row.user_id)
-            if user is None or not user.active:
-                raise PersonAuthError("invalid", "the person is disabled at the registry")
-            return actor_of(user)
+        found = session.execute(
+            select(PersonSession, User)
+            .outerjoin(User, User.id == PersonSession.user_id)
+            .where(PersonSession.token_sha256 == digest)
+        ).first()
+        row, user = found if found is not None else (None, None)
+        if row is None or not hmac.compare_digest(row.token_sha256, digest) or row.revoked_at is not None:
+            raise PersonAuthError("invalid", "unknown or revoked personal token; log in again")
+        if row.station_id != station_id:
+            raise PersonAuthError("station", f"the personal token was issued to station {row.station_id}")
+        if row.expires_at <= utcnow():
+            raise PersonAuthError("expired", "the personal login has expired; log in again")
+        if user is None or not user.active:
+            raise PersonAuthError("invalid", "the person is disabled at the registry")
+        return actor_of(user)
 
     def logged_in_at(self, session: Session, station_id: str, username: str) -> User | None:
         """The active person `username` if they hold a live login at `station_id` now (they vouch for an op)."""

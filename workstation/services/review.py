@@ -232,7 +232,8 @@ class ReviewService:
         `station_id`: the desk the lease is granted to (the registry leases to the desk the person works at).
         """
         with self._db.transaction() as session:
-            return self.claim_in(session, actor, station_id=station_id or self._station)
+            claimed = self.claim_in(session, actor, station_id=station_id or self._station)
+            return claimed[0] if claimed else None
 
     def claim_in(
         self,
@@ -241,9 +242,9 @@ class ReviewService:
         *,
         station_id: str,
         live: Sequence[tuple[Assignment, Dossier]] | None = None,
-    ) -> LeaseView | None:
-        """`claim_next` in the caller's transaction; `live`: the actor's live leases, when the caller has read them
-        in this transaction already."""
+    ) -> tuple[LeaseView, Dossier] | None:
+        """`claim_next` in the caller's transaction, with the dossier leased (as the session holds it); `live`: the
+        actor's live leases, when the caller has read them in this transaction already."""
         return self._claim(session, actor, _review_classes(actor), station_id, live)
 
     def fill_queue(self, actor: Actor, size: int | None = None) -> list[LeaseView]:
@@ -446,10 +447,13 @@ class ReviewService:
         op_id: str | None = None,
         client_at: datetime | None = None,
         station_id: str | None = None,
+        lease: Assignment | None = None,
     ) -> DecisionView:
         """A checked decision (`check_decision`) on the locked `dossier`, in the caller's transaction.
 
-        `station_id`: the desk the decision came from (the registry applies decisions sent from desks).
+        `station_id`: the desk the decision came from (the registry applies decisions sent from desks). `lease`:
+        the assignment `lease_id` names, when the caller has read it already (a live one is the dossier's active
+        lease: one at a time).
         """
         if op_id is not None:
             existing = session.execute(select(Decision).where(Decision.op_id == op_id)).scalar_one_or_none()
@@ -459,9 +463,17 @@ class ReviewService:
         if kind is DecisionKind.RETURN:
             check_items(session, dossier, items)  # before the lease is used: the reviewer corrects the list
         now = utcnow()
-        active = session.execute(
-            select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
-        ).scalar_one_or_none()
+        if (
+            lease is not None
+            and lease.lease_id == lease_id
+            and lease.dossier_id == dossier.id
+            and lease.state == "active"
+        ):
+            active: Assignment | None = lease
+        else:
+            active = session.execute(
+                select(Assignment).where(Assignment.dossier_id == dossier.id, Assignment.state == "active")
+            ).scalar_one_or_none()
         problem = lease_problem(
             fence=fence,
             lease_id=lease_id,
@@ -474,6 +486,10 @@ class ReviewService:
             problem = "the lease belongs to another reviewer"
         if problem is None and (dossier.stage, dossier.status) != (Stage.REVIEW.value, Status.IN_REVIEW.value):
             problem = f"the dossier is {dossier.status} at {dossier.stage}, not in review"
+        # What is read of the content comes before any row changes (a read flushes what is pending): the recorder
+        # then writes the decision, the lease and the dossier's new state and version at once.
+        baseline = snapshot_of(session, dossier).to_json() if not problem and kind is DecisionKind.RETURN else None
+        overridden = open_errors(session, dossier.id) if not problem and kind is DecisionKind.APPROVE else None
         before = _state(dossier)
         decision = Decision(
             id=new_id(),  # known now: the audit payload below names it
@@ -514,8 +530,10 @@ class ReviewService:
                 {**payload, "conflict": problem},
                 station_id=station_id,
             )
-            return self._decision_view(session, decision)
+            return self._decision_view(session, decision, number=dossier.number, reviewer=actor.username)
         assert active is not None
+        if kind is DecisionKind.RETURN:
+            decision.baseline = baseline  # what each item is checked against
         action = {DecisionKind.APPROVE: Action.APPROVE, DecisionKind.RETURN: Action.RETURN}.get(kind, Action.REJECT)
         after = apply(before, action, _plan(dossier))
         dossier.stage, dossier.status, dossier.lease_expires_at = after.stage.value, after.status.value, None
@@ -526,8 +544,6 @@ class ReviewService:
             session.add(
                 ClockPause(dossier_id=dossier.id, reason="supplement", started_at=now, started_by=actor.username)
             )
-            decision.baseline = snapshot_of(session, dossier).to_json()  # what each item is checked against
-        session.flush()
         payload.update(
             {
                 "from": {"stage": before.stage.value, "status": before.status.value},
@@ -538,7 +554,7 @@ class ReviewService:
                 "decided_at": now.isoformat(),
             }
         )
-        if kind is DecisionKind.APPROVE and (overridden := open_errors(session, dossier.id)):
+        if overridden:
             payload["overridden_findings"] = overridden  # approved past open errors: who, and which
         wire = self._decision_wire(kind, lease_id, fence, decision, reason_code, note)
         sent = self._recorder.change(
@@ -553,7 +569,7 @@ class ReviewService:
         )
         if decision.op_id is None:
             decision.op_id = sent  # the op that carries it to the registry: its idempotency key there
-        return self._decision_view(session, decision)
+        return self._decision_view(session, decision, number=dossier.number, reviewer=actor.username)
 
     def _decision_wire(
         self,
@@ -702,7 +718,7 @@ class ReviewService:
         classes: tuple[bool, ...],
         station_id: str,
         live: Sequence[tuple[Assignment, Dossier]] | None = None,
-    ) -> LeaseView | None:
+    ) -> tuple[LeaseView, Dossier] | None:
         now = utcnow()
         if live is None:
             live = self.live_leases(session, actor.user_id, now)
@@ -775,7 +791,7 @@ class ReviewService:
         if stale is not None:
             payload["expired_lease"] = {"lease_id": stale[0], "fence": stale[1]}
         self._recorder.change(session, actor.username, dossier, "review.claim", payload, station_id=station_id)
-        return lease_view(assignment, dossier)
+        return lease_view(assignment, dossier), dossier
 
     def _reserved(self, actor: Actor, now: datetime) -> ColumnElement[bool]:
         """Dossiers offered first to another reviewer who returned them, while that reviewer is present and may
@@ -831,11 +847,16 @@ class ReviewService:
             raise NotFound(f"no dossier {number[:80]}")
         return dossier
 
-    def _decision_view(self, session: Session, decision: Decision) -> DecisionView:
+    def _decision_view(
+        self, session: Session, decision: Decision, *, number: str | None = None, reviewer: str | None = None
+    ) -> DecisionView:
+        """The decision as shown; `number` and `reviewer` (the reviewer's username) when the caller holds them."""
         from workstation.store.models import User
 
-        number = session.execute(select(Dossier.number).where(Dossier.id == decision.dossier_id)).scalar_one()
-        reviewer = session.execute(select(User.username).where(User.id == decision.reviewer_id)).scalar_one()
+        if number is None:
+            number = session.execute(select(Dossier.number).where(Dossier.id == decision.dossier_id)).scalar_one()
+        if reviewer is None:
+            reviewer = session.execute(select(User.username).where(User.id == decision.reviewer_id)).scalar_one()
         return DecisionView(
             id=decision.id,
             op_id=decision.op_id,

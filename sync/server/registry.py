@@ -26,9 +26,9 @@ import secrets
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import BigInteger, insert, literal_column, or_, select, text, update
+from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, or_, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -193,11 +193,19 @@ def _append_change(
     if session.get_bind().dialect.name == "postgresql":
         # No row every writer locks: the position is this transaction's id, shifted, plus the entry's place in the
         # transaction (a reader serves only positions below the oldest transaction still running: `changes`).
-        values["seq"] = _FEED_XID + feed_ordinal(session)
+        values["ordinal"] = feed_ordinal(session)
+        session.execute(_FEED_INSERT_PG, values)
     else:  # SQLite: one writer at a time; a gap-free counter
         values["seq"] = next_counter(session, "change_feed")
-    session.execute(insert(ChangeRecord).values(**values))
+        session.execute(_FEED_INSERT, values)
 
+
+_FEED_INSERT = insert(cast(Table, ChangeRecord.__table__))
+# The statements of every op and claim, built once.
+_DOSSIER_LOCKED = select(Dossier).where(Dossier.id == bindparam("id")).with_for_update()
+_LEASE = select(Assignment).where(Assignment.lease_id == bindparam("lease"))
+_SEQ_LOCKED = select(StationSeq).where(StationSeq.station_id == bindparam("station")).with_for_update()
+_STATION_BY_TOKEN = select(RegistryStation).where(RegistryStation.token_sha256 == bindparam("digest"))
 
 # A change's feed position on PostgreSQL: the writing transaction's id (64-bit, never wraps) shifted left by
 # FEED_SHIFT bits, plus the change's place in the transaction; a position below the oldest running transaction's
@@ -205,6 +213,7 @@ def _append_change(
 FEED_SHIFT = 20
 FEED_ORDINALS = 1 << FEED_SHIFT
 _FEED_XID = literal_column(f"(pg_current_xact_id()::text::bigint << {FEED_SHIFT})", BigInteger)
+_FEED_INSERT_PG = _FEED_INSERT.values(seq=_FEED_XID + bindparam("ordinal", type_=BigInteger))
 # The oldest transaction id still running in this database (transactions of other databases on the server never
 # write this feed), else the next id to be given. pg_stat_activity shows a running transaction's 32-bit id: it is
 # widened to 64 bits against the snapshot's next id, which no running id exceeds.
@@ -420,9 +429,7 @@ class Registry:
         if not token:
             raise ApiError(401, ErrorCode.AUTH_MISSING, "send the station token as 'Authorization: Bearer …'")
         digest = hash_token(token)
-        row = session.execute(
-            select(RegistryStation).where(RegistryStation.token_sha256 == digest)
-        ).scalar_one_or_none()
+        row = session.execute(_STATION_BY_TOKEN, {"digest": digest}).scalar_one_or_none()
         if row is None or not hmac.compare_digest(row.token_sha256, digest):
             raise ApiError(401, ErrorCode.AUTH_INVALID, "unknown station token")
         if row.revoked_at is not None:
@@ -668,11 +675,10 @@ class Registry:
         self._touched[station_id] = now
 
     def _lock_seq(self, session: Session, station_id: str) -> StationSeq:
-        query = select(StationSeq).where(StationSeq.station_id == station_id).with_for_update()
-        row = session.execute(query).scalar_one_or_none()
+        row = session.execute(_SEQ_LOCKED, {"station": station_id}).scalar_one_or_none()
         if row is None:  # the station's first op: its row is made (by whichever of two first pushes comes first)
             session.execute(_insert_ignore(session, StationSeq, station_id=station_id, last_seq=0))
-            row = session.execute(query).scalar_one()
+            row = session.execute(_SEQ_LOCKED, {"station": station_id}).scalar_one()
         return row
 
     def _skip_through(self, station_id: str, upto: int, skipped: set[int]) -> list[OpResult]:
@@ -839,9 +845,7 @@ class Registry:
             return self._create(session, station_id, op)
         if op.authority == "registry":
             raise _Refuse(ErrorCode.NOT_ALLOWED, f"{op.kind} is the registry's own to decide; desks do not send it")
-        dossier = session.execute(
-            select(Dossier).where(Dossier.id == op.entity_id).with_for_update()
-        ).scalar_one_or_none()
+        dossier = session.execute(_DOSSIER_LOCKED, {"id": op.entity_id}).scalar_one_or_none()
         if dossier is None:
             raise _Refuse(ErrorCode.NOT_FOUND, f"no dossier {op.entity_id} at the registry")
         if op.versioned and op.base_version is None:
@@ -1175,7 +1179,7 @@ class Registry:
 
     def _decision(self, session: Session, station_id: str, op: DecisionOp, dossier: Dossier) -> int | _Conflict:
         p = op.payload
-        lease = session.execute(select(Assignment).where(Assignment.lease_id == p.lease_id)).scalar_one_or_none()
+        lease = session.execute(_LEASE, {"lease": p.lease_id}).scalar_one_or_none()
         if lease is None or lease.dossier_id != dossier.id or lease.station_id != station_id:
             raise _Refuse(
                 ErrorCode.NOT_ALLOWED,

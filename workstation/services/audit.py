@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Table, event, func, insert, select
+from sqlalchemy import Engine, Select, Table, bindparam, event, func, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
@@ -453,6 +453,9 @@ def _table(name: str) -> Table:
     return table
 
 
+_ROWS_BY_ID: dict[str, Select[Any]] = {}  # per audited table, built once
+
+
 def digest_rows(session: Session, touched: Mapping[str, Iterable[str]]) -> dict[str, dict[str, Any]]:
     """{table: {"c": columns, "r": {id: entry or TOMBSTONE}}} for the rows named, as the database holds them now."""
     out: dict[str, dict[str, Any]] = {}
@@ -463,9 +466,12 @@ def digest_rows(session: Session, touched: Mapping[str, Iterable[str]]) -> dict[
         table = _table(name)
         columns = _columns(table)
         found: dict[str, str] = {}
+        query = _ROWS_BY_ID.get(name)
+        if query is None:
+            _ROWS_BY_ID[name] = query = select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            for row in session.execute(select(table).where(table.c.id.in_(chunk))).mappings():
+            for row in session.execute(query, {"ids": chunk}).mappings():
                 found[str(row["id"])] = row_entry(columns, row)
         out[name] = {"c": columns, "r": {i: found.get(i, TOMBSTONE) for i in ids}}
     return out
@@ -706,15 +712,10 @@ def _link(session: Session) -> None:
         ev.hash = keyed_hash(ring.key, ev)
         head.seq, head.hash = ev.link, ev.hash
         (numbered if ev.alg == ALG_KEYED else chained).append(_values(ev))
-    table = _table_of(AuditEvent)
     if numbered:
-        session.execute(insert(table), numbered)
+        session.execute(_NUMBERED_INSERT, numbered)
     if chained:
-        if session.get_bind().dialect.name == "postgresql":
-            seq: Any = func.nextval("audit_events_seq")
-        else:  # SQLite: one writer at a time
-            seq = select(func.coalesce(func.max(table.c.seq), 0) + 1).scalar_subquery()
-        session.execute(insert(table).values(seq=seq), chained)
+        session.execute(_CHAINED_INSERT[session.get_bind().dialect.name == "postgresql"], chained)
     session.flush()
 
 
@@ -729,16 +730,38 @@ def _table_of(model: type[Base]) -> Table:
     return table
 
 
+_EVENTS = _table_of(AuditEvent)
+# A registry's events take their numbers from the database as they are written: on PostgreSQL from a sequence;
+# on SQLite (one writer at a time) the next after the last.
+_NUMBERED_INSERT = insert(_EVENTS)
+_CHAINED_INSERT = {
+    True: insert(_EVENTS).values(seq=func.nextval("audit_events_seq")),
+    False: insert(_EVENTS).values(seq=select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1).scalar_subquery()),
+}
+
+
+_HEAD_LOCKED = (
+    select(AuditHead)
+    .where(AuditHead.chain == bindparam("chain"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_HEADS_LOCKED = (
+    select(AuditHead)
+    .where(AuditHead.chain.in_(bindparam("chains", expanding=True)))
+    .order_by(AuditHead.chain)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def _lock_heads(session: Session, chains: list[str]) -> dict[str, AuditHead]:
     def locked() -> dict[str, AuditHead]:
-        query = (
-            select(AuditHead)
-            .where(AuditHead.chain == chains[0] if len(chains) == 1 else AuditHead.chain.in_(chains))
-            .order_by(AuditHead.chain)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return {h.chain: h for h in session.execute(query).scalars()}
+        if len(chains) == 1:
+            rows = session.execute(_HEAD_LOCKED, {"chain": chains[0]})
+        else:
+            rows = session.execute(_HEADS_LOCKED, {"chains": chains})
+        return {h.chain: h for h in rows.scalars()}
 
     heads = locked()
     if len(heads) < len(chains):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.orm import Session
 
 from workstation.domain import clock as domain_clock
@@ -450,15 +450,18 @@ def _open_pause(session: Session, dossier_id: str, reason: str) -> ClockPause | 
     ).scalar_one_or_none()
 
 
+_PAUSES = (
+    select(ClockPause.reason, ClockPause.started_at, ClockPause.ended_at)
+    .where(ClockPause.dossier_id == bindparam("dossier"))
+    .order_by(ClockPause.started_at, ClockPause.id)
+)
+
+
 def clock_facts(session: Session, dossier: Dossier) -> dict[str, Any]:
     """The clock's facts as the registry holds them (R19), for desks to mirror: acceptance, every pause, the stop.
 
     A whole snapshot each time, so mirroring it twice or out of a cut-off sync changes nothing."""
-    pauses = session.execute(
-        select(ClockPause.reason, ClockPause.started_at, ClockPause.ended_at)
-        .where(ClockPause.dossier_id == dossier.id)
-        .order_by(ClockPause.started_at, ClockPause.id)
-    ).all()
+    pauses = session.execute(_PAUSES, {"dossier": dossier.id}).all()
     stopped = _stopped_at(session, dossier) if dossier.status in FINISHED_STATUSES else None
     return {
         "accepted_at": _iso_time(dossier.accepted_at),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from workstation.store.models import Dossier, Field, Finding, MaterialSlot, Page, Party, Station
@@ -115,9 +115,15 @@ def _rows(
     session: Session, model: type[Any], keys: tuple[str, ...], dossier_id: str, order: str
 ) -> list[dict[str, Any]]:
     """A dossier's rows of one table as dicts of `keys` (the columns of those names), in `order`."""
-    table = model.__table__
-    query = select(*(table.c[key] for key in keys)).where(table.c.dossier_id == dossier_id).order_by(table.c[order])
-    return [row._asdict() for row in session.execute(query)]
+    query = _ROWS.get((model, keys, order))
+    if query is None:
+        table = model.__table__
+        query = select(*(table.c[key] for key in keys)).where(table.c.dossier_id == bindparam("dossier"))
+        _ROWS[(model, keys, order)] = query = query.order_by(table.c[order])
+    return [row._asdict() for row in session.execute(query, {"dossier": dossier_id})]
+
+
+_ROWS: dict[tuple[type[Any], tuple[str, ...], str], Select[Any]] = {}  # each query built once
 
 
 def dossier_manifest(session: Session, dossier: Dossier) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workstation.domain import logins
@@ -117,6 +117,13 @@ def check_unit(unit: str | None) -> str | None:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+_LOGIN_AND_PERSON = (
+    select(PersonSession, User)
+    .outerjoin(User, User.id == PersonSession.user_id)
+    .where(PersonSession.token_sha256 == bindparam("digest"))
+)
 
 
 class PeopleService:
@@ -321,11 +328,7 @@ class PeopleService:
         if not token:
             raise PersonAuthError("missing", "this acts for a person: log in and send the personal token")
         digest = hash_token(token)
-        found = session.execute(
-            select(PersonSession, User)
-            .outerjoin(User, User.id == PersonSession.user_id)
-            .where(PersonSession.token_sha256 == digest)
-        ).first()
+        found = session.execute(_LOGIN_AND_PERSON, {"digest": digest}).first()
         row, user = found if found is not None else (None, None)
         if row is None or not hmac.compare_digest(row.token_sha256, digest) or row.revoked_at is not None:
             raise PersonAuthError("invalid", "unknown or revoked personal token; log in again")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workstation.domain.permissions import Actor, Permission, require
@@ -80,11 +80,14 @@ class EntryView:
         }
 
 
+_FIELDS_OF = select(Field).where(Field.dossier_id == bindparam("dossier"))
+
+
 def dossier_values(session: Session, dossier_id: str) -> dict[str, str]:
     """The dossier's value of each field as 登簿 takes it: what a person confirmed or typed first, then the surest
     valid reading (a reading shown invalid is never taken)."""
     best: dict[str, tuple[tuple[int, int, float], str]] = {}
-    for field in session.execute(select(Field).where(Field.dossier_id == dossier_id)).scalars():
+    for field in session.execute(_FIELDS_OF, {"dossier": dossier_id}).scalars():
         value = " ".join((field.value or "").split())
         if not value or field.valid is False:
             continue
@@ -125,6 +128,13 @@ def facts_json(facts: EntryFacts) -> dict[str, Any]:
     data["holders"] = [h.to_json() for h in facts.holders]
     data["obligors"] = [h.to_json() for h in facts.obligors]
     return data
+
+
+_REGISTER_FINDINGS = select(Finding).where(
+    Finding.dossier_id == bindparam("dossier"),
+    Finding.rule.like(f"{FINDING_PREFIX}%"),
+    Finding.resolved.is_(False),
+)
 
 
 class RegisterBook:
@@ -236,15 +246,7 @@ class RegisterBook:
     def refresh_findings(self, session: Session, dossier: Dossier) -> list[Finding]:
         """The dossier's open register findings made the restrictions now on its unit (at 受理, at review); rows are
         written only where they differ (a claim on an unchanged register writes none)."""
-        held = list(
-            session.execute(
-                select(Finding).where(
-                    Finding.dossier_id == dossier.id,
-                    Finding.rule.like(f"{FINDING_PREFIX}%"),
-                    Finding.resolved.is_(False),
-                )
-            ).scalars()
-        )
+        held = list(session.execute(_REGISTER_FINDINGS, {"dossier": dossier.id}).scalars())
         unit = _unit(dossier_values(session, dossier.id).get("unit_number") or "", strict=False)
         found = []
         if unit and dossier.business_code in self.rules.businesses:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, exists, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -220,6 +220,7 @@ class ReviewService:
         # the registry (`presence_by_login`) or, on a desk alone, an active user.
         self.same_reviewer = timedelta(seconds=max(same_reviewer_seconds, 0))
         self._presence_by_login = presence_by_login
+        self._built_searches: dict[tuple[tuple[bool, ...], bool], list[Select[Any]]] = {}
         self.book = RegisterBook(db, allocates=self._allocates)
 
     _allocates = True  # 登簿 writes the register and allocates certificate numbers in this database
@@ -456,7 +457,7 @@ class ReviewService:
         lease: one at a time).
         """
         if op_id is not None:
-            existing = session.execute(select(Decision).where(Decision.op_id == op_id)).scalar_one_or_none()
+            existing = session.execute(_DECISION_OF_OP, {"op": op_id}).scalar_one_or_none()
             if existing is not None:
                 return self._decision_view(session, existing)
         require_review(actor, dossier.digitized)
@@ -731,29 +732,10 @@ class ReviewService:
         # (a small partial index holds the returned ones), then the pool class by class in the rules' order, each
         # search walking the pool index in its own order, less the dossiers another present reviewer is offered
         # first. On PostgreSQL the row is locked as it is found, skipping rows other claims hold (never waiting).
-        searches = [
-            select(Dossier)
-            .where(
-                *_pool_filter(now),
-                Dossier.preferred_reviewer_id == actor.user_id,
-                Dossier.preferred_until > now,
-                *([Dossier.digitized.is_(classes[0])] if len(classes) == 1 else []),
-            )
-            .order_by(case((Dossier.digitized.is_(classes[0]), 0), else_=1), *_POOL_ORDER)
-        ]
-        searches += [
-            select(Dossier)
-            .where(*_pool_filter(now), Dossier.digitized.is_(digitized), ~self._reserved(actor, now))
-            .order_by(*_POOL_ORDER)
-            for digitized in classes
-        ]
-        postgres = session.get_bind().dialect.name == "postgresql"
-        dossier = None
-        for query in searches:
-            query = query.limit(1)
-            if postgres:
-                query = query.with_for_update(skip_locked=True, of=Dossier)
-            dossier = session.execute(query).scalar_one_or_none()
+        dossier: Dossier | None = None
+        params = {"now": now, "me": actor.user_id}
+        for query in self._searches(classes, session.get_bind().dialect.name == "postgresql"):
+            dossier = session.execute(query, params).scalar_one_or_none()
             if dossier is not None:
                 break
         if dossier is None:
@@ -793,9 +775,38 @@ class ReviewService:
         self._recorder.change(session, actor.username, dossier, "review.claim", payload, station_id=station_id)
         return lease_view(assignment, dossier), dossier
 
-    def _reserved(self, actor: Actor, now: datetime) -> ColumnElement[bool]:
+    def _searches(self, classes: tuple[bool, ...], postgres: bool) -> list[Select[Any]]:
+        """A claim's searches, built once (a claim then only binds `now` and `me`, the reviewer's id)."""
+        key = (classes, postgres)
+        built = self._built_searches.get(key)
+        if built is None:
+            now: Any = bindparam("now")
+            me: Any = bindparam("me")
+            searches = [
+                select(Dossier)
+                .where(
+                    *_pool_filter(now),
+                    Dossier.preferred_reviewer_id == me,
+                    Dossier.preferred_until > now,
+                    *([Dossier.digitized.is_(classes[0])] if len(classes) == 1 else []),
+                )
+                .order_by(case((Dossier.digitized.is_(classes[0]), 0), else_=1), *_POOL_ORDER)
+            ]
+            searches += [
+                select(Dossier)
+                .where(*_pool_filter(now), Dossier.digitized.is_(digitized), ~self._reserved(me, now))
+                .order_by(*_POOL_ORDER)
+                for digitized in classes
+            ]
+            built = [
+                q.limit(1).with_for_update(skip_locked=True, of=Dossier) if postgres else q.limit(1) for q in searches
+            ]
+            self._built_searches[key] = built
+        return built
+
+    def _reserved(self, me: Any, now: Any) -> ColumnElement[bool]:
         """Dossiers offered first to another reviewer who returned them, while that reviewer is present and may
-        still review them (the grant for its class, R14)."""
+        still review them (the grant for its class, R14); `me`: the claiming reviewer's id."""
         other = _OTHER_REVIEWER
         present = (
             exists()
@@ -819,7 +830,7 @@ class ReviewService:
             )
         return and_(
             Dossier.preferred_reviewer_id.is_not(None),
-            Dossier.preferred_reviewer_id != actor.user_id,
+            Dossier.preferred_reviewer_id != me,
             Dossier.preferred_until > now,
             present,
         )
@@ -827,12 +838,7 @@ class ReviewService:
     @staticmethod
     def live_leases(session: Session, user_id: str, now: datetime) -> list[tuple[Assignment, Dossier]]:
         """The person's live leases (any desk), oldest claim first."""
-        rows = session.execute(
-            select(Assignment, Dossier)
-            .join(Dossier, Dossier.id == Assignment.dossier_id)
-            .where(Assignment.reviewer_id == user_id, Assignment.state == "active", Assignment.expires_at > now)
-            .order_by(Assignment.claimed_at, Assignment.id)
-        ).all()
+        rows = session.execute(_LIVE_LEASES, {"user": user_id, "now": now}).all()
         return [(a, d) for a, d in rows]
 
     def _lock_dossier(self, session: Session, dossier_id: str) -> Dossier:
@@ -1159,7 +1165,20 @@ _POOL_OPEN = (
 )
 
 
-def _pool_filter(now: datetime) -> tuple[Any, ...]:
+_DECISION_OF_OP = select(Decision).where(Decision.op_id == bindparam("op"))
+_LIVE_LEASES = (
+    select(Assignment, Dossier)
+    .join(Dossier, Dossier.id == Assignment.dossier_id)
+    .where(
+        Assignment.reviewer_id == bindparam("user"),
+        Assignment.state == "active",
+        Assignment.expires_at > bindparam("now"),
+    )
+    .order_by(Assignment.claimed_at, Assignment.id)
+)
+
+
+def _pool_filter(now: Any) -> tuple[Any, ...]:
     return (*_POOL_OPEN, or_(Dossier.lease_expires_at.is_(None), Dossier.lease_expires_at <= now))
 
 

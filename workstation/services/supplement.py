@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from workstation.domain.errors import DomainError
@@ -43,14 +43,12 @@ def snapshot_of(session: Session, dossier: Dossier) -> Snapshot:
 
 
 def _open_findings(session: Session, dossier_id: str) -> list[tuple[str, str]]:
-    return [
-        (rule, message or "")
-        for rule, message in session.execute(
-            select(Finding.rule, Finding.message).where(
-                Finding.dossier_id == dossier_id, Finding.severity == "error", Finding.resolved.is_(False)
-            )
-        )
-    ]
+    return [(rule, message or "") for rule, message in session.execute(_OPEN_ERRORS, {"dossier": dossier_id})]
+
+
+_OPEN_ERRORS = select(Finding.rule, Finding.message).where(
+    Finding.dossier_id == bindparam("dossier"), Finding.severity == "error", Finding.resolved.is_(False)
+)
 
 
 def open_errors(session: Session, dossier_id: str) -> list[dict[str, str]]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -95,6 +97,9 @@ _OPS_BODY: dict[str, Any] = {
 }
 
 
+T = TypeVar("T")
+
+
 def _bearer(authorization: str | None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
@@ -110,17 +115,38 @@ async def _station(request: Request, authorization: Annotated[str | None, Header
 StationId = Annotated[str, Depends(_station)]
 
 
-async def _person(
-    request: Request,
+@dataclass(frozen=True)
+class _Credentials:
+    """A request's station token and personal token, as sent: checked with the work they ask for (`_as_person`),
+    in the same trip to the thread pool."""
+
+    token: str | None
+    person_token: str | None
+
+
+async def _credentials(
     authorization: Annotated[str | None, Header()] = None,
     x_person_token: Annotated[str | None, Header(alias=PERSON_HEADER, max_length=200)] = None,
-) -> tuple[str, Actor]:
+) -> _Credentials:
+    return _Credentials(_bearer(authorization), x_person_token)
+
+
+async def _person(request: Request, who: Annotated[_Credentials, Depends(_credentials)]) -> tuple[str, Actor]:
     """The station, and the person logged in there whose token came with the request (both read at once)."""
     registry: Registry = request.app.state.registry
-    return await run_in_threadpool(registry.station_person, _bearer(authorization), x_person_token)
+    return await run_in_threadpool(registry.station_person, who.token, who.person_token)
+
+
+def _as_person(registry: Registry, who: _Credentials, act: Callable[..., T], *args: Any) -> T:
+    """`act(station_id, actor, *args)` for the station and the person logged in there the credentials stand for
+    (both read at once, first: 401/403 before anything is done)."""
+    station_id, actor = registry.station_person(who.token, who.person_token)
+    return act(station_id, actor, *args)
 
 
 StationPerson = Annotated[tuple[str, Actor], Depends(_person)]
+# The tokens alone, for the busiest routes: checked in the route's own trip to the thread pool (`_as_person`).
+PersonCredentials = Annotated[_Credentials, Depends(_credentials)]
 
 
 def body_limit_of(path: str, method: str, max_blob_bytes: int) -> int:
@@ -314,20 +340,20 @@ def create_app(registry: Registry) -> FastAPI:
         return await run_in_threadpool(registry.changes, station_id, int(after), limit)
 
     @app.post("/v1/review/claim", responses=_ERRORS)
-    async def claim(body: ClaimRequest, who: StationPerson) -> ClaimResponse:
-        return await run_in_threadpool(registry.claim, who[0], who[1], body.held)
+    async def claim(body: ClaimRequest, who: PersonCredentials) -> ClaimResponse:
+        return await run_in_threadpool(_as_person, registry, who, registry.claim, body.held)
 
     @app.post("/v1/review/release", responses=_ERRORS)
-    async def release(body: ReleaseRequest, who: StationPerson) -> ReleaseResponse:
-        return await run_in_threadpool(registry.release, who[0], who[1], body.lease_id)
+    async def release(body: ReleaseRequest, who: PersonCredentials) -> ReleaseResponse:
+        return await run_in_threadpool(_as_person, registry, who, registry.release, body.lease_id)
 
     @app.get("/v1/review/pool", responses=_ERRORS)
     async def pool(_station: StationId) -> PoolResponse:
         return PoolResponse(**await run_in_threadpool(registry.review.pool_counts))
 
     @app.post("/v1/review/heartbeat", responses=_ERRORS)
-    async def heartbeat(body: HeartbeatRequest, who: StationPerson) -> HeartbeatResponse:
-        return await run_in_threadpool(registry.heartbeat, who[0], who[1], body.lease_ids)
+    async def heartbeat(body: HeartbeatRequest, who: PersonCredentials) -> HeartbeatResponse:
+        return await run_in_threadpool(_as_person, registry, who, registry.heartbeat, body.lease_ids)
 
     @app.post("/v1/audit/head", responses={**_ERRORS, 409: {"model": Problem}})
     async def witness_head(body: ChainHead, station_id: StationId) -> WitnessedHeadResponse:

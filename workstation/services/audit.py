@@ -41,10 +41,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Select, Table, bindparam, event, func, insert, select
+from sqlalchemy import Engine, Select, Table, bindparam, event, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from workstation.errors import StoreError
 from workstation.store.db import _insert_ignore
@@ -705,18 +707,22 @@ def _link(session: Session) -> None:
     numbered: list[dict[str, Any]] = []
     chained: list[dict[str, Any]] = []
     for ev in events:
-        head = heads[ev.chain]
-        ev.link, ev.prev_hash = head.seq + 1, head.hash
+        link, prev = heads[ev.chain]
+        ev.link, ev.prev_hash = link + 1, prev
         if ev.alg == ALG_KEYED:  # a desk's one chain: its links are the events' numbers
             ev.seq = ev.link
         ev.hash = keyed_hash(ring.key, ev)
-        head.seq, head.hash = ev.link, ev.hash
+        heads[ev.chain] = (ev.link, ev.hash)
         (numbered if ev.alg == ALG_KEYED else chained).append(_values(ev))
     if numbered:
         session.execute(_NUMBERED_INSERT, numbered)
     if chained:
         session.execute(_CHAINED_INSERT[session.get_bind().dialect.name == "postgresql"], chained)
-    session.flush()
+    session.execute(_HEAD_UPDATE, [{"c": chain, "s": link, "h": hash_} for chain, (link, hash_) in heads.items()])
+    for chain, (link, hash_) in heads.items():  # a head this session holds as an object shows the new values
+        if (held := session.identity_map.get(identity_key(AuditHead, chain))) is not None:
+            set_committed_value(held, "seq", link)
+            set_committed_value(held, "hash", hash_)
 
 
 def _values(event: AuditEvent) -> dict[str, Any]:
@@ -740,28 +746,26 @@ _CHAINED_INSERT = {
 }
 
 
-_HEAD_LOCKED = (
-    select(AuditHead)
-    .where(AuditHead.chain == bindparam("chain"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
+_HEADS = _table_of(AuditHead)
+_HEAD_LOCKED = select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("chain"))
 _HEADS_LOCKED = (
-    select(AuditHead)
-    .where(AuditHead.chain.in_(bindparam("chains", expanding=True)))
-    .order_by(AuditHead.chain)
-    .with_for_update()
-    .execution_options(populate_existing=True)
+    select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.hash)
+    .where(_HEADS.c.chain.in_(bindparam("chains", expanding=True)))
+    .order_by(_HEADS.c.chain)
 )
+_HEAD_LOCKED, _HEADS_LOCKED = _HEAD_LOCKED.with_for_update(), _HEADS_LOCKED.with_for_update()
+_HEAD_UPDATE = update(_HEADS).where(_HEADS.c.chain == bindparam("c")).values(seq=bindparam("s"), hash=bindparam("h"))
 
 
-def _lock_heads(session: Session, chains: list[str]) -> dict[str, AuditHead]:
-    def locked() -> dict[str, AuditHead]:
+def _lock_heads(session: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
+    """Each chain's head (its last link and hash), locked until commit; a chain's first append makes its row."""
+
+    def locked() -> dict[str, tuple[int, str]]:
         if len(chains) == 1:
             rows = session.execute(_HEAD_LOCKED, {"chain": chains[0]})
         else:
             rows = session.execute(_HEADS_LOCKED, {"chains": chains})
-        return {h.chain: h for h in rows.scalars()}
+        return {chain: (seq, hash_) for chain, seq, hash_ in rows}
 
     heads = locked()
     if len(heads) < len(chains):

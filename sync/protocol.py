@@ -8,8 +8,11 @@ Errors carry a `code` a desk can act on (see `ErrorCode`); the HTTP status says 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
@@ -665,13 +668,14 @@ AUTHORITY: dict[Authority, str] = {
 }
 
 
-def op_kinds() -> dict[str, type[_Op]]:
-    """Every op kind the registry knows, with its model."""
+@functools.cache
+def op_kinds() -> Mapping[str, type[_Op]]:
+    """Every op kind the registry knows, with its model (the models are all defined when the module is)."""
     out: dict[str, type[_Op]] = {}
     for model in _op_models():
         for kind in get_args(model.model_fields["kind"].annotation):
             out[kind] = model
-    return out
+    return MappingProxyType(out)
 
 
 def _op_models() -> tuple[type[_Op], ...]:

@@ -341,7 +341,7 @@ def create_app(registry: Registry) -> FastAPI:
 
     @app.post("/v1/review/claim", responses=_ERRORS)
     async def claim(body: ClaimRequest, who: PersonCredentials) -> ClaimResponse:
-        return await run_in_threadpool(_as_person, registry, who, registry.claim, body.held)
+        return await run_in_threadpool(registry.claim_for, who.token, who.person_token, body.held)
 
     @app.post("/v1/review/release", responses=_ERRORS)
     async def release(body: ReleaseRequest, who: PersonCredentials) -> ReleaseResponse:

@@ -1273,26 +1273,35 @@ class Registry:
         """Lease the next dossier for a person at this station, with its whole manifest (theirs alone to see), in
         one transaction."""
         with self.db.transaction() as session:
-            live = self.review.live_leases(session, actor.user_id, utcnow())
-            claimed: tuple[LeaseView, Dossier] | None = None
-            if held is not None:  # a lease of theirs here the desk never heard of: its answer was lost; hand it back
-                known = set(held)
-                claimed = next(
-                    ((lease_view(a, d), d) for a, d in live if a.station_id == station_id and a.lease_id not in known),
-                    None,
-                )
-            if claimed is None:
-                try:
-                    claimed = self.review.claim_in(session, actor, station_id=station_id, live=live)
-                except DomainError as exc:
-                    raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
-                except UsageError as exc:
-                    raise ApiError(409, ErrorCode.NOT_ALLOWED, str(exc)) from None
-            if claimed is None:
-                return ClaimResponse(lease=None)
-            lease, dossier = claimed
-            manifest = dossier_manifest(session, dossier)
-            clock = clock_facts(session, dossier)
+            return self._claim(session, station_id, actor, held)
+
+    def claim_for(self, token: str | None, person_token: str | None, held: list[str] | None = None) -> ClaimResponse:
+        """`claim` for the station and person the tokens stand for, checked in the claim's own transaction."""
+        with self.db.transaction() as session:
+            station_id = self._station_of(session, token)
+            return self._claim(session, station_id, self._person_in(session, station_id, person_token), held)
+
+    def _claim(self, session: Session, station_id: str, actor: Actor, held: list[str] | None) -> ClaimResponse:
+        live = self.review.live_leases(session, actor.user_id, utcnow())
+        claimed: tuple[LeaseView, Dossier] | None = None
+        if held is not None:  # a lease of theirs here the desk never heard of: its answer was lost; hand it back
+            known = set(held)
+            claimed = next(
+                ((lease_view(a, d), d) for a, d in live if a.station_id == station_id and a.lease_id not in known),
+                None,
+            )
+        if claimed is None:
+            try:
+                claimed = self.review.claim_in(session, actor, station_id=station_id, live=live)
+            except DomainError as exc:
+                raise ApiError(403, ErrorCode.NOT_ALLOWED, str(exc)) from None
+            except UsageError as exc:
+                raise ApiError(409, ErrorCode.NOT_ALLOWED, str(exc)) from None
+        if claimed is None:
+            return ClaimResponse(lease=None)
+        lease, dossier = claimed
+        manifest = dossier_manifest(session, dossier)
+        clock = clock_facts(session, dossier)
         return ClaimResponse(lease=_wire_lease(lease), dossier=manifest, clock=clock)
 
     def release(self, station_id: str, actor: Actor, lease_id: str) -> ReleaseResponse:

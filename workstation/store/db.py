@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,14 +12,21 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.errors import StoreError
 from workstation.store.models import Base, Counter
 
+# A pooled server connection that sat unused this long is checked (one round trip) before it is handed out: one
+# the server closed meanwhile (a restart, an idle timeout, a failover) is replaced instead of failing a request.
+# A connection in steady use goes out unchecked: under load a check before every transaction was a round trip in
+# ten. A server lost while its connections are busy fails the transactions in flight (503; desks retry), and the
+# pool then replaces every connection it held.
+PING_AFTER_IDLE_SECONDS = 2.0
 
-def make_engine(url: str) -> Engine:
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
@@ -26,9 +34,39 @@ def make_engine(url: str) -> Engine:
         partial_indexes_on_postgresql()
     try:
         # Enough connections for a busy registry (uvicorn's thread pool runs up to 40 requests at once).
-        return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=60)
+        engine = create_engine(url, pool_size=20, max_overflow=60)
     except Exception as exc:  # a malformed URL or missing driver: report it, no traceback
         raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
+    _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _made(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_USED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _back(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_USED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        used_at = record.info.get(_USED_AT)
+        if used_at is not None and time.monotonic() - used_at < idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            alive = False
+            if not engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise
+        if not alive:  # the pool drops it and hands out a new connection instead
+            raise DisconnectionError("the database closed this pooled connection")
+        record.info[_USED_AT] = time.monotonic()
+
+
+_USED_AT = "ws.used_at"
 
 
 def partial_indexes_on_postgresql() -> None:
@@ -94,9 +132,9 @@ def describe_db_error(url: str, exc: BaseException) -> str:
 class Database:
     """An engine plus a session factory; `transaction()` is the one unit of work services use."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, ping_after_idle=ping_after_idle)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and every transaction here takes the write lock (BEGIN IMMEDIATE).
         # Threads of this process queue on a lock instead of in SQLite's busy handler, which sleeps in

@@ -563,12 +563,8 @@ class Registry:
         if token:
             self.people.logout(station_id, token)
 
-    def person(self, station_id: str, token: str | None) -> Actor:
-        """The person a personal token stands for at this station; ApiError (401/403) otherwise."""
-        with self.db.read() as session:
-            return self._person_in(session, station_id, token)
-
     def _person_in(self, session: Session, station_id: str, token: str | None) -> Actor:
+        """The person a personal token stands for at this station; ApiError (401/403) otherwise."""
         try:
             return self.people.verify_in(session, station_id, token)
         except PersonAuthError as exc:

@@ -747,13 +747,15 @@ _CHAINED_INSERT = {
 
 
 _HEADS = _table_of(AuditHead)
-_HEAD_LOCKED = select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("chain"))
+_HEAD_LOCKED = (
+    select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("chain")).with_for_update()
+)
 _HEADS_LOCKED = (
     select(_HEADS.c.chain, _HEADS.c.seq, _HEADS.c.hash)
     .where(_HEADS.c.chain.in_(bindparam("chains", expanding=True)))
     .order_by(_HEADS.c.chain)
+    .with_for_update()
 )
-_HEAD_LOCKED, _HEADS_LOCKED = _HEAD_LOCKED.with_for_update(), _HEADS_LOCKED.with_for_update()
 _HEAD_UPDATE = update(_HEADS).where(_HEADS.c.chain == bindparam("c")).values(seq=bindparam("s"), hash=bindparam("h"))
 
 

@@ -173,6 +173,8 @@ def test_a_banks_agent_cancels_a_mortgage_at_the_kiosk_and_reads_the_application
         assert "7/7" in text_of(pilot, "#submit-summary")
         await press(pilot, "#submit")
         await reach(pilot, "done")
+        # The step changes before the receipt is painted: read the terminal once it shows.
+        await until(pilot, lambda: "不动产登记受理回执" in screen_text(pilot), "the receipt on screen")
         seen["screen"] = screen_text(pilot)
 
     run(desk, script)

@@ -76,11 +76,8 @@ _FINDING_KEYS = ("id", "rule", "severity", "message", "page_ids", "resolved")
 FIELD_SOURCES = ("ocr", "confirmed", "clerk", "reviewer")
 
 
-def field_source(field: Field) -> str:
-    return _source_of(field.source, field.confirmed_by)
-
-
 def _source_of(source: str | None, confirmed_by: str | None) -> str:
+    """The source a field travels with (one of FIELD_SOURCES), from its row's source and confirmation."""
     return _stored_source(source) or ("confirmed" if confirmed_by is not None else "ocr")
 
 
